@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { runCheck } from './check.js';
+
+export interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+/** The `vigil` command line. Commands live in files of their own; this only wires them. */
+export function createProgram(io: Io): Command {
+  const program = new Command('vigil')
+    .description('Vigil: run Elastic EQL detection rules over ECS events')
+    .version('0.1.0');
+
+  program
+    .command('check')
+    .description('parse and check an EQL query; print its canonical form or the diagnostics')
+    .argument('[query]', 'the EQL query text')
+    .option('-f, --file <path>', 'read the query from a file')
+    .option('--dialect <name>', 'elasticsearch or endgame', 'elasticsearch')
+    .option('--strict', 'unknown fields are errors')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (query: string | undefined, opts: { file?: string; dialect: string; strict?: boolean; format: string }) => {
+      process.exitCode = await runCheck(io, query, opts);
+    });
+
+  return program;
+}

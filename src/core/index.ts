@@ -1,0 +1,9 @@
+export { createSpan, joinSpans, LineMap, type Span, type LineCol } from './span.js';
+export {
+  formatDiagnostics,
+  hasErrors,
+  diagnosticPosition,
+  type Diagnostic,
+  type Severity,
+  type FormatOptions,
+} from './diagnostic.js';

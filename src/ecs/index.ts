@@ -1,0 +1,1 @@
+export { ecsSchema, createSchema, valueTypeOf, type Schema, type ValueType } from './schema.js';

@@ -1,0 +1,66 @@
+import { EcsFlat } from '@elastic/ecs';
+
+/** The value types EQL reasons about; Elasticsearch field types collapse onto these. */
+export type ValueType = 'string' | 'number' | 'boolean' | 'date' | 'ip' | 'object' | 'geo' | 'null' | 'unknown';
+
+/** Field types by dotted name. The checker asks it; it never reads events. */
+export interface Schema {
+  /** The value type of a field, or undefined when the schema does not know it. */
+  fieldType(name: string): ValueType | undefined;
+}
+
+const ES_TYPES: Record<string, ValueType> = {
+  keyword: 'string',
+  constant_keyword: 'string',
+  wildcard: 'string',
+  text: 'string',
+  match_only_text: 'string',
+  version: 'string',
+  long: 'number',
+  integer: 'number',
+  short: 'number',
+  byte: 'number',
+  double: 'number',
+  float: 'number',
+  half_float: 'number',
+  scaled_float: 'number',
+  unsigned_long: 'number',
+  date: 'date',
+  date_nanos: 'date',
+  ip: 'ip',
+  boolean: 'boolean',
+  object: 'object',
+  nested: 'object',
+  flattened: 'object',
+  geo_point: 'geo',
+};
+
+/** Maps an Elasticsearch mapping type (`keyword`, `long`, …) to an EQL value type. */
+export function valueTypeOf(esType: string): ValueType {
+  return ES_TYPES[esType] ?? 'unknown';
+}
+
+/** A schema from a flat map of field name → Elasticsearch type. */
+export function createSchema(fields: Readonly<Record<string, string>>): Schema {
+  const map = new Map<string, ValueType>();
+  for (const [name, type] of Object.entries(fields)) map.set(name, valueTypeOf(type));
+  return {
+    fieldType(name: string): ValueType | undefined {
+      return map.get(name);
+    },
+  };
+}
+
+let ecs: Schema | undefined;
+
+/** ECS as published in `@elastic/ecs` (EcsFlat), with each field's multi-fields (`process.name.text`). */
+export function ecsSchema(): Schema {
+  if (ecs) return ecs;
+  const fields: Record<string, string> = {};
+  for (const def of Object.values(EcsFlat) as Array<{ flat_name: string; type: string; multi_fields?: Array<{ flat_name: string; type: string }> }>) {
+    fields[def.flat_name] = def.type;
+    for (const mf of def.multi_fields ?? []) fields[mf.flat_name] = mf.type;
+  }
+  ecs = createSchema(fields);
+  return ecs;
+}
