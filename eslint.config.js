@@ -10,6 +10,12 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // layers talk through each folder's index.ts (ARCHITECTURE.md)
+    files: ['src/**/*.ts'],
+    rules: {
       'no-restricted-syntax': [
         'error',
         { selector: 'ImportDeclaration[source.value=/^\\.\\.\\/[a-z-]+\\/(?!index\\.js$)/]', message: 'import another folder through its index.ts' },

@@ -39,7 +39,15 @@ export function lex(source: string, dialect: Dialect = 'elasticsearch'): LexResu
     diagnostics.push({ code, severity: 'error', message, span: createSpan(start, Math.max(end, start + 1)) });
   };
   const push = (token: Omit<Token, 'spaceBefore'>): void => {
-    tokens.push({ ...token, spaceBefore });
+    // one object shape for every token keeps the parser's property reads monomorphic
+    tokens.push({
+      kind: token.kind,
+      text: token.text,
+      span: token.span,
+      number: token.number,
+      quote: token.quote,
+      spaceBefore,
+    });
     spaceBefore = false;
   };
 

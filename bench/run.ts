@@ -1,0 +1,11 @@
+/**
+ * `npm run bench`: prints figures, asserts nothing. Every figure is measured in this run, beside its
+ * baseline, because machines here are noisy.
+ */
+import { benchParse } from './parse.js';
+
+const results = [benchParse()];
+for (const r of results) {
+  process.stdout.write(`\n## ${r.title}\n`);
+  for (const line of r.lines) process.stdout.write(`${line}\n`);
+}
