@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { runCheck } from './check.js';
+import { runRulesConvert, runRulesValidate } from './rules.js';
 
 export interface Io {
   readonly out: (s: string) => void;
@@ -22,6 +23,25 @@ export function createProgram(io: Io): Command {
     .option('--format <format>', 'text or json', 'text')
     .action(async (query: string | undefined, opts: { file?: string; dialect: string; strict?: boolean; format: string }) => {
       process.exitCode = await runCheck(io, query, opts);
+    });
+
+  const rules = program.command('rules').description('read, validate and convert detection rules (TOML, Markdown, Kibana NDJSON)');
+  rules
+    .command('validate')
+    .description('load rules and report every problem with file:line:col')
+    .argument('<paths...>', 'rule files or folders')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (paths: string[], opts: { format: string }) => {
+      process.exitCode = await runRulesValidate(io, paths, opts);
+    });
+  rules
+    .command('convert')
+    .description('convert rules to Kibana NDJSON or Markdown pages')
+    .argument('<paths...>', 'rule files or folders')
+    .requiredOption('--to <format>', 'ndjson or markdown')
+    .option('-o, --output <path>', 'output file (ndjson) or folder (markdown); ndjson goes to stdout without it')
+    .action(async (paths: string[], opts: { to: string; output?: string }) => {
+      process.exitCode = await runRulesConvert(io, paths, opts);
     });
 
   return program;

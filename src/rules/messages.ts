@@ -1,0 +1,22 @@
+/** Stable codes for rule diagnostics. Query problems keep their EQL codes. */
+export const RuleCodes = {
+  badToml: 'RULE001',
+  badFrontMatter: 'RULE002',
+  badJson: 'RULE003',
+  missingField: 'RULE004',
+  wrongType: 'RULE005',
+  unknownSeverity: 'RULE006',
+  riskScoreRange: 'RULE007',
+  badDateMath: 'RULE008',
+  badInterval: 'RULE009',
+  badMaxSignals: 'RULE010',
+  unknownRuleType: 'RULE011',
+  missingQuery: 'RULE012',
+  duplicateRuleId: 'RULE013',
+  notRunnable: 'RULE015',
+  unreadable: 'RULE016',
+  badMarkdown: 'RULE017',
+  badThreat: 'RULE018',
+  languageMismatch: 'RULE019',
+  badVersion: 'RULE021',
+} as const;

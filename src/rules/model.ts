@@ -1,0 +1,118 @@
+/** The rule model: the fields of Elastic's detection rules, one shape for every format. */
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+
+export type RuleType = 'eql' | 'query' | 'new_terms' | 'esql' | 'machine_learning' | 'threshold' | 'threat_match' | 'saved_query';
+export const RULE_TYPES: readonly RuleType[] = ['eql', 'query', 'new_terms', 'esql', 'machine_learning', 'threshold', 'threat_match', 'saved_query'];
+
+export interface ThreatEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly reference: string;
+}
+export interface ThreatTechnique extends ThreatEntry {
+  readonly subtechnique?: readonly ThreatEntry[];
+}
+export interface Threat {
+  readonly framework: string;
+  readonly tactic: ThreatEntry;
+  readonly technique?: readonly ThreatTechnique[];
+}
+
+export interface Rule {
+  readonly rule_id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly type: RuleType;
+  readonly language?: string;
+  readonly query?: string;
+  readonly index?: readonly string[];
+  readonly severity: Severity;
+  readonly risk_score: number;
+  readonly interval: string;
+  readonly from: string;
+  readonly to: string;
+  readonly max_signals: number;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly references: readonly string[];
+  readonly author: readonly string[];
+  readonly license?: string;
+  readonly version: number;
+  readonly note?: string;
+  readonly setup?: string;
+  readonly false_positives: readonly string[];
+  readonly threat: readonly Threat[];
+  readonly timestamp_override?: string;
+  readonly building_block_type?: string;
+  readonly exceptions_list?: readonly unknown[];
+  readonly alert_suppression?: Readonly<Record<string, unknown>>;
+  readonly severity_mapping?: readonly unknown[];
+  readonly risk_score_mapping?: readonly unknown[];
+  readonly rule_name_override?: string;
+  readonly event_category_override?: string;
+  readonly investigation_fields?: Readonly<Record<string, unknown>>;
+  readonly required_fields?: readonly unknown[];
+  readonly related_integrations?: readonly unknown[];
+  /** Fields of other rule types (new_terms, threshold, machine_learning_job_id, threat_*, …) kept as given. */
+  readonly extra?: Readonly<Record<string, unknown>>;
+  /** detection-rules `[metadata]` (creation_date, maturity, integration, …) kept as given. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/** Kibana's defaults for fields a rule may leave out. */
+export const RULE_DEFAULTS = {
+  interval: '5m',
+  from: 'now-6m',
+  to: 'now',
+  max_signals: 100,
+  enabled: true,
+  version: 1,
+} as const;
+
+/** Keys of the model other than `extra` and `metadata`, in the order writers emit them. */
+export const RULE_KEYS = [
+  'rule_id',
+  'name',
+  'description',
+  'type',
+  'language',
+  'query',
+  'index',
+  'severity',
+  'risk_score',
+  'interval',
+  'from',
+  'to',
+  'max_signals',
+  'enabled',
+  'tags',
+  'references',
+  'author',
+  'license',
+  'version',
+  'note',
+  'setup',
+  'false_positives',
+  'threat',
+  'timestamp_override',
+  'building_block_type',
+  'exceptions_list',
+  'alert_suppression',
+  'severity_mapping',
+  'risk_score_mapping',
+  'rule_name_override',
+  'event_category_override',
+  'investigation_fields',
+  'required_fields',
+  'related_integrations',
+] as const satisfies ReadonlyArray<keyof Rule>;
+
+/** The rule as a flat record of Elastic field names (what TOML `[rule]` and Kibana NDJSON hold). */
+export function ruleToRecord(rule: Rule): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of RULE_KEYS) if (rule[k] !== undefined) out[k] = rule[k];
+  for (const [k, v] of Object.entries(rule.extra ?? {})) out[k] = v;
+  return out;
+}
