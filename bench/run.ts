@@ -3,8 +3,9 @@
  * baseline, because machines here are noisy.
  */
 import { benchParse } from './parse.js';
+import { benchRules } from './rules.js';
 
-const results = [benchParse()];
+const results = [benchParse(), await benchRules()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);
