@@ -49,7 +49,9 @@ export interface LoadedRuleSet {
 export async function loadRules(paths: readonly string[]): Promise<LoadedRuleSet> {
   const files: RuleFile[] = [];
   for (const p of paths) {
-    for (const file of await expand(p)) {
+    const found = await expand(p);
+    const walked = found.length !== 1 || found[0] !== p;
+    for (const file of found) {
       let text: string;
       try {
         text = await readFile(file, 'utf8');
@@ -57,6 +59,8 @@ export async function loadRules(paths: readonly string[]): Promise<LoadedRuleSet
         files.push({ path: file, text: '', rules: [], diagnostics: [{ code: RuleCodes.unreadable, severity: 'error', message: `cannot read: ${(e as Error).message}`, span: { start: 0, end: 1 }, file }] });
         continue;
       }
+      // in a folder walk, Markdown that is not a rule page (README, SOURCE notes) is passed over
+      if (walked && isMarkdown(file) && !/^\*\*Rule type\*\*:/m.test(text)) continue;
       files.push({ path: file, text, ...parseRuleFile(file, text) });
     }
   }
@@ -100,14 +104,12 @@ async function expand(path: string): Promise<string[]> {
     const p = join(path, name);
     const s = await stat(p);
     if (s.isDirectory()) out.push(...(await expand(p)));
-    else if ((RULE_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase()) && (await isRuleFile(p))) out.push(p);
+    else if ((RULE_EXTENSIONS as readonly string[]).includes(extname(name).toLowerCase())) out.push(p);
   }
   return out;
 }
 
-/** In a folder walk, Markdown that is not a rule page (README, SOURCE notes) is passed over. */
-async function isRuleFile(path: string): Promise<boolean> {
+function isMarkdown(path: string): boolean {
   const ext = extname(path).toLowerCase();
-  if (ext !== '.md' && ext !== '.markdown') return true;
-  return /^\*\*Rule type\*\*:/m.test(await readFile(path, 'utf8'));
+  return ext === '.md' || ext === '.markdown';
 }
