@@ -496,6 +496,11 @@ class Parser {
       this.next();
       const list = this.parseList(t.text);
       result = { kind: 'in', value: left, list: list.items, negated: false, insensitive: t.text === 'in~', span: joinSpans(left.span, list.span) };
+    } else if (this.dialect === 'endgame' && this.isOp(':') && this.peek().kind === 'ident' && this.isOp('(', this.peek(2))) {
+      // endgame method syntax: `value:func(args)` is `func(value, args)`
+      this.next();
+      const call = this.parseCall() as Extract<Expr, { kind: 'call' }>;
+      result = { ...call, args: [left, ...call.args], span: joinSpans(left.span, call.span) };
     } else if (this.isOp(':') || this.isWord('like') || this.isWord('like~') || this.isWord('regex') || this.isWord('regex~')) {
       this.next();
       const op = t.text as MatchOp;

@@ -1,0 +1,279 @@
+import { hasErrors, type Diagnostic } from '../core/index.js';
+import type { Schema } from '../ecs/index.js';
+import {
+  compileExpr,
+  compilePredicate,
+  parseQuery,
+  type CompileContext,
+  type Dialect,
+  type EventFilter,
+  type Stage,
+  type Statement,
+  type TimeSpan,
+  type Value,
+} from '../eql/index.js';
+import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions } from './event.js';
+import { Heap } from './heap.js';
+import { compilePipes, type PipeStep, type Result } from './pipes.js';
+import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
+import { JoinMatcher, SampleMatcher } from './sample.js';
+import { SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
+
+export interface QueryOptions extends EventOptions {
+  readonly dialect?: Dialect;
+  /** Endgame compatibility: `==`, `in`, comparisons and functions ignore case. */
+  readonly caseInsensitive?: boolean;
+  readonly schema?: Schema | null;
+  /** Most results returned (after pipes); default unlimited. */
+  readonly size?: number;
+  /** Open partial sequences kept at most (default 1,000,000). */
+  readonly maxOpenSequences?: number;
+  /** Streaming: how far behind the newest event an event may arrive and still be ordered (ms). */
+  readonly lateness?: number;
+  /** Fields for `descendant of` / `child of` / `event of`. */
+  readonly processKeys?: ProcessKeys;
+  /** `sample`: samples per join key (default 1). */
+  readonly maxSamplesPerKey?: number;
+}
+
+export interface EventHit {
+  readonly _index: string;
+  readonly _id: string;
+  readonly _source: Readonly<Record<string, unknown>>;
+  readonly missing?: boolean;
+}
+export interface SequenceHit {
+  readonly join_keys: Value[];
+  readonly events: EventHit[];
+}
+/** Shaped as the `hits` of Elasticsearch's `_eql/search` response. */
+export interface SearchHits {
+  readonly total: { readonly value: number; readonly relation: 'eq' };
+  readonly events?: EventHit[];
+  readonly sequences?: SequenceHit[];
+}
+
+export interface MatcherCounters {
+  eventsIn: number;
+  matched: number;
+  /** Events that arrived after later events had already been matched. */
+  late: number;
+  readonly sequence?: SequenceCounters;
+}
+
+/** Drives a compiled query one event at a time; events may arrive out of order within `lateness`. */
+export interface Matcher {
+  push(event: EventInput): Array<EventHit | SequenceHit>;
+  flush(): Array<EventHit | SequenceHit>;
+  readonly counters: MatcherCounters;
+}
+
+export interface CompiledQuery {
+  readonly ast: Statement;
+  readonly kind: Statement['query']['kind'];
+  /** Runs over a batch of events (any order) and returns Elasticsearch-shaped hits. */
+  run(events: Iterable<EventInput>): SearchHits;
+  createMatcher(overrides?: { lateness?: number }): Matcher;
+}
+
+export type CompileResult =
+  | { readonly ok: true; readonly query: CompiledQuery; readonly diagnostics: Diagnostic[] }
+  | { readonly ok: false; readonly diagnostics: Diagnostic[] };
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export function timeSpanMs(t: TimeSpan): number {
+  return t.value * UNIT_MS[t.unit];
+}
+
+/** parse → check → compile. Never throws on input: problems come back as diagnostics. */
+export function compileQuery(text: string, options: QueryOptions = {}): CompileResult {
+  const dialect = options.dialect ?? 'elasticsearch';
+  const parsed = parseQuery(text, { dialect, schema: options.schema });
+  if (!parsed.ast || hasErrors(parsed.diagnostics)) return { ok: false, diagnostics: parsed.diagnostics };
+  return { ok: true, query: compileStatement(parsed.ast, options), diagnostics: parsed.diagnostics };
+}
+
+/** Compiles a checked statement. */
+export function compileStatement(ast: Statement, options: QueryOptions = {}): CompiledQuery {
+  const build = (): Pipeline => new Pipeline(ast, options);
+  build(); // compile eagerly so that mistakes surface here, not on the first event
+  return {
+    ast,
+    kind: ast.query.kind,
+    run(events: Iterable<EventInput>): SearchHits {
+      const p = build();
+      const m = p.matcher(Infinity);
+      for (const e of events) m.push(e);
+      const out = m.flush();
+      const limited = options.size === undefined ? out : out.slice(0, options.size);
+      return shapeHits(limited, ast.query.kind === 'event');
+    },
+    createMatcher(overrides?: { lateness?: number }): Matcher {
+      return build().matcher(overrides?.lateness ?? options.lateness ?? 0);
+    },
+  };
+}
+
+function shapeHits(results: Array<EventHit | SequenceHit>, events: boolean): SearchHits {
+  const total = { value: results.length, relation: 'eq' as const };
+  return events ? { total, events: results as EventHit[] } : { total, sequences: results as SequenceHit[] };
+}
+
+/** One compiled, stateful instance of a query: stage tests, matcher state, pipes. */
+class Pipeline {
+  private readonly reader: EventReader;
+  private readonly tree: ProcessTree;
+  private readonly ctx: CompileContext;
+  private readonly process: (e: EngineEvent) => Result[];
+  private readonly pipes: PipeStep[];
+  private readonly flushInner: () => Result[];
+  private readonly sequence: SequenceMatcher | null = null;
+  private readonly ci: boolean;
+
+  constructor(
+    private readonly ast: Statement,
+    private readonly options: QueryOptions,
+  ) {
+    const dialect = options.dialect ?? 'elasticsearch';
+    this.ci = options.caseInsensitive === true;
+    this.reader = new EventReader(options);
+    this.tree = new ProcessTree(options.processKeys ?? (dialect === 'endgame' ? ENDGAME_PROCESS_KEYS : ECS_PROCESS_KEYS));
+    this.ctx = {
+      dialect,
+      caseInsensitive: this.ci,
+      relationship: (node) => {
+        const f = this.filter(node.query);
+        return this.tree.add(node.relation, (source) => f(source));
+      },
+    };
+    const q = ast.query;
+    switch (q.kind) {
+      case 'event': {
+        const f = this.filter(q.filter);
+        this.process = (e) => (f(e.source) ? [{ event: e }] : []);
+        this.flushInner = () => [];
+        break;
+      }
+      case 'sequence': {
+        const stages = this.stages(q.stages, q.by);
+        const until = q.until ? this.stage(q.until, q.by) : null;
+        const m = new SequenceMatcher(stages, until, q.maxspan ? timeSpanMs(q.maxspan) : null, { maxOpen: options.maxOpenSequences });
+        this.sequence = m;
+        const toResult = (s: { joinKeys: Value[]; events: (EngineEvent | null)[] }): Result => ({ joinKeys: s.joinKeys, events: s.events });
+        this.process = (e) => m.push(e).map(toResult);
+        this.flushInner = () => m.flush().map(toResult);
+        break;
+      }
+      case 'sample': {
+        const m = new SampleMatcher(this.stages(q.stages, q.by), options.maxSamplesPerKey ?? 1);
+        this.process = (e) => m.push(e);
+        this.flushInner = () => [];
+        break;
+      }
+      case 'join': {
+        const m = new JoinMatcher(this.stages(q.stages, q.by), q.until ? this.stage(q.until, q.by) : null);
+        this.process = (e) => m.push(e);
+        this.flushInner = () => [];
+        break;
+      }
+    }
+    this.pipes = compilePipes(ast.pipes, this.ctx);
+  }
+
+  private filter(f: EventFilter): (source: unknown) => boolean {
+    const pred = compilePredicate(f.condition, this.ctx);
+    const category = f.category;
+    if (category === null) return (s) => pred(s) === true;
+    const getCat = this.reader.category;
+    const want = this.ci ? category.toLowerCase() : category;
+    const ci = this.ci;
+    const catOk = (v: unknown): boolean => {
+      if (typeof v === 'string') return (ci ? v.toLowerCase() : v) === want;
+      if (Array.isArray(v)) return v.some(catOk);
+      return false;
+    };
+    return (s) => catOk(getCat(s)) && pred(s) === true;
+  }
+
+  private stage(st: Stage, shared: readonly Stage['by'][number][]): StageSpec {
+    const f = this.filter(st.filter);
+    const keys = [...shared, ...st.by].map((k) => compileExpr(k, this.ctx));
+    return {
+      matches: (e) => f(e.source),
+      key: (e) => keys.map((k) => k(e.source)),
+      missing: st.missing,
+      fork: st.fork === true,
+    };
+  }
+
+  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][]): StageSpec[] {
+    const out: StageSpec[] = [];
+    for (const st of list) {
+      const spec = this.stage(st, shared);
+      for (let r = 0; r < (st.runs ?? 1); r++) out.push(spec);
+    }
+    return out;
+  }
+
+  matcher(lateness: number): Matcher {
+    const heap = new Heap<EngineEvent>((a, b) => compareEvents(a, b) < 0);
+    const results: Result[] = [];
+    const counters: MatcherCounters = { eventsIn: 0, matched: 0, late: 0, sequence: this.sequence?.counters };
+    const hasPipes = this.ast.pipes.length > 0;
+    let newest = -Infinity;
+    let last: EngineEvent | null = null;
+    const shape = (r: Result): EventHit | SequenceHit => shapeResult(r);
+    const feed = (e: EngineEvent): Result[] => {
+      // an event later than the lateness allows is still matched, but counted: order may suffer
+      if (last && compareEvents(e, last) < 0) counters.late++;
+      last = e;
+      if (this.tree.active) this.tree.observe(e.source);
+      return this.process(e);
+    };
+    const release = (all: boolean): Result[] => {
+      const out: Result[] = [];
+      while (heap.size > 0 && (all || heap.peek()!.ts <= newest - lateness)) out.push(...feed(heap.pop()!));
+      return out;
+    };
+    const emit = (rs: Result[]): Array<EventHit | SequenceHit> => {
+      counters.matched += rs.length;
+      if (hasPipes) {
+        results.push(...rs);
+        return [];
+      }
+      return rs.map(shape);
+    };
+    return {
+      counters,
+      push: (input) => {
+        counters.eventsIn++;
+        const e = this.reader.read(input);
+        if (!Number.isNaN(e.ts) && e.ts > newest) newest = e.ts;
+        if (lateness === 0 && (last === null || compareEvents(last, e) <= 0)) return emit(feed(e));
+        heap.push(e);
+        return lateness === Infinity ? [] : emit(release(false));
+      },
+      flush: () => {
+        const rs = [...release(true), ...this.flushInner()];
+        const out = emit(rs);
+        if (!hasPipes) return out;
+        let piped = results.splice(0);
+        for (const step of this.pipes) piped = step(piped);
+        return piped.map(shape);
+      },
+    };
+  }
+}
+
+function hit(e: EngineEvent): EventHit {
+  return { _index: e.index, _id: e.id, _source: e.source };
+}
+
+const MISSING: EventHit = { _index: '', _id: '', _source: {}, missing: true };
+
+function shapeResult(r: Result): EventHit | SequenceHit {
+  if (r.event) return hit(r.event);
+  if (r.events) return { join_keys: r.joinKeys ?? [], events: r.events.map((e) => (e ? hit(e) : MISSING)) };
+  return { _index: '', _id: '', _source: { ...r.extra } };
+}

@@ -1,0 +1,16 @@
+export {
+  compileQuery,
+  compileStatement,
+  timeSpanMs,
+  type QueryOptions,
+  type CompiledQuery,
+  type CompileResult,
+  type Matcher,
+  type MatcherCounters,
+  type SearchHits,
+  type EventHit,
+  type SequenceHit,
+} from './compile-query.js';
+export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions } from './event.js';
+export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
+export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';

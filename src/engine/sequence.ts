@@ -1,0 +1,280 @@
+import { compareEvents, type EngineEvent } from './event.js';
+import type { Value } from '../eql/index.js';
+
+/** One stage as the matcher sees it: a test and the join key of an event. */
+export interface StageSpec {
+  readonly matches: (e: EngineEvent) => boolean;
+  /** Join key values of an event for this stage (shared `by` first, then the stage's own). */
+  readonly key: (e: EngineEvent) => Value[];
+  /** `![…]`: the event must not happen. */
+  readonly missing: boolean;
+  /** Endgame `fork=true`: advancing past this stage leaves the earlier partial in place. */
+  readonly fork?: boolean;
+}
+
+export interface SequenceLimits {
+  /** Open partial sequences kept at most, over all keys; the oldest key is dropped beyond it. */
+  readonly maxOpen?: number;
+  /** Events kept per key and missing stage, to disprove `![…]`. */
+  readonly maxMissingHistory?: number;
+}
+
+/** A completed sequence: one event per stage, null in the slots of missing events. */
+export interface SequenceMatch {
+  readonly joinKeys: Value[];
+  readonly events: (EngineEvent | null)[];
+}
+
+/** Counters the run log and the UI show. */
+export interface SequenceCounters {
+  seen: number;
+  started: number;
+  completed: number;
+  expired: number;
+  untilDropped: number;
+  droppedByCap: number;
+  missingRejected: number;
+}
+
+interface Partial {
+  readonly events: EngineEvent[];
+  readonly joinKeys: Value[];
+}
+
+interface Pending {
+  readonly match: Partial;
+  /** The trailing missing window closes at this time. */
+  readonly closesAt: number;
+}
+
+/**
+ * Elasticsearch's sequence state machine, kept apart from whatever feeds it events. Events must
+ * arrive in order (timestamp, tiebreaker). For each key each stage holds at most one partial
+ * sequence, the most recent: a new first-stage event replaces an older start, and an event that
+ * matches stage i moves the partial from stage i-1 forward. Stages are tried last to first, so one
+ * event never advances the same sequence twice.
+ */
+export class SequenceMatcher {
+  readonly counters: SequenceCounters = { seen: 0, started: 0, completed: 0, expired: 0, untilDropped: 0, droppedByCap: 0, missingRejected: 0 };
+  private readonly positive: StageSpec[];
+  /** For each stage index (in the original order), its position among positive stages, or -1. */
+  private readonly posIndex: number[];
+  /** Per key: the partial waiting at each positive stage except the last. */
+  private readonly open = new Map<string, (Partial | undefined)[]>();
+  private openCount = 0;
+  /** Per missing stage: per key, events that matched it (in order). */
+  private readonly missingSeen: Map<string, EngineEvent[]>[];
+  private readonly pending: Pending[] = [];
+  private watermark = -Infinity;
+  private readonly maxOpen: number;
+  private readonly maxHistory: number;
+
+  constructor(
+    private readonly stages: readonly StageSpec[],
+    private readonly until: StageSpec | null,
+    private readonly maxspan: number | null,
+    limits: SequenceLimits = {},
+  ) {
+    this.positive = stages.filter((s) => !s.missing);
+    let p = 0;
+    this.posIndex = stages.map((s) => (s.missing ? -1 : p++));
+    this.missingSeen = stages.map(() => new Map());
+    this.maxOpen = limits.maxOpen ?? 1_000_000;
+    this.maxHistory = limits.maxMissingHistory ?? 10_000;
+  }
+
+  /** Number of partial sequences currently held. */
+  get openSequences(): number {
+    return this.openCount;
+  }
+
+  /** Feeds one event (in order); returns the sequences it completes. */
+  push(e: EngineEvent): SequenceMatch[] {
+    this.counters.seen++;
+    if (e.ts > this.watermark) this.watermark = e.ts;
+    const out: SequenceMatch[] = [];
+    this.releasePending(out, false);
+
+    if (this.until && this.until.matches(e)) {
+      const k = keyString(this.until.key(e));
+      const slots = this.open.get(k);
+      if (slots) {
+        const n = slots.filter((x) => x !== undefined).length;
+        this.counters.untilDropped += n;
+        this.openCount -= n;
+        this.open.delete(k);
+      }
+    }
+    // remember events that can disprove a missing stage
+    this.stages.forEach((st, i) => {
+      if (!st.missing || !st.matches(e)) return;
+      const k = keyString(st.key(e));
+      const seen = this.missingSeen[i]!;
+      const list = seen.get(k) ?? [];
+      list.push(e);
+      if (list.length > this.maxHistory) list.shift();
+      seen.set(k, list);
+    });
+
+    const last = this.positive.length - 1;
+    for (let i = last; i >= 0; i--) {
+      const st = this.positive[i]!;
+      if (!st.matches(e)) continue;
+      const values = st.key(e);
+      const k = keyString(values);
+      if (i === 0) {
+        if (last === 0) {
+          this.complete({ events: [e], joinKeys: values }, k, out);
+          continue;
+        }
+        const slots = this.slotsFor(k);
+        if (slots[0] === undefined) this.openCount++;
+        slots[0] = { events: [e], joinKeys: values };
+        this.counters.started++;
+        this.enforceCap();
+        continue;
+      }
+      const slots = this.open.get(k);
+      const prev = slots?.[i - 1];
+      if (!slots || !prev) continue;
+      if (!st.fork) {
+        slots[i - 1] = undefined;
+        this.openCount--;
+      }
+      if (this.maxspan !== null && e.ts - prev.events[0]!.ts > this.maxspan) {
+        this.counters.expired++;
+        continue;
+      }
+      const next: Partial = { events: [...prev.events, e], joinKeys: prev.joinKeys };
+      if (i === last) this.complete(next, k, out);
+      else {
+        if (slots[i] === undefined) this.openCount++;
+        slots[i] = next;
+      }
+    }
+    if ((this.counters.seen & 1023) === 0) this.expire();
+    return out;
+  }
+
+  /** End of input: trailing missing windows close. */
+  flush(): SequenceMatch[] {
+    const out: SequenceMatch[] = [];
+    this.releasePending(out, true);
+    return out;
+  }
+
+  private slotsFor(k: string): (Partial | undefined)[] {
+    let slots = this.open.get(k);
+    if (!slots) {
+      slots = new Array<Partial | undefined>(Math.max(1, this.positive.length - 1));
+      this.open.set(k, slots);
+    }
+    return slots;
+  }
+
+  private complete(p: Partial, k: string, out: SequenceMatch[]): void {
+    const hasTrailing = this.stages.length > 0 && this.stages[this.stages.length - 1]!.missing;
+    if (hasTrailing) {
+      const closesAt = this.maxspan === null ? Infinity : p.events[0]!.ts + this.maxspan;
+      this.pending.push({ match: p, closesAt });
+      return;
+    }
+    this.emit(p, k, out);
+  }
+
+  private emit(p: Partial, k: string, out: SequenceMatch[]): void {
+    if (this.disproved(p, k)) {
+      this.counters.missingRejected++;
+      return;
+    }
+    this.counters.completed++;
+    const events: (EngineEvent | null)[] = this.stages.map((st, i) => (st.missing ? null : p.events[this.posIndex[i]!]!));
+    out.push({ joinKeys: p.joinKeys, events });
+  }
+
+  private releasePending(out: SequenceMatch[], all: boolean): void {
+    if (this.pending.length === 0) return;
+    const keep: Pending[] = [];
+    for (const pd of this.pending) {
+      if (all || this.watermark > pd.closesAt) this.emit(pd.match, keyString(pd.match.joinKeys), out);
+      else keep.push(pd);
+    }
+    this.pending.splice(0, this.pending.length, ...keep);
+  }
+
+  /** True when an event of a missing stage fell inside that stage's window. */
+  private disproved(p: Partial, k: string): boolean {
+    const first = p.events[0]!;
+    const lastEv = p.events[p.events.length - 1]!;
+    for (let i = 0; i < this.stages.length; i++) {
+      if (!this.stages[i]!.missing) continue;
+      const seen = this.missingSeen[i]!.get(k);
+      if (!seen || seen.length === 0) continue;
+      // neighbours among positive stages
+      let before: EngineEvent | null = null;
+      let after: EngineEvent | null = null;
+      for (let j = i - 1; j >= 0; j--) {
+        if (!this.stages[j]!.missing) {
+          before = p.events[this.posIndex[j]!]!;
+          break;
+        }
+      }
+      for (let j = i + 1; j < this.stages.length; j++) {
+        if (!this.stages[j]!.missing) {
+          after = p.events[this.posIndex[j]!]!;
+          break;
+        }
+      }
+      for (const x of seen) {
+        if (before && compareEvents(x, before) <= 0) continue;
+        if (after && compareEvents(x, after) >= 0) continue;
+        if (!before && this.maxspan !== null && x.ts < lastEv.ts - this.maxspan) continue;
+        if (!after && this.maxspan !== null && x.ts > first.ts + this.maxspan) continue;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Drops partial sequences that can no longer finish within maxspan. */
+  private expire(): void {
+    if (this.maxspan === null) return;
+    const horizon = this.watermark - this.maxspan;
+    for (const [k, slots] of this.open) {
+      let live = 0;
+      for (let i = 0; i < slots.length; i++) {
+        const p = slots[i];
+        if (!p) continue;
+        if (p.events[0]!.ts < horizon) {
+          slots[i] = undefined;
+          this.openCount--;
+          this.counters.expired++;
+        } else live++;
+      }
+      if (live === 0) this.open.delete(k);
+    }
+    for (const seen of this.missingSeen) {
+      for (const [k, list] of seen) {
+        while (list.length > 0 && list[0]!.ts < horizon - this.maxspan) list.shift();
+        if (list.length === 0) seen.delete(k);
+      }
+    }
+  }
+
+  private enforceCap(): void {
+    while (this.openCount > this.maxOpen) {
+      const oldest = this.open.keys().next();
+      if (oldest.done) return;
+      const slots = this.open.get(oldest.value)!;
+      const n = slots.filter((x) => x !== undefined).length;
+      this.openCount -= n;
+      this.counters.droppedByCap += n;
+      this.open.delete(oldest.value);
+    }
+  }
+}
+
+/** A join key as a map key: values compared exactly, as a term would be. */
+export function keyString(values: readonly Value[]): string {
+  return values.length === 0 ? '' : JSON.stringify(values);
+}

@@ -1,0 +1,83 @@
+/** CIDR matching for IPv4 and IPv6, on addresses parsed to BigInt. */
+
+function parseV4(s: string): bigint | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  let n = 0n;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const v = Number(p);
+    if (v > 255) return null;
+    n = (n << 8n) | BigInt(v);
+  }
+  return n;
+}
+
+function parseV6(s: string): bigint | null {
+  let text = s;
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  let tail: bigint | null = null;
+  // embedded IPv4 (::ffff:1.2.3.4)
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.') && lastColon >= 0) {
+    tail = parseV4(text.slice(lastColon + 1));
+    if (tail === null) return null;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const rest = halves.length === 2 ? (halves[1] === '' ? [] : halves[1]!.split(':')) : [];
+  const fill = halves.length === 2 ? 8 - head.length - rest.length : 0;
+  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
+  const groups = [...head, ...Array<string>(fill).fill('0'), ...rest];
+  if (groups.length !== 8) return null;
+  let n = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+    n = (n << 16n) | BigInt(parseInt(g, 16));
+  }
+  if (tail !== null) n = (n & ~0xffffffffn) | tail;
+  return n;
+}
+
+export interface IpAddress {
+  readonly v6: boolean;
+  readonly value: bigint;
+}
+
+export function parseIp(s: string): IpAddress | null {
+  const v4 = parseV4(s);
+  if (v4 !== null) return { v6: false, value: v4 };
+  const v6 = parseV6(s);
+  return v6 === null ? null : { v6: true, value: v6 };
+}
+
+export interface Cidr {
+  readonly v6: boolean;
+  readonly network: bigint;
+  readonly mask: bigint;
+}
+
+/** Parses "10.0.0.0/8", "fe80::/10", or a bare address (a /32 or /128). */
+export function parseCidr(s: string): Cidr | null {
+  const slash = s.indexOf('/');
+  const ip = parseIp(slash < 0 ? s : s.slice(0, slash));
+  if (!ip) return null;
+  const bits = ip.v6 ? 128 : 32;
+  const prefix = slash < 0 ? bits : Number(s.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > bits) return null;
+  const all = (1n << BigInt(bits)) - 1n;
+  const mask = prefix === 0 ? 0n : (all << BigInt(bits - prefix)) & all;
+  return { v6: ip.v6, network: ip.value & mask, mask };
+}
+
+export function cidrContains(c: Cidr, ip: IpAddress): boolean {
+  if (c.v6 !== ip.v6) {
+    // an IPv4 address also matches IPv4-mapped IPv6 blocks (::ffff:0:0/96)
+    if (c.v6 && !ip.v6) return (((0xffffn << 32n) | ip.value) & c.mask) === c.network;
+    return false;
+  }
+  return (ip.value & c.mask) === c.network;
+}

@@ -1,0 +1,345 @@
+import { RE2JS } from 're2js';
+import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, type StringMatcher } from '../ecs/index.js';
+import type { Expr, Relationship } from './ast.js';
+import { assertNever, isLiteral } from './ast.js';
+import { BUILTINS, type BuiltinContext } from './builtins.js';
+import { lookupFunction } from './functions.js';
+import type { Dialect } from './lexer.js';
+import {
+  and3,
+  anyOf,
+  compareScalars,
+  equalScalars,
+  first,
+  norm,
+  or3,
+  toBool,
+  type Scalar,
+  type Value,
+} from './values.js';
+
+/** A compiled expression: evaluates against one event's source document. */
+export type Evaluator = (source: unknown) => Value;
+/** A compiled condition: true, false, or null (unknown: does not match). */
+export type Predicate = (source: unknown) => boolean | null;
+
+export interface CompileContext {
+  readonly dialect: Dialect;
+  /** Endgame compatibility: `==`, `in`, comparisons and functions ignore case. */
+  readonly caseInsensitive?: boolean;
+  /** Field access; the default reads nested objects and dotted keys. */
+  readonly field?: (path: FieldPath) => FieldGetter;
+  /** Endgame relationships (`descendant of [...]`) need engine state: the engine supplies them. */
+  readonly relationship?: (node: Relationship) => Predicate;
+}
+
+/** Compiles an expression once into closures; evaluating never walks the AST. */
+export function compileExpr(e: Expr, ctx: CompileContext): Evaluator {
+  return new Compiler(ctx).value(e);
+}
+
+/** Compiles a condition; a non-boolean result counts as null. */
+export function compilePredicate(e: Expr, ctx: CompileContext): Predicate {
+  return new Compiler(ctx).predicate(e);
+}
+
+/** A decimal literal (or its negation) makes arithmetic floating point, as a float field would. */
+function isDecimal(e: Expr): boolean {
+  if (e.kind === 'number') return !e.integer;
+  if (e.kind === 'negate') return isDecimal(e.operand);
+  return false;
+}
+
+class Compiler {
+  /** Variables bound by endgame's arraySearch/arrayCount while their condition compiles. */
+  private readonly bound = new Map<string, { value: unknown }>();
+  private readonly endgame: boolean;
+  private readonly ci: boolean;
+  private readonly getField: (path: FieldPath) => FieldGetter;
+
+  constructor(private readonly ctx: CompileContext) {
+    this.endgame = ctx.dialect === 'endgame';
+    this.ci = ctx.caseInsensitive === true;
+    this.getField = ctx.field ?? createFieldGetter;
+  }
+
+  predicate(e: Expr): Predicate {
+    switch (e.kind) {
+      case 'logical': {
+        const l = this.predicate(e.left);
+        const r = this.predicate(e.right);
+        return e.op === 'and' ? (s) => and3(l(s), () => r(s)) : (s) => or3(l(s), () => r(s));
+      }
+      case 'not': {
+        const p = this.predicate(e.operand);
+        return (s) => {
+          const v = p(s);
+          return v === null ? null : !v;
+        };
+      }
+      case 'compare':
+        return this.compare(e);
+      case 'in':
+        return this.membership(e);
+      case 'match':
+        return this.match(e);
+      case 'relationship':
+        if (!this.ctx.relationship) return () => null;
+        return this.ctx.relationship(e);
+      case 'boolean': {
+        const v = e.value;
+        return () => v;
+      }
+      default: {
+        const v = this.value(e);
+        return this.endgame ? (s) => truthy(v(s)) : (s) => toBool(v(s));
+      }
+    }
+  }
+
+  value(e: Expr): Evaluator {
+    switch (e.kind) {
+      case 'string':
+      case 'number':
+      case 'boolean': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'null':
+        return () => null;
+      case 'field': {
+        const head = e.path[0];
+        const cell = typeof head === 'string' ? this.bound.get(head) : undefined;
+        if (cell) {
+          const rest = e.path.slice(1);
+          if (rest.length === 0) return () => norm(cell.value);
+          const inner = createFieldGetter(rest);
+          return () => norm(inner(cell.value));
+        }
+        const get = this.getField(e.path);
+        return (s) => norm(get(s));
+      }
+      case 'logical':
+      case 'not':
+      case 'compare':
+      case 'in':
+      case 'match':
+      case 'relationship': {
+        const p = this.predicate(e);
+        return (s) => p(s);
+      }
+      case 'negate': {
+        const v = this.value(e.operand);
+        return (s) => {
+          const x = first(v(s));
+          return typeof x === 'number' ? -x : null;
+        };
+      }
+      case 'arith': {
+        const name = { '+': 'add', '-': 'subtract', '*': 'multiply', '/': 'divide', '%': 'modulo' }[e.op];
+        const fn = BUILTINS[name]!;
+        const l = this.value(e.left);
+        const r = this.value(e.right);
+        const bctx: BuiltinContext = { insensitive: false, endgame: this.endgame, float: isDecimal(e.left) || isDecimal(e.right) };
+        return (s) => fn([l(s), r(s)], bctx);
+      }
+      case 'call':
+        return this.call(e);
+      default:
+        return assertNever(e);
+    }
+  }
+
+  private call(e: Extract<Expr, { kind: 'call' }>): Evaluator {
+    const sig = lookupFunction(e.name, true);
+    const fn = sig ? BUILTINS[sig.name] : undefined;
+    if (sig && (sig.name === 'arraySearch' || sig.name === 'arrayCount') && e.args.length === 3) return this.arrayLoop(e, sig.name === 'arrayCount');
+    if (!sig || !fn) return () => null;
+    const bctx: BuiltinContext = { insensitive: e.insensitive || this.ci, endgame: this.endgame, float: e.args.some(isDecimal) };
+    const args = e.args.map((a) => this.value(a));
+    // functions that read one string: a multi-valued first argument maps element-wise
+    const mapsFirst = sig.params[0]!.types.includes('string') && sig.name !== 'concat' && sig.name !== 'length';
+    if (args.length === 1) {
+      const a0 = args[0]!;
+      return (s) => {
+        const v = a0(s);
+        if (mapsFirst && Array.isArray(v)) return (v as Value[]).map((el) => fn([el], bctx));
+        return fn([v], bctx);
+      };
+    }
+    return (s) => {
+      const vals = args.map((a) => a(s));
+      const v0 = vals[0];
+      if (mapsFirst && Array.isArray(v0)) return (v0 as Value[]).map((el) => fn([el, ...vals.slice(1)], bctx));
+      return fn(vals, bctx);
+    };
+  }
+
+  /** arraySearch(list, x, cond) / arrayCount(list, x, cond): cond evaluated with x bound to each element. */
+  private arrayLoop(e: Extract<Expr, { kind: 'call' }>, count: boolean): Evaluator {
+    const list = this.value(e.args[0]!);
+    const v = e.args[1]!;
+    const name = v.kind === 'field' && typeof v.path[0] === 'string' ? v.path[0] : null;
+    if (name === null) return () => null;
+    const cell = { value: null as unknown };
+    const outer = this.bound.get(name);
+    this.bound.set(name, cell);
+    const cond = this.predicate(e.args[2]!);
+    if (outer) this.bound.set(name, outer);
+    else this.bound.delete(name);
+    return (s) => {
+      const arr = list(s);
+      if (arr === null) return null;
+      const items = Array.isArray(arr) ? (arr as unknown[]) : [arr];
+      const saved = cell.value;
+      let n = 0;
+      try {
+        for (const item of items) {
+          cell.value = item;
+          if (cond(s) === true) {
+            if (!count) return true;
+            n++;
+          }
+        }
+      } finally {
+        cell.value = saved;
+      }
+      return count ? n : false;
+    };
+  }
+
+  private compare(e: Extract<Expr, { kind: 'compare' }>): Predicate {
+    // `x == null` asks whether x is null; `x != null` whether it is not
+    if (e.op === '==' || e.op === '!=') {
+      const nullSide = e.right.kind === 'null' ? e.left : e.left.kind === 'null' ? e.right : null;
+      if (nullSide) {
+        const v = this.value(nullSide);
+        const want = e.op === '==';
+        return (s) => isNullish(v(s)) === want;
+      }
+    }
+    const l = this.value(e.left);
+    const r = this.value(e.right);
+    const ci = this.ci;
+    // endgame: `field == "a*"` is a wildcard match
+    if (this.endgame && (e.op === '==' || e.op === '!=') && e.right.kind === 'string' && /[*?]/.test(e.right.value)) {
+      const m = compileWildcard(e.right.value, ci);
+      const eq = (s: unknown): boolean | null => anyOf(l(s), (x) => (typeof x === 'string' ? m(x) : x === null ? null : false));
+      return e.op === '==' ? eq : (s) => negate(eq(s));
+    }
+    const test = COMPARE[e.op]!;
+    const pair = (a: Value, b: Value): boolean | null =>
+      anyOf(a, (x) =>
+        anyOf(b, (y) => {
+          if (e.op === '==' || e.op === '!=') {
+            const eq = equalScalars(x, y, ci);
+            return eq === null ? null : e.op === '==' ? eq : !eq;
+          }
+          const c = compareScalars(x, y, ci);
+          return c === null ? null : test(c);
+        }),
+      );
+    if (e.op === '!=') {
+      // a != b is "not (a == b)" over multi-valued fields, as a negated term query is
+      const eq = (a: Value, b: Value): boolean | null => anyOf(a, (x) => anyOf(b, (y) => equalScalars(x, y, ci)));
+      return (s) => negate(eq(l(s), r(s)));
+    }
+    return (s) => pair(l(s), r(s));
+  }
+
+  private membership(e: Extract<Expr, { kind: 'in' }>): Predicate {
+    const v = this.value(e.value);
+    const ci = e.insensitive || this.ci;
+    const allLiteral = e.list.every(isLiteral);
+    let test: (s: unknown) => boolean | null;
+    if (allLiteral) {
+      const set = new Set<Scalar>();
+      const numbers: number[] = [];
+      for (const item of e.list) {
+        if (item.kind === 'null') continue;
+        const lit = (item as { value: Scalar }).value;
+        set.add(typeof lit === 'string' && ci ? lit.toLowerCase() : lit);
+        if (typeof lit === 'number') numbers.push(lit);
+      }
+      const hasNumbers = numbers.length > 0;
+      test = (s) =>
+        anyOf(v(s), (x) => {
+          if (x === null) return null;
+          if (typeof x === 'string') {
+            if (set.has(ci ? x.toLowerCase() : x)) return true;
+            return hasNumbers && x.trim() !== '' && set.has(Number(x));
+          }
+          if (set.has(x)) return true;
+          return typeof x === 'number' && set.has(String(x));
+        });
+    } else {
+      const items = e.list.map((i) => this.value(i));
+      test = (s) => {
+        const val = v(s);
+        let sawNull = false;
+        for (const it of items) {
+          const r = anyOf(val, (x) => anyOf(it(s), (y) => equalScalars(x, y, ci)));
+          if (r === true) return true;
+          if (r === null) sawNull = true;
+        }
+        return sawNull ? null : false;
+      };
+    }
+    return e.negated ? (s) => negate(test(s)) : test;
+  }
+
+  private match(e: Extract<Expr, { kind: 'match' }>): Predicate {
+    const v = this.value(e.value);
+    const insensitive = e.op === ':' || e.op === 'like~' || e.op === 'regex~';
+    const matchers: Array<(x: Scalar) => boolean> = [];
+    for (const p of e.patterns) {
+      if (p.kind !== 'string') {
+        // `x : 41` compares as equality
+        if (p.kind === 'number' || p.kind === 'boolean') {
+          const want = p.value;
+          matchers.push((x) => equalScalars(x, want, true) === true);
+        }
+        continue;
+      }
+      let m: StringMatcher;
+      if (e.op === 'regex' || e.op === 'regex~') {
+        let re: RE2JS | null = null;
+        try {
+          re = RE2JS.compile(p.value, insensitive ? RE2JS.CASE_INSENSITIVE : 0);
+        } catch {
+          re = null; // the checker reports it (EQL3009); an invalid pattern matches nothing
+        }
+        m = re ? (s) => re.matches(s) : () => false;
+      } else m = compileWildcard(p.value, insensitive);
+      matchers.push((x) => (typeof x === 'string' ? m(x) : typeof x === 'number' ? m(String(x)) : false));
+    }
+    return (s) => anyOf(v(s), (x) => (x === null ? null : matchers.some((m) => m(x))));
+  }
+}
+
+const COMPARE: Record<string, (c: number) => boolean> = {
+  '<': (c) => c < 0,
+  '<=': (c) => c <= 0,
+  '>': (c) => c > 0,
+  '>=': (c) => c >= 0,
+  '==': (c) => c === 0,
+  '!=': (c) => c !== 0,
+};
+
+function negate(v: boolean | null): boolean | null {
+  return v === null ? null : !v;
+}
+
+function isNullish(v: Value): boolean {
+  return v === null || (Array.isArray(v) && v.length === 0);
+}
+
+/** Endgame reads any value as a condition, the way Python does. */
+function truthy(v: Value): boolean | null {
+  if (v === null) return null;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'string') return v.length > 0;
+  if (Array.isArray(v)) return v.length > 0;
+  return Object.keys(v).length > 0;
+}
