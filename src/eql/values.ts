@@ -46,9 +46,9 @@ export function or3(a: boolean | null, b: () => boolean | null): boolean | null 
   return a === null || r === null ? null : false;
 }
 
+/** A value as a condition: booleans as they are, a multi-valued result true when any element is. */
 export function toBool(v: Value): boolean | null {
-  const s = first(v);
-  return typeof s === 'boolean' ? s : null;
+  return anyOf(v, (s) => (typeof s === 'boolean' ? s : null));
 }
 
 /** A string read as a number the way a numeric field mapping would, or null. */
