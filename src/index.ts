@@ -11,4 +11,16 @@ export {
   type Expr,
   type Query,
 } from './eql/index.js';
+export {
+  compileQuery,
+  type QueryOptions,
+  type CompiledQuery,
+  type CompileResult,
+  type Matcher,
+  type SearchHits,
+  type EventHit,
+  type SequenceHit,
+  type EventInput,
+} from './engine/index.js';
+export { loadRules, writeMarkdownRule, writeNdjsonRules, type Rule, type LoadedRuleSet } from './rules/index.js';
 export { ecsSchema, createSchema, type Schema } from './ecs/index.js';

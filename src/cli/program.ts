@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { runCheck } from './check.js';
+import { runQuery, type QueryOpts } from './query.js';
 import { runRulesConvert, runRulesValidate } from './rules.js';
 
 export interface Io {
@@ -23,6 +24,21 @@ export function createProgram(io: Io): Command {
     .option('--format <format>', 'text or json', 'text')
     .action(async (query: string | undefined, opts: { file?: string; dialect: string; strict?: boolean; format: string }) => {
       process.exitCode = await runCheck(io, query, opts);
+    });
+
+  program
+    .command('query')
+    .description('run an EQL query over NDJSON events and print the hits, one JSON per line')
+    .argument('<query>', 'the EQL query text')
+    .argument('[files...]', 'NDJSON files; - or nothing reads standard input')
+    .option('--format <format>', 'json or table', 'json')
+    .option('--dialect <name>', 'elasticsearch or endgame', 'elasticsearch')
+    .option('--timestamp-field <field>', 'field that orders events', '@timestamp')
+    .option('--event-category-field <field>', 'field that holds the event category', 'event.category')
+    .option('--tiebreaker-field <field>', 'field that orders events with equal timestamps')
+    .option('--size <n>', 'print at most n hits')
+    .action(async (query: string, files: string[], opts: QueryOpts) => {
+      process.exitCode = await runQuery(io, query, files, opts, process.stdin);
     });
 
   const rules = program.command('rules').description('read, validate and convert detection rules (TOML, Markdown, Kibana NDJSON)');
