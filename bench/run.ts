@@ -4,8 +4,9 @@
  */
 import { benchParse } from './parse.js';
 import { benchRules } from './rules.js';
+import { benchAdversarial } from './adversarial.js';
 
-const results = [benchParse(), await benchRules()];
+const results = [benchParse(), await benchRules(), benchAdversarial()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);

@@ -66,6 +66,8 @@ export interface Matcher {
   push(event: EventInput): Array<EventHit | SequenceHit>;
   flush(): Array<EventHit | SequenceHit>;
   readonly counters: MatcherCounters;
+  /** Partial sequences held right now (0 for other queries). */
+  openSequences(): number;
 }
 
 export interface CompiledQuery {
@@ -246,6 +248,7 @@ class Pipeline {
     };
     return {
       counters,
+      openSequences: () => this.sequence?.openSequences ?? 0,
       push: (input) => {
         counters.eventsIn++;
         const e = this.reader.read(input);

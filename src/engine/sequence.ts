@@ -66,6 +66,15 @@ export class SequenceMatcher {
   private readonly missingSeen: Map<string, EngineEvent[]>[];
   private readonly pending: Pending[] = [];
   private watermark = -Infinity;
+  /** Starts in time order (key, start time), so expiry visits only what expires: amortised O(1). */
+  private starts: Array<{ readonly k: string; readonly ts: number }> = [];
+  private startsHead = 0;
+  /** Missing-stage history entries in time order, for the same reason. */
+  private seenOrder: Array<{ readonly stage: number; readonly k: string; readonly ts: number }> = [];
+  private seenHead = 0;
+  /** Keys in the order they were opened, for eviction at the cap. */
+  private keyOrder: Array<{ readonly k: string; readonly slots: (Partial | undefined)[] }> = [];
+  private keyHead = 0;
   private readonly maxOpen: number;
   private readonly maxHistory: number;
 
@@ -114,6 +123,7 @@ export class SequenceMatcher {
       list.push(e);
       if (list.length > this.maxHistory) list.shift();
       seen.set(k, list);
+      if (this.maxspan !== null) this.seenOrder.push({ stage: i, k, ts: e.ts });
     });
 
     const last = this.positive.length - 1;
@@ -131,6 +141,7 @@ export class SequenceMatcher {
         if (slots[0] === undefined) this.openCount++;
         slots[0] = { events: [e], joinKeys: values };
         this.counters.started++;
+        if (this.maxspan !== null) this.starts.push({ k, ts: e.ts });
         this.enforceCap();
         continue;
       }
@@ -152,7 +163,7 @@ export class SequenceMatcher {
         slots[i] = next;
       }
     }
-    if ((this.counters.seen & 1023) === 0) this.expire();
+    this.expire();
     return out;
   }
 
@@ -168,6 +179,7 @@ export class SequenceMatcher {
     if (!slots) {
       slots = new Array<Partial | undefined>(Math.max(1, this.positive.length - 1));
       this.open.set(k, slots);
+      this.keyOrder.push({ k, slots });
     }
     return slots;
   }
@@ -240,7 +252,10 @@ export class SequenceMatcher {
   private expire(): void {
     if (this.maxspan === null) return;
     const horizon = this.watermark - this.maxspan;
-    for (const [k, slots] of this.open) {
+    while (this.startsHead < this.starts.length && this.starts[this.startsHead]!.ts < horizon) {
+      const { k } = this.starts[this.startsHead++]!;
+      const slots = this.open.get(k);
+      if (!slots) continue;
       let live = 0;
       for (let i = 0; i < slots.length; i++) {
         const p = slots[i];
@@ -253,23 +268,40 @@ export class SequenceMatcher {
       }
       if (live === 0) this.open.delete(k);
     }
-    for (const seen of this.missingSeen) {
-      for (const [k, list] of seen) {
-        while (list.length > 0 && list[0]!.ts < horizon - this.maxspan) list.shift();
-        if (list.length === 0) seen.delete(k);
-      }
+    // a missing-stage event can disprove sequences up to two maxspans later
+    const old = horizon - this.maxspan;
+    while (this.seenHead < this.seenOrder.length && this.seenOrder[this.seenHead]!.ts < old) {
+      const { stage, k } = this.seenOrder[this.seenHead++]!;
+      const seen = this.missingSeen[stage]!;
+      const list = seen.get(k);
+      if (!list) continue;
+      while (list.length > 0 && list[0]!.ts < old) list.shift();
+      if (list.length === 0) seen.delete(k);
+    }
+    if (this.startsHead > 4096 && this.startsHead * 2 > this.starts.length) {
+      this.starts = this.starts.slice(this.startsHead);
+      this.startsHead = 0;
+    }
+    if (this.seenHead > 4096 && this.seenHead * 2 > this.seenOrder.length) {
+      this.seenOrder = this.seenOrder.slice(this.seenHead);
+      this.seenHead = 0;
     }
   }
 
+  /** Over the cap, the key opened longest ago goes first (a queue: Map iteration after many deletes is slow). */
   private enforceCap(): void {
-    while (this.openCount > this.maxOpen) {
-      const oldest = this.open.keys().next();
-      if (oldest.done) return;
-      const slots = this.open.get(oldest.value)!;
-      const n = slots.filter((x) => x !== undefined).length;
+    while (this.openCount > this.maxOpen && this.keyHead < this.keyOrder.length) {
+      const { k, slots } = this.keyOrder[this.keyHead++]!;
+      if (this.open.get(k) !== slots) continue; // that key was closed and opened again since
+      let n = 0;
+      for (const x of slots) if (x !== undefined) n++;
       this.openCount -= n;
       this.counters.droppedByCap += n;
-      this.open.delete(oldest.value);
+      this.open.delete(k);
+    }
+    if (this.keyHead > 4096 && this.keyHead * 2 > this.keyOrder.length) {
+      this.keyOrder = this.keyOrder.slice(this.keyHead);
+      this.keyHead = 0;
     }
   }
 }

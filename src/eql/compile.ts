@@ -291,6 +291,8 @@ class Compiler {
   private match(e: Extract<Expr, { kind: 'match' }>): Predicate {
     const v = this.value(e.value);
     const insensitive = e.op === ':' || e.op === 'like~' || e.op === 'regex~';
+    // wildcard patterns are folded once here and the value once per evaluation, not once per pattern
+    const folded = insensitive && e.op !== 'regex~';
     const matchers: Array<(x: Scalar) => boolean> = [];
     for (const p of e.patterns) {
       if (p.kind !== 'string') {
@@ -310,10 +312,16 @@ class Compiler {
           re = null; // the checker reports it (EQL3009); an invalid pattern matches nothing
         }
         m = re ? (s) => re.matches(s) : () => false;
-      } else m = compileWildcard(p.value, insensitive);
+      } else m = compileWildcard(folded ? p.value.toLowerCase() : p.value, false);
       matchers.push((x) => (typeof x === 'string' ? m(x) : typeof x === 'number' ? m(String(x)) : false));
     }
-    return (s) => anyOf(v(s), (x) => (x === null ? null : matchers.some((m) => m(x))));
+    const test = (x: Scalar): boolean | null => {
+      if (x === null) return null;
+      const y = folded && typeof x === 'string' ? x.toLowerCase() : x;
+      for (const m of matchers) if (m(y)) return true;
+      return false;
+    };
+    return (s) => anyOf(v(s), test);
   }
 }
 
