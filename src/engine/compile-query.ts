@@ -270,7 +270,7 @@ class Pipeline {
 }
 
 function hit(e: EngineEvent): EventHit {
-  return { _index: e.index, _id: e.id, _source: e.source };
+  return { _index: e.index, _id: e.id, _source: e.original };
 }
 
 const MISSING: EventHit = { _index: '', _id: '', _source: {}, missing: true };

@@ -1,10 +1,14 @@
 import { createFieldGetter, parseFieldPath, type FieldGetter } from '../ecs/index.js';
+import type { IndexMapping } from './mapping.js';
 
 /** An event as the engine holds it: its document, where it came from, and its place in time. */
 export interface EngineEvent {
   readonly index: string;
   readonly id: string;
+  /** The document as matched: typed by the index mapping when there is one. */
   readonly source: Readonly<Record<string, unknown>>;
+  /** The document as given, returned as `_source`. */
+  readonly original: Readonly<Record<string, unknown>>;
   /** Milliseconds (or any monotonic number) from the timestamp field; NaN when absent. */
   readonly ts: number;
   /** Tiebreaker value for events with equal timestamps; null when not configured or absent. */
@@ -29,6 +33,8 @@ export interface EventOptions {
   readonly parseTimestamp?: (v: unknown) => number;
   /** `_index` for bare documents. */
   readonly index?: string;
+  /** Index mappings by index name: field types decide how values compare and print. */
+  readonly mappings?: ReadonlyMap<string, IndexMapping>;
 }
 
 export function defaultParseTimestamp(v: unknown): number {
@@ -61,8 +67,10 @@ export class EventReader {
   read(input: EventInput): EngineEvent {
     const seq = this.next++;
     const wrapped = '_source' in input && typeof input._source === 'object' && input._source !== null;
-    const source = (wrapped ? input._source : input) as Record<string, unknown>;
+    const original = (wrapped ? input._source : input) as Record<string, unknown>;
     const index = wrapped && typeof input._index === 'string' ? input._index : (this.options.index ?? '');
+    const mapping = this.options.mappings?.get(index);
+    const source = mapping ? mapping.apply(original) : original;
     let id: string;
     if (wrapped && typeof input._id === 'string') id = input._id;
     else if (this.id) {
@@ -71,17 +79,17 @@ export class EventReader {
     } else id = String(seq);
     const tbv = this.tb ? this.tb(source) : null;
     const tiebreaker = typeof tbv === 'number' || typeof tbv === 'string' ? tbv : null;
-    return { index, id, source, ts: this.parse(this.ts(source)), tiebreaker, seq };
+    return { index, id, source, original, ts: this.parse(this.ts(source)), tiebreaker, seq };
   }
 }
 
 /** Timestamp, then tiebreaker, then arrival: Elasticsearch's ordering. */
 export function compareEvents(a: EngineEvent, b: EngineEvent): number {
-  if (a.ts !== b.ts) {
-    if (Number.isNaN(a.ts)) return Number.isNaN(b.ts) ? 0 : 1;
-    if (Number.isNaN(b.ts)) return -1;
-    return a.ts < b.ts ? -1 : 1;
-  }
+  const an = Number.isNaN(a.ts);
+  const bn = Number.isNaN(b.ts);
+  // events without a timestamp sort after all others, in their own order
+  if (an !== bn) return an ? 1 : -1;
+  if (!an && a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.tiebreaker !== b.tiebreaker && a.tiebreaker !== null && b.tiebreaker !== null) {
     return a.tiebreaker < b.tiebreaker ? -1 : 1;
   }

@@ -14,3 +14,4 @@ export {
 export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions } from './event.js';
 export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
+export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';

@@ -214,38 +214,42 @@ export class SequenceMatcher {
     this.pending.splice(0, this.pending.length, ...keep);
   }
 
-  /** True when an event of a missing stage fell inside that stage's window. */
+  /**
+   * True when the missing events did happen, as Elasticsearch's tables pin it down:
+   * - a missing stage between two positive ones is disproved by any event in that gap;
+   * - the leading and trailing missing stages are disproved together: each needs an event (before
+   *   the first / after the last positive event), and with the latest leading and the earliest
+   *   trailing one the whole sequence must still fit in maxspan.
+   */
   private disproved(p: Partial, k: string): boolean {
-    const first = p.events[0]!;
-    const lastEv = p.events[p.events.length - 1]!;
+    let earliest = p.events[0]!.ts;
+    let latest = p.events[p.events.length - 1]!.ts;
+    let outer = 0;
+    let outerFound = 0;
     for (let i = 0; i < this.stages.length; i++) {
       if (!this.stages[i]!.missing) continue;
-      const seen = this.missingSeen[i]!.get(k);
-      if (!seen || seen.length === 0) continue;
-      // neighbours among positive stages
       let before: EngineEvent | null = null;
       let after: EngineEvent | null = null;
-      for (let j = i - 1; j >= 0; j--) {
-        if (!this.stages[j]!.missing) {
-          before = p.events[this.posIndex[j]!]!;
-          break;
-        }
-      }
-      for (let j = i + 1; j < this.stages.length; j++) {
-        if (!this.stages[j]!.missing) {
-          after = p.events[this.posIndex[j]!]!;
-          break;
-        }
-      }
+      for (let j = i - 1; j >= 0 && !before; j--) if (!this.stages[j]!.missing) before = p.events[this.posIndex[j]!]!;
+      for (let j = i + 1; j < this.stages.length && !after; j++) if (!this.stages[j]!.missing) after = p.events[this.posIndex[j]!]!;
+      const isOuter = !before || !after;
+      if (isOuter) outer++;
+      const seen = this.missingSeen[i]!.get(k);
+      if (!seen || seen.length === 0) continue;
+      let pick: EngineEvent | null = null;
       for (const x of seen) {
         if (before && compareEvents(x, before) <= 0) continue;
-        if (after && compareEvents(x, after) >= 0) continue;
-        if (!before && this.maxspan !== null && x.ts < lastEv.ts - this.maxspan) continue;
-        if (!after && this.maxspan !== null && x.ts > first.ts + this.maxspan) continue;
-        return true;
+        if (after && compareEvents(x, after) >= 0) break;
+        if (!before) pick = x; // leading: the latest candidate
+        else if (!pick) pick = x; // between or trailing: the earliest
       }
+      if (!pick) continue;
+      if (!isOuter) return true;
+      outerFound++;
+      if (pick.ts < earliest) earliest = pick.ts;
+      if (pick.ts > latest) latest = pick.ts;
     }
-    return false;
+    return outer > 0 && outerFound === outer && (this.maxspan === null || latest - earliest <= this.maxspan);
   }
 
   /** Drops partial sequences that can no longer finish within maxspan. */

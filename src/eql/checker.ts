@@ -165,7 +165,8 @@ class Checker {
       }
       case 'match': {
         const v = this.expr(e.value);
-        if (v !== 'string' && v !== 'unknown' && v !== 'null' && v !== 'ip' && !this.endgame) {
+        // `:` also compares numbers (`serial_event_id / 2 : 41`); like and regex need text
+        if (e.op !== ':' && v !== 'string' && v !== 'unknown' && v !== 'null' && v !== 'ip' && !this.endgame) {
           this.add(Codes.argumentType, `'${e.op}' matches text, but the left side is a ${v}`, e.value.span);
         }
         for (const pat of e.patterns) {
