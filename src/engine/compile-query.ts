@@ -16,7 +16,7 @@ import { compareEvents, EventReader, type EngineEvent, type EventInput, type Eve
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
-import { JoinMatcher, SampleMatcher } from './sample.js';
+import { compareKeys, JoinMatcher, SampleMatcher } from './sample.js';
 import { SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
@@ -141,9 +141,11 @@ class Pipeline {
     this.ci = options.caseInsensitive === true;
     this.reader = new EventReader(options);
     this.tree = new ProcessTree(options.processKeys ?? (dialect === 'endgame' ? ENDGAME_PROCESS_KEYS : ECS_PROCESS_KEYS));
+    const mappings = options.mappings ? [...options.mappings.values()] : null;
     this.ctx = {
       dialect,
       caseInsensitive: this.ci,
+      isUnmapped: mappings ? (name) => mappings.every((m) => m.field(name) === undefined) : undefined,
       relationship: (node) => {
         const f = this.filter(node.query);
         return this.tree.add(node.relation, (source) => f(source));
@@ -168,9 +170,14 @@ class Pipeline {
         break;
       }
       case 'sample': {
-        const m = new SampleMatcher(this.stages(q.stages, q.by), options.maxSamplesPerKey ?? 1);
-        this.process = (e) => m.push(e);
-        this.flushInner = () => [];
+        // a null key from a field that is not optional keeps the event out of the sample
+        const m = new SampleMatcher(this.stages(q.stages, q.by, true), options.maxSamplesPerKey ?? 1);
+        const found: Result[] = [];
+        this.process = (e) => {
+          found.push(...m.push(e));
+          return [];
+        };
+        this.flushInner = () => found.splice(0).sort((a, b) => compareKeys(a.joinKeys ?? [], b.joinKeys ?? []));
         break;
       }
       case 'join': {
@@ -198,21 +205,27 @@ class Pipeline {
     return (s) => catOk(getCat(s)) && pred(s) === true;
   }
 
-  private stage(st: Stage, shared: readonly Stage['by'][number][]): StageSpec {
+  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys = false): StageSpec {
     const f = this.filter(st.filter);
-    const keys = [...shared, ...st.by].map((k) => compileExpr(k, this.ctx));
+    const exprs = [...shared, ...st.by];
+    const keys = exprs.map((k) => compileExpr(k, this.ctx));
+    // which keys may be null: optional fields (and anything that is not a plain field)
+    const nullable = exprs.map((k) => !strictKeys || k.kind !== 'field' || k.optional);
+    const allNullable = nullable.every(Boolean);
     return {
-      matches: (e) => f(e.source),
+      matches: allNullable
+        ? (e) => f(e.source)
+        : (e) => f(e.source) && keys.every((k, i) => nullable[i] || k(e.source) !== null),
       key: (e) => keys.map((k) => k(e.source)),
       missing: st.missing,
       fork: st.fork === true,
     };
   }
 
-  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][]): StageSpec[] {
+  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][], strictKeys = false): StageSpec[] {
     const out: StageSpec[] = [];
     for (const st of list) {
-      const spec = this.stage(st, shared);
+      const spec = this.stage(st, shared, strictKeys);
       for (let r = 0; r < (st.runs ?? 1); r++) out.push(spec);
     }
     return out;

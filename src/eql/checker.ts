@@ -170,8 +170,11 @@ class Checker {
           this.add(Codes.argumentType, `'${e.op}' matches text, but the left side is a ${v}`, e.value.span);
         }
         for (const pat of e.patterns) {
-          // `:` also compares numbers and booleans (`serial_event_id / 2 : 41`); like and regex need text
-          if (e.op === ':' && (pat.kind === 'number' || pat.kind === 'boolean')) continue;
+          // `:` also compares other values (`serial_event_id / 2 : 41`, `x : null`, `true : f(x)`)
+          if (e.op === ':' && pat.kind !== 'string') {
+            this.expr(pat);
+            continue;
+          }
           if (pat.kind !== 'string') {
             this.expr(pat);
             this.add(Codes.patternNotString, `the pattern after '${e.op}' must be a string literal`, pat.span);

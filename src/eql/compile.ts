@@ -1,7 +1,7 @@
 import { RE2JS } from 're2js';
 import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, type StringMatcher } from '../ecs/index.js';
 import type { Expr, Relationship } from './ast.js';
-import { assertNever, isLiteral } from './ast.js';
+import { assertNever, fieldName, isLiteral } from './ast.js';
 import { BUILTINS, type BuiltinContext } from './builtins.js';
 import { lookupFunction } from './functions.js';
 import type { Dialect } from './lexer.js';
@@ -31,6 +31,11 @@ export interface CompileContext {
   readonly field?: (path: FieldPath) => FieldGetter;
   /** Endgame relationships (`descendant of [...]`) need engine state: the engine supplies them. */
   readonly relationship?: (node: Relationship) => Predicate;
+  /**
+   * True for a field no index maps. An optional `?field` that no index maps is the null literal, as
+   * in Elasticsearch (so `?x == ?y` holds when neither exists).
+   */
+  readonly isUnmapped?: (name: string) => boolean;
 }
 
 /** Compiles an expression once into closures; evaluating never walks the AST. */
@@ -108,6 +113,7 @@ class Compiler {
       case 'null':
         return () => null;
       case 'field': {
+        if (this.isNullLiteral(e)) return () => null;
         const head = e.path[0];
         const cell = typeof head === 'string' ? this.bound.get(head) : undefined;
         if (cell) {
@@ -175,6 +181,11 @@ class Compiler {
     };
   }
 
+  private isNullLiteral(e: Expr): boolean {
+    if (e.kind === 'null') return true;
+    return e.kind === 'field' && e.optional && this.ctx.isUnmapped !== undefined && this.ctx.isUnmapped(fieldName(e));
+  }
+
   /** arraySearch(list, x, cond) / arrayCount(list, x, cond): cond evaluated with x bound to each element. */
   private arrayLoop(e: Extract<Expr, { kind: 'call' }>, count: boolean): Evaluator {
     const list = this.value(e.args[0]!);
@@ -211,7 +222,7 @@ class Compiler {
   private compare(e: Extract<Expr, { kind: 'compare' }>): Predicate {
     // `x == null` asks whether x is null; `x != null` whether it is not
     if (e.op === '==' || e.op === '!=') {
-      const nullSide = e.right.kind === 'null' ? e.left : e.left.kind === 'null' ? e.right : null;
+      const nullSide = this.isNullLiteral(e.right) ? e.left : this.isNullLiteral(e.left) ? e.right : null;
       if (nullSide) {
         const v = this.value(nullSide);
         const want = e.op === '==';
@@ -294,13 +305,16 @@ class Compiler {
     // wildcard patterns are folded once here and the value once per evaluation, not once per pattern
     const folded = insensitive && e.op !== 'regex~';
     const matchers: Array<(x: Scalar) => boolean> = [];
+    // `x : null` asks whether x is null
+    if (e.op === ':' && e.patterns.length === 1 && e.patterns[0]!.kind === 'null') return (s) => isNullish(v(s));
+    const dynamic: Evaluator[] = [];
     for (const p of e.patterns) {
       if (p.kind !== 'string') {
-        // `x : 41` compares as equality
+        // `x : 41`, `x : f(y)`: equality, ignoring case
         if (p.kind === 'number' || p.kind === 'boolean') {
           const want = p.value;
           matchers.push((x) => equalScalars(x, want, true) === true);
-        }
+        } else if (p.kind !== 'null') dynamic.push(this.value(p));
         continue;
       }
       let m: StringMatcher;
@@ -321,7 +335,19 @@ class Compiler {
       for (const m of matchers) if (m(y)) return true;
       return false;
     };
-    return (s) => anyOf(v(s), test);
+    if (dynamic.length === 0) return (s) => anyOf(v(s), test);
+    return (s) => {
+      const val = v(s);
+      const r = anyOf(val, test);
+      if (r === true) return true;
+      let sawNull = r === null;
+      for (const d of dynamic) {
+        const q = anyOf(val, (x) => anyOf(d(s), (y) => equalScalars(x, y, true)));
+        if (q === true) return true;
+        if (q === null) sawNull = true;
+      }
+      return sawNull ? null : false;
+    };
   }
 }
 

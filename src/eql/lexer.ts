@@ -9,7 +9,7 @@ export interface LexResult {
   readonly diagnostics: Diagnostic[];
 }
 
-const OPS2 = ['==', '!=', '<=', '>=', '!['];
+const OPS2 = ['==', '!=', '<=', '>=', '![', '!:'];
 const OPS1 = '=<>:+-*/%()[],.|?~';
 
 function isIdentStart(c: number): boolean {

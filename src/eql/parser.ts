@@ -501,22 +501,31 @@ class Parser {
       this.next();
       const call = this.parseCall() as Extract<Expr, { kind: 'call' }>;
       result = { ...call, args: [left, ...call.args], span: joinSpans(left.span, call.span) };
+    } else if (this.isOp('!:')) {
+      // `a !: b` is `not a : b`
+      this.next();
+      const m = this.parseMatchRight(':', left);
+      result = { kind: 'not', operand: m, span: m.span };
     } else if (this.isOp(':') || this.isWord('like') || this.isWord('like~') || this.isWord('regex') || this.isWord('regex~')) {
       this.next();
-      const op = t.text as MatchOp;
-      if (this.isOp('(')) {
-        const list = this.parseList(op);
-        result = { kind: 'match', op, value: left, patterns: list.items, list: true, span: joinSpans(left.span, list.span) };
-      } else {
-        const pattern = this.parseUnary();
-        result = { kind: 'match', op, value: left, patterns: [pattern], list: false, span: joinSpans(left.span, pattern.span) };
-      }
+      result = this.parseMatchRight(t.text as MatchOp, left);
     }
     const after = this.tok;
-    if (result !== left && after.kind === 'op' && (COMPARE_OPS.has(after.text) || after.text === ':' || after.text === '=')) {
+    if (result !== left && after.kind === 'op' && (COMPARE_OPS.has(after.text) || after.text === ':' || after.text === '=' || after.text === '!:')) {
       this.fail(Codes.chainedComparison, `comparisons do not chain: wrap one side in parentheses before ${this.describe(after)}`);
     }
     return result;
+  }
+
+  private parseMatchRight(op: MatchOp, left: Expr): Expr {
+    {
+      if (this.isOp('(')) {
+        const list = this.parseList(op);
+        return { kind: 'match', op, value: left, patterns: list.items, list: true, span: joinSpans(left.span, list.span) };
+      }
+      const pattern = this.parseUnary();
+      return { kind: 'match', op, value: left, patterns: [pattern], list: false, span: joinSpans(left.span, pattern.span) };
+    }
   }
 
   private parseList(what: string): { items: Expr[]; span: Span } {

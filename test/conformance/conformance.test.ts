@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runAdditionalQueries, runMissingEvents, runSamples } from './elasticsearch.js';
 import { runEndgameQueries, runFoldTable } from './endgame.js';
 import { loadKnownFailures, summarize } from './summary.js';
 
@@ -9,6 +10,9 @@ const tables: Array<[string, () => ReturnType<typeof runEndgameQueries>]> = [
   ['endgame/test_queries.toml', runEndgameQueries],
   ['endgame/test_string_functions.toml', () => runFoldTable('test_string_functions.toml')],
   ['endgame/test_folding.toml', () => runFoldTable('test_folding.toml')],
+  ['elasticsearch/additional_test_queries.toml', runAdditionalQueries],
+  ['elasticsearch/test_missing_events.toml', runMissingEvents],
+  ['elasticsearch/test_sample.toml', runSamples],
 ];
 
 for (const [file, run] of tables) {
