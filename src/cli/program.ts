@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { runCheck } from './check.js';
 import { runQuery, type QueryOpts } from './query.js';
 import { runRulesConvert, runRulesValidate } from './rules.js';
+import { runServe, type ServeOpts } from './serve.js';
 
 export interface Io {
   readonly out: (s: string) => void;
@@ -39,6 +40,25 @@ export function createProgram(io: Io): Command {
     .option('--size <n>', 'print at most n hits')
     .action(async (query: string, files: string[], opts: QueryOpts) => {
       process.exitCode = await runQuery(io, query, files, opts, process.stdin);
+    });
+
+  program
+    .command('serve')
+    .description('run the detection service: Elasticsearch-compatible ingest, the rule scheduler, alerts, API')
+    .option('--data <dir>', 'folder of the SQLite store', './data')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for other machines)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '9200')
+    .option('--rules <paths...>', 'more rule files or folders (TOML, Markdown, NDJSON)')
+    .option('--no-bundled-rules', 'do not load the rules shipped with Vigil')
+    .option('--streaming', 'rules new to the store match events as they arrive instead of on their schedule')
+    .option('--output <specs...>', 'alert outputs: stdout, a file path (NDJSON), or an http(s) webhook URL')
+    .option('--clock <time>', 'run on a manual clock starting at this ISO time (moved with POST /api/_clock)')
+    .option('--retention <duration>', 'drop events older than this (e.g. 30d)')
+    .option('--retention-size <bytes>', 'drop the oldest events when the store is larger (e.g. 10gb)')
+    .option('--body-limit <bytes>', 'largest request body (default 100mb)')
+    .option('--tick <ms>', 'how often the scheduler looks for due rules', '1000')
+    .action(async (opts: ServeOpts) => {
+      process.exitCode = await runServe(io, opts);
     });
 
   const rules = program.command('rules').description('read, validate and convert detection rules (TOML, Markdown, Kibana NDJSON)');

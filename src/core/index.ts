@@ -7,3 +7,4 @@ export {
   type Severity,
   type FormatOptions,
 } from './diagnostic.js';
+export { systemClock, ManualClock, type Clock } from './clock.js';

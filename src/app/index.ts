@@ -1,0 +1,3 @@
+export { Vigil, esError, type VigilConfig, type IngestItem, type HttpAnswer } from './vigil.js';
+export { RuleRegistry } from './rule-registry.js';
+export { compileFilter, DslError } from './query-dsl.js';

@@ -1,0 +1,359 @@
+import { type Clock, diagnosticPosition, formatDiagnostics, ManualClock } from '../core/index.js';
+import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
+import { compileQuery, defaultParseTimestamp, IndexMapping, type EventHit, type SequenceHit } from '../engine/index.js';
+import type { BuiltAlert } from '../alerts/index.js';
+import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
+import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
+import { Scheduler } from '../scheduler/index.js';
+import { openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
+import { StreamEngine, isStreamable } from '../stream/index.js';
+import { compileFilter, DslError } from './query-dsl.js';
+import { RuleRegistry } from './rule-registry.js';
+
+export interface VigilConfig {
+  /** Folder of the SQLite store. */
+  readonly dataDir: string;
+  /** Keep everything in memory (tests, benchmarks). */
+  readonly memory?: boolean;
+  /** Rule files and folders loaded at start (added or updated; enable state of known rules is kept). */
+  readonly rulePaths: readonly string[];
+  readonly clock: Clock;
+  /** Whether rules that are new to the store run in streaming mode. */
+  readonly streamingDefault?: boolean;
+  readonly outputs?: readonly OutputSpec[];
+  readonly outputOptions?: OutputOptions;
+  readonly retention?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
+  readonly log?: (line: string) => void;
+}
+
+export interface IngestItem {
+  readonly op: WriteOp;
+  readonly index: string;
+  readonly id?: string;
+  readonly source: Readonly<Record<string, unknown>>;
+  /** The document's JSON text as received. */
+  readonly json: string;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** Elasticsearch's error body. */
+export function esError(status: number, type: string, reason: string): HttpAnswer {
+  return { status, body: { error: { root_cause: [{ type, reason }], type, reason }, status } };
+}
+
+const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
+const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
+
+const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+/**
+ * The detection service: store, rules, scheduler, streaming, outputs. Transport-free; the HTTP
+ * server and the CLI call it.
+ */
+export class Vigil {
+  readonly registry = new RuleRegistry();
+  readonly scheduler: Scheduler;
+  readonly stream: StreamEngine;
+  readonly outputs: OutputDispatcher;
+  /** Rule-file problems met at start, formatted with file:line:col. */
+  readonly startupProblems: string[] = [];
+  private lastRetention = -Infinity;
+  private readonly started: number;
+  private ingested = { events: 0, bytes: 0, failed: 0, since: 0 };
+
+  private constructor(
+    readonly store: Store,
+    readonly clock: Clock,
+    private readonly config: VigilConfig,
+  ) {
+    this.outputs = new OutputDispatcher(config.outputs ?? [], config.outputOptions);
+    const onAlerts = (alerts: BuiltAlert[]): void => this.outputs.send(alerts.map((a) => a.doc));
+    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts });
+    this.stream = new StreamEngine(store, onAlerts);
+    this.started = clock.now();
+    this.ingested.since = this.started;
+  }
+
+  static async open(config: VigilConfig): Promise<Vigil> {
+    const store = openSqliteStore(config.dataDir, { memory: config.memory });
+    const v = new Vigil(store, config.clock, config);
+    if (config.rulePaths.length > 0) {
+      const set = await loadRules(config.rulePaths);
+      for (const f of set.files) if (f.diagnostics.some((d) => d.severity === 'error')) v.startupProblems.push(formatDiagnostics(f.diagnostics.filter((d) => d.severity === 'error'), f.text, { context: false }));
+      const now = config.clock.now();
+      store.transaction(() => {
+        for (const r of set.rules) v.upsertRule(r, 'file', now);
+      });
+    }
+    v.refreshRules();
+    return v;
+  }
+
+  private upsertRule(r: Rule, origin: string, now: number, overwriteFlags?: { enabled?: boolean }): void {
+    const known = this.store.rules.get(r.rule_id);
+    this.store.rules.upsert({
+      ruleId: r.rule_id,
+      body: r as unknown as Record<string, unknown>,
+      origin,
+      updated: now,
+      enabled: overwriteFlags?.enabled,
+      streaming: known ? undefined : this.config.streamingDefault === true,
+    });
+  }
+
+  refreshRules(): void {
+    this.registry.refresh(this.store.rules.list());
+    this.stream.sync(this.registry.rules, this.clock.now());
+  }
+
+  // ---- ingest -------------------------------------------------------------------------------
+
+  /** Stores a batch durably (one transaction), then matches it for streaming rules. */
+  ingest(items: readonly IngestItem[]): EventWriteResult[] {
+    const now = this.clock.now();
+    const writes = items.map((it) => {
+      const ts = finite(defaultParseTimestamp(getTimestamp(it.source)));
+      const ing = getIngested(it.source);
+      const ingested = ing === undefined ? now : (finite(defaultParseTimestamp(ing)) ?? now);
+      return { op: it.op, index: it.index, id: it.id, json: it.json, ts, ingested };
+    });
+    const results = this.store.events.write(writes);
+    const stored: StoredEvent[] = [];
+    results.forEach((r, i) => {
+      if (r.ok) stored.push({ index: r.index, id: r.id, version: r.version, seq: r.seq, ts: writes[i]!.ts, json: writes[i]!.json });
+      else this.ingested.failed++;
+    });
+    this.ingested.events += stored.length;
+    for (const w of writes) this.ingested.bytes += w.json.length;
+    if (stored.length && this.stream.active > 0) {
+      try {
+        this.stream.push(stored, now);
+      } catch (e) {
+        this.config.log?.(`streaming failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return results;
+  }
+
+  // ---- time ---------------------------------------------------------------------------------
+
+  /** One scheduler round at the clock's time, plus streaming run records and retention. */
+  tick(): number {
+    const now = this.clock.now();
+    const n = this.scheduler.tick();
+    this.stream.recordRuns(now);
+    if (now - this.lastRetention >= 60_000) {
+      this.lastRetention = now;
+      this.applyRetention(now);
+    }
+    return n;
+  }
+
+  /**
+   * With a manual clock: moves time to `t`, running every execution at the time it falls due on
+   * the way (as a server that was up all along would have).
+   */
+  advanceTo(t: number): number {
+    const clock = this.clock;
+    if (!(clock instanceof ManualClock)) throw new Error('the clock is not manual');
+    let runs = 0;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const due = this.scheduler.nextDueTime();
+      if (due === null || due > t) break;
+      clock.set(Math.max(clock.now(), due));
+      const n = this.tick();
+      runs += n;
+      if (n === 0) break;
+    }
+    clock.set(Math.max(clock.now(), t));
+    runs += this.tick();
+    return runs;
+  }
+
+  private applyRetention(now: number): void {
+    const r = this.config.retention;
+    if (!r) return;
+    if (r.maxAgeMs !== undefined) {
+      const n = this.store.events.deleteBefore(now - r.maxAgeMs);
+      if (n) this.config.log?.(`retention: removed ${n} events older than ${new Date(now - r.maxAgeMs).toISOString()}`);
+    }
+    if (r.maxBytes !== undefined) {
+      const size = this.store.size();
+      if (size > r.maxBytes) {
+        const count = this.store.events.count();
+        const n = this.store.events.trimTo(Math.floor(count * (r.maxBytes / size) * 0.9));
+        this.config.log?.(`retention: store ${size} bytes over ${r.maxBytes}: removed the ${n} oldest events`);
+      }
+    }
+  }
+
+  // ---- EQL search ---------------------------------------------------------------------------
+
+  eqlSearch(index: string, body: unknown): HttpAnswer {
+    const t0 = performance.now();
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return esError(400, 'parsing_exception', 'request body is required and must be an object');
+    const b = body as Record<string, unknown>;
+    if (typeof b.query !== 'string') return esError(400, 'parsing_exception', '[query] is required and must be a string');
+    for (const k of Object.keys(b)) {
+      if (!['query', 'filter', 'size', 'fetch_size', 'timestamp_field', 'event_category_field', 'tiebreaker_field', 'result_position', 'wait_for_completion_timeout', 'keep_alive', 'keep_on_completion', 'runtime_mappings', 'fields', 'allow_partial_search_results', 'allow_partial_sequence_results', 'max_samples_per_key'].includes(k))
+        return esError(400, 'x_content_parse_exception', `[eql/search] unknown field [${k}]`);
+    }
+    const patterns = index.split(',');
+    const names = this.store.events.resolve(patterns);
+    const missing = patterns.filter((p) => !p.includes('*') && !p.startsWith('-') && p !== '_all' && !names.includes(p));
+    if (missing.length > 0) return { status: 404, body: { error: { root_cause: [{ type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, 'resource.id': missing[0] }], type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, index: missing[0] }, status: 404 } };
+    const size = b.size === undefined ? 10 : Number(b.size);
+    if (!Number.isInteger(size) || size < 0) return esError(400, 'illegal_argument_exception', 'size must be greater than or equal to 0');
+    const timestampField = typeof b.timestamp_field === 'string' ? b.timestamp_field : '@timestamp';
+    const mappings = new Map<string, IndexMapping>();
+    for (const n of names) {
+      const m = this.store.meta.get(`mapping:${n}`);
+      if (m) mappings.set(n, IndexMapping.fromJson(JSON.parse(m)));
+    }
+    const compiled = compileQuery(b.query, {
+      timestampField,
+      eventCategoryField: typeof b.event_category_field === 'string' ? b.event_category_field : 'event.category',
+      tiebreakerField: typeof b.tiebreaker_field === 'string' ? b.tiebreaker_field : undefined,
+      mappings: mappings.size ? mappings : undefined,
+      maxSamplesPerKey: typeof b.max_samples_per_key === 'number' ? b.max_samples_per_key : undefined,
+    });
+    if (!compiled.ok) {
+      const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
+      const lines = errors.map((d) => {
+        const p = diagnosticPosition(d, b.query as string);
+        return `line ${p.line}:${p.col - 1}: ${d.message}`;
+      });
+      const syntax = errors.some((d) => d.code < 'EQL3000');
+      const type = syntax ? 'parsing_exception' : 'verification_exception';
+      return esError(400, type, syntax ? lines.join('\n') : `Found ${lines.length} problem${lines.length === 1 ? '' : 's'}\n${lines.join('\n')}`);
+    }
+    let filter;
+    try {
+      filter = b.filter === undefined ? null : compileFilter(b.filter, timestampField, this.clock.now());
+    } catch (e) {
+      if (e instanceof DslError) return esError(400, 'parsing_exception', e.message);
+      throw e;
+    }
+    const useBounds = timestampField === '@timestamp' && filter !== null;
+    const scan = this.store.events.scan({ patterns, after: useBounds ? filter?.after : undefined, upTo: useBounds ? filter?.upTo : undefined });
+    const test = filter?.test;
+    const inputs = (function* () {
+      for (const e of scan) {
+        const source = JSON.parse(e.json) as Record<string, unknown>;
+        if (test && !test(source)) continue;
+        yield { _index: e.index, _id: e.id, _source: source };
+      }
+    })();
+    const hits = compiled.query.run(inputs);
+    const tail = b.result_position === 'tail' || (b.result_position === undefined && compiled.query.kind === 'sequence');
+    const cut = <T>(list: T[]): T[] => (list.length <= size ? list : tail ? list.slice(list.length - size) : list.slice(0, size));
+    const shaped: Record<string, unknown> = { total: { value: hits.total.value, relation: 'eq' } };
+    if (hits.events) shaped.events = cut(hits.events).map(esHit);
+    if (hits.sequences) shaped.sequences = cut(hits.sequences).map((s: SequenceHit) => ({ join_keys: s.join_keys, events: s.events.map(esHit) }));
+    return { status: 200, body: { is_partial: false, is_running: false, took: Math.round(performance.now() - t0), timed_out: false, hits: shaped } };
+  }
+
+  // ---- rules --------------------------------------------------------------------------------
+
+  ruleViews(): Array<Record<string, unknown>> {
+    return this.registry.rules.map((r) => this.ruleView(r.rule.rule_id)!);
+  }
+
+  ruleView(ruleId: string): Record<string, unknown> | null {
+    const r = this.registry.find(ruleId);
+    const s = this.store.rules.get(ruleId);
+    if (!r || !s) return null;
+    const last = this.store.runs.runs({ ruleId, size: 1 }).runs[0] ?? null;
+    const gaps = this.store.runs.gaps(ruleId);
+    return {
+      ...r.rule,
+      enabled: r.enabled,
+      streaming: r.streaming,
+      streamable: isStreamable(r),
+      runnable: r.compiled !== null,
+      problem: r.problem,
+      origin: s.origin,
+      updated: new Date(s.updated).toISOString(),
+      covered_until: this.store.runs.coveredUntil(ruleId),
+      last_run: last,
+      gaps: { total: gaps.length, unfilled: gaps.filter((g) => g.filled === null).length },
+      alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: false }).total,
+    };
+  }
+
+  setRuleFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean {
+    const ok = this.store.rules.setFlags(ruleId, flags);
+    if (ok) this.refreshRules();
+    return ok;
+  }
+
+  /** Imports rule files (NDJSON, TOML, Markdown by file name); every problem comes back located. */
+  importRules(text: string, fileName: string, overwrite: boolean): { imported: string[]; errors: Array<{ rule_id?: string; message: string; line: number; col: number; file: string; code: string }> } {
+    const parsed = parseRuleFile(fileName, text);
+    const errors = parsed.diagnostics
+      .filter((d) => d.severity === 'error')
+      .map((d) => {
+        const p = diagnosticPosition(d, text);
+        return { message: d.message, line: p.line, col: p.col, file: fileName, code: d.code };
+      });
+    const imported: string[] = [];
+    const now = this.clock.now();
+    this.store.transaction(() => {
+      for (const r of parsed.rules) {
+        if (!overwrite && this.store.rules.get(r.rule_id)) {
+          errors.push({ rule_id: r.rule_id, message: `rule_id: "${r.rule_id}" already exists`, line: 1, col: 1, file: fileName, code: 'VIGIL409' } as (typeof errors)[number]);
+          continue;
+        }
+        this.upsertRule(r, 'import', now);
+        imported.push(r.rule_id);
+      }
+    });
+    if (imported.length) this.refreshRules();
+    return { imported, errors };
+  }
+
+  exportRules(ruleIds?: readonly string[]): string {
+    const rules = this.registry.rules.filter((r) => !ruleIds || ruleIds.includes(r.rule.rule_id)).map((r) => ({ ...r.rule, enabled: r.enabled }));
+    return writeNdjsonRules(rules);
+  }
+
+  // ---- health -------------------------------------------------------------------------------
+
+  health(): Record<string, unknown> {
+    const now = this.clock.now();
+    const lag = this.registry.rules
+      .filter((r) => r.enabled && !r.streaming && r.compiled)
+      .map((r) => {
+        const c = this.store.runs.coveredUntil(r.rule.rule_id);
+        return { rule_id: r.rule.rule_id, lag_ms: c === null ? null : Math.max(0, now - c - r.intervalMs) };
+      });
+    const secs = Math.max(1, (now - this.ingested.since) / 1000);
+    return {
+      now: new Date(now).toISOString(),
+      uptime_ms: now - this.started,
+      events: { stored: this.store.events.count(), ingested: this.ingested.events, failed: this.ingested.failed, bytes: this.ingested.bytes, per_second: this.ingested.events / secs },
+      store_bytes: this.store.size(),
+      alerts: this.store.alerts.count(),
+      rules: { total: this.registry.rules.length, enabled: this.registry.rules.filter((r) => r.enabled).length, streaming: this.stream.active },
+      rule_lag: lag,
+      outputs: this.outputs.stats(),
+      indices: this.store.events.indices(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.outputs.idle(2000);
+    this.outputs.close();
+    this.store.close();
+  }
+}
+
+function esHit(h: EventHit): Record<string, unknown> {
+  return h.missing ? { _index: '', _id: '', missing: true } : { _index: h._index, _id: h._id, _source: h._source };
+}
+
+

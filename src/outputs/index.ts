@@ -1,0 +1,1 @@
+export { OutputDispatcher, parseOutputSpec, type OutputSpec, type OutputStats, type OutputOptions } from './dispatcher.js';

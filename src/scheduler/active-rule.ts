@@ -1,0 +1,20 @@
+import type { CompiledQuery } from '../engine/index.js';
+import type { Rule } from '../rules/index.js';
+
+/** A rule ready to run: the model, its compiled query, and its schedule in milliseconds. */
+export interface ActiveRule {
+  readonly rule: Rule;
+  readonly enabled: boolean;
+  readonly streaming: boolean;
+  /** Null when the rule cannot run (another rule type, or a query that does not compile). */
+  readonly compiled: CompiledQuery | null;
+  readonly problem: string | null;
+  readonly intervalMs: number;
+  readonly lookbackMs: number;
+  readonly indexPatterns: readonly string[];
+  /** Which stored time the window applies to. */
+  readonly timeField: 'timestamp' | 'ingested';
+}
+
+/** Kibana's default `securitySolution:defaultIndex`, used when a rule names no index. */
+export const DEFAULT_INDEX_PATTERNS = ['apm-*-transaction*', 'auditbeat-*', 'endgame-*', 'filebeat-*', 'logs-*', 'packetbeat-*', 'traces-apm*', 'winlogbeat-*', '-*elastic-cloud-logs-*'];

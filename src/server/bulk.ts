@@ -1,0 +1,103 @@
+import type { WriteOp } from '../store/index.js';
+
+/**
+ * Reads Elasticsearch's `_bulk` body (NDJSON: an action line, then a document line for index and
+ * create). A bad line fails its own item with a reason; the other items go on.
+ */
+export type BulkItem =
+  | { readonly ok: true; readonly op: WriteOp; readonly index: string; readonly id?: string; readonly source: Record<string, unknown>; readonly json: string }
+  | { readonly ok: false; readonly op: string; readonly index: string; readonly id: string | null; readonly status: number; readonly type: string; readonly reason: string; readonly line: number };
+
+export class BulkRequestError extends Error {}
+
+const INVALID_INDEX = /[\\/*?"<>| ,#:]/;
+
+/** Why an index name is refused, as Elasticsearch words it; null when it is fine. */
+export function indexNameProblem(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (name !== name.toLowerCase()) return 'must be lowercase';
+  if (INVALID_INDEX.test(name)) return 'must not contain the following characters [\'\\\', \'/\', \'*\', \'?\', \'"\', \'<\', \'>\', \'|\', \' \', \',\', \'#\', \':\']';
+  if (/^[-_+]/.test(name)) return "must not start with '_', '-', or '+'";
+  if (name === '.' || name === '..') return "must not be '.' or '..'";
+  if (Buffer.byteLength(name) > 255) return 'index name is too long';
+  return null;
+}
+
+export function parseBulk(body: string, defaultIndex: string | undefined): BulkItem[] {
+  const items: BulkItem[] = [];
+  let pos = 0;
+  let lineNo = 0;
+  const next = (): string | null => {
+    while (pos < body.length) {
+      const nl = body.indexOf('\n', pos);
+      const end = nl < 0 ? body.length : nl;
+      const line = body.slice(pos, end).trim();
+      pos = end + 1;
+      lineNo++;
+      if (line.length > 0) return line;
+    }
+    return null;
+  };
+  for (;;) {
+    const actionLine = next();
+    if (actionLine === null) break;
+    const at = lineNo;
+    let action: unknown;
+    try {
+      action = JSON.parse(actionLine);
+    } catch (e) {
+      // without a readable action we cannot know whether a document follows; assume it does
+      next();
+      items.push({ ok: false, op: 'index', index: defaultIndex ?? '', id: null, status: 400, type: 'illegal_argument_exception', reason: `Malformed action/metadata line [${at}]: ${(e as Error).message}`, line: at });
+      continue;
+    }
+    const entries = action && typeof action === 'object' && !Array.isArray(action) ? Object.entries(action as Record<string, unknown>) : [];
+    const [op, metaRaw] = entries.length === 1 ? entries[0]! : ['', null];
+    const meta = (metaRaw && typeof metaRaw === 'object' ? metaRaw : {}) as Record<string, unknown>;
+    const index = typeof meta._index === 'string' ? meta._index : defaultIndex;
+    const id = typeof meta._id === 'string' ? meta._id : typeof meta._id === 'number' ? String(meta._id) : undefined;
+    const fail = (status: number, type: string, reason: string, opName = op || 'index'): void => {
+      items.push({ ok: false, op: opName, index: index ?? '', id: id ?? null, status, type, reason, line: at });
+    };
+    if (op === 'delete') {
+      fail(400, 'illegal_argument_exception', 'delete is not supported: Vigil keeps events until retention removes them');
+      continue;
+    }
+    if (!['index', 'create', 'update'].includes(op)) {
+      next();
+      fail(400, 'illegal_argument_exception', `Malformed action/metadata line [${at}], expected one of [create, delete, index, update] but found [${op || actionLine.slice(0, 40)}]`);
+      continue;
+    }
+    const docLine = next();
+    if (docLine === null) {
+      fail(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]: no document after action line [${at}]`);
+      break;
+    }
+    if (op === 'update') {
+      fail(400, 'illegal_argument_exception', 'update is not supported: send the whole document with index');
+      continue;
+    }
+    if (index === undefined) {
+      fail(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+      continue;
+    }
+    const bad = indexNameProblem(index);
+    if (bad) {
+      fail(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
+      continue;
+    }
+    let source: unknown;
+    try {
+      source = JSON.parse(docLine);
+    } catch (e) {
+      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: ${(e as Error).message}`);
+      continue;
+    }
+    if (!source || typeof source !== 'object' || Array.isArray(source)) {
+      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: the document must be a JSON object`);
+      continue;
+    }
+    items.push({ ok: true, op: op as WriteOp, index, id, source: source as Record<string, unknown>, json: docLine });
+  }
+  return items;
+}

@@ -1,0 +1,299 @@
+import { createGunzip } from 'node:zlib';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { esError, type HttpAnswer, type IngestItem, type Vigil } from '../app/index.js';
+import { ManualClock } from '../core/index.js';
+import type { AlertQuery, EventWriteResult } from '../store/index.js';
+import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
+
+export interface ServerOptions {
+  /** Largest request body in bytes (Elasticsearch's http.max_content_length: 100mb). */
+  readonly bodyLimit?: number;
+  readonly logger?: boolean;
+}
+
+const VERSION = '8.17.0';
+const shards = { total: 1, successful: 1, failed: 0 };
+
+function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: false; answer: HttpAnswer } {
+  const text = typeof req.body === 'string' ? req.body : '';
+  if (text.trim() === '') return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, answer: esError(400, 'x_content_parse_exception', `Failed to parse request body: ${(e as Error).message}`) };
+  }
+}
+
+const send = (reply: FastifyReply, a: HttpAnswer): FastifyReply => reply.code(a.status).send(a.body);
+
+function itemResult(r: EventWriteResult, op: string): Record<string, unknown> {
+  if (!r.ok) return { [op]: { _index: r.index, _id: r.id, status: r.status, error: { type: r.type, reason: r.reason, index: r.index } } };
+  return {
+    [op]: { _index: r.index, _id: r.id, _version: r.version, result: r.created ? 'created' : 'updated', _shards: shards, _seq_no: r.seq, _primary_term: 1, status: r.created ? 201 : 200 },
+  };
+}
+
+/** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
+export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, routerOptions: { ignoreTrailingSlash: true } });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    if (String(req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') {
+      delete req.headers['content-length'];
+      return payload.pipe(createGunzip());
+    }
+    return payload;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-elastic-product', 'Elasticsearch');
+    return payload;
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, esError(413, 'content_too_long_exception', `request body is too large: more than ${options.bodyLimit ?? 100 * 1024 * 1024} bytes`));
+    if (err.statusCode && err.statusCode < 500) return send(reply, esError(err.statusCode, 'illegal_argument_exception', err.message));
+    return send(reply, esError(500, 'exception', err.message));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });
+  });
+
+  // ---- cluster --------------------------------------------------------------------------------
+  const info = {
+    name: 'vigil',
+    cluster_name: 'vigil',
+    cluster_uuid: 'vigil-embedded',
+    version: { number: VERSION, build_flavor: 'default', build_type: 'vigil', lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
+    tagline: 'You Know, for Search',
+  };
+  app.get('/', async () => info);
+  const license = { license: { status: 'active', uid: 'vigil', type: 'basic', issue_date: '2026-01-01T00:00:00.000Z', issue_date_in_millis: 1767225600000, max_nodes: 1000, issued_to: 'vigil', issuer: 'vigil', start_date_in_millis: -1 } };
+  app.get('/_license', async () => license);
+  app.get('/_xpack', async () => ({ build: {}, license: license.license, features: { eql: { available: true, enabled: true } } }));
+  app.get('/_cluster/health', async () => ({ cluster_name: 'vigil', status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: 1, active_shards: 1, relocating_shards: 0, initializing_shards: 0, unassigned_shards: 0 }));
+  app.get('/_nodes', async () => ({ _nodes: { total: 1, successful: 1, failed: 0 }, cluster_name: 'vigil', nodes: { vigil: { name: 'vigil', version: VERSION, roles: ['data', 'ingest', 'master'], http: { publish_address: 'localhost' } } } }));
+  app.get('/_cat/indices', async (req, reply) => {
+    const rows = vigil.store.events.indices();
+    if ((req.query as Record<string, string>).format === 'json') return rows.map((r) => ({ health: 'green', status: 'open', index: r.name, 'docs.count': String(r.docs) }));
+    return reply.type('text/plain').send(rows.map((r) => `green open ${r.name} ${r.docs}\n`).join(''));
+  });
+  // templates, policies, pipelines and data streams are remembered and acknowledged, so shippers that set them up start unchanged
+  for (const kind of ['_index_template', '_component_template', '_ilm/policy', '_ingest/pipeline', '_data_stream']) {
+    app.put(`/${kind}/:name`, async (req) => {
+      vigil.store.meta.put(`${kind}:${(req.params as { name: string }).name}`, typeof req.body === 'string' && req.body ? req.body : '{}');
+      return { acknowledged: true };
+    });
+    app.get(`/${kind}/:name`, async (req, reply) => {
+      const name = (req.params as { name: string }).name;
+      const v = vigil.store.meta.get(`${kind}:${name}`);
+      if (!v) return send(reply, esError(404, 'resource_not_found_exception', `${kind.slice(1)} [${name}] missing`));
+      return kind === '_index_template' ? { index_templates: [{ name, index_template: JSON.parse(v) }] } : { [name]: JSON.parse(v) };
+    });
+  }
+  app.post('/_refresh', async () => ({ _shards: shards }));
+  app.post('/:index/_refresh', async () => ({ _shards: shards }));
+
+  // ---- indices --------------------------------------------------------------------------------
+  app.put('/:index', async (req, reply) => {
+    const index = (req.params as { index: string }).index;
+    const bad = indexNameProblem(index);
+    if (bad) return send(reply, esError(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`));
+    if (vigil.store.events.resolve([index]).length > 0 || vigil.store.meta.get(`index:${index}`)) return send(reply, esError(400, 'resource_already_exists_exception', `index [${index}] already exists`));
+    const body = parseJson(req);
+    if (!body.ok) return send(reply, body.answer);
+    vigil.store.meta.put(`index:${index}`, '{}');
+    const mappings = (body.value as { mappings?: unknown } | undefined)?.mappings;
+    if (mappings) vigil.store.meta.put(`mapping:${index}`, JSON.stringify({ mappings }));
+    return { acknowledged: true, shards_acknowledged: true, index };
+  });
+  const indexExists = (index: string): boolean => vigil.store.events.resolve([index]).length > 0 || vigil.store.meta.get(`index:${index}`) !== null;
+  app.head('/:index', async (req, reply) => reply.code(indexExists((req.params as { index: string }).index) ? 200 : 404).send());
+  app.get('/:index/_mapping', async (req, reply) => {
+    const index = (req.params as { index: string }).index;
+    if (!indexExists(index)) return send(reply, esError(404, 'index_not_found_exception', `no such index [${index}]`));
+    const m = vigil.store.meta.get(`mapping:${index}`);
+    return { [index]: m ? JSON.parse(m) : { mappings: {} } };
+  });
+  app.put('/:index/_mapping', async (req, reply) => {
+    const index = (req.params as { index: string }).index;
+    const body = parseJson(req);
+    if (!body.ok) return send(reply, body.answer);
+    vigil.store.meta.put(`mapping:${index}`, JSON.stringify({ mappings: body.value ?? {} }));
+    return { acknowledged: true };
+  });
+
+  // ---- ingest ---------------------------------------------------------------------------------
+  const bulk = async (req: FastifyRequest): Promise<unknown> => {
+    const t0 = performance.now();
+    const index = (req.params as { index?: string }).index;
+    const items: BulkItem[] = parseBulk(typeof req.body === 'string' ? req.body : '', index);
+    const good = items.filter((i): i is Extract<BulkItem, { ok: true }> => i.ok);
+    const results = vigil.ingest(good.map((g): IngestItem => ({ op: g.op, index: g.index, id: g.id, source: g.source, json: g.json })));
+    let k = 0;
+    let errors = false;
+    const out = items.map((it) => {
+      if (!it.ok) {
+        errors = true;
+        return { [it.op]: { _index: it.index, _id: it.id, status: it.status, error: { type: it.type, reason: it.reason, index: it.index } } };
+      }
+      const r = results[k++]!;
+      if (!r.ok) errors = true;
+      return itemResult(r, it.op);
+    });
+    return { took: Math.round(performance.now() - t0), errors, items: out };
+  };
+  app.post('/_bulk', bulk);
+  app.put('/_bulk', bulk);
+  app.post('/:index/_bulk', bulk);
+  app.put('/:index/_bulk', bulk);
+
+  const single = (op: 'index' | 'create') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const { index, id } = req.params as { index: string; id?: string };
+    const bad = indexNameProblem(index);
+    if (bad) return send(reply, esError(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`));
+    const text = typeof req.body === 'string' ? req.body : '';
+    let source: unknown;
+    try {
+      source = JSON.parse(text);
+    } catch (e) {
+      return send(reply, esError(400, 'document_parsing_exception', `[1:1] failed to parse: ${(e as Error).message}`));
+    }
+    if (!source || typeof source !== 'object' || Array.isArray(source)) return send(reply, esError(400, 'document_parsing_exception', '[1:1] failed to parse: the document must be a JSON object'));
+    const opType = op === 'create' || (req.query as Record<string, string>).op_type === 'create' ? 'create' : 'index';
+    const [r] = vigil.ingest([{ op: opType, index, id, source: source as Record<string, unknown>, json: text.trim() }]);
+    if (!r!.ok) return send(reply, esError(r!.status, r!.type, r!.reason));
+    const body = itemResult(r!, opType)[opType] as Record<string, unknown>;
+    delete body.status;
+    return reply.code(r!.created ? 201 : 200).send(body);
+  };
+  app.post('/:index/_doc', single('index'));
+  app.post('/:index/_doc/:id', single('index'));
+  app.put('/:index/_doc/:id', single('index'));
+  app.put('/:index/_create/:id', single('create'));
+  app.post('/:index/_create/:id', single('create'));
+  app.get('/:index/_doc/:id', async (req, reply) => {
+    const { index, id } = req.params as { index: string; id: string };
+    const e = vigil.store.events.get(index, id);
+    if (!e) return reply.code(404).send({ _index: index, _id: id, found: false });
+    return { _index: index, _id: id, _version: e.version, _seq_no: e.seq, _primary_term: 1, found: true, _source: JSON.parse(e.json) };
+  });
+
+  // ---- EQL ------------------------------------------------------------------------------------
+  const eql = async (req: FastifyRequest, reply: FastifyReply) => {
+    const body = parseJson(req);
+    if (!body.ok) return send(reply, body.answer);
+    return send(reply, vigil.eqlSearch((req.params as { index: string }).index, body.value));
+  };
+  app.post('/:index/_eql/search', eql);
+  app.get('/:index/_eql/search', eql);
+
+  registerApi(app, vigil);
+  return app;
+}
+
+const csv = (v: unknown): string[] | undefined => (typeof v === 'string' && v.length > 0 ? v.split(',') : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const time = (v: unknown): number | undefined => {
+  if (typeof v !== 'string' || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : Date.parse(v);
+};
+const apiError = (reply: FastifyReply, status: number, message: string): FastifyReply => reply.code(status).send({ error: message, status });
+
+function alertQuery(q: Record<string, unknown>): AlertQuery {
+  return {
+    status: csv(q.status),
+    severity: csv(q.severity),
+    ruleId: csv(q.rule_id),
+    host: typeof q.host === 'string' && q.host ? q.host : undefined,
+    groupId: typeof q.group_id === 'string' && q.group_id ? q.group_id : undefined,
+    text: typeof q.q === 'string' && q.q ? q.q : undefined,
+    from: time(q.from),
+    to: time(q.to),
+    buildingBlocks: q.building_blocks === 'true' ? undefined : false,
+    sort: (['time', 'severity', 'risk', 'rule', 'host', 'created'] as const).find((s) => s === q.sort),
+    order: q.order === 'asc' ? 'asc' : 'desc',
+    size: num(q.size),
+    offset: num(q.offset),
+  };
+}
+
+const WORKFLOW = ['open', 'acknowledged', 'closed'];
+
+/** Vigil's own API: alerts, rules, runs, health, and the test clock. */
+function registerApi(app: FastifyInstance, vigil: Vigil): void {
+  app.get('/api/alerts', async (req) => {
+    const r = vigil.store.alerts.search(alertQuery(req.query as Record<string, unknown>));
+    return { total: r.total, alerts: r.alerts.map((a) => ({ id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, doc: a.doc })) };
+  });
+  app.get('/api/alerts/_stats', async (req) => {
+    const q = req.query as Record<string, unknown>;
+    return vigil.store.alerts.stats(alertQuery(q), num(q.bucket) ?? 3_600_000);
+  });
+  app.get('/api/alerts/:id', async (req, reply) => {
+    const a = vigil.store.alerts.get((req.params as { id: string }).id);
+    if (!a) return apiError(reply, 404, 'no such alert');
+    return { id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, doc: a.doc };
+  });
+  app.post('/api/alerts/_status', async (req, reply) => {
+    const body = parseJson(req);
+    const v = (body.ok ? body.value : null) as { ids?: unknown; status?: unknown; query?: Record<string, unknown> } | null;
+    if (!v || typeof v.status !== 'string' || !WORKFLOW.includes(v.status)) return apiError(reply, 400, `status must be one of ${WORKFLOW.join(', ')}`);
+    let ids: string[];
+    if (Array.isArray(v.ids)) ids = v.ids.filter((x): x is string => typeof x === 'string');
+    else if (v.query && typeof v.query === 'object') ids = vigil.store.alerts.search({ ...alertQuery(v.query), size: 10_000, offset: 0 }).alerts.map((a) => a.id);
+    else return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
+    return { updated: vigil.store.alerts.setStatus(ids, v.status, vigil.clock.now()) };
+  });
+
+  app.get('/api/rules', async () => ({ rules: vigil.ruleViews() }));
+  app.get('/api/rules/_export', async (req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="rules_export.ndjson"').send(vigil.exportRules(csv((req.query as Record<string, unknown>).rule_id))));
+  app.post('/api/rules/_import', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const name = typeof q.filename === 'string' && q.filename ? q.filename : 'import.ndjson';
+    const r = vigil.importRules(typeof req.body === 'string' ? req.body : '', name, q.overwrite === 'true');
+    return reply.code(r.errors.length && !r.imported.length ? 400 : 200).send({ success: r.errors.length === 0, success_count: r.imported.length, imported: r.imported, errors: r.errors });
+  });
+  app.get('/api/rules/:id', async (req, reply) => vigil.ruleView((req.params as { id: string }).id) ?? apiError(reply, 404, 'no such rule'));
+  app.patch('/api/rules/:id', async (req, reply) => {
+    const body = parseJson(req);
+    const v = (body.ok ? body.value : null) as { enabled?: unknown; streaming?: unknown } | null;
+    const flags: { enabled?: boolean; streaming?: boolean } = {};
+    if (typeof v?.enabled === 'boolean') flags.enabled = v.enabled;
+    if (typeof v?.streaming === 'boolean') flags.streaming = v.streaming;
+    if (Object.keys(flags).length === 0) return apiError(reply, 400, 'give enabled and/or streaming as booleans');
+    const id = (req.params as { id: string }).id;
+    if (!vigil.setRuleFlags(id, flags)) return apiError(reply, 404, 'no such rule');
+    return vigil.ruleView(id);
+  });
+  app.get('/api/rules/:id/runs', async (req) => {
+    const q = req.query as Record<string, unknown>;
+    return vigil.store.runs.runs({ ruleId: (req.params as { id: string }).id, size: num(q.size), offset: num(q.offset) });
+  });
+  app.get('/api/runs', async (req) => {
+    const q = req.query as Record<string, unknown>;
+    return vigil.store.runs.runs({ ruleId: typeof q.rule_id === 'string' ? q.rule_id : undefined, size: num(q.size), offset: num(q.offset) });
+  });
+  app.get('/api/gaps', async (req) => ({ gaps: vigil.store.runs.gaps(typeof (req.query as Record<string, unknown>).rule_id === 'string' ? ((req.query as Record<string, unknown>).rule_id as string) : undefined) }));
+  app.get('/api/health', async () => vigil.health());
+  app.get('/api/events/:index/:id', async (req, reply) => {
+    const { index, id } = req.params as { index: string; id: string };
+    const e = vigil.store.events.get(index, id);
+    return e ? { _index: index, _id: id, _version: e.version, _source: JSON.parse(e.json) } : apiError(reply, 404, 'no such event');
+  });
+
+  // the manual clock exists only when the server was started with one (tests, demos)
+  app.get('/api/_clock', async () => ({ now: new Date(vigil.clock.now()).toISOString(), manual: vigil.clock instanceof ManualClock }));
+  app.post('/api/_clock', async (req, reply) => {
+    if (!(vigil.clock instanceof ManualClock)) return apiError(reply, 409, 'the server runs on the system clock (start it with --clock to move time)');
+    const body = parseJson(req);
+    const v = (body.ok ? body.value : null) as { now?: unknown; advance_ms?: unknown } | null;
+    let target: number;
+    if (typeof v?.now === 'string' || typeof v?.now === 'number') target = typeof v.now === 'number' ? v.now : Date.parse(v.now);
+    else if (typeof v?.advance_ms === 'number') target = vigil.clock.now() + v.advance_ms;
+    else return apiError(reply, 400, 'give now (ISO time or epoch ms) or advance_ms');
+    if (!Number.isFinite(target) || target < vigil.clock.now()) return apiError(reply, 400, 'time moves forward only');
+    const runs = vigil.advanceTo(target);
+    return { now: new Date(vigil.clock.now()).toISOString(), executions: runs };
+  });
+}

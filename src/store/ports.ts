@@ -1,0 +1,182 @@
+/**
+ * Storage ports. The service talks to storage only through these interfaces; `sqlite/` is the
+ * default adapter. Documents cross the port as JSON text so that adapters never re-encode them.
+ */
+
+export type WriteOp = 'index' | 'create';
+
+export interface EventWrite {
+  readonly op: WriteOp;
+  readonly index: string;
+  /** Absent: the store assigns one. */
+  readonly id?: string;
+  /** The document exactly as received (JSON object text). */
+  readonly json: string;
+  /** Epoch ms of the timestamp field, null when absent or unreadable. */
+  readonly ts: number | null;
+  /** Epoch ms of `event.ingested`, or arrival time. */
+  readonly ingested: number;
+}
+
+export type EventWriteResult =
+  | { readonly ok: true; readonly index: string; readonly id: string; readonly version: number; readonly seq: number; readonly created: boolean }
+  | { readonly ok: false; readonly index: string; readonly id: string; readonly status: number; readonly type: string; readonly reason: string };
+
+export interface StoredEvent {
+  readonly index: string;
+  readonly id: string;
+  readonly version: number;
+  readonly seq: number;
+  readonly ts: number | null;
+  readonly json: string;
+}
+
+export interface EventScan {
+  /** Index patterns as Elasticsearch reads them: comma lists, `*`, `-exclusions`. */
+  readonly patterns: readonly string[];
+  /** Exclusive lower bound, epoch ms. */
+  readonly after?: number;
+  /** Inclusive upper bound, epoch ms. */
+  readonly upTo?: number;
+  /** Which time the bounds apply to: the event's timestamp (default) or its ingest time. */
+  readonly timeField?: 'timestamp' | 'ingested';
+}
+
+export interface IndexInfo {
+  readonly name: string;
+  readonly docs: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export interface EventStore {
+  /** Writes a batch atomically and durably; one result per write, in order. */
+  write(batch: readonly EventWrite[]): EventWriteResult[];
+  get(index: string, id: string): StoredEvent | null;
+  /** Events in time order (then arrival order). */
+  scan(scan: EventScan): IterableIterator<StoredEvent>;
+  /** Index names matching the patterns. */
+  resolve(patterns: readonly string[]): string[];
+  indices(): IndexInfo[];
+  count(): number;
+  /** Retention: drops events with a timestamp before `ts`; returns how many. */
+  deleteBefore(ts: number): number;
+  /** Retention by size: drops the oldest events until at most `keep` remain. */
+  trimTo(keep: number): number;
+}
+
+export interface AlertRow {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly created: number;
+  readonly originalTime: number | null;
+  readonly severity: string;
+  readonly risk: number;
+  readonly status: string;
+  readonly host: string | null;
+  readonly user: string | null;
+  readonly process: string | null;
+  readonly groupId: string | null;
+  readonly buildingBlock: boolean;
+  readonly doc: Record<string, unknown>;
+}
+
+export interface AlertQuery {
+  readonly status?: readonly string[];
+  readonly severity?: readonly string[];
+  readonly ruleId?: readonly string[];
+  readonly host?: string;
+  readonly groupId?: string;
+  /** Free text, matched anywhere in the alert document. */
+  readonly text?: string;
+  /** Epoch ms bounds on the alert's original (event) time, inclusive. */
+  readonly from?: number;
+  readonly to?: number;
+  readonly buildingBlocks?: boolean;
+  readonly sort?: 'time' | 'severity' | 'risk' | 'rule' | 'host' | 'created';
+  readonly order?: 'asc' | 'desc';
+  readonly size?: number;
+  readonly offset?: number;
+}
+
+export interface AlertStore {
+  /** Inserts the alerts that are not stored yet; returns the ids actually written. */
+  insert(alerts: readonly AlertRow[]): string[];
+  has(ids: readonly string[]): Set<string>;
+  get(id: string): AlertRow | null;
+  search(q: AlertQuery): { total: number; alerts: AlertRow[] };
+  setStatus(ids: readonly string[], status: string, at: number): number;
+  /** Counts by severity, rule and time bucket over the filtered alerts. */
+  stats(q: AlertQuery, bucketMs: number): { bySeverity: Record<string, number>; byRule: Array<{ ruleId: string; count: number }>; overTime: Array<{ t: number; severity: string; count: number }> };
+  count(): number;
+}
+
+export interface StoredRule {
+  readonly ruleId: string;
+  readonly enabled: boolean;
+  readonly streaming: boolean;
+  readonly origin: string;
+  /** The rule record (Kibana field names). */
+  readonly body: Record<string, unknown>;
+  readonly updated: number;
+}
+
+export interface RuleStore {
+  list(): StoredRule[];
+  get(ruleId: string): StoredRule | null;
+  /** Inserts or replaces the body; keeps `enabled`/`streaming` of a rule already stored unless given. */
+  upsert(rule: { ruleId: string; body: Record<string, unknown>; origin: string; enabled?: boolean; streaming?: boolean; updated: number }): void;
+  setFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean;
+}
+
+export interface RunRecord {
+  readonly ruleId: string;
+  readonly executionId: string;
+  readonly kind: 'scheduled' | 'catch-up' | 'streaming';
+  readonly started: number;
+  readonly durationMs: number;
+  readonly windowFrom: number;
+  readonly windowTo: number;
+  readonly searched: number;
+  readonly matches: number;
+  readonly written: number;
+  readonly existing: number;
+  readonly dropped: number;
+  readonly gapMs: number;
+  readonly status: 'succeeded' | 'partial failure' | 'failed';
+  readonly error: string | null;
+}
+
+export interface GapRecord {
+  readonly ruleId: string;
+  readonly from: number;
+  readonly to: number;
+  readonly detected: number;
+  readonly filled: number | null;
+}
+
+export interface RunStore {
+  record(run: RunRecord): void;
+  runs(q: { ruleId?: string; size?: number; offset?: number }): { total: number; runs: Array<RunRecord & { id: number }> };
+  /** The end of the time the rule has covered (its last execution's window end). */
+  coveredUntil(ruleId: string): number | null;
+  setCoveredUntil(ruleId: string, t: number): void;
+  addGap(gap: GapRecord): number;
+  fillGap(id: number, at: number): void;
+  gaps(ruleId?: string): Array<GapRecord & { id: number }>;
+}
+
+/** Everything the service stores, behind one handle. */
+export interface Store {
+  readonly events: EventStore;
+  readonly alerts: AlertStore;
+  readonly rules: RuleStore;
+  readonly runs: RunStore;
+  /** Small named settings (index mappings, templates), as JSON text. */
+  readonly meta: { get(key: string): string | null; put(key: string, value: string): void; list(prefix: string): Array<{ key: string; value: string }> };
+  /** Runs `fn` in one transaction where the adapter supports it. */
+  transaction<T>(fn: () => T): T;
+  /** Bytes on disk. */
+  size(): number;
+  close(): void;
+}

@@ -1,0 +1,1 @@
+export { StreamEngine, isStreamable } from './stream-engine.js';
