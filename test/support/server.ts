@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './shared.js';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly proc: ChildProcess;
+  readonly output: () => string;
+  /** SIGTERM and wait for exit (or SIGKILL with `kill: true`). */
+  stop(kill?: boolean): Promise<number | null>;
+}
+
+/** Starts `vigil serve` as a child process on a free port and waits until it listens. */
+export async function startServer(args: readonly string[]): Promise<RunningServer> {
+  const proc = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vigil serve did not start:\n${out}`)), 20_000);
+    const check = (): void => {
+      const m = /ingest: (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`vigil serve exited:\n${out}`));
+    });
+  });
+  return {
+    url,
+    proc,
+    output: () => out,
+    async stop(kill = false) {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(kill ? 'SIGKILL' : 'SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export async function api<T = Record<string, unknown>>(url: string, path: string, init?: { method?: string; body?: unknown; raw?: string }): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${url}${path}`, {
+    method: init?.method ?? (init?.body !== undefined || init?.raw !== undefined ? 'POST' : 'GET'),
+    headers: { 'content-type': init?.raw !== undefined ? 'application/x-ndjson' : 'application/json' },
+    body: init?.raw ?? (init?.body !== undefined ? JSON.stringify(init.body) : undefined),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+}
