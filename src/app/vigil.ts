@@ -86,7 +86,8 @@ export class Vigil {
       for (const f of set.files) if (f.diagnostics.some((d) => d.severity === 'error')) v.startupProblems.push(formatDiagnostics(f.diagnostics.filter((d) => d.severity === 'error'), f.text, { context: false }));
       const now = config.clock.now();
       store.transaction(() => {
-        for (const r of set.rules) v.upsertRule(r, 'file', now);
+        // a rule imported through the API (edited copy) wins over the file it may have come from
+        for (const r of set.rules) if ((store.rules.get(r.rule_id)?.origin ?? 'file') === 'file') v.upsertRule(r, 'file', now);
       });
     }
     v.refreshRules();

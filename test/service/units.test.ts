@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildAlerts, commonFields, matchAlertId, ruleUuid, type MatchedEvent } from '../../src/alerts/index.js';
+import { compileFilter, DslError } from '../../src/app/index.js';
+import { parseBulk } from '../../src/server/index.js';
+import { planExecution } from '../../src/scheduler/index.js';
+import { createIndexMatcher, openSqliteStore } from '../../src/store/index.js';
+import type { Rule } from '../../src/rules/index.js';
+
+const MIN = 60_000;
+
+test('index patterns: wildcards, comma lists, exclusions in order, _all, remote clusters', () => {
+  const m = (p: string[], name: string): boolean => createIndexMatcher(p)(name);
+  assert.equal(m(['logs-endpoint.events.*'], 'logs-endpoint.events.process-default'), true);
+  assert.equal(m(['logs-endpoint.events.*'], 'logs-endpoint.alerts-default'), false);
+  assert.equal(m(['winlogbeat-*,logs-windows.*'], 'logs-windows.sysmon-default'), true);
+  assert.equal(m(['logs-*', '-logs-b*'], 'logs-bad'), false);
+  assert.equal(m(['logs-*', '-logs-b*', 'logs-bad'], 'logs-bad'), true);
+  assert.equal(m(['_all'], 'anything'), true);
+  assert.equal(m(['remote:logs-*'], 'logs-x'), false);
+  assert.equal(m(['logs-x'], 'logs-xy'), false);
+});
+
+test('schedule plan: due times, look-back windows, gaps caught up in look-back-sized windows', () => {
+  assert.deepEqual(planExecution(null, 100 * MIN, 5 * MIN, 9 * MIN), { due: true, gap: null, windows: [{ kind: 'scheduled', from: 91 * MIN, to: 100 * MIN }] });
+  assert.equal(planExecution(100 * MIN, 104 * MIN, 5 * MIN, 9 * MIN).due, false);
+  assert.deepEqual(planExecution(100 * MIN, 105 * MIN, 5 * MIN, 9 * MIN).windows, [{ kind: 'scheduled', from: 96 * MIN, to: 105 * MIN }]);
+  // late by exactly the overlap: still no gap
+  assert.equal(planExecution(100 * MIN, 109 * MIN, 5 * MIN, 9 * MIN).gap, null);
+  const p = planExecution(100 * MIN, 130 * MIN, 5 * MIN, 9 * MIN);
+  assert.deepEqual(p.gap, { from: 100 * MIN, to: 121 * MIN });
+  assert.deepEqual(
+    p.windows.map((w) => [w.kind, w.from / MIN, w.to / MIN]),
+    [
+      ['catch-up', 100, 109],
+      ['catch-up', 109, 118],
+      ['catch-up', 118, 121],
+      ['scheduled', 121, 130],
+    ],
+  );
+});
+
+test('bulk parser: pairs actions and documents; each bad line fails only its item', () => {
+  const body = [
+    '{"index":{"_index":"a"}}',
+    '{"x":1}',
+    '',
+    '{"create":{"_id":"7"}}',
+    '{"y":2}',
+    '{"create":{"_index":"a"}}',
+    '{not json',
+    'not an action',
+    '{"z":3}',
+    '{"delete":{"_index":"a","_id":"1"}}',
+    '{"index":{"_index":"UPPER"}}',
+    '{"w":1}',
+    '{"create":{"_index":"a"}}',
+    '[1]',
+    '{"index":{"_index":"a"}}',
+    '{"last":true}',
+  ].join('\n');
+  const items = parseBulk(body, 'dflt');
+  assert.deepEqual(
+    items.map((i) => (i.ok ? `ok ${i.op} ${i.index} ${i.id ?? '-'} ${i.json}` : `${i.status} ${i.type} @${i.line}`)),
+    [
+      'ok index a - {"x":1}',
+      'ok create dflt 7 {"y":2}',
+      '400 document_parsing_exception @6',
+      '400 illegal_argument_exception @8',
+      '400 illegal_argument_exception @10',
+      '400 invalid_index_name_exception @11',
+      '400 document_parsing_exception @13',
+      'ok index a - {"last":true}',
+    ],
+  );
+  assert.equal(parseBulk('{"index":{}}\n{"a":1}\n', undefined)[0]!.ok, false);
+});
+
+test('query DSL filter: term, terms, range with date math, bool, exists; unknown queries refused', () => {
+  const now = Date.parse('2026-11-23T10:00:00Z');
+  const doc = { '@timestamp': '2026-11-23T09:30:00Z', host: { name: 'a' }, tags: ['x', 'y'], n: 5 };
+  const t = (q: unknown): boolean => compileFilter(q, '@timestamp', now).test(doc);
+  assert.equal(t({ term: { 'host.name': 'a' } }), true);
+  assert.equal(t({ term: { 'host.name': { value: 'b' } } }), false);
+  assert.equal(t({ terms: { tags: ['z', 'y'] } }), true);
+  assert.equal(t({ range: { '@timestamp': { gte: 'now-1h' } } }), true);
+  assert.equal(t({ range: { '@timestamp': { gte: 'now-10m' } } }), false);
+  assert.equal(t({ range: { n: { gt: 4, lte: 5 } } }), true);
+  assert.equal(t({ bool: { filter: [{ exists: { field: 'host.name' } }], must_not: [{ term: { n: 5 } }] } }), false);
+  assert.equal(t({ bool: { should: [{ term: { n: 1 } }, { prefix: { 'host.name': 'a' } }] } }), true);
+  assert.equal(t({ wildcard: { 'host.name': { value: '?' } } }), true);
+  const f = compileFilter({ bool: { filter: [{ range: { '@timestamp': { gt: 'now-1h', lte: 'now' } } }] } }, '@timestamp', now);
+  assert.deepEqual([f.after, f.upTo], [now - 3_600_000, now]);
+  assert.throws(() => compileFilter({ geo_shape: {} }, '@timestamp', now), DslError);
+});
+
+const rule = {
+  rule_id: 'r1',
+  name: 'Rule one',
+  description: 'd',
+  type: 'eql',
+  query: 'process where true',
+  severity: 'high',
+  risk_score: 73,
+  interval: '5m',
+  from: 'now-9m',
+  to: 'now',
+  max_signals: 100,
+  enabled: true,
+  tags: [],
+  references: [],
+  author: ['Elastic'],
+  version: 1,
+  false_positives: [],
+  threat: [],
+} as unknown as Rule;
+const ev = (id: string, host: string, user: string, version = 1): MatchedEvent => ({
+  index: 'logs-a',
+  id,
+  version,
+  time: Date.parse('2026-11-23T10:00:00Z'),
+  source: { '@timestamp': '2026-11-23T10:00:00Z', event: { category: 'process', kind: 'event' }, host: { name: host }, user: { name: user }, process: { name: 'cmd.exe' } },
+});
+
+test('alert ids: depend on rule and events (index, id, version) only', () => {
+  const a = matchAlertId('r1', { kind: 'event', event: ev('1', 'h', 'u') });
+  assert.equal(a, matchAlertId('r1', { kind: 'event', event: ev('1', 'other', 'other') }));
+  assert.notEqual(a, matchAlertId('r2', { kind: 'event', event: ev('1', 'h', 'u') }));
+  assert.notEqual(a, matchAlertId('r1', { kind: 'event', event: ev('1', 'h', 'u', 2) }));
+  const one = buildAlerts({ rule, now: 1, executionId: 'x' }, { kind: 'event', event: ev('1', 'h', 'u') });
+  const two = buildAlerts({ rule, now: 2, executionId: 'y' }, { kind: 'event', event: ev('1', 'h', 'u') });
+  assert.equal(one[0]!.id, two[0]!.id);
+  assert.equal(ruleUuid('r1'), ruleUuid('r1'));
+  assert.match(ruleUuid('r1'), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+test('a sequence gives a building block per event and one alert with the shared fields', () => {
+  const alerts = buildAlerts({ rule, now: 1, executionId: 'x' }, { kind: 'sequence', events: [ev('1', 'h', 'alice'), ev('2', 'h', 'bob')] });
+  assert.equal(alerts.length, 3);
+  const [b0, b1, shell] = alerts;
+  assert.equal(b0!.buildingBlock && b1!.buildingBlock, true);
+  assert.equal(shell!.buildingBlock, false);
+  assert.equal(b0!.doc['kibana.alert.building_block_type'], 'default');
+  assert.equal(b1!.doc['kibana.alert.group.index'], 1);
+  assert.equal(new Set(alerts.map((a) => a.groupId)).size, 1);
+  assert.deepEqual((shell!.doc['kibana.alert.ancestors'] as Array<{ id: string }>).map((x) => x.id), [b0!.id, b1!.id]);
+  assert.deepEqual(shell!.doc.host, { name: 'h' });
+  assert.equal(shell!.doc.user, undefined);
+  assert.deepEqual(commonFields([{ a: { b: 1, c: 2 }, d: [1] }, { a: { b: 1, c: 3 }, d: [1] }]), { a: { b: 1 }, d: [1] });
+});
+
+test('SQLite store: create conflicts, index overwrites with a new version, scans in time order', () => {
+  const s = openSqliteStore('', { memory: true });
+  const w = (op: 'index' | 'create', id: string | undefined, ts: number | null, index = 'logs-a') => ({ op, index, id, json: JSON.stringify({ id, ts }), ts, ingested: 1000 });
+  const r = s.events.write([w('create', 'a', 30), w('create', 'b', 10), w('create', 'a', 5), w('index', 'b', 20), w('create', undefined, 15, 'other-x'), w('create', 'n', null)]);
+  assert.deepEqual(
+    r.map((x) => (x.ok ? `${x.id} v${x.version} ${x.created ? 'created' : 'updated'}` : `${x.id} ${x.status}`)),
+    ['a v1 created', 'b v1 created', 'a 409', 'b v2 updated', `${r[4]!.id} v1 created`, 'n v1 created'],
+  );
+  assert.equal(r[4]!.id.length, 20);
+  // time order; events without a timestamp first (no window ever holds them)
+  assert.deepEqual([...s.events.scan({ patterns: ['*'] })].map((e) => e.id), ['n', r[4]!.id, 'b', 'a']);
+  assert.deepEqual([...s.events.scan({ patterns: ['logs-*'], after: 10, upTo: 30 })].map((e) => `${e.id}@${e.ts}`), ['b@20', 'a@30']);
+  assert.deepEqual(s.events.resolve(['logs-*']), ['logs-a']);
+  assert.equal(s.events.get('logs-a', 'b')!.version, 2);
+  assert.equal(s.events.deleteBefore(25), 2);
+  assert.equal(s.events.count(), 2);
+  s.close();
+});
