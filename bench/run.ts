@@ -5,8 +5,9 @@
 import { benchParse } from './parse.js';
 import { benchRules } from './rules.js';
 import { benchAdversarial } from './adversarial.js';
+import { benchIngest } from './ingest.js';
 
-const results = [benchParse(), await benchRules(), benchAdversarial()];
+const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);

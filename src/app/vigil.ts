@@ -79,7 +79,7 @@ export class Vigil {
   }
 
   static async open(config: VigilConfig): Promise<Vigil> {
-    const store = openSqliteStore(config.dataDir, { memory: config.memory });
+    const store = openSqliteStore(config.dataDir, { memory: config.memory, writerThread: true });
     const v = new Vigil(store, config.clock, config);
     if (config.rulePaths.length > 0) {
       const set = await loadRules(config.rulePaths);
@@ -114,7 +114,7 @@ export class Vigil {
   // ---- ingest -------------------------------------------------------------------------------
 
   /** Stores a batch durably (one transaction), then matches it for streaming rules. */
-  ingest(items: readonly IngestItem[]): EventWriteResult[] {
+  async ingest(items: readonly IngestItem[]): Promise<EventWriteResult[]> {
     const now = this.clock.now();
     const writes = items.map((it) => {
       const ts = finite(defaultParseTimestamp(getTimestamp(it.source)));
@@ -122,10 +122,10 @@ export class Vigil {
       const ingested = ing === undefined ? now : (finite(defaultParseTimestamp(ing)) ?? now);
       return { op: it.op, index: it.index, id: it.id, json: it.json, ts, ingested };
     });
-    const results = this.store.events.write(writes);
+    const results = await this.store.events.writeAsync(writes);
     const stored: StoredEvent[] = [];
     results.forEach((r, i) => {
-      if (r.ok) stored.push({ index: r.index, id: r.id, version: r.version, seq: r.seq, ts: writes[i]!.ts, json: writes[i]!.json });
+      if (r.ok) stored.push({ index: r.index, id: r.id, version: r.version, seq: r.seq, ts: writes[i]!.ts, json: writes[i]!.json, source: items[i]!.source });
       else this.ingested.failed++;
     });
     this.ingested.events += stored.length;
@@ -349,7 +349,7 @@ export class Vigil {
   async close(): Promise<void> {
     await this.outputs.idle(2000);
     this.outputs.close();
-    this.store.close();
+    await this.store.close();
   }
 }
 

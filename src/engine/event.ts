@@ -37,10 +37,59 @@ export interface EventOptions {
   readonly mappings?: ReadonlyMap<string, IndexMapping>;
 }
 
+const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+const d = (s: string, i: number): number => s.charCodeAt(i) - 48;
+const isDigit = (s: string, i: number): boolean => {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+};
+
+/**
+ * Fast path for the ISO-8601 form shippers send (`2026-11-23T10:00:00.123Z`, an offset, or no zone
+ * meaning UTC as Elasticsearch reads it); anything else goes to Date.parse. NaN when unreadable.
+ */
+export function parseIsoTimestamp(s: string): number {
+  const n = s.length;
+  if (n >= 19 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && (s.charCodeAt(10) === 84 || s.charCodeAt(10) === 32) && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58) {
+    for (let k = 0; k < ISO_DIGITS.length; k++) if (!isDigit(s, ISO_DIGITS[k]!)) return Date.parse(s);
+    let i = 19;
+    let ms = 0;
+    if (s.charCodeAt(i) === 46) {
+      i++;
+      let scale = 100;
+      while (i < n && isDigit(s, i)) {
+        ms += d(s, i) * scale;
+        scale /= 10;
+        i++;
+      }
+      ms = Math.floor(ms);
+    }
+    let offset = 0;
+    if (i === n || (i === n - 1 && s.charCodeAt(i) === 90)) offset = 0;
+    else if ((s.charCodeAt(i) === 43 || s.charCodeAt(i) === 45) && n - i === 6 && s.charCodeAt(i + 3) === 58) {
+      const sign = s.charCodeAt(i) === 43 ? 1 : -1;
+      offset = sign * ((d(s, i + 1) * 10 + d(s, i + 2)) * 60 + d(s, i + 4) * 10 + d(s, i + 5)) * 60_000;
+    } else return Date.parse(s);
+    const month = d(s, 5) * 10 + d(s, 6);
+    const day = d(s, 8) * 10 + d(s, 9);
+    const hour = d(s, 11) * 10 + d(s, 12);
+    const minute = d(s, 14) * 10 + d(s, 15);
+    const second = d(s, 17) * 10 + d(s, 18);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 24 || minute > 59 || second > 59) return NaN;
+    const t = Date.UTC(d(s, 0) * 1000 + d(s, 1) * 100 + d(s, 2) * 10 + d(s, 3), month - 1, day, hour, minute, second, ms);
+    return t - offset;
+  }
+  return Date.parse(s);
+}
+
 export function defaultParseTimestamp(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string') {
-    if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+    const c = v.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || c === 45) {
+      if (v.length >= 19 && v.charCodeAt(4) === 45) return parseIsoTimestamp(v);
+      if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+    }
     return Date.parse(v);
   }
   if (Array.isArray(v) && v.length > 0) return defaultParseTimestamp(v[0]);

@@ -23,6 +23,22 @@ export function indexNameProblem(name: string): string | null {
   return null;
 }
 
+const validIndices = new Set<string>();
+
+// shippers repeat the same action line (`{"create":{"_index":"logs-…"}}`) for every document without an id
+const actionCache = new Map<string, unknown>();
+
+function parseAction(line: string): unknown {
+  const hit = actionCache.get(line);
+  if (hit !== undefined) return hit;
+  const v: unknown = JSON.parse(line);
+  if (!line.includes('"_id"')) {
+    if (actionCache.size >= 256) actionCache.clear();
+    actionCache.set(line, v);
+  }
+  return v;
+}
+
 export function parseBulk(body: string, defaultIndex: string | undefined): BulkItem[] {
   const items: BulkItem[] = [];
   let pos = 0;
@@ -44,7 +60,7 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
     const at = lineNo;
     let action: unknown;
     try {
-      action = JSON.parse(actionLine);
+      action = parseAction(actionLine);
     } catch (e) {
       // without a readable action we cannot know whether a document follows; assume it does
       next();
@@ -81,7 +97,8 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       fail(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
       continue;
     }
-    const bad = indexNameProblem(index);
+    const bad = validIndices.has(index) ? null : indexNameProblem(index);
+    if (bad === null && validIndices.size < 10_000) validIndices.add(index);
     if (bad) {
       fail(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
       continue;

@@ -29,6 +29,8 @@ export interface StoredEvent {
   readonly seq: number;
   readonly ts: number | null;
   readonly json: string;
+  /** The parsed document when the caller already has it (saves a parse). */
+  readonly source?: Readonly<Record<string, unknown>>;
 }
 
 export interface EventScan {
@@ -52,6 +54,8 @@ export interface IndexInfo {
 export interface EventStore {
   /** Writes a batch atomically and durably; one result per write, in order. */
   write(batch: readonly EventWrite[]): EventWriteResult[];
+  /** The same, possibly on another thread; batches are applied in call order. */
+  writeAsync(batch: readonly EventWrite[]): Promise<EventWriteResult[]>;
   get(index: string, id: string): StoredEvent | null;
   /** Events in time order (then arrival order). */
   scan(scan: EventScan): IterableIterator<StoredEvent>;
@@ -178,5 +182,5 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   /** Bytes on disk. */
   size(): number;
-  close(): void;
+  close(): Promise<void>;
 }

@@ -65,15 +65,19 @@ export class StreamEngine {
   push(events: readonly StoredEvent[], now: number): BuiltAlert[] {
     const out: BuiltAlert[] = [];
     if (this.streams.size === 0) return out;
-    const parsed = events.map((e) => ({ e, source: JSON.parse(e.json) as Record<string, unknown> }));
+    const parsed = events.map((e) => ({ e, source: (e.source ?? JSON.parse(e.json)) as Record<string, unknown> }));
     for (const s of this.streams.values()) {
       const hits = [];
       for (const { e, source } of parsed) {
         if (!s.inIndex(e.index)) continue;
         if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
         s.counters.searched++;
-        s.bridge.register(source, e.version, e.ts);
-        hits.push(...s.matcher.push({ _index: e.index, _id: e.id, _source: source }));
+        // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
+        if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);
+        for (const h of s.matcher.push({ _index: e.index, _id: e.id, _source: source })) {
+          if (!('events' in h) && h._source === source) s.bridge.register(source, e.version, e.ts);
+          hits.push(h);
+        }
       }
       if (hits.length === 0) continue;
       const matches = hits.map((h) => s.bridge.toMatch(h)).filter((m) => m.kind === 'event' || m.events.length > 0);

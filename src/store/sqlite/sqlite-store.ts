@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { createIndexMatcher } from '../index-pattern.js';
 import type {
@@ -23,10 +24,9 @@ import type {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS indices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, docs INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, ts INTEGER, ingested INTEGER NOT NULL, source TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS events_doc ON events(idx, id);
+CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, id TEXT NOT NULL, explicit INTEGER NOT NULL, version INTEGER NOT NULL, ts INTEGER, ingested INTEGER NOT NULL, source TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS events_doc ON events(idx, id) WHERE explicit = 1;
 CREATE INDEX IF NOT EXISTS events_time ON events(idx, ts);
-CREATE INDEX IF NOT EXISTS events_ingested ON events(idx, ingested);
 CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(original_time);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, original_time);
@@ -42,9 +42,34 @@ CREATE TABLE IF NOT EXISTS gaps(id INTEGER PRIMARY KEY, rule_id TEXT NOT NULL, g
 
 const SEVERITY_RANK: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
 
-/** Elasticsearch-like generated ids: 20 URL-safe characters. */
-function newId(): string {
-  return randomBytes(15).toString('base64url');
+/**
+ * Generated ids are 20 URL-safe characters: the row's sequence number (12 base-36 digits) and a
+ * random suffix fixed per database. A generated id names its row, so only ids given by clients
+ * need the id index (a partial index), which keeps inserts of shipper data cheap.
+ */
+interface IdScheme {
+  make(seq: number): string;
+  /** The sequence number a generated id names, or null when `id` is not one of ours. */
+  seqOf(id: string): number | null;
+}
+
+function idScheme(db: Database.Database): IdScheme {
+  let suffix = (db.prepare("SELECT value FROM meta WHERE key = 'id-suffix'").get() as { value: string } | undefined)?.value;
+  if (!suffix) {
+    suffix = randomBytes(6).toString('base64url');
+    db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('id-suffix', ?)").run(suffix);
+    suffix = (db.prepare("SELECT value FROM meta WHERE key = 'id-suffix'").get() as { value: string }).value;
+  }
+  const sfx = suffix;
+  return {
+    make: (seq) => seq.toString(36).padStart(12, '0') + sfx,
+    seqOf: (id) => {
+      if (id.length !== 20 || !id.endsWith(sfx)) return null;
+      const head = id.slice(0, 12);
+      if (!/^[0-9a-z]{12}$/.test(head)) return null;
+      return parseInt(head, 36);
+    },
+  };
 }
 
 /**
@@ -52,20 +77,149 @@ function newId(): string {
  * before the call returns, so an acknowledged write survives the process being killed
  * (only an OS crash or power loss could lose the last commits).
  */
-export function openSqliteStore(dir: string, options: { memory?: boolean } = {}): Store {
+export function prepareDatabase(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('cache_size = -65536');
+  db.exec(SCHEMA);
+}
+
+/**
+ * The writer-thread protocol packs a batch into a few flat values (one joined JSON string, typed
+ * arrays) because structured cloning thousands of small objects costs more than the insert.
+ */
+export interface PackedBatch {
+  readonly ops: string;
+  readonly indexNames: string[];
+  readonly indexOf: Uint32Array;
+  readonly ids: Array<string | null>;
+  readonly ts: Float64Array;
+  readonly ingested: Float64Array;
+  readonly json: string;
+}
+export interface PackedResults {
+  readonly ids: string[];
+  readonly versions: Uint32Array;
+  readonly seqs: Float64Array;
+  readonly created: Uint8Array;
+  readonly errors: Array<[number, number, string, string]>;
+}
+
+export function packBatch(batch: readonly EventWrite[]): PackedBatch {
+  const names = new Map<string, number>();
+  const n = batch.length;
+  const indexOf = new Uint32Array(n);
+  const ts = new Float64Array(n);
+  const ingested = new Float64Array(n);
+  const ids: Array<string | null> = new Array<string | null>(n);
+  let ops = '';
+  const json: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const w = batch[i]!;
+    let k = names.get(w.index);
+    if (k === undefined) names.set(w.index, (k = names.size));
+    indexOf[i] = k;
+    ts[i] = w.ts === null ? NaN : w.ts;
+    ingested[i] = w.ingested;
+    ids[i] = w.id ?? null;
+    ops += w.op === 'create' ? 'c' : 'i';
+    // newlines separate documents here; JSON whitespace newlines are dropped by re-encoding
+    json[i] = w.json.includes('\n') ? JSON.stringify(JSON.parse(w.json)) : w.json;
+  }
+  return { ops, indexNames: [...names.keys()], indexOf, ids, ts, ingested, json: json.join('\n') };
+}
+
+export function unpackBatch(p: PackedBatch): EventWrite[] {
+  const json = p.json.split('\n');
+  const out: EventWrite[] = new Array<EventWrite>(p.ops.length);
+  for (let i = 0; i < p.ops.length; i++) {
+    const t = p.ts[i]!;
+    out[i] = { op: p.ops[i] === 'c' ? 'create' : 'index', index: p.indexNames[p.indexOf[i]!]!, id: p.ids[i] ?? undefined, json: json[i]!, ts: Number.isNaN(t) ? null : t, ingested: p.ingested[i]! };
+  }
+  return out;
+}
+
+export function packResults(rs: readonly EventWriteResult[]): PackedResults {
+  const n = rs.length;
+  const out = { ids: new Array<string>(n), versions: new Uint32Array(n), seqs: new Float64Array(n), created: new Uint8Array(n), errors: [] as Array<[number, number, string, string]> };
+  for (let i = 0; i < n; i++) {
+    const r = rs[i]!;
+    out.ids[i] = r.id;
+    if (r.ok) {
+      out.versions[i] = r.version;
+      out.seqs[i] = r.seq;
+      out.created[i] = r.created ? 1 : 0;
+    } else out.errors.push([i, r.status, r.type, r.reason]);
+  }
+  return out;
+}
+
+function unpackResults(p: PackedResults, batch: readonly EventWrite[]): EventWriteResult[] {
+  const out: EventWriteResult[] = new Array<EventWriteResult>(p.ids.length);
+  for (let i = 0; i < p.ids.length; i++) out[i] = { ok: true, index: batch[i]!.index, id: p.ids[i]!, version: p.versions[i]!, seq: p.seqs[i]!, created: p.created[i] === 1 };
+  for (const [i, status, type, reason] of p.errors) out[i] = { ok: false, index: batch[i]!.index, id: p.ids[i]!, status, type, reason };
+  return out;
+}
+
+/** Runs event batches on a writer thread; results come back in call order. */
+function startWriterThread(file: string): { write: (batch: readonly EventWrite[]) => Promise<EventWriteResult[]>; close: () => Promise<void> } {
+  const worker = new Worker(new URL('./write-worker.js', import.meta.url), { workerData: { file } });
+  const pending = new Map<number, { batch: readonly EventWrite[]; resolve: (r: EventWriteResult[]) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  let dead: Error | null = null;
+  let closed: (() => void) | null = null;
+  worker.on('message', (m: { id: number; results?: PackedResults; error?: string } | { closed: true }) => {
+    if ('closed' in m) {
+      closed?.();
+      return;
+    }
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (pending.size === 0) worker.unref(); // keep the process alive only while writes are pending
+    if (m.results) p?.resolve(unpackResults(m.results, p.batch));
+    else p?.reject(new Error(m.error ?? 'write failed'));
+  });
+  const fail = (e: Error): void => {
+    dead = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the writer thread exited (${code})`)));
+  worker.unref();
+  return {
+    write: (batch) =>
+      new Promise((resolve, reject) => {
+        if (dead) return reject(dead);
+        const id = next++;
+        pending.set(id, { batch, resolve, reject });
+        worker.ref();
+        worker.postMessage({ id, batch: packBatch(batch) });
+      }),
+    close: () =>
+      dead
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            closed = resolve;
+            worker.ref();
+            worker.postMessage({ close: true });
+          }).then(() => void worker.terminate()),
+  };
+}
+
+export function openSqliteStore(dir: string, options: { memory?: boolean; writerThread?: boolean } = {}): Store {
   let file = ':memory:';
   if (!options.memory) {
     mkdirSync(dir, { recursive: true });
     file = join(dir, 'vigil.db');
   }
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
+  prepareDatabase(db);
+  const writer = options.writerThread && !options.memory ? startWriterThread(file) : null;
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
   return {
-    events: createEventStore(db),
+    events: createEventStore(db, writer ? writer.write : null),
     alerts: createAlertStore(db),
     rules: createRuleStore(db),
     runs: createRunStore(db),
@@ -87,40 +241,53 @@ export function openSqliteStore(dir: string, options: { memory?: boolean } = {})
       }
       return total;
     },
-    close: () => db.close(),
+    close: async () => {
+      await writer?.close();
+      db.close();
+    },
   };
 }
 
-function createEventStore(db: Database.Database): EventStore {
+/**
+ * The write half of the event store: one transaction per batch. Used directly (memory stores,
+ * tests) or inside the writer thread (`write-worker.ts`), where it runs beside request parsing.
+ */
+export function createEventWriter(db: Database.Database): (batch: readonly EventWrite[]) => EventWriteResult[] {
+  const ids = idScheme(db);
+  const maxSeq = db.prepare('SELECT max(seq) AS m FROM events');
   const indexIds = new Map<string, number>();
-  for (const r of db.prepare('SELECT id, name FROM indices').all() as Array<{ id: number; name: string }>) indexIds.set(r.name, r.id);
-  const addIndex = db.prepare('INSERT INTO indices(name, first_seen, last_seen) VALUES (?, ?, ?)');
+  const addIndex = db.prepare('INSERT INTO indices(name, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET last_seen = excluded.last_seen RETURNING id');
   const touchIndex = db.prepare('UPDATE indices SET last_seen = max(last_seen, ?), docs = docs + ? WHERE id = ?');
-  const insert = db.prepare('INSERT INTO events(idx, id, version, ts, ingested, source) VALUES (?, ?, ?, ?, ?, ?)');
-  const findDoc = db.prepare('SELECT seq, version FROM events WHERE idx = ? AND id = ?');
+  const insert = db.prepare('INSERT INTO events(seq, idx, id, explicit, version, ts, ingested, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const findExplicit = db.prepare('SELECT seq, version FROM events WHERE idx = ? AND id = ? AND explicit = 1');
+  const findSeq = db.prepare('SELECT seq, version FROM events WHERE seq = ? AND idx = ? AND id = ?');
   const deleteSeq = db.prepare('DELETE FROM events WHERE seq = ?');
-  const getDoc = db.prepare('SELECT seq, version, ts, source FROM events WHERE idx = ? AND id = ?');
 
   const indexId = (name: string, now: number): number => {
     let id = indexIds.get(name);
     if (id === undefined) {
-      id = Number(addIndex.run(name, now, now).lastInsertRowid);
+      id = (addIndex.get(name, now, now) as { id: number }).id;
       indexIds.set(name, id);
     }
     return id;
   };
 
-  const writeBatch = db.transaction((batch: readonly EventWrite[]): EventWriteResult[] => {
+  return db.transaction((batch: readonly EventWrite[]): EventWriteResult[] => {
     const out: EventWriteResult[] = [];
     const touched = new Map<number, { n: number; t: number }>();
+    // read inside the transaction: whichever connection writes, sequence numbers stay unique
+    let nextSeq = ((maxSeq.get() as { m: number | null }).m ?? 0) + 1;
     for (const w of batch) {
       const idx = indexId(w.index, w.ingested);
       let version = 1;
-      let id = w.id;
       let created = true;
-      if (id === undefined) id = newId();
+      const seq = nextSeq;
+      let id: string;
+      if (w.id === undefined) id = ids.make(seq);
       else {
-        const prior = findDoc.get(idx, id) as { seq: number; version: number } | undefined;
+        id = w.id;
+        const named = ids.seqOf(id);
+        const prior = (findExplicit.get(idx, id) ?? (named === null ? undefined : findSeq.get(named, idx, id))) as { seq: number; version: number } | undefined;
         if (prior) {
           if (w.op === 'create') {
             out.push({ ok: false, index: w.index, id, status: 409, type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [${prior.version}])` });
@@ -131,7 +298,8 @@ function createEventStore(db: Database.Database): EventStore {
           created = false;
         }
       }
-      const seq = Number(insert.run(idx, id, version, w.ts, w.ingested, w.json).lastInsertRowid);
+      insert.run(seq, idx, id, w.id === undefined ? 0 : 1, version, w.ts, w.ingested, w.json);
+      nextSeq++;
       const t = touched.get(idx) ?? { n: 0, t: 0 };
       t.n += created ? 1 : 0;
       t.t = Math.max(t.t, w.ingested);
@@ -141,21 +309,33 @@ function createEventStore(db: Database.Database): EventStore {
     for (const [idx, t] of touched) touchIndex.run(t.t, t.n, idx);
     return out;
   });
+}
+
+function createEventStore(db: Database.Database, writeAsync: ((batch: readonly EventWrite[]) => Promise<EventWriteResult[]>) | null): EventStore {
+  let writer: ((batch: readonly EventWrite[]) => EventWriteResult[]) | null = null;
+  const writeBatch = (batch: readonly EventWrite[]): EventWriteResult[] => (writer ??= createEventWriter(db))(batch);
+  // index names are few; read them fresh so that indices created by the writer thread are seen
+  const indexIds = (): Map<string, number> => new Map((db.prepare('SELECT id, name FROM indices').all() as Array<{ id: number; name: string }>).map((r) => [r.name, r.id]));
+  const ids = idScheme(db);
+  const getExplicit = db.prepare('SELECT seq, version, ts, source FROM events WHERE idx = ? AND id = ? AND explicit = 1');
+  const getSeq = db.prepare('SELECT seq, version, ts, source FROM events WHERE seq = ? AND idx = ? AND id = ?');
 
   const resolveIds = (patterns: readonly string[]): number[] => {
     const match = createIndexMatcher(patterns);
     const ids: number[] = [];
-    for (const [name, id] of indexIds) if (match(name)) ids.push(id);
+    for (const [name, id] of indexIds()) if (match(name)) ids.push(id);
     return ids;
   };
-  const nameOf = (): Map<number, string> => new Map([...indexIds].map(([n, i]) => [i, n]));
+  const nameOf = (): Map<number, string> => new Map([...indexIds()].map(([n, i]) => [i, n]));
 
   return {
     write: (batch) => writeBatch(batch),
+    writeAsync: writeAsync ?? ((batch) => Promise.resolve(writeBatch(batch))),
     get(index, id) {
-      const idx = indexIds.get(index);
+      const idx = indexIds().get(index);
       if (idx === undefined) return null;
-      const r = getDoc.get(idx, id) as { seq: number; version: number; ts: number | null; source: string } | undefined;
+      const named = ids.seqOf(id);
+      const r = (getExplicit.get(idx, id) ?? (named === null ? undefined : getSeq.get(named, idx, id))) as { seq: number; version: number; ts: number | null; source: string } | undefined;
       return r ? { index, id, version: r.version, seq: r.seq, ts: r.ts, json: r.source } : null;
     },
     *scan(scan: EventScan): IterableIterator<StoredEvent> {
@@ -180,7 +360,7 @@ function createEventStore(db: Database.Database): EventStore {
     },
     resolve(patterns) {
       const match = createIndexMatcher(patterns);
-      return [...indexIds.keys()].filter(match).sort();
+      return [...indexIds().keys()].filter(match).sort();
     },
     indices(): IndexInfo[] {
       return (db.prepare('SELECT name, docs, first_seen, last_seen FROM indices ORDER BY name').all() as Array<{ name: string; docs: number; first_seen: number; last_seen: number }>).map(
