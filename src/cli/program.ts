@@ -3,6 +3,8 @@ import { runCheck } from './check.js';
 import { runQuery, type QueryOpts } from './query.js';
 import { runRulesConvert, runRulesValidate } from './rules.js';
 import { runServe, type ServeOpts } from './serve.js';
+import { runHuntCommand, type HuntOpts } from './hunt.js';
+import { runGen } from './gen.js';
 
 export interface Io {
   readonly out: (s: string) => void;
@@ -59,6 +61,30 @@ export function createProgram(io: Io): Command {
     .option('--tick <ms>', 'how often the scheduler looks for due rules', '1000')
     .action(async (opts: ServeOpts) => {
       process.exitCode = await runServe(io, opts);
+    });
+
+  program
+    .command('hunt')
+    .description('run rules over event files now (NDJSON, NDJSON.gz, folders, stdin) and report every match')
+    .option('--rules <paths...>', 'rule files or folders (default: the bundled rules)')
+    .option('--events <paths...>', 'event files or folders; - or nothing reads standard input')
+    .option('--index <name>', 'the index the events belong to (then rule index patterns apply)')
+    .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
+    .option('-o, --output <file>', 'write results to a file')
+    .option('--max-alerts <n>', 'stop reporting after n matches')
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts: HuntOpts) => {
+      process.exitCode = await runHuntCommand(io, opts, process.stdin, process.stdout.isTTY === true && process.stderr.isTTY === true);
+    });
+
+  program
+    .command('gen')
+    .description('generate deterministic ECS endpoint events with planted attacks (NDJSON on stdout)')
+    .option('--events <n>', 'how many events', '100000')
+    .option('--seed <n>', 'random seed', '1')
+    .option('--plant-every <n>', 'one planted attack per n events', '10000')
+    .action(async (opts: { events: string; seed: string; plantEvery?: string }) => {
+      process.exitCode = await runGen(io, opts, (s) => process.stdout.write(s), () => new Promise((r) => process.stdout.once('drain', () => r())));
     });
 
   const rules = program.command('rules').description('read, validate and convert detection rules (TOML, Markdown, Kibana NDJSON)');

@@ -1,0 +1,115 @@
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { BuiltAlert } from '../alerts/index.js';
+import { runHunt, type HuntProgress } from '../app/index.js';
+import { formatDiagnostics } from '../core/index.js';
+import { loadRules, type Rule } from '../rules/index.js';
+import type { Io } from './program.js';
+import { bundledRulesDir } from './serve.js';
+
+export interface HuntOpts {
+  readonly rules?: string[];
+  readonly events?: string[];
+  readonly index?: string;
+  readonly format?: string;
+  readonly output?: string;
+  readonly maxAlerts?: string;
+  readonly progress?: boolean;
+}
+
+const get = (doc: Record<string, unknown>, path: string): string => {
+  let v: unknown = doc;
+  for (const k of path.split('.')) v = v && typeof v === 'object' ? ((v as Record<string, unknown>)[k] ?? (v as Record<string, unknown>)[path]) : undefined;
+  if (Array.isArray(v)) v = v[0];
+  return v === undefined || v === null ? '' : String(v);
+};
+
+function row(a: BuiltAlert): string[] {
+  return [
+    String(a.doc['kibana.alert.original_time'] ?? ''),
+    a.severity,
+    String(a.risk),
+    String(a.doc['kibana.alert.rule.name'] ?? a.ruleId),
+    a.host ?? '',
+    a.user ?? '',
+    a.process ?? get(a.doc, 'process.name'),
+  ];
+}
+
+const HEAD = ['time', 'severity', 'risk', 'rule', 'host', 'user', 'process'];
+const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+function table(rows: string[][]): string {
+  const widths = HEAD.map((h, i) => Math.min(i === 3 ? 60 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const fmt = (r: string[]): string => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(HEAD), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+}
+
+function summary(alerts: readonly BuiltAlert[]): string {
+  const top = alerts.filter((a) => !a.buildingBlock);
+  const count = (key: (a: BuiltAlert) => string[]): Array<[string, number]> => {
+    const m = new Map<string, number>();
+    for (const a of top) for (const k of key(a)) m.set(k, (m.get(k) ?? 0) + 1);
+    return [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
+  };
+  const lines = [`summary: ${top.length} alerts`];
+  lines.push('  by severity: ' + count((a) => [a.severity]).map(([k, n]) => `${k} ${n}`).join(', '));
+  const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
+  lines.push('  by ATT&CK tactic: ' + (tactics.length ? tactics.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
+  lines.push('  by rule:');
+  for (const [k, n] of count((a) => [String(a.doc['kibana.alert.rule.name'])])) lines.push(`    ${String(n).padStart(7)}  ${k}`);
+  return lines.join('\n');
+}
+
+function progressLine(p: HuntProgress, t0: number): string {
+  const s = (performance.now() - t0) / 1000;
+  const rate = p.events / Math.max(s, 0.001);
+  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
+  const eta = frac > 0 ? (s / frac - s).toFixed(0) : '?';
+  const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
+  return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s  ETA ${eta}s  bad ${p.badLines}`;
+}
+
+/** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad, 2 usage. */
+export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, isTty: boolean): Promise<number> {
+  const format = opts.format ?? (isTty && !opts.output ? 'table' : 'ndjson');
+  if (!['table', 'ndjson', 'json', 'csv'].includes(format)) {
+    io.err(`vigil hunt: unknown format '${format}' (table, ndjson, json, csv)\n`);
+    return 2;
+  }
+  const set = await loadRules(opts.rules && opts.rules.length ? opts.rules : [bundledRulesDir()]);
+  for (const f of set.files) {
+    const errs = f.diagnostics.filter((d) => d.severity === 'error');
+    if (errs.length) io.err(`${formatDiagnostics(errs, f.text, { context: false })}\n`);
+  }
+  const rules: Rule[] = set.rules;
+  const t0 = performance.now();
+  const showProgress = opts.progress ?? isTty;
+  const result = await runHunt({
+    rules,
+    inputs: opts.events ?? [],
+    stdin,
+    index: opts.index,
+    maxAlerts: opts.maxAlerts === undefined ? undefined : Number(opts.maxAlerts),
+    onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
+  });
+  if (showProgress) io.err('\n');
+  const sorted = [...result.alerts].sort((a, b) => (a.originalTime ?? 0) - (b.originalTime ?? 0) || a.id.localeCompare(b.id));
+  let text: string;
+  if (format === 'ndjson') text = sorted.map((a) => JSON.stringify(a.doc)).join('\n') + (sorted.length ? '\n' : '');
+  else if (format === 'json') text = `${JSON.stringify(sorted.map((a) => a.doc), null, 2)}\n`;
+  else if (format === 'csv') text = [HEAD.join(','), ...sorted.filter((a) => !a.buildingBlock).map((a) => row(a).map(csvCell).join(','))].join('\n') + '\n';
+  else text = `${table(sorted.filter((a) => !a.buildingBlock).map(row))}\n\n${summary(result.alerts)}\n`;
+  if (opts.output) {
+    const ws = createWriteStream(opts.output);
+    await new Promise<void>((resolve, reject) => ws.end(text, () => resolve()).on('error', reject));
+  } else io.out(text);
+  const info = [
+    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s)`,
+  ];
+  if (format !== 'table') info.push(summary(result.alerts));
+  for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
+  if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
+  io.err(`${info.join('\n')}\n`);
+  return result.badLines > 0 ? 1 : 0;
+}

@@ -1,0 +1,1 @@
+export { generateEvents, plantedCounts, PLANTED_RULES, type GenerateOptions } from './generate-events.js';
