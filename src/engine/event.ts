@@ -37,6 +37,7 @@ export interface EventOptions {
   readonly mappings?: ReadonlyMap<string, IndexMapping>;
 }
 
+const dayCache = new Map<string, number>();
 const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
 const d = (s: string, i: number): number => s.charCodeAt(i) - 48;
 const isDigit = (s: string, i: number): boolean => {
@@ -76,7 +77,16 @@ export function parseIsoTimestamp(s: string): number {
     const minute = d(s, 14) * 10 + d(s, 15);
     const second = d(s, 17) * 10 + d(s, 18);
     if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 24 || minute > 59 || second > 59) return NaN;
-    const t = Date.UTC(d(s, 0) * 1000 + d(s, 1) * 100 + d(s, 2) * 10 + d(s, 3), month - 1, day, hour, minute, second, ms);
+    // the day's start is cached: events of one batch share a handful of dates
+    const dayKey = s.slice(0, 10);
+    let dayMs = dayCache.get(dayKey);
+    if (dayMs === undefined) {
+      dayMs = Date.UTC(d(s, 0) * 1000 + d(s, 1) * 100 + d(s, 2) * 10 + d(s, 3), month - 1, day);
+      if (new Date(dayMs).getUTCDate() !== day) dayMs = NaN; // 2026-02-31 is no date
+      if (dayCache.size > 1000) dayCache.clear();
+      dayCache.set(dayKey, dayMs);
+    }
+    const t = dayMs + ((hour * 60 + minute) * 60 + second) * 1000 + ms;
     return t - offset;
   }
   return Date.parse(s);

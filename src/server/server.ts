@@ -138,8 +138,8 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     const t0 = performance.now();
     const index = (req.params as { index?: string }).index;
     const items: BulkItem[] = parseBulk(typeof req.body === 'string' ? req.body : '', index);
-    const good = items.filter((i): i is Extract<BulkItem, { ok: true }> => i.ok);
-    const results = await vigil.ingest(good.map((g): IngestItem => ({ op: g.op, index: g.index, id: g.id, source: g.source, json: g.json })));
+    const good: IngestItem[] = items.filter((i): i is Extract<BulkItem, { ok: true }> => i.ok);
+    const results = await vigil.ingest(good);
     let k = 0;
     let errors = false;
     const parts: string[] = new Array<string>(items.length);
