@@ -95,10 +95,13 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
     const entity = `${h.id}-${i}`;
     if (i > 0 && i % every === 0) {
       const mysql = plants++ % 2 === 0;
+      // the attack happens on a host of the right kind
+      const target = hosts[(((i / every) * 10 + (mysql ? 0 : 5)) % hosts.length)]!;
+      common.host = { name: target.name, id: target.id, ip: [target.ip], os: { type: target.os, family: target.os === 'linux' ? 'debian' : target.os, platform: target.os } };
       if (mysql)
-        yield JSON.stringify({ ...common, host: { ...common.host, os: { type: 'linux', family: 'debian', platform: 'linux' } }, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'bash', executable: '/bin/bash', pid: 30000 + (i % 1000), entity_id: entity, args: ['bash'], parent: { name: 'mysql', executable: '/usr/bin/mysql', args: ['mysql', '-u', 'app', '-e', '\\!/bin/bash'], entity_id: `${entity}-p` } } });
+        yield JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'bash', executable: '/bin/bash', pid: 30000 + (i % 1000), entity_id: entity, args: ['bash'], parent: { name: 'mysql', executable: '/usr/bin/mysql', args: ['mysql', '-u', 'app', '-e', '\\!/bin/bash'], entity_id: `${entity}-p` } } });
       else
-        yield JSON.stringify({ ...common, host: { ...common.host, os: { type: 'windows', family: 'windows', platform: 'windows' } }, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pid: 40000 + (i % 1000), entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
+        yield JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pid: 40000 + (i % 1000), entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
       continue;
     }
     const kind = r();
