@@ -145,6 +145,14 @@ class FieldCache {
   }
 }
 
+/** The OS types a condition requires (`host.os.type` ==, in, : without wildcards), or null. */
+function osTypes(e: Expr): string[] | null {
+  if (e.kind === 'logical' && e.op === 'and') return osTypes(e.left) ?? osTypes(e.right);
+  const c = cover(e);
+  if (c && c.length === 1 && c[0]!.field.join('.') === 'host.os.type') return [...new Set(c[0]!.values.map((v) => v.toLowerCase()))];
+  return null;
+}
+
 /** The event filter as one function, with the engine's category rule (case-sensitive, any element). */
 function directTest(f: EventFilter, categoryField: string, fields: FieldCache): ((source: Record<string, unknown>) => boolean) | null {
   let pred: (s: unknown) => unknown;
@@ -174,6 +182,7 @@ export class RuleSet<R> {
   private readonly byValue = new Map<string, Map<string, { get: FieldGetter; values: Map<string, Slot<R>[]> }>>();
   private readonly getCategory: FieldGetter;
   private readonly fields = new FieldCache();
+  private readonly getOs = createFieldGetter(['host', 'os', 'type']);
   readonly stats: RuleSetStats;
 
   /**
@@ -208,23 +217,27 @@ export class RuleSet<R> {
       if (stateful) nStateful++;
       let allKeyed = true;
       for (const f of filters) {
-        const cat = (f.category ?? '').toLowerCase();
-        const keys = cover(f.condition);
-        if (!keys || coverCost(keys) >= 1000) {
-          allKeyed = false;
-          this.add(this.always, cat, slot);
-          continue;
-        }
-        let byField = this.byValue.get(cat);
-        if (!byField) this.byValue.set(cat, (byField = new Map()));
-        for (const key of keys) {
-          const fieldKey = key.field.join('\u0000');
-          let entry = byField.get(fieldKey);
-          if (!entry) byField.set(fieldKey, (entry = { get: createFieldGetter(key.field), values: new Map() }));
-          for (const v of new Set(key.values.map((x) => x.toLowerCase()))) {
-            const list = entry.values.get(v) ?? [];
-            if (list[list.length - 1] !== slot) list.push(slot);
-            entry.values.set(v, list);
+        // an OS test in the top-level `and` chain narrows the rule to events of those OS types
+        const os = osTypes(f.condition);
+        const cats = os ? os.map((o) => `${(f.category ?? '').toLowerCase()}|${o}`) : [(f.category ?? '').toLowerCase()];
+        for (const cat of cats) {
+          const keys = cover(f.condition);
+          if (!keys || coverCost(keys) >= 1000) {
+            allKeyed = false;
+            this.add(this.always, cat, slot);
+            continue;
+          }
+          let byField = this.byValue.get(cat);
+          if (!byField) this.byValue.set(cat, (byField = new Map()));
+          for (const key of keys) {
+            const fieldKey = key.field.join('\u0000');
+            let entry = byField.get(fieldKey);
+            if (!entry) byField.set(fieldKey, (entry = { get: this.fields.getter(key.field), values: new Map() }));
+            for (const v of new Set(key.values.map((x) => x.toLowerCase()))) {
+              const list = entry.values.get(v) ?? [];
+              if (list[list.length - 1] !== slot) list.push(slot);
+              entry.values.set(v, list);
+            }
           }
         }
       }
@@ -246,8 +259,11 @@ export class RuleSet<R> {
   push(event: EventInput, out: Array<RuleSetHit<R>>): void {
     const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
     this.fields.reset(source);
-    const cats: string[] = [''];
-    lower(this.getCategory(source), cats);
+    const base: string[] = [''];
+    lower(this.getCategory(source), base);
+    const osv: string[] = [];
+    lower(this.getOs(source), osv);
+    const cats = osv.length === 0 ? base : [...base, ...base.flatMap((c) => osv.map((o) => `${c}|${o}`))];
     const seen = new Set<Slot<R>>();
     const vals: string[] = [];
     for (const c of cats) {
