@@ -47,7 +47,19 @@ export interface IpAddress {
   readonly value: bigint;
 }
 
+// rules test the same few addresses of an event many times (one cidrMatch per rule): remember them
+const ipCache = new Map<string, IpAddress | null>();
+
 export function parseIp(s: string): IpAddress | null {
+  const hit = ipCache.get(s);
+  if (hit !== undefined) return hit;
+  const r = parseIpUncached(s);
+  if (ipCache.size >= 4096) ipCache.clear();
+  ipCache.set(s, r);
+  return r;
+}
+
+function parseIpUncached(s: string): IpAddress | null {
   const v4 = parseV4(s);
   if (v4 !== null) return { v6: false, value: v4 };
   const v6 = parseV6(s);
