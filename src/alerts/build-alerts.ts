@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import type { Rule } from '../rules/index.js';
+import type { AlertRow } from '../store/index.js';
 
 /**
  * Turns an engine match into alert documents shaped like Kibana's alerts-as-data schema. Pure:
@@ -26,21 +27,8 @@ export interface AlertContext {
   readonly executionId: string;
 }
 
-export interface BuiltAlert {
-  readonly id: string;
-  readonly ruleId: string;
-  readonly created: number;
-  readonly originalTime: number | null;
-  readonly severity: string;
-  readonly risk: number;
-  readonly status: string;
-  readonly host: string | null;
-  readonly user: string | null;
-  readonly process: string | null;
-  readonly groupId: string | null;
-  readonly buildingBlock: boolean;
-  readonly doc: Record<string, unknown>;
-}
+/** An alert as the store keeps it: its document plus the columns searches filter on. */
+export type BuiltAlert = AlertRow;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 

@@ -21,7 +21,7 @@ export const PLANTED_RULES = {
 } as const;
 
 /** mulberry32: small, fast, and the same everywhere. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,1 +1,1 @@
-export { generateEvents, plantedCounts, PLANTED_RULES, type GenerateOptions } from './generate-events.js';
+export { generateEvents, plantedCounts, rng, PLANTED_RULES, type GenerateOptions } from './generate-events.js';

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseQuery, printStatement, stripSpans } from '../../src/index.js';
+// a deterministic PRNG so a failing case can be replayed from its seed
+import { rng } from '../../src/gen/index.js';
 import { corpusEqlQueries } from '../support/shared.js';
 
-/** mulberry32: a small deterministic PRNG so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   '(', ')', '[', ']', '![', '"', "'", '\\', '|', '~', '?', '/*', '*/', '//', '"""', '`', '==', '=', ':', ',', '.',
