@@ -57,7 +57,7 @@ function baselineSqlite(bodies: string[]): number {
 
 async function startServe(dir: string): Promise<{ url: string; stop: () => Promise<void>; rss: () => number }> {
   const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const proc = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', dir, '--streaming'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--port', '0', '--data', dir, '--streaming'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {

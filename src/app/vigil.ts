@@ -1,4 +1,4 @@
-import { type Clock, diagnosticPosition, formatDiagnostics, ManualClock } from '../core/index.js';
+import { type Clock, type EventTimes, diagnosticPosition, formatDiagnostics, ManualClock } from '../core/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { compileQuery, defaultParseTimestamp, IndexMapping, type EventHit, type SequenceHit } from '../engine/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
@@ -30,8 +30,11 @@ export interface IngestItem {
   readonly op: WriteOp;
   readonly index: string;
   readonly id?: string;
-  readonly source: Readonly<Record<string, unknown>>;
-  /** The document's JSON text as received. */
+  /** The parsed document, when the caller has it. */
+  readonly source?: Readonly<Record<string, unknown>>;
+  /** The time fields read from the text without parsing it (see peekEventTimes). */
+  readonly times?: EventTimes;
+  /** The document's JSON text as received; the store refuses it when it is not a JSON object. */
   readonly json: string;
 }
 
@@ -49,6 +52,15 @@ const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
 const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+/** A document the store will refuse (it checks the JSON) has no time fields. */
+function parseOrNull(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The detection service: store, rules, scheduler, streaming, outputs. Transport-free; the HTTP
@@ -117,8 +129,13 @@ export class Vigil {
   async ingest(items: readonly IngestItem[]): Promise<EventWriteResult[]> {
     const now = this.clock.now();
     const writes = items.map((it) => {
-      const ts = finite(defaultParseTimestamp(getTimestamp(it.source)));
-      const ing = getIngested(it.source);
+      let times = it.times;
+      if (!times) {
+        const source = it.source ?? parseOrNull(it.json);
+        times = { timestamp: getTimestamp(source), ingested: getIngested(source) };
+      }
+      const ts = finite(defaultParseTimestamp(times.timestamp));
+      const ing: unknown = times.ingested;
       const ingested = ing === undefined ? now : (finite(defaultParseTimestamp(ing)) ?? now);
       return { op: it.op, index: it.index, id: it.id, json: it.json, ts, ingested };
     });

@@ -8,3 +8,4 @@ export {
   type FormatOptions,
 } from './diagnostic.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
+export { peekEventTimes, type EventTimes } from './json-scan.js';

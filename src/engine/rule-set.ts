@@ -2,6 +2,7 @@ import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } f
 import { compilePredicate, type Expr, type EventFilter } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput } from './event.js';
+import { LOW_CARDINALITY } from './raw-filter.js';
 
 /**
  * Many rules in one pass. Event queries are indexed by event category and by one literal test each
@@ -41,13 +42,6 @@ export interface RuleSetStats {
   readonly byCategoryOnly: number;
   readonly stateful: number;
 }
-
-/** Fields with few distinct values: a key on them lets nearly every event through. */
-const LOW_CARDINALITY = new Set([
-  'event.type', 'event.category', 'event.kind', 'event.outcome', 'event.action', 'event.module', 'event.dataset', 'event.provider', 'event.code',
-  'data_stream.dataset', 'data_stream.namespace', 'agent.type', 'host.os.type', 'host.os.family', 'host.os.name', 'host.os.platform', 'host.os.kernel',
-  'network.direction', 'network.transport', 'network.protocol', 'network.type', 'process.pe.original_file_name_missing', 'user.domain', 'winlog.channel',
-]);
 
 /** Lower is better: selective fields first, then fewer values. */
 function keyCost(k: { field: readonly (string | number)[]; values: readonly string[] }): number {

@@ -9,5 +9,5 @@ export { parseQuery, type ParseQueryOptions, type ParsedQuery } from './parse-qu
 export { compileExpr, compilePredicate, type CompileContext, type Evaluator, type Predicate } from './compile.js';
 export { BUILTINS, type Builtin, type BuiltinContext } from './builtins.js';
 export type { Value, Scalar } from './values.js';
-export { first as firstValue, compareScalars } from './values.js';
+export { first as firstValue, compareScalars, toNumber } from './values.js';
 export { parseCidr, parseIp, cidrContains } from './cidr.js';

@@ -1,3 +1,4 @@
+import { peekEventTimes, type EventTimes } from '../core/index.js';
 import type { WriteOp } from '../store/index.js';
 
 /**
@@ -5,7 +6,17 @@ import type { WriteOp } from '../store/index.js';
  * create). A bad line fails its own item with a reason; the other items go on.
  */
 export type BulkItem =
-  | { readonly ok: true; readonly op: WriteOp; readonly index: string; readonly id?: string; readonly source: Record<string, unknown>; readonly json: string }
+  | {
+      readonly ok: true;
+      readonly op: WriteOp;
+      readonly index: string;
+      readonly id?: string;
+      /** Parsed only when the time fields could not be read from the text; the store checks the JSON. */
+      readonly source?: Record<string, unknown>;
+      readonly times?: EventTimes;
+      readonly json: string;
+      readonly line: number;
+    }
   | { readonly ok: false; readonly op: string; readonly index: string; readonly id: string | null; readonly status: number; readonly type: string; readonly reason: string; readonly line: number };
 
 export class BulkRequestError extends Error {}
@@ -103,6 +114,11 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       fail(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
       continue;
     }
+    const times = peekEventTimes(docLine);
+    if (times) {
+      items.push({ ok: true, op: op as WriteOp, index, id, times, json: docLine, line: lineNo });
+      continue;
+    }
     let source: unknown;
     try {
       source = JSON.parse(docLine);
@@ -114,7 +130,7 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: the document must be a JSON object`);
       continue;
     }
-    items.push({ ok: true, op: op as WriteOp, index, id, source: source as Record<string, unknown>, json: docLine });
+    items.push({ ok: true, op: op as WriteOp, index, id, source: source as Record<string, unknown>, json: docLine, line: lineNo });
   }
   return items;
 }

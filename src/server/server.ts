@@ -153,7 +153,9 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
       const r = results[k++]!;
       if (!r.ok) {
         errors = true;
-        parts[i] = JSON.stringify(itemResult(r, it.op));
+        // the store found the document unreadable: say on which line of the body
+        const located = r.type === 'document_parsing_exception' ? { ...r, reason: `[${it.line}:1] ${r.reason}` } : r;
+        parts[i] = JSON.stringify(itemResult(located, it.op));
         continue;
       }
       parts[i] = `{"${it.op}":{"_index":${q(r.index)},"_id":${JSON.stringify(r.id)},"_version":${r.version},"result":"${r.created ? 'created' : 'updated'}","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":${r.seq},"_primary_term":1,"status":${r.created ? 201 : 200}}}`;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BuiltAlert } from '../alerts/index.js';
-import type { Matcher } from '../engine/index.js';
+import { rawFilterOf, type Matcher, type RawFilter } from '../engine/index.js';
 import { EventBridge, writeMatches, type ActiveRule } from '../scheduler/index.js';
 import { createIndexMatcher, type Store, type StoredEvent } from '../store/index.js';
 
@@ -9,9 +9,20 @@ interface RuleStream {
   readonly matcher: Matcher;
   readonly bridge: EventBridge;
   readonly inIndex: (name: string) => boolean;
+  /** Events whose text cannot match are neither parsed nor fed to the matcher. */
+  readonly raw: RawFilter;
   /** Alerts written per interval bucket (bucket = floor(event time / interval)). */
   readonly perBucket: Map<number, number>;
   counters: { searched: number; matches: number; written: number; existing: number; dropped: number; since: number };
+}
+
+function parseObject(json: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(json);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
@@ -50,6 +61,7 @@ export class StreamEngine {
         matcher: r.compiled!.createMatcher({ lateness }),
         bridge: new EventBridge(),
         inIndex: createIndexMatcher(r.indexPatterns),
+        raw: rawFilterOf(r.compiled!.ast),
         perBucket: new Map(),
         counters: { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, since: now },
       });
@@ -65,13 +77,20 @@ export class StreamEngine {
   push(events: readonly StoredEvent[], now: number): BuiltAlert[] {
     const out: BuiltAlert[] = [];
     if (this.streams.size === 0) return out;
-    const parsed = events.map((e) => ({ e, source: (e.source ?? JSON.parse(e.json)) as Record<string, unknown> }));
+    // parsed (and lowercased) once per event, and only for events some rule's text test lets through
+    const parsed: Array<Record<string, unknown> | null | undefined> = new Array(events.length);
+    const lowered: Array<string | undefined> = new Array(events.length);
     for (const s of this.streams.values()) {
       const hits = [];
-      for (const { e, source } of parsed) {
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
         if (!s.inIndex(e.index)) continue;
         if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
         s.counters.searched++;
+        if (!s.raw.test(e.json, () => (lowered[i] ??= e.json.toLowerCase()))) continue;
+        let source = parsed[i];
+        if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseObject(e.json);
+        if (source === null) continue;
         // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
         if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);
         for (const h of s.matcher.push({ _index: e.index, _id: e.id, _source: source })) {

@@ -65,7 +65,8 @@ test('bulk parser: pairs actions and documents; each bad line fails only its ite
     [
       'ok index a - {"x":1}',
       'ok create dflt 7 {"y":2}',
-      '400 document_parsing_exception @6',
+      // the parser reads only the time fields of a document; the store checks that it is JSON
+      'ok create a - {not json',
       '400 illegal_argument_exception @8',
       '400 illegal_argument_exception @10',
       '400 invalid_index_name_exception @11',
@@ -148,6 +149,35 @@ test('a sequence gives a building block per event and one alert with the shared 
   assert.equal(shell!.doc.user, undefined);
   assert.deepEqual(commonFields([{ a: { b: 1, c: 2 }, d: [1] }, { a: { b: 1, c: 3 }, d: [1] }]), { a: { b: 1 }, d: [1] });
 });
+
+test('SQLite store: a document that is not a JSON object fails alone; an overwrite by one keeps the old version', () => {
+  const s = openSqliteStore('', { memory: true });
+  const w = (op: 'index' | 'create', id: string | undefined, json: string) => ({ op, index: 'logs-a', id, json, ts: 1, ingested: 1 });
+  const r = s.events.write([w('create', 'a', '{"v":1}'), w('create', undefined, '{not json'), w('create', undefined, '[1,2]'), w('create', undefined, ' {"ok":true}'), w('index', 'a', '{"v":'), w('create', undefined, '{"x":1} trailing')]);
+  assert.deepEqual(
+    r.map((x) => (x.ok ? `ok v${x.version}` : `${x.status} ${x.type}: ${x.reason}`)),
+    [
+      'ok v1',
+      `400 document_parsing_exception: failed to parse: ${jsonError('{not json')}`,
+      '400 document_parsing_exception: failed to parse: the document must be a JSON object',
+      'ok v1',
+      `400 document_parsing_exception: failed to parse: ${jsonError('{"v":')}`,
+      `400 document_parsing_exception: failed to parse: ${jsonError('{"x":1} trailing')}`,
+    ],
+  );
+  assert.equal(s.events.count(), 2);
+  assert.equal(s.events.get('logs-a', 'a')!.json, '{"v":1}');
+  s.close();
+});
+
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${text} parses`);
+}
 
 test('SQLite store: create conflicts, index overwrites with a new version, scans in time order', () => {
   const s = openSqliteStore('', { memory: true });

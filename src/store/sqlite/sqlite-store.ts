@@ -24,9 +24,10 @@ import type {
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS indices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, docs INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, id TEXT NOT NULL, explicit INTEGER NOT NULL, version INTEGER NOT NULL, ts INTEGER, ingested INTEGER NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, id TEXT NOT NULL, explicit INTEGER NOT NULL, version INTEGER NOT NULL, ts INTEGER, ingested INTEGER NOT NULL, source TEXT NOT NULL CONSTRAINT source_is_json CHECK (json_valid(source)));
 CREATE UNIQUE INDEX IF NOT EXISTS events_doc ON events(idx, id) WHERE explicit = 1;
 CREATE INDEX IF NOT EXISTS events_time ON events(idx, ts);
+
 CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(original_time);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, original_time);
@@ -83,6 +84,12 @@ export function prepareDatabase(db: Database.Database): void {
   db.pragma('busy_timeout = 10000');
   db.pragma('cache_size = -65536');
   db.exec(SCHEMA);
+  // stores made before documents were checked in SQL get the same check as a trigger (slower than
+  // the table constraint, same effect)
+  const table = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string }).sql;
+  if (!table.includes('source_is_json')) {
+    db.exec("CREATE TRIGGER IF NOT EXISTS events_json BEFORE INSERT ON events WHEN NOT json_valid(NEW.source) BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: source_is_json'); END");
+  }
 }
 
 /**
@@ -208,6 +215,26 @@ function startWriterThread(file: string): { write: (batch: readonly EventWrite[]
   };
 }
 
+/** Checkpoints the WAL every `everyMs` on a thread of its own (see checkpoint-worker.ts). */
+function startCheckpointThread(file: string, everyMs = 250): { close: () => Promise<void> } {
+  const worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, everyMs } });
+  worker.unref();
+  let alive = true;
+  worker.on('exit', () => (alive = false));
+  worker.on('error', () => (alive = false));
+  return {
+    close: () =>
+      alive
+        ? new Promise<void>((resolve) => {
+            worker.ref();
+            worker.once('message', () => resolve());
+            worker.once('exit', () => resolve());
+            worker.postMessage({ close: true });
+          }).then(() => void worker.terminate())
+        : Promise.resolve(),
+  };
+}
+
 export function openSqliteStore(dir: string, options: { memory?: boolean; writerThread?: boolean } = {}): Store {
   let file = ':memory:';
   if (!options.memory) {
@@ -217,6 +244,8 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
   const db = new Database(file);
   prepareDatabase(db);
   const writer = options.writerThread && !options.memory ? startWriterThread(file) : null;
+  const checkpointer = writer ? startCheckpointThread(file) : null;
+  if (checkpointer) db.pragma('wal_autocheckpoint = 0');
   const transaction = <T>(fn: () => T): T => db.transaction(fn)();
   return {
     events: createEventStore(db, writer ? writer.write : null),
@@ -243,9 +272,29 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     },
     close: async () => {
       await writer?.close();
+      await checkpointer?.close();
       db.close();
     },
   };
+}
+
+function startsObject(json: string): boolean {
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 123) return true;
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return false;
+}
+
+/** Why a text is not a JSON object, in JSON.parse's words; null when it is one. */
+function jsonProblem(text: string): string | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : 'the document must be a JSON object';
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /**
@@ -293,12 +342,25 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
             out.push({ ok: false, index: w.index, id, status: 409, type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [${prior.version}])` });
             continue;
           }
+          const problem = jsonProblem(w.json);
+          if (problem !== null) {
+            out.push({ ok: false, index: w.index, id, status: 400, type: 'document_parsing_exception', reason: `failed to parse: ${problem}` });
+            continue;
+          }
           deleteSeq.run(prior.seq);
           version = prior.version + 1;
           created = false;
         }
       }
-      insert.run(seq, idx, id, w.id === undefined ? 0 : 1, version, w.ts, w.ingested, w.json);
+      try {
+        // the document is checked here, in C (JSON) and by its first character (an object), so that ingest need not parse it
+        if (!startsObject(w.json)) throw new Error('CHECK constraint failed: source_is_json');
+        insert.run(seq, idx, id, w.id === undefined ? 0 : 1, version, w.ts, w.ingested, w.json);
+      } catch (e) {
+        if (!(e instanceof Error) || !e.message.includes('source_is_json')) throw e;
+        out.push({ ok: false, index: w.index, id, status: 400, type: 'document_parsing_exception', reason: `failed to parse: ${jsonProblem(w.json) ?? 'not a JSON object'}` });
+        continue;
+      }
       nextSeq++;
       const t = touched.get(idx) ?? { n: 0, t: 0 };
       t.n += created ? 1 : 0;

@@ -9,6 +9,7 @@ import { createEventWriter, packResults, prepareDatabase, unpackBatch, type Pack
 
 const db = new Database((workerData as { file: string }).file);
 prepareDatabase(db);
+db.pragma('wal_autocheckpoint = 0'); // the checkpoint thread does it
 const write = createEventWriter(db);
 parentPort!.on('message', (m: { id: number; batch: PackedBatch } | { close: true }) => {
   if ('close' in m) {

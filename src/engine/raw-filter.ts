@@ -1,0 +1,184 @@
+import { toNumber, type Expr, type EventFilter, type Stage, type Statement } from '../eql/index.js';
+
+/**
+ * A test on an event's JSON text, before it is parsed: strings of which at least one must occur in
+ * the text of any event the query can match (an exact value `"mysql"` with its quotes, the longest
+ * literal piece of a wildcard pattern, a category). An event that contains none of them cannot
+ * match, so it is neither parsed nor fed to the rule. The test only ever says "maybe" too often:
+ *
+ * - values that the engine could compare as numbers or booleans ("100", "true") give no string;
+ * - case-insensitive strings are looked for in the lowercased text, and only ASCII ones;
+ * - a text with `\u` or `\/` escapes may spell a value differently, so it always passes.
+ */
+export interface Needle {
+  readonly text: string;
+  readonly insensitive: boolean;
+  /** Found through a field whose values are few (event.type, host.os.type…): a weak test. */
+  readonly common?: boolean;
+}
+
+/** Fields with few distinct values: a test on them lets nearly every event through. */
+export const LOW_CARDINALITY: ReadonlySet<string> = new Set([
+  'event.type', 'event.category', 'event.kind', 'event.outcome', 'event.action', 'event.module', 'event.dataset', 'event.provider', 'event.code',
+  'data_stream.dataset', 'data_stream.namespace', 'agent.type', 'host.os.type', 'host.os.family', 'host.os.name', 'host.os.platform', 'host.os.kernel',
+  'network.direction', 'network.transport', 'network.protocol', 'network.type', 'process.pe.original_file_name_missing', 'user.domain', 'winlog.channel',
+]);
+
+export interface RawFilter {
+  /** At least one of these occurs in any event that can match; null: any event can. */
+  readonly needles: readonly Needle[] | null;
+  test(json: string, lowered?: () => string): boolean;
+}
+
+const ASCII = /^[\x20-\x7e]*$/;
+const NUMBERISH = /^[-+0-9.eE]*$/;
+
+/** The JSON spelling of a string's characters, without the quotes. */
+const jsonChars = (s: string): string => JSON.stringify(s).slice(1, -1);
+
+/** Whether the engine could match this literal against a non-string value (number, boolean). */
+function notOnlyString(s: string): boolean {
+  const t = s.trim().toLowerCase();
+  return toNumber(s) !== null || NUMBERISH.test(t) || t === 'true' || t === 'false' || t === 'null' || t.includes('infinity') || t.includes('nan');
+}
+
+function exact(value: string, insensitive: boolean): Needle | null {
+  if (notOnlyString(value)) return null;
+  if (insensitive && !ASCII.test(value)) return null;
+  const text = `"${jsonChars(insensitive ? value.toLowerCase() : value)}"`;
+  return { text, insensitive };
+}
+
+/** The longest literal piece of a `*`/`?` pattern, quoted at an anchored end. */
+function wildcard(pattern: string, insensitive: boolean): Needle | null {
+  if (!pattern.includes('*') && !pattern.includes('?')) return exact(pattern, insensitive);
+  const pieces = pattern.split(/[*?]/);
+  let best = -1;
+  for (let k = 0; k < pieces.length; k++) if (best < 0 || pieces[k]!.length > pieces[best]!.length) best = k;
+  const piece = pieces[best]!;
+  if (piece.length < 2 || notOnlyString(piece)) return null;
+  if (insensitive && !ASCII.test(piece)) return null;
+  let text = jsonChars(insensitive ? piece.toLowerCase() : piece);
+  if (best === 0) text = `"${text}`;
+  if (best === pieces.length - 1) text = `${text}"`;
+  return { text, insensitive };
+}
+
+const isField = (e: Expr): boolean => e.kind === 'field';
+
+function all(values: readonly Expr[], f: (v: string) => Needle | null): Needle[] | null {
+  const out: Needle[] = [];
+  for (const v of values) {
+    if (v.kind !== 'string') return null;
+    const n = f(v.value);
+    if (!n) return null;
+    out.push(n);
+  }
+  return out.length ? out : null;
+}
+
+/** Lower is better: no low-cardinality field, then a long shortest string, then fewer strings. */
+function weakness(ns: readonly Needle[]): number {
+  let min = Infinity;
+  let common = false;
+  for (const n of ns) {
+    min = Math.min(min, n.text.length);
+    common ||= n.common === true;
+  }
+  return (common ? 1e6 : 0) - Math.min(min, 100) * 100 + ns.length;
+}
+
+function fieldIsCommon(e: Expr): boolean {
+  return e.kind === 'field' && LOW_CARDINALITY.has(e.path.join('.'));
+}
+
+const marked = (ns: Needle[] | null, common: boolean): Needle[] | null => (ns && common ? ns.map((n) => ({ ...n, common: true })) : ns);
+
+function better(a: Needle[] | null, b: Needle[] | null): Needle[] | null {
+  if (!a) return b;
+  if (!b) return a;
+  return weakness(b) < weakness(a) ? b : a;
+}
+
+function needles(e: Expr, equalsInsensitive: boolean): Needle[] | null {
+  switch (e.kind) {
+    case 'logical': {
+      const l = needles(e.left, equalsInsensitive);
+      const r = needles(e.right, equalsInsensitive);
+      if (e.op === 'and') return better(l, r);
+      return l && r ? [...l, ...r] : null;
+    }
+    case 'compare': {
+      if (e.op !== '==') return null;
+      const lit = isField(e.left) ? e.right : isField(e.right) ? e.left : null;
+      if (!lit || lit.kind !== 'string') return null;
+      const n = exact(lit.value, equalsInsensitive);
+      return n ? marked([n], fieldIsCommon(lit === e.right ? e.left : e.right)) : null;
+    }
+    case 'in':
+      if (e.negated || !isField(e.value)) return null;
+      return marked(all(e.list, (v) => exact(v, e.insensitive || equalsInsensitive)), fieldIsCommon(e.value));
+    case 'match':
+      if (!isField(e.value) || (e.op !== ':' && e.op !== 'like' && e.op !== 'like~')) return null;
+      return marked(all(e.patterns, (v) => wildcard(v, e.op !== 'like' || equalsInsensitive)), fieldIsCommon(e.value));
+    default:
+      return null;
+  }
+}
+
+function filterNeedles(f: EventFilter, equalsInsensitive: boolean): Needle[] | null {
+  const byCondition = needles(f.condition, equalsInsensitive);
+  const category = f.category !== null ? exact(f.category, false) : null;
+  return better(byCondition, category ? [{ ...category, common: true }] : null);
+}
+
+function stagesNeedles(stages: readonly (Stage | null)[], equalsInsensitive: boolean): Needle[] | null {
+  const out: Needle[] = [];
+  for (const s of stages) {
+    if (!s) continue;
+    const n = filterNeedles(s.filter, equalsInsensitive);
+    if (!n) return null;
+    out.push(...n);
+  }
+  return out;
+}
+
+const PASS: RawFilter = { needles: null, test: () => true };
+
+/**
+ * The raw-text test of a query. `equalsInsensitive` for dialects whose `==` ignores case
+ * (endgame); the service and hunt use Elasticsearch's.
+ */
+export function rawFilterOf(ast: Statement, options: { equalsInsensitive?: boolean } = {}): RawFilter {
+  const ci = options.equalsInsensitive === true;
+  const q = ast.query;
+  const found = q.kind === 'event' ? filterNeedles(q.filter, ci) : stagesNeedles([...q.stages, 'until' in q ? q.until : null], ci);
+  if (!found || found.length === 0) return PASS;
+  return rawFilterFrom(found);
+}
+
+export function rawFilterFrom(found: readonly Needle[]): RawFilter {
+  const sensitive = [...new Set(found.filter((n) => !n.insensitive).map((n) => n.text))];
+  const insensitive = [...new Set(found.filter((n) => n.insensitive).map((n) => n.text))];
+  return {
+    needles: found,
+    test(json, lowered) {
+      if (json.includes('\\u') || json.includes('\\/')) return true;
+      for (const t of sensitive) if (json.includes(t)) return true;
+      if (insensitive.length === 0) return false;
+      const low = lowered ? lowered() : json.toLowerCase();
+      for (const t of insensitive) if (low.includes(t)) return true;
+      return false;
+    },
+  };
+}
+
+/** Union of several filters: passes when any passes. */
+export function anyRawFilter(filters: readonly RawFilter[]): RawFilter {
+  const found: Needle[] = [];
+  for (const f of filters) {
+    if (!f.needles) return PASS;
+    found.push(...f.needles);
+  }
+  return found.length ? rawFilterFrom(found) : { needles: [], test: () => false };
+}
