@@ -65,6 +65,11 @@ export interface MatcherCounters {
 export interface Matcher {
   push(event: EventInput): Array<EventHit | SequenceHit>;
   flush(): Array<EventHit | SequenceHit>;
+  /**
+   * Event time has reached `ts` (an event the caller did not push, because it cannot match, was
+   * seen): events held for the lateness window up to it are matched now.
+   */
+  advance(ts: number): Array<EventHit | SequenceHit>;
   readonly counters: MatcherCounters;
   /** Partial sequences held right now (0 for other queries). */
   openSequences(): number;
@@ -269,6 +274,11 @@ class Pipeline {
         if (lateness === 0 && (last === null || compareEvents(last, e) <= 0)) return emit(feed(e));
         heap.push(e);
         return lateness === Infinity ? [] : emit(release(false));
+      },
+      advance: (ts) => {
+        if (!(ts > newest)) return [];
+        newest = ts;
+        return lateness === Infinity || heap.size === 0 ? [] : emit(release(false));
       },
       flush: () => {
         const rs = [...release(true), ...this.flushInner()];

@@ -48,6 +48,7 @@ export class StreamEngine {
   /** Re-synchronises with the current rules: keeps state of unchanged rules, starts new ones. */
   sync(rules: readonly ActiveRule[], now: number): void {
     const next = new Map<string, RuleStream>();
+    const fresh: RuleStream[] = [];
     for (const r of rules) {
       if (!r.enabled || !r.streaming || !isStreamable(r)) continue;
       const prior = this.streams.get(r.rule.rule_id);
@@ -56,17 +57,22 @@ export class StreamEngine {
         continue;
       }
       const lateness = r.compiled!.kind === 'event' ? 0 : Math.max(0, r.lookbackMs - r.intervalMs);
-      next.set(r.rule.rule_id, {
+      const stream: RuleStream = {
         rule: r,
         matcher: r.compiled!.createMatcher({ lateness }),
         bridge: new EventBridge(),
         inIndex: createIndexMatcher(r.indexPatterns),
-        raw: rawFilterOf(r.compiled!.ast),
+        // the matcher orders by @timestamp (the stored time) unless the rule overrides it with
+        // another event field: then every event is read, since a skipped one could not move time on
+        raw: !r.rule.timestamp_override || r.rule.timestamp_override === 'event.ingested' ? rawFilterOf(r.compiled!.ast) : { needles: null, test: () => true },
         perBucket: new Map(),
         counters: { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, since: now },
-      });
+      };
+      next.set(r.rule.rule_id, stream);
+      fresh.push(stream);
     }
     this.streams = next;
+    for (const s of fresh) this.replay(s, now);
   }
 
   get active(): number {
@@ -80,49 +86,70 @@ export class StreamEngine {
     // parsed (and lowercased) once per event, and only for events some rule's text test lets through
     const parsed: Array<Record<string, unknown> | null | undefined> = new Array(events.length);
     const lowered: Array<string | undefined> = new Array(events.length);
-    for (const s of this.streams.values()) {
-      const hits = [];
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        if (!s.inIndex(e.index)) continue;
-        if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
-        s.counters.searched++;
-        if (!s.raw.test(e.json, () => (lowered[i] ??= e.json.toLowerCase()))) continue;
-        let source = parsed[i];
-        if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseObject(e.json);
-        if (source === null) continue;
-        // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
-        if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);
-        for (const h of s.matcher.push({ _index: e.index, _id: e.id, _source: source })) {
-          if (!('events' in h) && h._source === source) s.bridge.register(source, e.version, e.ts);
-          hits.push(h);
-        }
-      }
-      if (hits.length === 0) continue;
-      const matches = hits.map((h) => s.bridge.toMatch(h)).filter((m) => m.kind === 'event' || m.events.length > 0);
-      s.counters.matches += matches.length;
-      // the cap applies per interval of event time
-      const byBucket = new Map<number, typeof matches>();
-      for (const m of matches) {
-        const t = m.kind === 'event' ? m.event.time : (m.events[0]?.time ?? null);
-        const b = Math.floor((t ?? now) / s.rule.intervalMs);
-        const list = byBucket.get(b) ?? [];
-        list.push(m);
-        byBucket.set(b, list);
-      }
-      for (const [b, list] of byBucket) {
-        const used = s.perBucket.get(b) ?? 0;
-        const w = writeMatches(this.store, s.rule, list, s.rule.rule.max_signals - used, now, randomUUID());
-        s.perBucket.set(b, used + w.written);
-        s.counters.written += w.written;
-        s.counters.existing += w.existing;
-        s.counters.dropped += w.dropped;
-        out.push(...w.alerts);
-      }
-      if (s.perBucket.size > 64) for (const k of [...s.perBucket.keys()].sort((x, y) => x - y).slice(0, s.perBucket.size - 64)) s.perBucket.delete(k);
-    }
+    for (const s of this.streams.values()) this.feed(s, events, parsed, lowered, now, out);
     if (out.length) this.onAlerts(out);
     return out;
+  }
+
+  /**
+   * Feeds a new stream the stored events of its look-back, so that after a restart (or when a rule
+   * is switched to streaming) sequences in flight complete and events stored but not yet matched
+   * when the server stopped are matched. Alerts already written are recognised by their ids.
+   */
+  private replay(s: RuleStream, now: number): void {
+    const r = s.rule;
+    const events = [...this.store.events.scan({ patterns: r.indexPatterns, after: now - r.lookbackMs, upTo: now, timeField: r.timeField })];
+    if (events.length === 0) return;
+    const out: BuiltAlert[] = [];
+    this.feed(s, events, new Array(events.length), new Array(events.length), now, out);
+    if (out.length) this.onAlerts(out);
+  }
+
+  private feed(s: RuleStream, events: readonly StoredEvent[], parsed: Array<Record<string, unknown> | null | undefined>, lowered: Array<string | undefined>, now: number, out: BuiltAlert[]): void {
+    const hits = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (!s.inIndex(e.index)) continue;
+      if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
+      s.counters.searched++;
+      if (!s.raw.test(e.json, () => (lowered[i] ??= e.json.toLowerCase()))) {
+        // not fed, but its time moves held events on (stream time is the timestamp here)
+        if (e.ts !== null && s.rule.compiled!.kind !== 'event') for (const h of s.matcher.advance(e.ts)) hits.push(h);
+        continue;
+      }
+      let source = parsed[i];
+      if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseObject(e.json);
+      if (source === null) continue;
+      // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
+      if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);
+      for (const h of s.matcher.push({ _index: e.index, _id: e.id, _source: source })) {
+        if (!('events' in h) && h._source === source) s.bridge.register(source, e.version, e.ts);
+        hits.push(h);
+      }
+    }
+    if (hits.length === 0) return;
+    const matches = hits.map((h) => s.bridge.toMatch(h)).filter((m) => m.kind === 'event' || m.events.length > 0);
+    s.counters.matches += matches.length;
+    // the cap applies per interval of event time
+    const byBucket = new Map<number, typeof matches>();
+    for (const m of matches) {
+      const t = m.kind === 'event' ? m.event.time : (m.events[0]?.time ?? null);
+      const b = Math.floor((t ?? now) / s.rule.intervalMs);
+      const list = byBucket.get(b) ?? [];
+      list.push(m);
+      byBucket.set(b, list);
+    }
+    for (const [b, list] of byBucket) {
+      const used = s.perBucket.get(b) ?? 0;
+      const w = writeMatches(this.store, s.rule, list, s.rule.rule.max_signals - used, now, randomUUID());
+      // alerts found already written (a replay after restart) fill the interval's cap too
+      s.perBucket.set(b, used + w.written + w.existing);
+      s.counters.written += w.written;
+      s.counters.existing += w.existing;
+      s.counters.dropped += w.dropped;
+      out.push(...w.alerts);
+    }
+    if (s.perBucket.size > 64) for (const k of [...s.perBucket.keys()].sort((x, y) => x - y).slice(0, s.perBucket.size - 64)) s.perBucket.delete(k);
   }
 
   /**
