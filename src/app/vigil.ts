@@ -50,6 +50,12 @@ export function esError(status: number, type: string, reason: string): HttpAnswe
 
 const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
 const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
+const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_id'));
+const getEventType = createFieldGetter(parseFieldPath('event.type'));
+const isStart = (src: Record<string, unknown>): boolean => {
+  const t = getEventType(src);
+  return t === 'start' || (Array.isArray(t) && t.includes('start'));
+};
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
@@ -299,8 +305,38 @@ export class Vigil {
       covered_until: this.store.runs.coveredUntil(ruleId),
       last_run: last,
       gaps: { total: gaps.length, unfilled: gaps.filter((g) => g.filled === null).length },
+      // whether any stored index matches the rule's patterns (ATT&CK coverage "with data")
+      has_data: this.store.events.resolve(r.indexPatterns).length > 0,
       alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: false }).total,
     };
+  }
+
+  /**
+   * A process event's ancestry from the stored events: the chain of `process.parent.entity_id`
+   * back to the oldest known ancestor (at most `depth`), the event itself first.
+   */
+  ancestry(index: string, id: string, depth = 12): Array<{ index: string; id: string; ts: number | null; source: Record<string, unknown> }> | null {
+    const start = this.store.events.get(index, id);
+    if (!start) return null;
+    const chain = [{ index: start.index, id: start.id, ts: start.ts, source: JSON.parse(start.json) as Record<string, unknown> }];
+    const seen = new Set<string>();
+    const parentOf = (src: Record<string, unknown>): string | null => {
+      const v = getParentEntity(src);
+      return typeof v === 'string' && v !== '' ? v : null;
+    };
+    let want = parentOf(chain[0]!.source);
+    let upTo = start.ts;
+    while (want && !seen.has(want) && chain.length <= depth) {
+      seen.add(want);
+      // the process's own start event, or any event of it
+      const found = this.store.events.findByField('process.entity_id', want, upTo, 20);
+      if (found.length === 0) break;
+      const best = found.map((e) => ({ e, source: JSON.parse(e.json) as Record<string, unknown> })).sort((a, b) => Number(isStart(b.source)) - Number(isStart(a.source)))[0]!;
+      chain.push({ index: best.e.index, id: best.e.id, ts: best.e.ts, source: best.source });
+      upTo = best.e.ts ?? upTo;
+      want = parentOf(best.source);
+    }
+    return chain;
   }
 
   setRuleFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean {

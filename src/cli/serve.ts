@@ -1,10 +1,11 @@
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Vigil } from '../app/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
 import { parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
-import { createServer } from '../server/index.js';
+import { createServer, UI_DIR } from '../server/index.js';
 import type { Io } from './program.js';
 
 export interface ServeOpts {
@@ -83,6 +84,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       `  rules:  ${rules.length} loaded, ${rules.filter((r) => r.enabled && r.compiled).length} enabled and runnable, ${vigil.stream.active} streaming`,
       `  ingest: ${address}  (Elasticsearch API: POST /_bulk, /{index}/_doc, /{index}/_eql/search)`,
       `  API:    ${address}/api/alerts, /api/rules, /api/runs, /api/health`,
+      `  UI:     ${address}/ui/${existsSync(join(UI_DIR, 'index.html')) ? '' : '  (not built: npm run build:ui)'}`,
       '',
     ].join('\n'),
   );

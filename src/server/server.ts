@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { esError, type HttpAnswer, type IngestItem, type Vigil } from '../app/index.js';
 import { ManualClock } from '../core/index.js';
@@ -66,7 +70,8 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     version: { number: VERSION, build_flavor: 'default', build_type: 'vigil', lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
     tagline: 'You Know, for Search',
   };
-  app.get('/', async () => info);
+  // a browser asking for the root gets the UI; clients (which ask for JSON) get the cluster info
+  app.get('/', async (req, reply) => (/text\/html/.test(String(req.headers.accept ?? '')) ? reply.redirect('/ui/') : info));
   const license = { license: { status: 'active', uid: 'vigil', type: 'basic', issue_date: '2026-01-01T00:00:00.000Z', issue_date_in_millis: 1767225600000, max_nodes: 1000, issued_to: 'vigil', issuer: 'vigil', start_date_in_millis: -1 } };
   app.get('/_license', async () => license);
   app.get('/_xpack', async () => ({ build: {}, license: license.license, features: { eql: { available: true, enabled: true } } }));
@@ -208,7 +213,28 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
   app.get('/:index/_eql/search', eql);
 
   registerApi(app, vigil);
+  await registerUi(app);
   return app;
+}
+
+/** Where the built web UI is (web/dist, made by `npm run build:ui`). */
+export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'dist');
+
+/** The web UI's static files under /ui/ (it routes by the URL's hash, so one index.html serves all pages). */
+async function registerUi(app: FastifyInstance): Promise<void> {
+  if (!existsSync(join(UI_DIR, 'index.html'))) {
+    app.get('/ui/', async (_req, reply) => reply.code(503).type('text/plain').send('The web UI is not built: run `npm run build:ui`.\n'));
+    return;
+  }
+  await app.register(fastifyStatic, { root: UI_DIR, prefix: '/ui/', index: 'index.html', wildcard: true, maxAge: 0 });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.url.startsWith('/ui/')) {
+      // nothing from outside runs in the UI: no inline scripts, no third-party origins
+      reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      reply.header('x-content-type-options', 'nosniff');
+    }
+    return payload;
+  });
 }
 
 const csv = (v: unknown): string[] | undefined => (typeof v === 'string' && v.length > 0 ? v.split(',') : undefined);
@@ -303,6 +329,12 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
   });
 
   // the manual clock exists only when the server was started with one (tests, demos)
+  app.get('/api/events/:index/:id/ancestry', async (req, reply) => {
+    const { index, id } = req.params as { index: string; id: string };
+    const chain = vigil.ancestry(index, id);
+    return chain ? { chain: chain.map((c) => ({ _index: c.index, _id: c.id, ts: c.ts, _source: c.source })) } : apiError(reply, 404, 'no such event');
+  });
+
   app.get('/api/_clock', async () => ({ now: new Date(vigil.clock.now()).toISOString(), manual: vigil.clock instanceof ManualClock }));
   app.post('/api/_clock', async (req, reply) => {
     if (!(vigil.clock instanceof ManualClock)) return apiError(reply, 409, 'the server runs on the system clock (start it with --clock to move time)');

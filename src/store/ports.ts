@@ -59,6 +59,8 @@ export interface EventStore {
   get(index: string, id: string): StoredEvent | null;
   /** Events in time order (then arrival order). */
   scan(scan: EventScan): IterableIterator<StoredEvent>;
+  /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */
+  findByField(path: string, value: string, upTo: number | null, limit: number): StoredEvent[];
   /** Index names matching the patterns. */
   resolve(patterns: readonly string[]): string[];
   indices(): IndexInfo[];

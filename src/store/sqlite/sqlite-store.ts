@@ -420,6 +420,16 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
         yield { index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, json: r.source };
       }
     },
+    findByField(path, value, upTo, limit) {
+      // an unindexed scan, newest first: used for one process's ancestry, not for searching
+      const nested = `$.${path.split('.').map((p) => `"${p.replace(/"/g, '')}"`).join('.')}`;
+      const dotted = `$."${path.replace(/"/g, '')}"`;
+      const names = nameOf();
+      const rows = db
+        .prepare(`SELECT seq, idx, id, version, ts, source FROM events WHERE (json_extract(source, ?) = ? OR json_extract(source, ?) = ?) AND (ts IS NULL OR ts <= ?) ORDER BY ts DESC, seq DESC LIMIT ?`)
+        .all(nested, value, dotted, value, upTo ?? Number.MAX_SAFE_INTEGER, limit) as Array<{ seq: number; idx: number; id: string; version: number; ts: number | null; source: string }>;
+      return rows.map((r) => ({ index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, json: r.source }));
+    },
     resolve(patterns) {
       const match = createIndexMatcher(patterns);
       return [...indexIds().keys()].filter(match).sort();
