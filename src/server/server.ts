@@ -223,10 +223,13 @@ export const UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 
 /** The web UI's static files under /ui/ (it routes by the URL's hash, so one index.html serves all pages). */
 async function registerUi(app: FastifyInstance): Promise<void> {
   if (!existsSync(join(UI_DIR, 'index.html'))) {
-    app.get('/ui/', async (_req, reply) => reply.code(503).type('text/plain').send('The web UI is not built: run `npm run build:ui`.\n'));
+    app.get('/ui', async (_req, reply) => reply.code(503).type('text/plain').send('The web UI is not built: run `npm run build:ui`.\n'));
     return;
   }
   await app.register(fastifyStatic, { root: UI_DIR, prefix: '/ui/', index: 'index.html', wildcard: true, maxAge: 0 });
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
+  // the router ignores trailing slashes, so /ui/ arrives as /ui
+  app.get('/ui', async (_req, reply) => reply.sendFile('index.html'));
   app.addHook('onSend', async (req, reply, payload) => {
     if (req.url.startsWith('/ui/')) {
       // nothing from outside runs in the UI: no inline scripts, no third-party origins

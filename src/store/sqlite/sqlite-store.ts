@@ -30,8 +30,9 @@ CREATE INDEX IF NOT EXISTS events_time ON events(idx, ts);
 
 CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(original_time);
-CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, original_time);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, original_time);
+CREATE INDEX IF NOT EXISTS alerts_rule_bb ON alerts(rule_id, building_block, original_time);
+-- covers every filter, sort and count of the triage screen but free text, so that those never read alert documents
+CREATE INDEX IF NOT EXISTS alerts_triage ON alerts(status, building_block, original_time, severity_rank, risk, rule_id, severity, host, created);
 CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_id);
 CREATE TABLE IF NOT EXISTS rules(rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, streaming INTEGER NOT NULL, origin TEXT NOT NULL, body TEXT NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_state(rule_id TEXT PRIMARY KEY, covered_until INTEGER NOT NULL);
@@ -84,6 +85,7 @@ export function prepareDatabase(db: Database.Database): void {
   db.pragma('busy_timeout = 10000');
   db.pragma('cache_size = -65536');
   db.exec(SCHEMA);
+  db.exec('DROP INDEX IF EXISTS alerts_status; DROP INDEX IF EXISTS alerts_rule'); // replaced by alerts_triage and alerts_rule_bb
   // stores made before documents were checked in SQL get the same check as a trigger (slower than
   // the table constraint, same effect)
   const table = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string }).sql;
@@ -564,8 +566,9 @@ function createAlertStore(db: Database.Database): AlertStore {
       const total = (db.prepare(`SELECT count(*) AS n FROM alerts ${sql}`).get(...args) as { n: number }).n;
       const col = SORT_COLUMNS[q.sort ?? 'time'];
       const order = q.order === 'asc' ? 'ASC' : 'DESC';
+      // the page is chosen on the (covering) index; only its documents are read
       const rows = db
-        .prepare(`SELECT * FROM alerts ${sql} ORDER BY ${col} ${order}, id ${order} LIMIT ? OFFSET ?`)
+        .prepare(`SELECT * FROM alerts WHERE id IN (SELECT id FROM alerts ${sql} ORDER BY ${col} ${order}, id ${order} LIMIT ? OFFSET ?) ORDER BY ${col} ${order}, id ${order}`)
         .all(...args, Math.max(0, Math.min(q.size ?? 50, 10_000)), Math.max(0, q.offset ?? 0)) as AlertDbRow[];
       return { total, alerts: rows.map(toAlert) };
     },

@@ -1,0 +1,175 @@
+/** The documented HTTP API of `vigil serve`; the UI uses nothing else. */
+
+export interface AlertRow {
+  id: string;
+  rule_id: string;
+  status: string;
+  severity: string;
+  risk_score: number;
+  host: string | null;
+  user: string | null;
+  process: string | null;
+  original_time: number | null;
+  created: number;
+  group_id: string | null;
+  building_block: boolean;
+  doc: Record<string, unknown>;
+}
+
+export interface AlertStats {
+  bySeverity: Record<string, number>;
+  byRule: Array<{ ruleId: string; count: number }>;
+  overTime: Array<{ t: number; severity: string; count: number }>;
+}
+
+export interface Threat {
+  framework?: string;
+  tactic?: { id: string; name: string; reference?: string };
+  technique?: Array<{ id: string; name: string; reference?: string; subtechnique?: Array<{ id: string; name: string; reference?: string }> }>;
+}
+
+export interface RunRecord {
+  executionId: string;
+  kind: string;
+  started: number;
+  durationMs: number;
+  windowFrom: number;
+  windowTo: number;
+  searched: number;
+  matches: number;
+  written: number;
+  existing: number;
+  dropped: number;
+  gapMs: number;
+  status: string;
+  error: string | null;
+}
+
+export interface RuleView {
+  rule_id: string;
+  name: string;
+  description?: string;
+  type: string;
+  language?: string;
+  query?: string;
+  severity: string;
+  risk_score: number;
+  interval?: string;
+  from?: string;
+  max_signals?: number;
+  index?: string[];
+  tags?: string[];
+  references?: string[];
+  author?: string[];
+  license?: string;
+  version?: number;
+  note?: string;
+  setup?: string;
+  threat?: Threat[];
+  enabled: boolean;
+  streaming: boolean;
+  streamable: boolean;
+  runnable: boolean;
+  problem: string | null;
+  origin: string;
+  last_run: RunRecord | null;
+  gaps: { total: number; unfilled: number };
+  alerts: number;
+  has_data: boolean;
+}
+
+export interface Health {
+  now: string;
+  uptime_ms: number;
+  events: { stored: number; ingested: number; failed: number; bytes: number; per_second: number };
+  store_bytes: number;
+  alerts: number;
+  rules: { total: number; enabled: number; streaming: number };
+  rule_lag: Array<{ rule_id: string; lag_ms: number | null }>;
+  indices: Array<{ name: string; docs: number; firstSeen: number; lastSeen: number }>;
+}
+
+export interface ImportResult {
+  success: boolean;
+  success_count: number;
+  imported: string[];
+  errors: Array<{ rule_id?: string; message: string; line: number; col: number; file: string; code: string }>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: string, contentType = 'application/json'): Promise<T> {
+  const res = await fetch(path, { method, headers: body === undefined ? {} : { 'content-type': contentType }, body });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = text;
+  }
+  if (!res.ok) {
+    const b = parsed as { error?: unknown } | null;
+    const reason = typeof b?.error === 'string' ? b.error : typeof (b?.error as { reason?: unknown } | undefined)?.reason === 'string' ? (b!.error as { reason: string }).reason : `HTTP ${res.status}`;
+    throw new ApiError(res.status, parsed, reason);
+  }
+  return parsed as T;
+}
+
+export interface AlertFilter {
+  from?: string;
+  to?: string;
+  severity?: string[];
+  status?: string[];
+  rule_id?: string[];
+  host?: string;
+  q?: string;
+}
+
+function params(f: AlertFilter, extra: Record<string, string | number | undefined> = {}): string {
+  const p = new URLSearchParams();
+  if (f.from) p.set('from', f.from);
+  if (f.to) p.set('to', f.to);
+  if (f.severity?.length) p.set('severity', f.severity.join(','));
+  if (f.status?.length) p.set('status', f.status.join(','));
+  if (f.rule_id?.length) p.set('rule_id', f.rule_id.join(','));
+  if (f.host) p.set('host', f.host);
+  if (f.q) p.set('q', f.q);
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) p.set(k, String(v));
+  return p.toString();
+}
+
+export const api = {
+  alerts: (f: AlertFilter, page: { size: number; offset: number; sort: string; order: 'asc' | 'desc' }) =>
+    call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?${params(f, { size: page.size, offset: page.offset, sort: page.sort, order: page.order })}`),
+  stats: (f: AlertFilter, bucket: number) => call<AlertStats>('GET', `/api/alerts/_stats?${params(f, { bucket })}`),
+  alert: (id: string) => call<AlertRow>('GET', `/api/alerts/${encodeURIComponent(id)}`),
+  group: (groupId: string) => call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?group_id=${encodeURIComponent(groupId)}&building_blocks=true&size=100&sort=time&order=asc`),
+  setStatus: (ids: string[], status: string) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ ids, status })),
+  rules: () => call<{ rules: RuleView[] }>('GET', '/api/rules'),
+  rule: (id: string) => call<RuleView>('GET', `/api/rules/${encodeURIComponent(id)}`),
+  runs: (id: string) => call<{ runs: RunRecord[]; total: number }>('GET', `/api/rules/${encodeURIComponent(id)}/runs?size=50`),
+  setRule: (id: string, flags: { enabled?: boolean; streaming?: boolean }) => call<RuleView>('PATCH', `/api/rules/${encodeURIComponent(id)}`, JSON.stringify(flags)),
+  importRules: (filename: string, text: string) => call<ImportResult>('POST', `/api/rules/_import?filename=${encodeURIComponent(filename)}&overwrite=true`, text, 'text/plain'),
+  health: () => call<Health>('GET', '/api/health'),
+  event: (index: string, id: string) => call<{ _source: Record<string, unknown> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}`),
+  ancestry: (index: string, id: string) => call<{ chain: Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}/ancestry`),
+  eql: (index: string, body: Record<string, unknown>) => call<EqlResponse>('POST', `/${encodeURIComponent(index)}/_eql/search`, JSON.stringify(body)),
+};
+
+export interface EqlHit {
+  _index: string;
+  _id: string;
+  _source: Record<string, unknown>;
+}
+export interface EqlResponse {
+  took: number;
+  hits: { total: { value: number }; events?: EqlHit[]; sequences?: Array<{ join_keys?: unknown[]; events: EqlHit[] }> };
+}

@@ -1,0 +1,72 @@
+import { EuiProvider, EuiPageTemplate, EuiHeader, EuiHeaderSectionItem, EuiHeaderLinks, EuiHeaderLink, EuiTitle } from '@elastic/eui';
+import { useEffect, useState, type ReactNode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { AlertsPage } from './pages/alerts';
+import { AlertDetailPage } from './pages/alert-detail';
+import { RulesPage, RuleDetailPage } from './pages/rules';
+import { CoveragePage } from './pages/coverage';
+import { SearchPage } from './pages/search';
+import { HealthPage } from './pages/health';
+import './vigil.css';
+
+/** The page named by the URL's hash: #/alerts, #/alerts/<id>, #/rules/<id>, … */
+function useRoute(): string[] {
+  const read = (): string[] => (window.location.hash.replace(/^#\/?/, '') || 'alerts').split('/').map((s) => decodeURIComponent(s));
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const on = (): void => setRoute(read());
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+const NAV: Array<[string, string]> = [
+  ['alerts', 'Alerts'],
+  ['rules', 'Rules'],
+  ['coverage', 'ATT&CK coverage'],
+  ['search', 'EQL search'],
+  ['health', 'Health'],
+];
+
+function App(): ReactNode {
+  const [page, arg] = useRoute();
+  let body: ReactNode;
+  if (page === 'alerts' && arg) body = <AlertDetailPage id={arg} />;
+  else if (page === 'alerts') body = <AlertsPage />;
+  else if (page === 'rules' && arg) body = <RuleDetailPage id={arg} />;
+  else if (page === 'rules') body = <RulesPage />;
+  else if (page === 'coverage') body = <CoveragePage />;
+  else if (page === 'search') body = <SearchPage />;
+  else if (page === 'health') body = <HealthPage />;
+  else body = <p>No such page.</p>;
+  return (
+    <>
+      <EuiHeader position="fixed">
+        <EuiHeaderSectionItem>
+          <EuiTitle size="xs">
+            <h1 className="vigil-brand">Vigil</h1>
+          </EuiTitle>
+        </EuiHeaderSectionItem>
+        <EuiHeaderSectionItem>
+          <EuiHeaderLinks>
+            {NAV.map(([id, label]) => (
+              <EuiHeaderLink key={id} href={`#/${id}`} isActive={page === id} data-test-subj={`nav-${id}`}>
+                {label}
+              </EuiHeaderLink>
+            ))}
+          </EuiHeaderLinks>
+        </EuiHeaderSectionItem>
+      </EuiHeader>
+      <EuiPageTemplate panelled={false} restrictWidth={false} paddingSize="m" offset={48}>
+        <EuiPageTemplate.Section>{body}</EuiPageTemplate.Section>
+      </EuiPageTemplate>
+    </>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <EuiProvider colorMode="light">
+    <App />
+  </EuiProvider>,
+);
