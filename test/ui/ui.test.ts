@@ -274,10 +274,12 @@ test('EQL search: a caret under the error, then results', async () => {
   await page.getByTestId('eqlRun').click();
   const caret = page.getByTestId('eqlCaret').first();
   await caret.waitFor();
-  const line = await page.getByTestId('eqlDiagnostic').first().innerText();
-  const col = Number(/line 1:(\d+)/.exec(line)?.[1]);
-  assert.ok(col > 0, line);
-  assert.equal((await caret.innerText()).indexOf('^'), col - 1);
+  // the caret stands under the offending '='
+  const errorLine = await page.getByTestId('eqlErrorLine').first().innerText();
+  const at = (await caret.innerText()).indexOf('^');
+  assert.equal(errorLine, 'process where process.name = "evil.exe"');
+  assert.equal(errorLine[at], '=', `caret at ${at}`);
+  assert.match(await page.getByTestId('eqlDiagnostic').first().innerText(), /line 1, column 28: use '==' to compare/);
   await shot('search-error');
 
   await page.getByTestId('eqlQueryInput').fill('process where process.name : "STAGE*"');

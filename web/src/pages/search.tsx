@@ -16,7 +16,7 @@ interface Problem {
   message: string;
 }
 
-/** "line 1:9: …" lines of an Elasticsearch EQL error. */
+/** "line 1:9: …" lines of an Elasticsearch EQL error (Elasticsearch counts columns from 0). */
 function problemsOf(reason: string): Problem[] {
   const out: Problem[] = [];
   for (const m of reason.matchAll(/line (\d+):(\d+): ([^\n]*)/g)) out.push({ line: Number(m[1]), col: Number(m[2]), message: m[3]! });
@@ -94,10 +94,13 @@ export function SearchPage(): ReactNode {
           {error.problems.length === 0 && <p>{error.reason}</p>}
           {error.problems.map((p, i) => (
             <div key={i} data-test-subj="eqlDiagnostic">
-              <pre className="caret-line">{lines[p.line - 1] ?? ''}</pre>
-              <pre className="caret-line" data-test-subj="eqlCaret">{`${' '.repeat(Math.max(0, p.col - 1))}^`}</pre>
+              <pre className="caret-block">
+                <span data-test-subj="eqlErrorLine">{lines[p.line - 1] ?? ''}</span>
+                {'\n'}
+                <span className="caret" data-test-subj="eqlCaret">{`${' '.repeat(Math.max(0, p.col))}^`}</span>
+              </pre>
               <p>
-                line {p.line}:{p.col}: {p.message}
+                line {p.line}, column {p.col + 1}: {p.message}
               </p>
             </div>
           ))}
