@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { peekEventTimes } from '../src/core/index.js';
-import { compileQuery, rawFilterOf, RuleSet } from '../src/engine/index.js';
+import { compileQuery, rawFilterOf, RawText, RuleSet } from '../src/engine/index.js';
 import { compileHuntRules } from '../src/app/index.js';
 import { generateEvents } from '../src/gen/index.js';
 import { loadRules } from '../src/rules/index.js';
@@ -19,7 +19,7 @@ function both(q: string, doc: Record<string, unknown>, text = JSON.stringify(doc
   assert.ok(c.ok, q);
   const hits = c.query.run([{ _index: 'i', _id: '1', _source: doc }]);
   const matched = (hits.events?.length ?? 0) + (hits.sequences?.length ?? 0) > 0;
-  return [rawFilterOf(c.query.ast).test(text), matched];
+  return [rawFilterOf(c.query.ast).test(new RawText(text)), matched];
 }
 
 test('raw filter: exact values keep their quotes and case; `:` and `in~` look in the lowercased text', () => {
@@ -58,6 +58,11 @@ test('raw filter: values that could be numbers or booleans, and texts with \\u e
   const win = { event: { category: ['file'] }, file: { path: 'C:\\Windows\\x.dll' } };
   assert.deepEqual(both('file where file.path : "c:\\\\windows\\\\*"', win), [true, true]);
   assert.deepEqual(both('file where file.path == "C:\\\\Windows\\\\x.dll"', win), [true, true]);
+  // quotes and backslashes inside values: string tokens end at the first unescaped quote
+  const quoted = { event: { category: ['file'] }, file: { name: 'a"b\\', path: 'x\\"' } };
+  assert.deepEqual(both('file where file.name == "a\\"b\\\\"', quoted), [true, true]);
+  assert.deepEqual(both('file where file.path == "x\\\\\\""', quoted), [true, true]);
+  assert.deepEqual(both('file where file.name == "b"', quoted), [false, false]);
 });
 
 test('peekEventTimes reads a leading @timestamp and declines every other shape', () => {
@@ -98,10 +103,10 @@ test('raw filter never rejects an event that the corpus rules match, and rejects
     for (const h of out) {
       for (const ev of 'events' in h.hit ? h.hit.events : [h.hit]) {
         hits++;
-        assert.ok(raw.test(texts.get(ev._id)!), `${entry.rule.name}: event ${ev._id} matched but its text was rejected`);
+        assert.ok(raw.test(new RawText(texts.get(ev._id)!)), `${entry.rule.name}: event ${ev._id} matched but its text was rejected`);
       }
     }
-    for (const text of texts.values()) if (!raw.test(text)) rejected++;
+    for (const text of texts.values()) if (!raw.test(new RawText(text))) rejected++;
   }
   assert.ok(hits > 50, `only ${hits} matched events`);
   const share = rejected / (entries.length * events.length);

@@ -11,8 +11,11 @@ import { toNumber, type Expr, type EventFilter, type Stage, type Statement } fro
  * - a text with `\u` or `\/` escapes may spell a value differently, so it always passes.
  */
 export interface Needle {
+  /** What to look for in the text: `"value"` (a whole JSON string) or a piece of one. */
   readonly text: string;
   readonly insensitive: boolean;
+  /** The needle is a whole JSON string token (`text` is it with its quotes). */
+  readonly exact?: boolean;
   /** Found through a field whose values are few (event.type, host.os.type…): a weak test. */
   readonly common?: boolean;
 }
@@ -27,7 +30,74 @@ export const LOW_CARDINALITY: ReadonlySet<string> = new Set([
 export interface RawFilter {
   /** At least one of these occurs in any event that can match; null: any event can. */
   readonly needles: readonly Needle[] | null;
-  test(json: string, lowered?: () => string): boolean;
+  test(text: RawText): boolean;
+}
+
+/**
+ * One event's JSON text, with what filters ask of it computed once however many rules ask: the
+ * lowercased text, and the set of its string tokens (raw, as written between the quotes).
+ */
+export class RawText {
+  /** `\u` or `\/` escapes may spell a value differently: every filter passes such a text. */
+  readonly escaped: boolean;
+  private lowered: string | undefined;
+  private tokenSet: Set<string> | undefined;
+  private lowerTokenSet: Set<string> | undefined;
+
+  constructor(readonly text: string) {
+    this.escaped = text.includes('\\u') || text.includes('\\/');
+  }
+
+  private pieces: Map<string, boolean> | undefined;
+  private lowerPieces: Map<string, boolean> | undefined;
+
+  lower(): string {
+    return (this.lowered ??= this.text.toLowerCase());
+  }
+
+  /** Whether the text contains `piece` (remembered: many rules look for the same pieces). */
+  has(piece: string): boolean {
+    const m = (this.pieces ??= new Map());
+    let r = m.get(piece);
+    if (r === undefined) m.set(piece, (r = this.text.includes(piece)));
+    return r;
+  }
+
+  /** Whether the lowercased text contains `piece` (given in lowercase). */
+  hasLower(piece: string): boolean {
+    const m = (this.lowerPieces ??= new Map());
+    let r = m.get(piece);
+    if (r === undefined) m.set(piece, (r = this.lower().includes(piece)));
+    return r;
+  }
+
+  tokens(): Set<string> {
+    if (this.tokenSet) return this.tokenSet;
+    const out = new Set<string>();
+    const s = this.text;
+    let i = s.indexOf('"');
+    while (i >= 0) {
+      let j = s.indexOf('"', i + 1);
+      // a quote preceded by an odd number of backslashes is inside the string
+      while (j > 0) {
+        let k = j - 1;
+        while (k > i && s.charCodeAt(k) === 92) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j = s.indexOf('"', j + 1);
+      }
+      if (j < 0) break;
+      out.add(s.slice(i + 1, j));
+      i = s.indexOf('"', j + 1);
+    }
+    return (this.tokenSet = out);
+  }
+
+  lowerTokens(): Set<string> {
+    if (this.lowerTokenSet) return this.lowerTokenSet;
+    const out = new Set<string>();
+    for (const t of this.tokens()) out.add(t.toLowerCase());
+    return (this.lowerTokenSet = out);
+  }
 }
 
 const ASCII = /^[\x20-\x7e]*$/;
@@ -46,7 +116,7 @@ function exact(value: string, insensitive: boolean): Needle | null {
   if (notOnlyString(value)) return null;
   if (insensitive && !ASCII.test(value)) return null;
   const text = `"${jsonChars(insensitive ? value.toLowerCase() : value)}"`;
-  return { text, insensitive };
+  return { text, insensitive, exact: true };
 }
 
 /** The longest literal piece of a `*`/`?` pattern, quoted at an anchored end. */
@@ -77,15 +147,20 @@ function all(values: readonly Expr[], f: (v: string) => Needle | null): Needle[]
   return out.length ? out : null;
 }
 
-/** Lower is better: no low-cardinality field, then a long shortest string, then fewer strings. */
+/**
+ * Lower is better: no low-cardinality field, then whole values (a set lookup per event) over
+ * pieces (a substring search each), then a long shortest string, then fewer strings.
+ */
 function weakness(ns: readonly Needle[]): number {
   let min = Infinity;
   let common = false;
+  let pieces = false;
   for (const n of ns) {
     min = Math.min(min, n.text.length);
     common ||= n.common === true;
+    pieces ||= n.exact !== true;
   }
-  return (common ? 1e6 : 0) - Math.min(min, 100) * 100 + ns.length;
+  return (common ? 1e6 : 0) + (pieces ? 5e5 : 0) - Math.min(min, 100) * 100 + ns.length;
 }
 
 function fieldIsCommon(e: Expr): boolean {
@@ -158,16 +233,25 @@ export function rawFilterOf(ast: Statement, options: { equalsInsensitive?: boole
 }
 
 export function rawFilterFrom(found: readonly Needle[]): RawFilter {
-  const sensitive = [...new Set(found.filter((n) => !n.insensitive).map((n) => n.text))];
-  const insensitive = [...new Set(found.filter((n) => n.insensitive).map((n) => n.text))];
+  const uniq = (xs: Needle[]): string[] => [...new Set(xs.map((n) => (n.exact ? n.text.slice(1, -1) : n.text)))];
+  const exactCs = uniq(found.filter((n) => n.exact && !n.insensitive));
+  const exactCi = uniq(found.filter((n) => n.exact && n.insensitive));
+  const pieceCs = uniq(found.filter((n) => !n.exact && !n.insensitive));
+  const pieceCi = uniq(found.filter((n) => !n.exact && n.insensitive));
   return {
     needles: found,
-    test(json, lowered) {
-      if (json.includes('\\u') || json.includes('\\/')) return true;
-      for (const t of sensitive) if (json.includes(t)) return true;
-      if (insensitive.length === 0) return false;
-      const low = lowered ? lowered() : json.toLowerCase();
-      for (const t of insensitive) if (low.includes(t)) return true;
+    test(t) {
+      if (t.escaped) return true;
+      if (exactCs.length) {
+        const tokens = t.tokens();
+        for (const v of exactCs) if (tokens.has(v)) return true;
+      }
+      if (exactCi.length) {
+        const tokens = t.lowerTokens();
+        for (const v of exactCi) if (tokens.has(v)) return true;
+      }
+      for (const p of pieceCs) if (t.has(p)) return true;
+      for (const p of pieceCi) if (t.hasLower(p)) return true;
       return false;
     },
   };

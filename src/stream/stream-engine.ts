@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BuiltAlert } from '../alerts/index.js';
-import { rawFilterOf, type Matcher, type RawFilter } from '../engine/index.js';
+import { rawFilterOf, RawText, type Matcher, type RawFilter } from '../engine/index.js';
 import { EventBridge, writeMatches, type ActiveRule } from '../scheduler/index.js';
 import { createIndexMatcher, type Store, type StoredEvent } from '../store/index.js';
 
@@ -85,8 +85,8 @@ export class StreamEngine {
     if (this.streams.size === 0) return out;
     // parsed (and lowercased) once per event, and only for events some rule's text test lets through
     const parsed: Array<Record<string, unknown> | null | undefined> = new Array(events.length);
-    const lowered: Array<string | undefined> = new Array(events.length);
-    for (const s of this.streams.values()) this.feed(s, events, parsed, lowered, now, out);
+    const texts: Array<RawText | undefined> = new Array(events.length);
+    for (const s of this.streams.values()) this.feed(s, events, parsed, texts, now, out);
     if (out.length) this.onAlerts(out);
     return out;
   }
@@ -105,14 +105,14 @@ export class StreamEngine {
     if (out.length) this.onAlerts(out);
   }
 
-  private feed(s: RuleStream, events: readonly StoredEvent[], parsed: Array<Record<string, unknown> | null | undefined>, lowered: Array<string | undefined>, now: number, out: BuiltAlert[]): void {
+  private feed(s: RuleStream, events: readonly StoredEvent[], parsed: Array<Record<string, unknown> | null | undefined>, texts: Array<RawText | undefined>, now: number, out: BuiltAlert[]): void {
     const hits = [];
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       if (!s.inIndex(e.index)) continue;
       if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
       s.counters.searched++;
-      if (!s.raw.test(e.json, () => (lowered[i] ??= e.json.toLowerCase()))) {
+      if (s.raw.needles && !s.raw.test((texts[i] ??= new RawText(e.json)))) {
         // not fed, but its time moves held events on (stream time is the timestamp here)
         if (e.ts !== null && s.rule.compiled!.kind !== 'event') for (const h of s.matcher.advance(e.ts)) hits.push(h);
         continue;
