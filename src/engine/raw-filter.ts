@@ -238,15 +238,25 @@ export function rawFilterFrom(found: readonly Needle[]): RawFilter {
   const exactCi = uniq(found.filter((n) => n.exact && n.insensitive));
   const pieceCs = uniq(found.filter((n) => !n.exact && !n.insensitive));
   const pieceCi = uniq(found.filter((n) => !n.exact && n.insensitive));
+  // a few whole values are found by searching the text for them with their quotes; many by the
+  // text's set of string tokens (built once per event, worth it when rules ask for many values)
+  const FEW = 4;
+  const quoted = (xs: string[]): string[] => xs.map((v) => `"${v}"`);
+  const fewCs = exactCs.length <= FEW ? quoted(exactCs) : null;
+  const fewCi = exactCi.length <= FEW ? quoted(exactCi) : null;
   return {
     needles: found,
     test(t) {
       if (t.escaped) return true;
-      if (exactCs.length) {
+      if (fewCs) {
+        for (const q of fewCs) if (t.has(q)) return true;
+      } else {
         const tokens = t.tokens();
         for (const v of exactCs) if (tokens.has(v)) return true;
       }
-      if (exactCi.length) {
+      if (fewCi) {
+        for (const q of fewCi) if (t.hasLower(q)) return true;
+      } else {
         const tokens = t.lowerTokens();
         for (const v of exactCi) if (tokens.has(v)) return true;
       }
