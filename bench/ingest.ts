@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,9 +55,9 @@ function baselineSqlite(bodies: string[]): number {
   return (n / ms) * 1000;
 }
 
-async function startServe(dir: string): Promise<{ url: string; stop: () => Promise<void>; rss: () => number }> {
+async function startServe(dir: string, extraArgs: string[] = []): Promise<{ url: string; stop: () => Promise<void>; rss: () => number }> {
   const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const proc = spawn(process.execPath, [...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--port', '0', '--data', dir, '--streaming'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--port', '0', '--data', dir, '--streaming', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
@@ -109,16 +109,14 @@ export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4
   const base = baselineSqlite(bodies);
   lines.push(`baseline: raw SQLite inserts (WAL, one transaction per ${batch})   ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-serve-'));
-  const s = await startServe(dir);
-  try {
+  const throughput = async (url: string, label: string): Promise<void> => {
     let next = 0;
     let errors = 0;
     const t0 = performance.now();
     const worker = async (): Promise<void> => {
       while (next < bodies.length) {
         const body = bodies[next++]!;
-        const text = await post(s.url, '/_bulk', body);
+        const text = await post(url, '/_bulk', body);
         if (!text.startsWith('{"took"') || text.includes('"errors":true')) errors++;
       }
     };
@@ -126,8 +124,26 @@ export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4
     const ms = performance.now() - t0;
     const rate = (total / ms) * 1000;
     lines.push(
-      `vigil serve: POST /_bulk, ${batch}/request, ${concurrency} clients, 2 seed rules streaming  ${Math.round(rate).toLocaleString('en-US').padStart(9)} events/s (${((bytes / ms) * 1000 / 1048576).toFixed(1)} MiB/s, ${(rate / base * 100).toFixed(0)}% of baseline, ${total.toLocaleString('en-US')} events, ${errors} failed requests)`,
+      `vigil serve: POST /_bulk, ${batch}/request, ${concurrency} clients, ${label}  ${Math.round(rate).toLocaleString('en-US').padStart(9)} events/s (${((bytes / ms) * 1000 / 1048576).toFixed(1)} MiB/s, ${(rate / base * 100).toFixed(0)}% of baseline, ${total.toLocaleString('en-US')} events, ${errors} failed requests)`,
     );
+  };
+
+  // worst case first: a streaming rule whose literals every event has, so every document is parsed
+  const worstDir = mkdtempSync(join(tmpdir(), 'vigil-bench-serve-'));
+  const ruleFile = join(worstDir, 'every-process.ndjson');
+  writeFileSync(ruleFile, `${JSON.stringify({ rule_id: 'bench-every-process', name: 'reads every process start, matches none', description: 'bench', type: 'eql', language: 'eql', query: 'process where event.type == "start" and process.pid < 0', severity: 'low', risk_score: 1, interval: '5m', from: 'now-6m', max_signals: 100, enabled: true, index: ['logs-*'], version: 1 })}\n`);
+  const worst = await startServe(join(worstDir, 'data'), ['--rules', ruleFile]);
+  try {
+    await throughput(worst.url, 'seed rules + a rule that must parse every event, streaming');
+  } finally {
+    await worst.stop();
+    rmSync(worstDir, { recursive: true, force: true });
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-serve-'));
+  const s = await startServe(dir);
+  try {
+    await throughput(s.url, '2 seed rules streaming');
 
     // latency: one matching event per request while two clients keep bulk load going
     let load = true;

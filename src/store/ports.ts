@@ -113,7 +113,16 @@ export interface AlertStore {
   search(q: AlertQuery): { total: number; alerts: AlertRow[] };
   setStatus(ids: readonly string[], status: string, at: number): number;
   /** Counts by severity, rule and time bucket over the filtered alerts. */
-  stats(q: AlertQuery, bucketMs: number): { bySeverity: Record<string, number>; byRule: Array<{ ruleId: string; count: number }>; overTime: Array<{ t: number; severity: string; count: number }> };
+  stats(
+    q: AlertQuery,
+    bucketMs: number,
+  ): {
+    bySeverity: Record<string, number>;
+    byRule: Array<{ ruleId: string; count: number }>;
+    overTime: Array<{ t: number; severity: string; count: number }>;
+    /** Per time bucket and rule, for the 10 rules with most alerts. */
+    overTimeByRule: Array<{ t: number; ruleId: string; count: number }>;
+  };
   count(): number;
 }
 

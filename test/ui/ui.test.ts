@@ -171,6 +171,9 @@ test('alerts page: streamed alerts listed with counts and chart; select two and 
   await page.getByTestId('alertTotal').filter({ hasText: '3 alerts' }).waitFor();
   assert.equal(await page.getByTestId('count-critical').locator('.euiStat__title').innerText(), '1');
   assert.ok((await page.getByTestId('alertsChart').locator('rect').count()) > 0, 'no bars in the chart');
+  await page.getByTestId('chartByRule').click();
+  await page.locator('[data-test-subj="alertsChart"][aria-label="Alerts over time by rule"] rect').first().waitFor();
+  assert.match(await page.getByTestId('topRules').innerText(), /Evil tool/);
   await assertInert('alerts page');
   // the attacker's rule name and host show as text
   assert.ok((await page.getByTestId('alertsTable').innerText()).includes('<b>win-7</b><img src=x'));

@@ -20,6 +20,7 @@ export interface AlertStats {
   bySeverity: Record<string, number>;
   byRule: Array<{ ruleId: string; count: number }>;
   overTime: Array<{ t: number; severity: string; count: number }>;
+  overTimeByRule: Array<{ t: number; ruleId: string; count: number }>;
 }
 
 export interface Threat {

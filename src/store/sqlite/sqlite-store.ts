@@ -594,7 +594,15 @@ function createAlertStore(db: Database.Database): AlertStore {
       const overTime = (
         db.prepare(`SELECT (original_time / ${b}) * ${b} AS t, severity, count(*) AS n FROM alerts ${sql} GROUP BY t, severity ORDER BY t`).all(...args) as Array<{ t: number; severity: string; n: number }>
       ).map((r) => ({ t: r.t, severity: r.severity, count: r.n }));
-      return { bySeverity, byRule, overTime };
+      const top = byRule.slice(0, 10).map((r) => r.ruleId);
+      const overTimeByRule = top.length
+        ? (
+            db
+              .prepare(`SELECT (original_time / ${b}) * ${b} AS t, rule_id, count(*) AS n FROM alerts ${sql ? `${sql} AND` : 'WHERE'} rule_id IN (${top.map(() => '?').join(',')}) GROUP BY t, rule_id ORDER BY t`)
+              .all(...args, ...top) as Array<{ t: number; rule_id: string; n: number }>
+          ).map((r) => ({ t: r.t, ruleId: r.rule_id, count: r.n }))
+        : [];
+      return { bySeverity, byRule, overTime, overTimeByRule };
     },
     count: () => (db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n,
   };

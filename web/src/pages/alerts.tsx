@@ -1,6 +1,7 @@
 import {
   EuiBasicTable,
   EuiButton,
+  EuiButtonGroup,
   EuiComboBox,
   EuiFieldSearch,
   EuiFieldText,
@@ -160,13 +161,20 @@ export function AlertsPage(): ReactNode {
   );
 }
 
-/** Alerts over time stacked by severity, and the rules with most alerts; plain SVG. */
+const RULE_COLORS = ['#54B399', '#6092C0', '#D36086', '#9170B8', '#CA8EAE', '#D6BF57', '#B9A888', '#DA8B45', '#AA6556', '#E7664C'];
+
+/** Alerts over time stacked by severity or by rule, and counts by severity and rule; plain SVG. */
 function AlertCharts({ stats, ruleName }: { stats: AlertStats; ruleName: Map<string, string> }): ReactNode {
+  const [by, setBy] = useState<'severity' | 'rule'>('severity');
+  const series = by === 'severity' ? [...SEVERITIES] : stats.byRule.slice(0, 10).map((r) => r.ruleId);
+  const color = (k: string, i: number): string => (by === 'severity' ? SEVERITY_COLOR[k]! : RULE_COLORS[i % RULE_COLORS.length]!);
+  const label = (k: string): string => (by === 'severity' ? k : (ruleName.get(k) ?? k));
   const buckets = new Map<number, Record<string, number>>();
-  for (const b of stats.overTime) {
-    const row = buckets.get(b.t) ?? {};
-    row[b.severity] = (row[b.severity] ?? 0) + b.count;
-    buckets.set(b.t, row);
+  const points = by === 'severity' ? stats.overTime.map((b) => ({ t: b.t, k: b.severity, n: b.count })) : stats.overTimeByRule.map((b) => ({ t: b.t, k: b.ruleId, n: b.count }));
+  for (const p of points) {
+    const row = buckets.get(p.t) ?? {};
+    row[p.k] = (row[p.k] ?? 0) + p.n;
+    buckets.set(p.t, row);
   }
   const times = [...buckets.keys()].sort((a, b) => a - b);
   const max = Math.max(1, ...times.map((t) => Object.values(buckets.get(t)!).reduce((a, b) => a + b, 0)));
@@ -189,17 +197,28 @@ function AlertCharts({ stats, ruleName }: { stats: AlertStats; ruleName: Map<str
       </EuiFlexItem>
       <EuiFlexItem>
         <EuiPanel paddingSize="s" hasBorder>
-          <svg width="100%" viewBox={`0 0 ${W} ${H + 14}`} role="img" aria-label="Alerts over time by severity" data-test-subj="alertsChart">
+          <EuiButtonGroup
+            legend="Chart alerts by"
+            buttonSize="compressed"
+            idSelected={by}
+            onChange={(id) => setBy(id as 'severity' | 'rule')}
+            options={[
+              { id: 'severity', label: 'By severity' },
+              { id: 'rule', label: 'By rule', 'data-test-subj': 'chartByRule' },
+            ]}
+          />
+          <EuiSpacer size="xs" />
+          <svg width="100%" viewBox={`0 0 ${W} ${H + 14}`} role="img" aria-label={`Alerts over time by ${by}`} data-test-subj="alertsChart">
             {times.map((t, i) => {
               let y = H;
               const row = buckets.get(t)!;
               return (
                 <g key={t}>
-                  <title>{`${new Date(t).toISOString()}: ${SEVERITIES.map((s) => `${row[s] ?? 0} ${s}`).join(', ')}`}</title>
-                  {[...SEVERITIES].reverse().map((s) => {
-                    const h = ((row[s] ?? 0) / max) * H;
+                  <title>{`${new Date(t).toISOString()}: ${series.map((k) => `${row[k] ?? 0} ${label(k)}`).join(', ')}`}</title>
+                  {series.map((k, si) => {
+                    const h = ((row[k] ?? 0) / max) * H;
                     y -= h;
-                    return h > 0 ? <rect key={s} className="chart-bar" x={i * step} y={y} width={bw} height={h} fill={SEVERITY_COLOR[s]} /> : null;
+                    return h > 0 ? <rect key={k} className="chart-bar" x={i * step} y={y} width={bw} height={h} fill={color(k, si)} /> : null;
                   })}
                 </g>
               );
@@ -215,10 +234,11 @@ function AlertCharts({ stats, ruleName }: { stats: AlertStats; ruleName: Map<str
       </EuiFlexItem>
       <EuiFlexItem grow={false} style={{ minWidth: 260 }}>
         <EuiPanel paddingSize="s" hasBorder>
-          <EuiText size="xs">
+          <EuiText size="xs" data-test-subj="topRules">
             <strong>Top rules</strong>
-            {stats.byRule.slice(0, 5).map((r) => (
+            {stats.byRule.slice(0, 10).map((r, i) => (
               <div key={r.ruleId}>
+                {by === 'rule' && <span style={{ color: color(r.ruleId, i) }}>■ </span>}
                 {r.count.toLocaleString('en-US')} · {ruleName.get(r.ruleId) ?? r.ruleId}
               </div>
             ))}
