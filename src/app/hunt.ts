@@ -1,4 +1,6 @@
 import { createReadStream, type ReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +32,11 @@ export interface HuntOptions {
    */
   readonly lateness?: number;
   readonly onProgress?: (p: HuntProgress) => void;
+  /**
+   * Worker threads (default: one per core). Each runs a share of the rules over every event, in
+   * file order, so results do not depend on the count; 0 runs everything on this thread.
+   */
+  readonly workers?: number;
 }
 
 export interface HuntProgress {
@@ -117,74 +124,220 @@ function matchOf(h: EventHit | SequenceHit): RuleMatch {
   return { kind: 'event', event: ev(h) };
 }
 
+/** The alerts of one match; the unit that `maxAlerts` counts and that output is ordered by. */
+type AlertGroup = BuiltAlert[];
+
+function groupKey(g: AlertGroup): [number, string] {
+  const head = g[g.length - 1]!; // the sequence's own alert comes last, after its building blocks
+  return [head.originalTime ?? 0, head.id];
+}
+
+/** Matches in a canonical order (time, then alert id), whatever thread found them; at most `max`. */
+function finish(groups: AlertGroup[], max: number): BuiltAlert[] {
+  const keyed = groups.map((g) => ({ g, k: groupKey(g) }));
+  keyed.sort((a, b) => a.k[0] - b.k[0] || (a.k[1] < b.k[1] ? -1 : a.k[1] > b.k[1] ? 1 : 0));
+  return keyed.slice(0, Number.isFinite(max) ? max : keyed.length).flatMap((x) => x.g);
+}
+
+/** Turns rule-set hits into alert groups (pure; also used by the worker threads). */
+export function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: AlertGroup[]): void {
+  for (const { rule, hit } of hits) {
+    const m = matchOf(hit);
+    if (m.kind === 'sequence' && m.events.length === 0) continue;
+    out.push(buildAlerts({ rule, now, executionId: 'hunt' }, m));
+  }
+}
+
+/** Lines of one input, in order, with their line numbers; bad lines are the caller's to report. */
+async function* inputLines(file: string, o: HuntOptions, progress: HuntProgress): AsyncGenerator<{ line: string; lineNo: number }> {
+  let raw: Readable;
+  if (file === '-') raw = o.stdin ?? process.stdin;
+  else {
+    const rs: ReadStream = createReadStream(file);
+    rs.on('data', (b) => (progress.bytesRead += b.length));
+    raw = file.endsWith('.gz') ? rs.pipe(createGunzip()) : rs;
+  }
+  const lines = createInterface({ input: raw, crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.length === 0 || line.trim() === '') continue;
+    yield { line, lineNo };
+  }
+}
+
+/** Parses one line as an event; a reason when it is not a JSON object. */
+export function parseEventLine(line: string): { doc: Record<string, unknown> } | { bad: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch (e) {
+    return { bad: (e as Error).message };
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { bad: 'not a JSON object' };
+  return { doc: doc as Record<string, unknown> };
+}
+
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const t0 = performance.now();
   const files = await expandInputs(o.inputs.length ? o.inputs : ['-']);
   const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length };
   for (const f of files) if (f !== '-') progress.bytesTotal += (await stat(f)).size;
   const { entries, skipped } = compileHuntRules(o.rules, o.index);
-  const set = new RuleSet(entries, { indexed: o.indexed, lateness: o.lateness ?? 3_600_000 });
   const now = o.now ?? Date.now();
   const index = o.index ?? 'hunt';
-  const alerts: BuiltAlert[] = [];
+  const groups: AlertGroup[] = [];
   const badSamples: BadLine[] = [];
-  const max = o.maxAlerts ?? Infinity;
-  let matches = 0;
-  const take = (hits: Array<RuleSetHit<Rule>>): void => {
-    for (const { rule, hit } of hits) {
-      if (matches >= max) return;
-      const m = matchOf(hit);
-      if (m.kind === 'sequence' && m.events.length === 0) continue;
-      matches++;
-      alerts.push(...buildAlerts({ rule, now, executionId: 'hunt' }, m));
+  const bad = (file: string, line: number, message: string): void => {
+    progress.badLines++;
+    if (badSamples.length < 20) badSamples.push({ file, line, message });
+  };
+  let lastReport = 0;
+  const report = (): void => {
+    if (!o.onProgress) return;
+    const t = performance.now();
+    if (t - lastReport > 200) {
+      lastReport = t;
+      o.onProgress(progress);
     }
   };
-  const hits: Array<RuleSetHit<Rule>> = [];
-  let lastReport = 0;
-  for (let fi = 0; fi < files.length; fi++) {
-    const file = files[fi]!;
-    let raw: Readable;
-    if (file === '-') raw = o.stdin ?? process.stdin;
-    else {
-      const rs: ReadStream = createReadStream(file);
-      rs.on('data', (b) => (progress.bytesRead += b.length));
-      raw = file.endsWith('.gz') ? rs.pipe(createGunzip()) : rs;
-    }
-    const lines = createInterface({ input: raw, crlfDelay: Infinity });
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (line.length === 0 || line.trim() === '') continue;
-      let doc: unknown;
-      try {
-        doc = JSON.parse(line);
-      } catch (e) {
-        progress.badLines++;
-        if (badSamples.length < 20) badSamples.push({ file, line: lineNo, message: (e as Error).message });
-        continue;
-      }
-      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
-        progress.badLines++;
-        if (badSamples.length < 20) badSamples.push({ file, line: lineNo, message: 'not a JSON object' });
-        continue;
-      }
-      progress.events++;
-      set.push({ _index: index, _id: `${fi}:${lineNo}`, _source: doc as Record<string, unknown> }, hits);
-      if (hits.length) {
-        take(hits);
-        hits.length = 0;
-      }
-      if (o.onProgress && (progress.events & 0x3fff) === 0) {
-        const t = performance.now();
-        if (t - lastReport > 200) {
-          lastReport = t;
-          o.onProgress(progress);
+  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64, entries.length));
+  if (workers === 0) {
+    const set = new RuleSet(entries, { indexed: o.indexed, lateness: o.lateness ?? 3_600_000 });
+    const hits: Array<RuleSetHit<Rule>> = [];
+    for (let fi = 0; fi < files.length; fi++) {
+      const file = files[fi]!;
+      for await (const { line, lineNo } of inputLines(file, o, progress)) {
+        const p = parseEventLine(line);
+        if ('bad' in p) {
+          bad(file, lineNo, p.bad);
+          continue;
         }
+        progress.events++;
+        set.push({ _index: index, _id: `${fi}:${lineNo}`, _source: p.doc }, hits);
+        if (hits.length) {
+          huntAlerts(hits, now, groups);
+          hits.length = 0;
+        }
+        if ((progress.events & 0x3fff) === 0) report();
       }
+    }
+    set.flush(hits);
+    huntAlerts(hits, now, groups);
+  } else {
+    const pool = startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness: o.lateness ?? 3_600_000, indexed: o.indexed !== false });
+    try {
+      const BATCH = 2000;
+      // a few batches in flight so that no worker waits for the reader; their tallies in order
+      const queue: Array<Promise<BatchTally>> = [];
+      const settle = (t: BatchTally): void => {
+        for (const b of t.bad) bad(files[t.fi]!, b.lineNo, b.message);
+        progress.events += t.events;
+        report();
+      };
+      for (let fi = 0; fi < files.length; fi++) {
+        let lines: string[] = [];
+        let lineNos: number[] = [];
+        const send = async (): Promise<void> => {
+          if (lines.length === 0) return;
+          queue.push(pool.send({ fi, lines, lineNos }));
+          lines = [];
+          lineNos = [];
+          if (queue.length >= 4) settle(await queue.shift()!);
+        };
+        for await (const { line, lineNo } of inputLines(files[fi]!, o, progress)) {
+          lines.push(line);
+          lineNos.push(lineNo);
+          if (lines.length >= BATCH) await send();
+        }
+        await send();
+      }
+      while (queue.length) settle(await queue.shift()!);
+      groups.push(...(await pool.flush()));
+    } finally {
+      await pool.close();
     }
   }
-  set.flush(hits);
-  take(hits);
   o.onProgress?.(progress);
+  const alerts = finish(groups, o.maxAlerts ?? Infinity);
   return { alerts, events: progress.events, badLines: progress.badLines, badSamples, rulesRun: entries.length, rulesSkipped: skipped, elapsedMs: performance.now() - t0 };
+}
+
+export interface HuntWorkerSetup {
+  readonly rules: readonly Rule[];
+  readonly index: string | undefined;
+  readonly now: number;
+  readonly lateness: number;
+  readonly indexed: boolean;
+}
+
+/** What one batch came to: events parsed, and the lines that were not events. */
+export interface BatchTally {
+  readonly fi: number;
+  events: number;
+  readonly bad: Array<{ lineNo: number; message: string }>;
+}
+
+/** A worker's answer to a batch or to the final flush; alert groups come with either. */
+export interface HuntWorkerReply {
+  readonly id: number;
+  readonly tally?: BatchTally;
+  readonly groups?: AlertGroup[];
+  readonly error?: string;
+}
+
+/**
+ * N worker threads, each with every N-th rule; every batch of lines goes to all of them (parsing
+ * is cheap beside the rules), so each rule sees every event in file order, as on one thread.
+ */
+function startHuntWorkers(n: number, setup: HuntWorkerSetup): {
+  send(batch: { fi: number; lines: string[]; lineNos: number[] }): Promise<BatchTally>;
+  flush(): Promise<AlertGroup[]>;
+  close(): Promise<void>;
+} {
+  const url = new URL('./hunt-worker.js', import.meta.url);
+  const workers = Array.from({ length: n }, (_, part) => new Worker(url, { workerData: { ...setup, part, parts: n } }));
+  const groups: AlertGroup[] = [];
+  const waiting = workers.map(() => new Map<number, (m: HuntWorkerReply) => void>());
+  let seq = 0;
+  workers.forEach((w, k) => {
+    w.on('message', (m: HuntWorkerReply) => {
+      if (m.groups) for (const g of m.groups) groups.push(g);
+      const done = waiting[k]!.get(m.id);
+      waiting[k]!.delete(m.id);
+      done?.(m);
+    });
+    const fail = (e: Error): void => {
+      for (const f of waiting[k]!.values()) f({ id: -1, error: e.message });
+      waiting[k]!.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+  });
+  const ask = (k: number, msg: Record<string, unknown>): Promise<HuntWorkerReply> =>
+    new Promise((resolve) => {
+      const id = seq++;
+      waiting[k]!.set(id, resolve);
+      workers[k]!.postMessage({ ...msg, id });
+    });
+  const check = (r: HuntWorkerReply[]): void => {
+    const err = r.find((x) => x.error);
+    if (err) throw new Error(`a hunt worker failed: ${err.error}`);
+  };
+  return {
+    async send(batch) {
+      const r = await Promise.all(workers.map((_, k) => ask(k, { batch })));
+      check(r);
+      // every worker parses every line: the first one's tally stands for all
+      return r[0]!.tally!;
+    },
+    async flush() {
+      check(await Promise.all(workers.map((_, k) => ask(k, { flush: true }))));
+      return groups;
+    },
+    async close() {
+      for (const w of workers) w.removeAllListeners('exit');
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
 }

@@ -15,6 +15,7 @@ export interface HuntOpts {
   readonly output?: string;
   readonly maxAlerts?: string;
   readonly progress?: boolean;
+  readonly workers?: string;
 }
 
 const get = (doc: Record<string, unknown>, path: string): string => {
@@ -83,6 +84,10 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, is
     if (errs.length) io.err(`${formatDiagnostics(errs, f.text, { context: false })}\n`);
   }
   const rules: Rule[] = set.rules;
+  if (opts.workers !== undefined && !/^\d+$/.test(opts.workers)) {
+    io.err(`vigil hunt: --workers takes a whole number (0 runs on the main thread), not '${opts.workers}'\n`);
+    return 2;
+  }
   const t0 = performance.now();
   const showProgress = opts.progress ?? isTty;
   const result = await runHunt({
@@ -91,6 +96,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, is
     stdin,
     index: opts.index,
     maxAlerts: opts.maxAlerts === undefined ? undefined : Number(opts.maxAlerts),
+    workers: opts.workers === undefined ? undefined : Number(opts.workers),
     onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
   });
   if (showProgress) io.err('\n');

@@ -73,6 +73,7 @@ export function createProgram(io: Io): Command {
     .option('-o, --output <file>', 'write results to a file')
     .option('--max-alerts <n>', 'stop reporting after n matches')
     .option('--no-progress', 'no progress bar')
+    .option('--workers <n>', 'worker threads (default: one per core; 0 runs on the main thread)')
     .action(async (opts: HuntOpts) => {
       process.exitCode = await runHuntCommand(io, opts, process.stdin, process.stdout.isTTY === true && process.stderr.isTTY === true);
     });

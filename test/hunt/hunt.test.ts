@@ -69,6 +69,39 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
   t.diagnostic(`${plain.length} hits from ${entries.length} rules over ${events.length} events, both paths`);
 });
 
+test('hunt gives the same alerts on any number of worker threads, sequences included', async (t) => {
+  // plus two sequence rules of our own that the generated events complete many times
+  const seqFile = join(dir, 'seq-rules.ndjson');
+  const seqRule = (id: string, query: string): string =>
+    JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
+  writeFileSync(seqFile, `${seqRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]')}\n${seqRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]')}\n`);
+  const rules = [...(await loadRules([requireShared('corpus/detection-rules')])).rules, ...(await loadRules([join(repoRoot, 'rules'), seqFile])).rules];
+  // generated events with odd parent/child pairs (as above), so that many corpus rules match
+  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l) => JSON.parse(l) as Record<string, unknown>);
+  const procs = docs.filter((d) => (d.process as { parent?: unknown } | undefined)?.parent);
+  procs.forEach((d, i) => {
+    (d.process as Record<string, unknown>).parent = (procs[(i * 7919) % procs.length]!.process as { parent: unknown }).parent;
+    (d.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!.process as { name: unknown }).name;
+  });
+  const file = join(dir, 'workers.ndjson');
+  writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\nnot json\n');
+  const ids: string[][] = [];
+  for (const workers of [0, 1, 2, 3]) {
+    const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
+    assert.equal(r.events, 3000);
+    assert.deepEqual(r.badSamples.map((b) => b.line), [3001]);
+    ids.push(r.alerts.map((a) => a.id));
+    if (workers === 0) assert.ok(r.alerts.filter((a) => a.buildingBlock).length > 100, 'too few sequence alerts to show anything');
+  }
+  assert.ok(ids[0]!.length > 200, `only ${ids[0]!.length} alerts`);
+  assert.equal(new Set(ids[0]).size, ids[0]!.length, 'an alert id twice');
+  for (const other of ids.slice(1)) assert.deepEqual(other, ids[0]);
+  // capped: the same first matches whatever the worker count
+  const capped = await Promise.all([1, 2].map((workers) => runHunt({ rules, inputs: [file], now: NOW, workers, maxAlerts: 25 })));
+  assert.deepEqual(capped[0]!.alerts.map((a) => a.id), capped[1]!.alerts.map((a) => a.id));
+  t.diagnostic(`${ids[0]!.length} alerts, identical on 0 (main thread), 1, 2 and 3 workers`);
+});
+
 test('vigil hunt: formats, gzip and folders, bad lines reported with file:line', async () => {
   const sub = join(dir, 'logs');
   rmSync(sub, { recursive: true, force: true });
