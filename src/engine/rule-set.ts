@@ -45,7 +45,9 @@ export interface RuleSetStats {
 
 /** Lower is better: selective fields first, then fewer values. */
 function keyCost(k: { field: readonly (string | number)[]; values: readonly string[] }): number {
-  return (LOW_CARDINALITY.has(k.field.join('.')) ? 1000 : 0) + k.values.length;
+  const f = k.field.join('.');
+  // the OS partition already narrows by host.os.type: a key on it adds nothing
+  return (f === 'host.os.type' ? 5000 : LOW_CARDINALITY.has(f) ? 1000 : 0) + k.values.length;
 }
 
 function fieldOf(e: Expr): readonly (string | number)[] | null {
@@ -216,7 +218,7 @@ export class RuleSet<R> {
         const cats = os ? os.map((o) => `${(f.category ?? '').toLowerCase()}|${o}`) : [(f.category ?? '').toLowerCase()];
         for (const cat of cats) {
           const keys = cover(f.condition);
-          if (!keys || coverCost(keys) >= 1000) {
+          if (!keys) {
             allKeyed = false;
             this.add(this.always, cat, slot);
             continue;
