@@ -6,8 +6,9 @@ import { benchParse } from './parse.js';
 import { benchRules } from './rules.js';
 import { benchAdversarial } from './adversarial.js';
 import { benchIngest } from './ingest.js';
+import { benchHunt } from './hunt.js';
 
-const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest()];
+const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);

@@ -1,0 +1,13 @@
+/**
+ * One hunt for the benchmark, in a process of its own so that its peak memory is its own:
+ * `node hunt-child.js <rules dir> <events file> <workers>` prints one JSON line.
+ */
+import { runHunt } from '../src/app/index.js';
+import { loadRules } from '../src/rules/index.js';
+
+const [rulesDir, file, workers] = process.argv.slice(2) as [string, string, string];
+const rules = (await loadRules([rulesDir])).rules;
+const t0 = performance.now();
+const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0 });
+const ms = performance.now() - t0;
+process.stdout.write(`${JSON.stringify({ events: r.events, ms, alerts: r.alerts.length, rules: r.rulesRun, maxRssKb: process.resourceUsage().maxRSS })}\n`);

@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { generateEvents } from '../src/gen/index.js';
+import type { BenchResult } from './parse.js';
+
+/**
+ * Hunt with every active EQL rule of Elastic's corpus over one generated file, beside the
+ * parse-only baseline (read + JSON.parse + touch five fields) of the same file, on one worker and
+ * on all; each hunt in its own process, with its peak memory.
+ */
+const SHARED = process.env.VIGIL_SHARED ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
+
+async function baseline(file: string): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  let touched = 0;
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line) continue;
+    const d = JSON.parse(line) as Record<string, Record<string, unknown> | undefined>;
+    if (d['@timestamp'] !== undefined) touched++;
+    if (d.event?.category !== undefined) touched++;
+    if (d.host?.name !== undefined) touched++;
+    if (d.process?.name !== undefined) touched++;
+    if (d.user?.name !== undefined) touched++;
+    n++;
+  }
+  if (touched === 0) throw new Error('no fields touched');
+  return (n / (performance.now() - t0)) * 1000;
+}
+
+function hunt(file: string, workers: number): { events: number; ms: number; alerts: number; rules: number; maxRssKb: number } {
+  const child = join(dirname(fileURLToPath(import.meta.url)), 'hunt-child.js');
+  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`hunt failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ReturnType<typeof hunt>;
+}
+
+export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVENTS ?? 1_000_000)): Promise<BenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-hunt-'));
+  const file = join(dir, 'events.ndjson');
+  const lines: string[] = [];
+  try {
+    const fd = openSync(file, 'w');
+    let buf: string[] = [];
+    for (const l of generateEvents({ events, seed: 1 })) {
+      buf.push(l);
+      if (buf.length === 10_000) {
+        writeSync(fd, buf.join('\n') + '\n');
+        buf = [];
+      }
+    }
+    if (buf.length) writeSync(fd, buf.join('\n') + '\n');
+    closeSync(fd);
+    const mib = statSync(file).size / 1048576;
+    const base = await baseline(file);
+    lines.push(`baseline: read + JSON.parse + touch 5 fields      ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
+    const all = availableParallelism();
+    const one = hunt(file, 1);
+    const rate1 = (one.events / one.ms) * 1000;
+    lines.push(`vigil hunt, ${one.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(one.maxRssKb / 1024)} MiB`);
+    const many = hunt(file, all);
+    const rateN = (many.events / many.ms) * 1000;
+    lines.push(`vigil hunt, ${many.rules} corpus rules, ${all} workers     ${Math.round(rateN).toLocaleString('en-US').padStart(9)} events/s (${(rateN / rate1).toFixed(2)}× one worker; floor 1.7×), ${many.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(many.maxRssKb / 1024)} MiB (floor 1 GiB)`);
+    return { title: `Hunt: ${events.toLocaleString('en-US')} generated events (${mib.toFixed(0)} MiB)`, lines };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await benchHunt();
+  process.stdout.write(`## ${r.title}\n${r.lines.join('\n')}\n`);
+}
