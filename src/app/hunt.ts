@@ -9,6 +9,7 @@ import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, RuleSet, type EventHit, type RuleSetHit, type SequenceHit } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
+import { NOT_AN_OBJECT, parseJsonObject } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -125,7 +126,7 @@ function matchOf(h: EventHit | SequenceHit): RuleMatch {
 }
 
 /** The alerts of one match; the unit that `maxAlerts` counts and that output is ordered by. */
-type AlertGroup = BuiltAlert[];
+export type AlertGroup = BuiltAlert[];
 
 function groupKey(g: AlertGroup): [number, string] {
   const head = g[g.length - 1]!; // the sequence's own alert comes last, after its building blocks
@@ -139,8 +140,8 @@ function finish(groups: AlertGroup[], max: number): BuiltAlert[] {
   return keyed.slice(0, Number.isFinite(max) ? max : keyed.length).flatMap((x) => x.g);
 }
 
-/** Turns rule-set hits into alert groups (pure; also used by the worker threads). */
-export function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: AlertGroup[]): void {
+/** Turns rule-set hits into alert groups. */
+function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: AlertGroup[]): void {
   for (const { rule, hit } of hits) {
     const m = matchOf(hit);
     if (m.kind === 'sequence' && m.events.length === 0) continue;
@@ -166,16 +167,39 @@ async function* inputLines(file: string, o: HuntOptions, progress: HuntProgress)
   }
 }
 
-/** Parses one line as an event; a reason when it is not a JSON object. */
-export function parseEventLine(line: string): { doc: Record<string, unknown> } | { bad: string } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(line);
-  } catch (e) {
-    return { bad: (e as Error).message };
+/**
+ * A rule set fed event lines, one at a time and in order: what the main thread runs, and what each
+ * worker thread runs with its share of the rules. Completed matches go out as alert groups.
+ */
+export class HuntFeed {
+  private readonly hits: Array<RuleSetHit<Rule>> = [];
+
+  constructor(
+    private readonly set: RuleSet<Rule>,
+    private readonly index: string,
+    private readonly now: number,
+  ) {}
+
+  /** Line `lineNo` of input `fi`; null when it was an event, else why it is not one. */
+  line(fi: number, line: string, lineNo: number, groups: AlertGroup[]): string | null {
+    const p = parseJsonObject(line);
+    if (!p.ok) return p.reason === NOT_AN_OBJECT ? 'not a JSON object' : p.reason;
+    this.set.push({ _index: this.index, _id: `${fi}:${lineNo}`, _source: p.value }, this.hits);
+    this.drain(groups);
+    return null;
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { bad: 'not a JSON object' };
-  return { doc: doc as Record<string, unknown> };
+
+  /** The end of the input: stateful rules report what they hold. */
+  flush(groups: AlertGroup[]): void {
+    this.set.flush(this.hits);
+    this.drain(groups);
+  }
+
+  private drain(groups: AlertGroup[]): void {
+    if (this.hits.length === 0) return;
+    huntAlerts(this.hits, this.now, groups);
+    this.hits.length = 0;
+  }
 }
 
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
@@ -203,27 +227,20 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   };
   const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64, entries.length));
   if (workers === 0) {
-    const set = new RuleSet(entries, { indexed: o.indexed, lateness: o.lateness ?? 3_600_000 });
-    const hits: Array<RuleSetHit<Rule>> = [];
+    const feed = new HuntFeed(new RuleSet(entries, { indexed: o.indexed, lateness: o.lateness ?? 3_600_000 }), index, now);
     for (let fi = 0; fi < files.length; fi++) {
       const file = files[fi]!;
       for await (const { line, lineNo } of inputLines(file, o, progress)) {
-        const p = parseEventLine(line);
-        if ('bad' in p) {
-          bad(file, lineNo, p.bad);
+        const problem = feed.line(fi, line, lineNo, groups);
+        if (problem !== null) {
+          bad(file, lineNo, problem);
           continue;
         }
         progress.events++;
-        set.push({ _index: index, _id: `${fi}:${lineNo}`, _source: p.doc }, hits);
-        if (hits.length) {
-          huntAlerts(hits, now, groups);
-          hits.length = 0;
-        }
         if ((progress.events & 0x3fff) === 0) report();
       }
     }
-    set.flush(hits);
-    huntAlerts(hits, now, groups);
+    feed.flush(groups);
   } else {
     const pool = startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness: o.lateness ?? 3_600_000, indexed: o.indexed !== false });
     try {

@@ -1,11 +1,11 @@
-import { type Clock, type EventTimes, diagnosticPosition, formatDiagnostics, ManualClock } from '../core/index.js';
+import { type Clock, type EventTimes, diagnosticPosition, parseJsonObject, formatDiagnostics, ManualClock } from '../core/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { compileQuery, defaultParseTimestamp, IndexMapping, type EventHit, type SequenceHit } from '../engine/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
 import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
-import { openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
+import { createIndexMatcher, openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine, isStreamable } from '../stream/index.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
@@ -59,14 +59,6 @@ const isStart = (src: Record<string, unknown>): boolean => {
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
-/** A document the store will refuse (it checks the JSON) has no time fields. */
-function parseOrNull(json: string): unknown {
-  try {
-    return JSON.parse(json);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The detection service: store, rules, scheduler, streaming, outputs. Transport-free; the HTTP
@@ -137,7 +129,9 @@ export class Vigil {
     const writes = items.map((it) => {
       let times = it.times;
       if (!times) {
-        const source = it.source ?? parseOrNull(it.json);
+        // a document the store will refuse (it checks the JSON) has no time fields
+        const parsed = it.source ? null : parseJsonObject(it.json);
+        const source = it.source ?? (parsed?.ok ? parsed.value : null);
         times = { timestamp: getTimestamp(source), ingested: getIngested(source) };
       }
       const ts = finite(defaultParseTimestamp(times.timestamp));
@@ -284,10 +278,12 @@ export class Vigil {
   // ---- rules --------------------------------------------------------------------------------
 
   ruleViews(): Array<Record<string, unknown>> {
-    return this.registry.rules.map((r) => this.ruleView(r.rule.rule_id)!);
+    const indexNames = this.store.events.indices().map((i) => i.name); // read once for all rules
+    return this.registry.rules.map((r) => this.ruleView(r.rule.rule_id, indexNames)!);
   }
 
-  ruleView(ruleId: string): Record<string, unknown> | null {
+  /** `indexNames`: the stored indices, when the caller has them (the rules list reads them once). */
+  ruleView(ruleId: string, indexNames: readonly string[] = this.store.events.indices().map((i) => i.name)): Record<string, unknown> | null {
     const r = this.registry.find(ruleId);
     const s = this.store.rules.get(ruleId);
     if (!r || !s) return null;
@@ -306,7 +302,7 @@ export class Vigil {
       last_run: last,
       gaps: { total: gaps.length, unfilled: gaps.filter((g) => g.filled === null).length },
       // whether any stored index matches the rule's patterns (ATT&CK coverage "with data")
-      has_data: this.store.events.resolve(r.indexPatterns).length > 0,
+      has_data: indexNames.some(createIndexMatcher(r.indexPatterns)),
       alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: false }).total,
     };
   }

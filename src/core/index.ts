@@ -8,4 +8,4 @@ export {
   type FormatOptions,
 } from './diagnostic.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
-export { peekEventTimes, type EventTimes } from './json-scan.js';
+export { peekEventTimes, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';

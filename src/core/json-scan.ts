@@ -1,3 +1,17 @@
+/** What a document that parses but is not an object is told (Elasticsearch's words). */
+export const NOT_AN_OBJECT = 'the document must be a JSON object';
+
+/** A JSON text that must be one object: the object, or why not (JSON.parse's message). */
+export function parseJsonObject(text: string): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? { ok: true, value: v as Record<string, unknown> } : { ok: false, reason: NOT_AN_OBJECT };
+}
+
 /**
  * The time fields of an event's JSON text without parsing it. Ingest stores documents as received
  * and needs only `@timestamp` and `event.ingested` from them (validity is checked by the store, in

@@ -16,4 +16,4 @@ export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type Se
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
 export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';
 export { RuleSet, type RuleSetEntry, type RuleSetHit, type RuleSetStats } from './rule-set.js';
-export { rawFilterOf, rawFilterFrom, anyRawFilter, RawText, type RawFilter, type Needle } from './raw-filter.js';
+export { rawFilterOf, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';

@@ -218,7 +218,8 @@ function stagesNeedles(stages: readonly (Stage | null)[], equalsInsensitive: boo
   return out;
 }
 
-const PASS: RawFilter = { needles: null, test: () => true };
+/** The filter that lets every event through. */
+export const PASS_ALL: RawFilter = { needles: null, test: () => true };
 
 /**
  * The raw-text test of a query. `equalsInsensitive` for dialects whose `==` ignores case
@@ -228,11 +229,11 @@ export function rawFilterOf(ast: Statement, options: { equalsInsensitive?: boole
   const ci = options.equalsInsensitive === true;
   const q = ast.query;
   const found = q.kind === 'event' ? filterNeedles(q.filter, ci) : stagesNeedles([...q.stages, 'until' in q ? q.until : null], ci);
-  if (!found || found.length === 0) return PASS;
+  if (!found || found.length === 0) return PASS_ALL;
   return rawFilterFrom(found);
 }
 
-export function rawFilterFrom(found: readonly Needle[]): RawFilter {
+function rawFilterFrom(found: readonly Needle[]): RawFilter {
   const uniq = (xs: Needle[]): string[] => [...new Set(xs.map((n) => (n.exact ? n.text.slice(1, -1) : n.text)))];
   const exactCs = uniq(found.filter((n) => n.exact && !n.insensitive));
   const exactCi = uniq(found.filter((n) => n.exact && n.insensitive));
@@ -265,14 +266,4 @@ export function rawFilterFrom(found: readonly Needle[]): RawFilter {
       return false;
     },
   };
-}
-
-/** Union of several filters: passes when any passes. */
-export function anyRawFilter(filters: readonly RawFilter[]): RawFilter {
-  const found: Needle[] = [];
-  for (const f of filters) {
-    if (!f.needles) return PASS;
-    found.push(...f.needles);
-  }
-  return found.length ? rawFilterFrom(found) : { needles: [], test: () => false };
 }

@@ -1,4 +1,4 @@
-import { peekEventTimes, type EventTimes } from '../core/index.js';
+import { parseJsonObject, peekEventTimes, type EventTimes } from '../core/index.js';
 import type { WriteOp } from '../store/index.js';
 
 /**
@@ -119,18 +119,12 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       items.push({ ok: true, op: op as WriteOp, index, id, times, json: docLine, line: lineNo });
       continue;
     }
-    let source: unknown;
-    try {
-      source = JSON.parse(docLine);
-    } catch (e) {
-      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: ${(e as Error).message}`);
+    const doc = parseJsonObject(docLine);
+    if (!doc.ok) {
+      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: ${doc.reason}`);
       continue;
     }
-    if (!source || typeof source !== 'object' || Array.isArray(source)) {
-      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: the document must be a JSON object`);
-      continue;
-    }
-    items.push({ ok: true, op: op as WriteOp, index, id, source: source as Record<string, unknown>, json: docLine, line: lineNo });
+    items.push({ ok: true, op: op as WriteOp, index, id, source: doc.value, json: docLine, line: lineNo });
   }
   return items;
 }

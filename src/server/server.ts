@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { esError, type HttpAnswer, type IngestItem, type Vigil } from '../app/index.js';
-import { ManualClock } from '../core/index.js';
+import { ManualClock, parseJsonObject } from '../core/index.js';
 import type { AlertQuery, EventWriteResult } from '../store/index.js';
 import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 
@@ -177,15 +177,11 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     const bad = indexNameProblem(index);
     if (bad) return send(reply, esError(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`));
     const text = typeof req.body === 'string' ? req.body : '';
-    let source: unknown;
-    try {
-      source = JSON.parse(text);
-    } catch (e) {
-      return send(reply, esError(400, 'document_parsing_exception', `[1:1] failed to parse: ${(e as Error).message}`));
-    }
-    if (!source || typeof source !== 'object' || Array.isArray(source)) return send(reply, esError(400, 'document_parsing_exception', '[1:1] failed to parse: the document must be a JSON object'));
+    const doc = parseJsonObject(text);
+    if (!doc.ok) return send(reply, esError(400, 'document_parsing_exception', `[1:1] failed to parse: ${doc.reason}`));
+    const source = doc.value;
     const opType = op === 'create' || (req.query as Record<string, string>).op_type === 'create' ? 'create' : 'index';
-    const [r] = await vigil.ingest([{ op: opType, index, id, source: source as Record<string, unknown>, json: text.includes('\n') ? JSON.stringify(source) : text.trim() }]);
+    const [r] = await vigil.ingest([{ op: opType, index, id, source, json: text.includes('\n') ? JSON.stringify(source) : text.trim() }]);
     if (!r!.ok) return send(reply, esError(r!.status, r!.type, r!.reason));
     const body = itemResult(r!, opType)[opType] as Record<string, unknown>;
     delete body.status;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BuiltAlert } from '../alerts/index.js';
-import { rawFilterOf, RawText, type Matcher, type RawFilter } from '../engine/index.js';
+import { parseJsonObject } from '../core/index.js';
+import { PASS_ALL, rawFilterOf, RawText, type Matcher, type RawFilter } from '../engine/index.js';
 import { EventBridge, writeMatches, type ActiveRule } from '../scheduler/index.js';
 import { createIndexMatcher, type Store, type StoredEvent } from '../store/index.js';
 
@@ -16,14 +17,11 @@ interface RuleStream {
   counters: { searched: number; matches: number; written: number; existing: number; dropped: number; since: number };
 }
 
-function parseObject(json: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(json);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
+
+const parseSource = (json: string): Record<string, unknown> | null => {
+  const r = parseJsonObject(json);
+  return r.ok ? r.value : null;
+};
 
 /** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
 export function isStreamable(r: ActiveRule): boolean {
@@ -64,7 +62,7 @@ export class StreamEngine {
         inIndex: createIndexMatcher(r.indexPatterns),
         // the matcher orders by @timestamp (the stored time) unless the rule overrides it with
         // another event field: then every event is read, since a skipped one could not move time on
-        raw: !r.rule.timestamp_override || r.rule.timestamp_override === 'event.ingested' ? rawFilterOf(r.compiled!.ast) : { needles: null, test: () => true },
+        raw: !r.rule.timestamp_override || r.rule.timestamp_override === 'event.ingested' ? rawFilterOf(r.compiled!.ast) : PASS_ALL,
         perBucket: new Map(),
         counters: { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, since: now },
       };
@@ -118,7 +116,7 @@ export class StreamEngine {
         continue;
       }
       let source = parsed[i];
-      if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseObject(e.json);
+      if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseSource(e.json);
       if (source === null) continue;
       // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
       if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);

@@ -3,6 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { parseJsonObject } from '../../core/index.js';
 import { createIndexMatcher } from '../index-pattern.js';
 import type {
   AlertQuery,
@@ -291,12 +292,8 @@ function startsObject(json: string): boolean {
 
 /** Why a text is not a JSON object, in JSON.parse's words; null when it is one. */
 function jsonProblem(text: string): string | null {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : 'the document must be a JSON object';
-  } catch (e) {
-    return (e as Error).message;
-  }
+  const r = parseJsonObject(text);
+  return r.ok ? null : r.reason;
 }
 
 /**
