@@ -55,7 +55,7 @@ function baselineSqlite(bodies: string[]): number {
   return (n / ms) * 1000;
 }
 
-async function startServe(dir: string, extraArgs: string[] = []): Promise<{ url: string; stop: () => Promise<void>; rss: () => number }> {
+async function startServe(dir: string, extraArgs: string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
   const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
   const proc = spawn(process.execPath, [...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--port', '0', '--data', dir, '--streaming', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -69,7 +69,6 @@ async function startServe(dir: string, extraArgs: string[] = []): Promise<{ url:
   });
   return {
     url,
-    rss: () => 0,
     stop: () =>
       new Promise((resolve) => {
         proc.once('exit', () => resolve());
