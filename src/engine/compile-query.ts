@@ -73,6 +73,12 @@ export interface Matcher {
   readonly counters: MatcherCounters;
   /** Partial sequences held right now (0 for other queries). */
   openSequences(): number;
+  /**
+   * A sequence holding nothing (no partial, no pending match, no event waiting to be ordered): an
+   * event that matches only a later stage, an `until` or a missing stage after the first positive
+   * one changes nothing and need not be pushed. Always false for other queries.
+   */
+  idle(): boolean;
 }
 
 export interface CompiledQuery {
@@ -267,6 +273,7 @@ class Pipeline {
     return {
       counters,
       openSequences: () => this.sequence?.openSequences ?? 0,
+      idle: () => heap.size === 0 && this.sequence !== null && this.sequence.idle && !this.tree.active,
       push: (input) => {
         counters.eventsIn++;
         const e = this.reader.read(input);

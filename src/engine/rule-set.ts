@@ -2,14 +2,19 @@ import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } f
 import { compilePredicate, type Expr, type EventFilter } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput } from './event.js';
+import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY } from './raw-filter.js';
 
 /**
- * Many rules in one pass. Event queries are indexed by event category and by one literal test each
- * must pass (an exact value, `in` list or wildcard-free `:` list on a field), so an event only meets
- * the rules that can match it; the candidate's full condition then decides. Sequences, samples and
- * queries with pipes get the events of the categories their stages name. Indexing never changes
- * results: `indexed: false` feeds every event to every rule, and the tests compare both paths.
+ * Many rules in one pass. Every filter of every rule (an event query's, each stage and `until` of a
+ * sequence or sample) is a unit; units are indexed by a cover — literal tests of which any event the
+ * filter matches passes one: exact values (`==`, `in`, wildcard-free `:`), and the longest literal
+ * piece of wildcard patterns and of startsWith/endsWith/stringContains, all found per field with one
+ * hash lookup or one Aho–Corasick scan of the folded value. An event meets only the units whose cover
+ * it passes, and each such unit's full filter decides. An event query answers at once; a stateful
+ * rule (sequence, sample, pipes) gets only the events that pass one of its filters, in arrival order,
+ * so its matcher orders and holds those few, not every event. Indexing never changes results:
+ * `indexed: false` feeds every event to every rule's own matcher, and the tests compare both paths.
  */
 export interface RuleSetEntry<R> {
   readonly rule: R;
@@ -27,46 +32,116 @@ interface Slot<R> {
   readonly order: number;
   readonly rule: R;
   readonly matcher: Matcher;
-  /** Event queries without pipes are answered by their filter directly (no matcher state). */
+  /** An event query without pipes: answered by its filter, no matcher state. */
+  readonly direct: boolean;
+  /** The event number this rule was last handed, so that it gets each event once. */
+  fed: number;
+}
+
+/** One filter of one rule; `test` null when it needs engine state (relationships): every event of its category goes to the matcher. */
+interface Unit<R> {
+  readonly slot: Slot<R>;
   readonly test: ((source: Record<string, unknown>) => boolean) | null;
+  /** A sequence filter that matters only while the sequence holds something. */
+  readonly gated: boolean;
 }
 
 interface LiteralKey {
   readonly field: readonly (string | number)[];
   readonly values: readonly string[];
+  /** exact: one of the folded values; piece: the folded value contains one; present: the field is not null. */
+  readonly kind: 'exact' | 'piece' | 'present';
+  /** Exact values written as numbers. */
+  readonly numeric?: boolean;
 }
 
 export interface RuleSetStats {
   readonly rules: number;
+  /** Event queries whose filter has a cover. */
   readonly indexed: number;
+  /** Event queries tested on every event of their category. */
   readonly byCategoryOnly: number;
   readonly stateful: number;
 }
 
-/** Lower is better: selective fields first, then fewer values. */
-function keyCost(k: { field: readonly (string | number)[]; values: readonly string[] }): number {
+/** Pieces shorter than this match too much to be worth indexing. */
+const MIN_PIECE = 3;
+
+/** Fields nearly every event of their kind has: that one is present says little. */
+const COMMON = new Set([
+  '@timestamp', 'message', 'process.name', 'process.executable', 'process.command_line', 'process.args', 'process.args_count', 'process.pid', 'process.entity_id',
+  'process.working_directory', 'process.parent.name', 'process.parent.executable', 'process.parent.command_line', 'process.parent.args', 'process.parent.args_count',
+  'process.parent.pid', 'process.parent.entity_id', 'user.name', 'user.id', 'file.path', 'file.name', 'file.extension', 'file.directory', 'source.ip', 'source.port',
+  'destination.ip', 'destination.port', 'registry.path', 'registry.key', 'registry.value', 'dns.question.name', 'host.name', 'host.id', 'host.ip',
+]);
+
+/** Lower is better: selective fields first, exact values before pieces before presence, then fewer values. */
+function keyCost(k: LiteralKey): number {
   const f = k.field.join('.');
-  // the OS partition already narrows by host.os.type: a key on it adds nothing
-  return (f === 'host.os.type' ? 5000 : LOW_CARDINALITY.has(f) ? 1000 : 0) + k.values.length;
+  if (LOW_CARDINALITY.has(f) || f.startsWith('event.') || f.startsWith('data_stream.') || f.startsWith('agent.')) return 1000 * k.values.length;
+  if (k.kind === 'present') return COMMON.has(f) ? 900 : 20;
+  return k.values.reduce((n, v) => n + (k.kind === 'piece' ? (v.length < 5 ? 8 : 2) : 1), 0);
 }
 
 function fieldOf(e: Expr): readonly (string | number)[] | null {
-  return e.kind === 'field' && !e.optional ? e.path : null;
+  return e.kind === 'field' ? e.path : null;
 }
 
-function strings(list: readonly Expr[]): string[] | null {
-  const out: string[] = [];
+/** The field must be present (not null) for the test to hold. */
+function present(field: readonly (string | number)[]): LiteralKey[] {
+  return [{ field, values: [''], kind: 'present' }];
+}
+
+/**
+ * A string literal as an exact key, or null when a field value of another type could equal it
+ * without having the same text (a number written otherwise than JavaScript prints it).
+ */
+function exactKey(v: string): string | null {
+  const n = Number(v);
+  if (v.trim() !== '' && !Number.isNaN(n) && String(n) !== v) return null;
+  return v.toLowerCase();
+}
+
+/** The longest run of a wildcard pattern without `*` or `?`, folded; null when too short. */
+function pieceOf(pattern: string): string | null {
+  let best = '';
+  for (const run of pattern.split(/[*?]/)) if (run.length > best.length) best = run;
+  return best.length >= MIN_PIECE ? best.toLowerCase() : null;
+}
+
+/** Keys for a list of literal patterns on a field (`:`, `like`, `like~`), or null. */
+function patternKeys(field: readonly (string | number)[], list: readonly Expr[], wildcards: boolean): LiteralKey[] | null {
+  const exact: string[] = [];
+  const pieces: string[] = [];
+  let numeric = false;
   for (const x of list) {
+    if (x.kind === 'number') {
+      exact.push(String(x.value));
+      numeric = true;
+      continue;
+    }
     if (x.kind !== 'string') return null;
-    out.push(x.value);
+    if (wildcards && /[*?]/.test(x.value)) {
+      const p = pieceOf(x.value);
+      if (p === null) return null;
+      pieces.push(p);
+    } else {
+      const k = exactKey(x.value);
+      if (k === null) return null;
+      exact.push(k);
+    }
   }
+  const out: LiteralKey[] = [];
+  if (exact.length) out.push({ field, values: exact, kind: 'exact', numeric });
+  if (pieces.length) out.push({ field, values: pieces, kind: 'piece' });
   return out;
 }
 
 /**
  * A cover of a condition: literal tests such that any event satisfying the condition passes at
  * least one of them. `and` takes the cheapest cover among its sides, `or` needs both sides covered
- * and unites them; `==`, `in`, and wildcard-free `:`/`like`/`like~` give one test each.
+ * and unites them. Each key is a necessary condition on one field: an exact value (folded, so a
+ * case-sensitive test is covered too) or a piece the value contains.
  */
 function cover(e: Expr): LiteralKey[] | null {
   switch (e.kind) {
@@ -79,19 +154,38 @@ function cover(e: Expr): LiteralKey[] | null {
       return coverCost(r) < coverCost(l) ? r : l;
     }
     case 'compare': {
-      const f = e.op === '==' ? fieldOf(e.left) : null;
-      return f && e.right.kind === 'string' ? [{ field: f, values: [e.right.value] }] : null;
+      // a comparison with null on either side holds for no null operand, except `== null`
+      const isNull = (x: Expr): boolean => x.kind === 'null';
+      if (isNull(e.left) || isNull(e.right)) {
+        const f = fieldOf(isNull(e.left) ? e.right : e.left);
+        return e.op === '!=' && f ? present(f) : null;
+      }
+      const f = fieldOf(e.left);
+      if (f && e.op === '==' && e.right.kind === 'string') {
+        const k = exactKey(e.right.value);
+        if (k !== null) return [{ field: f, values: [k], kind: 'exact' }];
+      }
+      if (f && e.op === '==' && e.right.kind === 'number') return [{ field: f, values: [String(e.right.value)], kind: 'exact', numeric: true }];
+      const g = f ?? fieldOf(e.right);
+      return g ? present(g) : null;
     }
     case 'in': {
       const f = e.negated ? null : fieldOf(e.value);
-      const vs = strings(e.list);
-      return f && vs ? [{ field: f, values: vs }] : null;
+      if (!f) return null;
+      return patternKeys(f, e.list, false) ?? (e.list.some((x) => x.kind === 'null') ? null : present(f));
     }
     case 'match': {
-      if (e.op !== ':' && e.op !== 'like' && e.op !== 'like~') return null;
       const f = fieldOf(e.value);
-      const vs = strings(e.patterns);
-      return f && vs && vs.every((v) => !v.includes('*') && !v.includes('?')) ? [{ field: f, values: vs }] : null;
+      if (!f || e.patterns.some((x) => x.kind === 'null')) return null;
+      return ((e.op === ':' || e.op === 'like' || e.op === 'like~') && patternKeys(f, e.patterns, true)) || present(f);
+    }
+    case 'call': {
+      const name = e.name.toLowerCase();
+      if (name !== 'startswith' && name !== 'endswith' && name !== 'stringcontains') return null;
+      const f = e.args[0] ? fieldOf(e.args[0]) : null;
+      const lit = e.args[1];
+      if (!f || e.args.length !== 2 || !lit || lit.kind !== 'string') return null;
+      return lit.value.length >= MIN_PIECE ? [{ field: f, values: [lit.value.toLowerCase()], kind: 'piece' }] : null;
     }
     default:
       return null;
@@ -141,14 +235,6 @@ class FieldCache {
   }
 }
 
-/** The OS types a condition requires (`host.os.type` ==, in, : without wildcards), or null. */
-function osTypes(e: Expr): string[] | null {
-  if (e.kind === 'logical' && e.op === 'and') return osTypes(e.left) ?? osTypes(e.right);
-  const c = cover(e);
-  if (c && c.length === 1 && c[0]!.field.join('.') === 'host.os.type') return [...new Set(c[0]!.values.map((v) => v.toLowerCase()))];
-  return null;
-}
-
 /** The event filter as one function, with the engine's category rule (case-sensitive, any element). */
 function directTest(f: EventFilter, categoryField: string, fields: FieldCache): ((source: Record<string, unknown>) => boolean) | null {
   let pred: (s: unknown) => unknown;
@@ -170,15 +256,51 @@ const lower = (v: unknown, out: string[]): void => {
   else if (Array.isArray(v)) for (const x of v) lower(x, out);
 };
 
+/** The index of one field within a category: units by exact (folded) value, by piece, by presence. */
+interface FieldIndex {
+  readonly exact: Map<string, number[]>;
+  readonly pieces: Map<string, number[]>;
+  readonly present: number[];
+  /** Some exact key is a number: string values that read as numbers are looked up as numbers too. */
+  numeric: boolean;
+  automaton: PieceAutomaton | null;
+}
+
+/**
+ * Indexed fields as a trie of path segments, walked along the event's own keys: each value is
+ * visited once per event (however many rules index it), and absent fields cost nothing.
+ */
+interface FieldNode {
+  readonly next: Map<string, FieldNode>;
+  /** The index of the field that ends here. */
+  fi: FieldIndex | null;
+}
+
+/** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
+export type StatefulCode = number;
+
 export class RuleSet<R> {
   private readonly slots: Slot<R>[] = [];
-  /** category → rules that take every event of it ('' = any category). */
-  private readonly always = new Map<string, Slot<R>[]>();
-  /** category → field key → { getter, value → rules }. */
-  private readonly byValue = new Map<string, Map<string, { get: FieldGetter; values: Map<string, Slot<R>[]> }>>();
+  private readonly units: Unit<R>[] = [];
+  /** category (folded; '' = any) → units met by every event of it (no cover). */
+  private readonly always = new Map<string, number[]>();
+  private readonly root: FieldNode = { next: new Map(), fi: null };
+  /** Per unit, its filter's category number (0: any); per category name, its number. */
+  private readonly unitCat: number[] = [];
+  private readonly catIds = new Map<string, number>([['', 0]]);
+  /** The category numbers of the current event. */
+  private readonly eventCatIds: number[] = [];
+  /** Indexed fields with array positions in their path (`args[1]`): read with a getter. */
+  private readonly positional: Array<{ readonly get: FieldGetter; readonly fi: FieldIndex }> = [];
+  private readonly byField = new Map<string, FieldIndex>();
+  private readonly eventCats: string[] = [];
   private readonly getCategory: FieldGetter;
   private readonly fields = new FieldCache();
-  private readonly getOs = createFieldGetter(['host', 'os', 'type']);
+  /** Per unit, the event number it was last put among the candidates. */
+  private readonly marked: Int32Array;
+  private readonly candidates: number[] = [];
+  private readonly codes: StatefulCode[] = [];
+  private eventNo = 0;
   readonly stats: RuleSetStats;
 
   /**
@@ -194,99 +316,224 @@ export class RuleSet<R> {
     for (const entry of entries) {
       const { rule, query } = entry;
       const stateful = query.kind !== 'event' || query.ast.pipes.length > 0;
-      // stateful rules keep events in order; event queries answer at once
+      if (stateful) nStateful++;
+      const q = query.ast.query;
+      const catField = entry.eventCategoryField ?? 'event.category';
+      // each filter (the query's, or every stage's and until's) is a unit of its own
+      const filters: EventFilter[] = q.kind === 'event' ? [q.filter] : [...q.stages.map((st) => st.filter), ...('until' in q && q.until ? [q.until.filter] : [])];
+      // a sequence's filters that only matter while it holds something (see Matcher.idle)
+      const firstPositive = q.kind === 'sequence' ? q.stages.findIndex((st) => !st.missing) : -1;
+      const gated = filters.map((_, i) => q.kind === 'sequence' && firstPositive >= 0 && i > firstPositive);
+      const tests = indexed ? filters.map((f) => directTest(f, catField, this.fields)) : [];
+      // a rule with a filter that needs engine state sees every event, as one matcher
+      const whole = !indexed || tests.some((t) => t === null);
       const slot: Slot<R> = {
         order: this.slots.length,
         rule,
+        // stateful rules keep events in order; event queries answer at once
         matcher: query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
-        test: stateful || query.ast.query.kind !== 'event' ? null : directTest(query.ast.query.filter, entry.eventCategoryField ?? 'event.category', this.fields),
+        direct: !stateful && !whole,
+        fed: -1,
       };
       this.slots.push(slot);
-      if (!indexed) {
-        this.add(this.always, '', slot);
+      if (whole) {
+        // unindexed, or a filter with relationships: its matcher sees every event (the process tree needs them all)
+        this.alwaysFor('').push(this.unit(slot, null, false));
+        if (indexed && !stateful) nCategory++;
         continue;
       }
-      const q = query.ast.query;
-      // each filter (the query's, or every stage's and until's) is indexed on its own; an event
-      // reaches the rule when any of them can match it, and the matcher decides
-      const filters: EventFilter[] = q.kind === 'event' ? [q.filter] : [...q.stages.map((st) => st.filter), ...('until' in q && q.until ? [q.until.filter] : [])];
-      if (stateful) nStateful++;
       let allKeyed = true;
-      for (const f of filters) {
-        // an OS test in the top-level `and` chain narrows the rule to events of those OS types
-        const os = osTypes(f.condition);
-        const cats = os ? os.map((o) => `${(f.category ?? '').toLowerCase()}|${o}`) : [(f.category ?? '').toLowerCase()];
-        for (const cat of cats) {
-          const keys = cover(f.condition);
-          if (!keys) {
-            allKeyed = false;
-            this.add(this.always, cat, slot);
+      filters.forEach((f, i) => {
+        const u = this.unit(slot, tests[i]!, gated[i]!);
+        const keys = cover(f.condition);
+        const cat = (f.category ?? '').toLowerCase();
+        if (!this.catIds.has(cat)) this.catIds.set(cat, this.catIds.size);
+        this.unitCat[u] = this.catIds.get(cat)!;
+        if (!keys) {
+          allKeyed = false;
+          this.alwaysFor(cat).push(u);
+          return;
+        }
+        for (const key of keys) {
+          const fi = this.fieldIndex(key.field);
+          if (key.kind === 'present') {
+            if (fi.present[fi.present.length - 1] !== u) fi.present.push(u);
             continue;
           }
-          let byField = this.byValue.get(cat);
-          if (!byField) this.byValue.set(cat, (byField = new Map()));
-          for (const key of keys) {
-            const fieldKey = key.field.join('\u0000');
-            let entry = byField.get(fieldKey);
-            if (!entry) byField.set(fieldKey, (entry = { get: this.fields.getter(key.field), values: new Map() }));
-            for (const v of new Set(key.values.map((x) => x.toLowerCase()))) {
-              const list = entry.values.get(v) ?? [];
-              if (list[list.length - 1] !== slot) list.push(slot);
-              entry.values.set(v, list);
-            }
+          if (key.numeric) fi.numeric = true;
+          const m = key.kind === 'piece' ? fi.pieces : fi.exact;
+          for (const v of new Set(key.values)) {
+            const list = m.get(v) ?? [];
+            if (list[list.length - 1] !== u) list.push(u);
+            m.set(v, list);
           }
         }
-      }
+      });
       if (!stateful) {
         if (allKeyed) nIndexed++;
         else nCategory++;
       }
     }
+    for (const fi of this.byField.values()) if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
+    this.marked = new Int32Array(this.units.length).fill(-1);
     this.stats = { rules: this.slots.length, indexed: nIndexed, byCategoryOnly: nCategory, stateful: nStateful };
   }
 
-  private add(m: Map<string, Slot<R>[]>, k: string, s: Slot<R>): void {
-    const l = m.get(k) ?? [];
-    l.push(s);
-    m.set(k, l);
+  private alwaysFor(cat: string): number[] {
+    let l = this.always.get(cat);
+    if (!l) this.always.set(cat, (l = []));
+    return l;
+  }
+
+  private fieldIndex(path: readonly (string | number)[]): FieldIndex {
+    const key = path.join('\u0000');
+    let fi = this.byField.get(key);
+    if (fi) return fi;
+    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null };
+    this.byField.set(key, fi);
+    if (path.some((x) => typeof x === 'number')) this.positional.push({ get: createFieldGetter(path), fi });
+    else {
+      let node = this.root;
+      for (const seg of path as string[]) {
+        let n = node.next.get(seg);
+        if (!n) node.next.set(seg, (n = { next: new Map(), fi: null }));
+        node = n;
+      }
+      node.fi = fi;
+    }
+    return fi;
+  }
+
+  private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean): number {
+    this.units.push({ slot, test, gated });
+    this.unitCat.push(0);
+    return this.units.length - 1;
+  }
+
+  private readonly mark = (u: number): void => {
+    if (this.marked[u] === this.eventNo) return;
+    const c = this.unitCat[u]!;
+    if (c !== 0 && !this.eventCatIds.includes(c)) return;
+    this.marked[u] = this.eventNo;
+    this.candidates.push(u);
+  };
+
+  private readonly vals: string[] = [];
+
+  /** Walks an object's keys along the field trie (dotted keys walk several levels). */
+  private walk(o: Record<string, unknown>, node: FieldNode): void {
+    for (const k in o) {
+      let child: FieldNode | undefined;
+      if (k.includes('.')) {
+        child = node;
+        for (const part of k.split('.')) if (!(child = child.next.get(part))) break;
+      } else child = node.next.get(k);
+      if (child) this.visit(o[k], child);
+    }
+  }
+
+  private visit(v: unknown, node: FieldNode): void {
+    if (v === null || v === undefined) return;
+    if (node.fi) this.index(v, node.fi);
+    if (node.next.size === 0 || typeof v !== 'object') return;
+    if (!Array.isArray(v)) this.walk(v as Record<string, unknown>, node);
+    else for (const el of v) if (el !== null && typeof el === 'object' && !Array.isArray(el)) this.walk(el as Record<string, unknown>, node);
+  }
+
+  /** Marks the units whose keys on this field the value passes. */
+  private index(v: unknown, fi: FieldIndex): void {
+    for (const u of fi.present) this.mark(u);
+    if (fi.exact.size === 0 && fi.automaton === null) return;
+    const vals = this.vals;
+    vals.length = 0;
+    lower(v, vals);
+    for (const s of vals) {
+      if (fi.exact.size) {
+        const l = fi.exact.get(s);
+        if (l) for (const u of l) this.mark(u);
+        if (fi.numeric) {
+          const n = s.trim() === '' ? NaN : Number(s);
+          const l2 = Number.isFinite(n) && String(n) !== s ? fi.exact.get(String(n)) : undefined;
+          if (l2) for (const u of l2) this.mark(u);
+        }
+      }
+      fi.automaton?.scan(s, this.mark);
+    }
+  }
+
+  /**
+   * Tests one event against the filters it can meet. Event queries that match go to `out`; each
+   * stateful rule with a filter it passes gets one code in `stateful`, for `feed` (here or, in
+   * order, on another thread).
+   */
+  scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+    const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
+    this.fields.reset(source);
+    const no = ++this.eventNo;
+    const cand = this.candidates;
+    cand.length = 0;
+    const cats = this.eventCats;
+    cats.length = 0;
+    lower(this.getCategory(source), cats);
+    const ids = this.eventCatIds;
+    ids.length = 0;
+    for (const c of cats) {
+      const id = this.catIds.get(c);
+      if (id !== undefined && id !== 0) ids.push(id);
+    }
+    const any = this.always.get('');
+    if (any) for (const u of any) this.mark(u);
+    for (const c of cats) {
+      const a = c === '' ? undefined : this.always.get(c);
+      if (a) for (const u of a) this.mark(u);
+    }
+    this.walk(source, this.root);
+    for (const { get, fi } of this.positional) {
+      const v = get(source);
+      if (v !== undefined && v !== null) this.index(v, fi);
+    }
+    if (cand.length === 0) return;
+    // units in rule order (a rule's in filter order), so output order does not depend on the index
+    if (cand.length > 1) cand.sort((a, b) => a - b);
+    for (const u of cand) {
+      const { slot, test, gated } = this.units[u]!;
+      if (slot.fed === no) continue;
+      // a gated filter is left to the matcher, which gets the event only while it holds something;
+      // a rule's ungated filters come before its gated ones, so the first that passes decides
+      if (!gated && test !== null && !test(source)) continue;
+      slot.fed = no;
+      if (slot.direct) out.push({ rule: slot.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
+      else stateful.push(slot.order * 2 + (gated ? 1 : 0));
+    }
+  }
+
+  /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
+  wants(code: StatefulCode): boolean {
+    return (code & 1) === 0 || !this.slots[code >> 1]!.matcher.idle();
+  }
+
+  /** Hands an event to the stateful rule of `code` (in input order); hits it completes go to `out`. */
+  feed(code: StatefulCode, event: EventInput, out: Array<RuleSetHit<R>>): void {
+    const slot = this.slots[code >> 1]!;
+    for (const hit of slot.matcher.push(event)) out.push({ rule: slot.rule, hit });
   }
 
   /** Feeds one event to the rules that can match it; returns the hits it completes. */
   push(event: EventInput, out: Array<RuleSetHit<R>>): void {
-    const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
-    this.fields.reset(source);
-    const base: string[] = [''];
-    lower(this.getCategory(source), base);
-    const osv: string[] = [];
-    lower(this.getOs(source), osv);
-    const cats = osv.length === 0 ? base : [...base, ...base.flatMap((c) => osv.map((o) => `${c}|${o}`))];
-    const seen = new Set<Slot<R>>();
-    const vals: string[] = [];
-    for (const c of cats) {
-      const a = this.always.get(c);
-      if (a) for (const s of a) seen.add(s);
-      const byField = this.byValue.get(c);
-      if (!byField) continue;
-      for (const { get, values } of byField.values()) {
-        vals.length = 0;
-        lower(get(source), vals);
-        for (const v of vals) {
-          const l = values.get(v);
-          if (l) for (const s of l) seen.add(s);
-        }
-      }
-    }
-    // rules meet the event in their load order, so output order does not depend on the index
-    const slots = seen.size > 1 ? [...seen].sort((x, y) => x.order - y.order) : seen;
-    for (const s of slots) {
-      if (s.test) {
-        if (s.test(source)) out.push({ rule: s.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
-      } else for (const hit of s.matcher.push(event)) out.push({ rule: s.rule, hit });
-    }
+    const codes = this.codes;
+    codes.length = 0;
+    this.scan(event, out, codes);
+    for (const c of codes) if (this.wants(c)) this.feed(c, event, out);
   }
 
   /** Ends the input: stateful rules report what they found. */
   flush(out: Array<RuleSetHit<R>>): void {
     for (const s of this.slots) for (const hit of s.matcher.flush()) out.push({ rule: s.rule, hit });
   }
+}
+
+/** The index keys of one filter condition and their cost (for diagnostics and tests); null when it has none. */
+export function coverOf(condition: Expr): { keys: Array<{ field: string; kind: string; values: readonly string[] }>; cost: number } | null {
+  const c = cover(condition);
+  return c && { keys: c.map((k) => ({ field: k.field.join('.'), kind: k.kind, values: k.values })), cost: coverCost(c) };
 }

@@ -92,6 +92,15 @@ export class SequenceMatcher {
     this.maxHistory = limits.maxMissingHistory ?? 10_000;
   }
 
+  /**
+   * Holds nothing that a later event could complete or disprove: no partial sequence and no match
+   * waiting for its trailing missing window. An event that can only advance a partial, end one
+   * (`until`) or disprove one (a missing stage after the first positive one) changes nothing now.
+   */
+  get idle(): boolean {
+    return this.openCount === 0 && this.pending.length === 0;
+  }
+
   /** Number of partial sequences currently held. */
   get openSequences(): number {
     return this.openCount;

@@ -72,8 +72,20 @@ export interface Cidr {
   readonly mask: bigint;
 }
 
-/** Parses "10.0.0.0/8", "fe80::/10", or a bare address (a /32 or /128). */
+const cidrCache = new Map<string, Cidr | null>();
+
+/** Parses "10.0.0.0/8", "fe80::/10", or a bare address (a /32 or /128); rules repeat a few blocks, so parses are kept. */
 export function parseCidr(s: string): Cidr | null {
+  let c = cidrCache.get(s);
+  if (c === undefined) {
+    c = parseCidrUncached(s);
+    if (cidrCache.size > 10_000) cidrCache.clear();
+    cidrCache.set(s, c);
+  }
+  return c;
+}
+
+function parseCidrUncached(s: string): Cidr | null {
   const slash = s.indexOf('/');
   const ip = parseIp(slash < 0 ? s : s.slice(0, slash));
   if (!ip) return null;
