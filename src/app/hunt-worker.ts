@@ -1,38 +1,22 @@
 /**
- * A hunt worker thread: its share of the rules (every `parts`-th, from `part`) over every batch of
- * lines, in order. It answers each batch with the events it parsed, the bad lines, and the alert
- * groups completed so far; the flush ends the input (sequences report what they hold).
+ * A hunt worker thread: every rule, over the chunks of input it is handed. It answers each with the
+ * alerts of event queries, the events stateful rules take (for the main thread to feed in order),
+ * the number of events and the bad lines.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RuleSet } from '../engine/index.js';
-import { compileHuntRules, HuntFeed, type AlertGroup, type BatchTally, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
+import { compileHuntRules, HuntScanner, type HuntChunk, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
-const setup = workerData as HuntWorkerSetup & { part: number; parts: number };
+const setup = workerData as HuntWorkerSetup;
 const { entries } = compileHuntRules(setup.rules, setup.index);
-// dealt like cards, stateful rules (sequences, samples, pipes: the costly ones) first, so that
-// every worker gets its share of both kinds
-const stateful = (e: (typeof entries)[number]): boolean => e.query.kind !== 'event' || e.query.ast.pipes.length > 0;
-const dealt = [...entries.filter(stateful), ...entries.filter((e) => !stateful(e))];
-const mine = dealt.filter((_, i) => i % setup.parts === setup.part);
-const feed = new HuntFeed(new RuleSet(mine, { indexed: setup.indexed, lateness: setup.lateness }), setup.index ?? 'hunt', setup.now);
+const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, lateness: setup.lateness }), setup.index ?? 'hunt', setup.now);
 
-parentPort!.on('message', (m: { id: number; batch?: { fi: number; lines: string[]; lineNos: number[] }; flush?: true }) => {
-  const groups: AlertGroup[] = [];
+parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {
-    if (m.batch) {
-      const { fi, lines, lineNos } = m.batch;
-      const tally: BatchTally = { fi, events: 0, bad: [] };
-      for (let i = 0; i < lines.length; i++) {
-        const problem = feed.line(fi, lines[i]!, lineNos[i]!, groups);
-        if (problem === null) tally.events++;
-        else tally.bad.push({ lineNo: lineNos[i]!, message: problem });
-      }
-      parentPort!.postMessage({ id: m.id, tally, groups } satisfies HuntWorkerReply);
-    } else if (m.flush) {
-      feed.flush(groups);
-      parentPort!.postMessage({ id: m.id, groups } satisfies HuntWorkerReply);
-    }
+    const result = scanner.chunk(m.chunk);
+    // the bytes go back without a copy when candidates point into them
+    parentPort!.postMessage({ id: m.id, result } satisfies HuntWorkerReply, result.bytes ? [result.bytes.buffer as ArrayBuffer] : []);
   } catch (e) {
-    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies HuntWorkerReply);
+    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies HuntWorkerReply);
   }
 });

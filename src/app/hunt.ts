@@ -3,11 +3,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, defaultParseTimestamp, RuleSet, type EventHit, type RuleSetHit, type SequenceHit } from '../engine/index.js';
+import { compileQuery, defaultParseTimestamp, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
 import { NOT_AN_OBJECT, parseJsonObject } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
@@ -29,13 +28,15 @@ export interface HuntOptions {
   readonly indexed?: boolean;
   /**
    * How far (ms) behind the newest event an event may come and still be put in order for sequences
-   * (default one hour; files are expected roughly in time order). Infinity orders all input first.
+   * (default 0: inputs are taken to be in time order, and events that are not are counted in
+   * `outOfOrder`). Infinity orders all input first, holding the candidates of stateful rules.
    */
   readonly lateness?: number;
   readonly onProgress?: (p: HuntProgress) => void;
   /**
-   * Worker threads (default: one per core). Each runs a share of the rules over every event, in
-   * file order, so results do not depend on the count; 0 runs everything on this thread.
+   * Worker threads (default: one per core). Each parses and scans every N-th chunk of input with
+   * all rules; stateful rules then run on this thread over their events in input order, so results
+   * do not depend on the count. 0 does everything on this thread.
    */
   readonly workers?: number;
 }
@@ -61,6 +62,8 @@ export interface HuntResult {
   readonly badSamples: BadLine[];
   readonly rulesRun: number;
   readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string }>;
+  /** Events that reached a sequence (or sample) after a later event: input not in time order. */
+  readonly outOfOrder: number;
   readonly elapsedMs: number;
 }
 
@@ -149,29 +152,95 @@ function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: Ale
   }
 }
 
-/** Lines of one input, in order, with their line numbers; bad lines are the caller's to report. */
-async function* inputLines(file: string, o: HuntOptions, progress: HuntProgress): AsyncGenerator<{ line: string; lineNo: number }> {
-  let raw: Readable;
-  if (file === '-') raw = o.stdin ?? process.stdin;
-  else {
-    const rs: ReadStream = createReadStream(file);
-    rs.on('data', (b) => (progress.bytesRead += b.length));
-    raw = file.endsWith('.gz') ? rs.pipe(createGunzip()) : rs;
-  }
-  const lines = createInterface({ input: raw, crlfDelay: Infinity });
-  let lineNo = 0;
-  for await (const line of lines) {
-    lineNo++;
-    if (line.length === 0 || line.trim() === '') continue;
-    yield { line, lineNo };
+/** A piece of one input: whole lines, the first of them numbered `firstLine`; its buffer is handed over, not copied. */
+export interface HuntChunk {
+  readonly fi: number;
+  readonly firstLine: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * An event that stateful rules (sequences, samples, pipes) take, for the thread that runs them: its
+ * place in the chunk's bytes (an ASCII chunk, handed back whole), or else its text.
+ */
+export interface StatefulCandidate {
+  readonly lineNo: number;
+  readonly start: number;
+  readonly end: number;
+  readonly line?: string;
+  readonly codes: StatefulCode[];
+}
+
+/** What one chunk came to. */
+export interface ChunkResult {
+  readonly fi: number;
+  events: number;
+  readonly bad: Array<{ lineNo: number; message: string }>;
+  /** Alerts of event queries, complete. */
+  readonly groups: AlertGroup[];
+  /** Events for the stateful rules, in line order. */
+  readonly stateful: StatefulCandidate[];
+  /** The chunk's bytes, when some candidate points into them. */
+  bytes?: Uint8Array;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * Runs every rule's filters over chunks of event lines: event queries answer at once, and the events
+ * that stateful rules take are set aside, with their text, for `HuntSequencer` to feed in input order.
+ * What each worker thread runs over its chunks, and the main thread over all of them with no workers.
+ */
+export class HuntScanner {
+  private readonly hits: Array<RuleSetHit<Rule>> = [];
+  private readonly codes: StatefulCode[] = [];
+
+  constructor(
+    private readonly set: RuleSet<Rule>,
+    private readonly index: string,
+    private readonly now: number,
+  ) {}
+
+  chunk(c: HuntChunk): ChunkResult {
+    const text = utf8.decode(c.bytes);
+    // in an ASCII chunk a character is a byte: candidates can point into the bytes
+    const ascii = text.length === c.bytes.length;
+    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: [] };
+    let lineNo = c.firstLine;
+    for (let at = 0; at < text.length; lineNo++) {
+      let end = text.indexOf('\n', at);
+      if (end < 0) end = text.length;
+      const start = at;
+      const stop = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      const line = text.slice(start, stop);
+      at = end + 1;
+      if (line.length === 0 || line.trim() === '') continue;
+      const p = parseJsonObject(line);
+      if (!p.ok) {
+        r.bad.push({ lineNo, message: p.reason === NOT_AN_OBJECT ? 'not a JSON object' : p.reason });
+        continue;
+      }
+      r.events++;
+      const codes = this.codes;
+      codes.length = 0;
+      this.set.scan({ _index: this.index, _id: `${c.fi}:${lineNo}`, _source: p.value }, this.hits, codes);
+      if (codes.length) r.stateful.push(ascii ? { lineNo, start, end: stop, codes: codes.slice() } : { lineNo, start, end: stop, line, codes: codes.slice() });
+      if (this.hits.length) {
+        huntAlerts(this.hits, this.now, r.groups);
+        this.hits.length = 0;
+      }
+    }
+    if (ascii && r.stateful.length) r.bytes = c.bytes;
+    return r;
   }
 }
 
 /**
- * A rule set fed event lines, one at a time and in order: what the main thread runs, and what each
- * worker thread runs with its share of the rules. Completed matches go out as alert groups.
+ * The stateful rules, fed the candidates of each chunk in input order (so results do not depend on
+ * how many threads scanned). A candidate is parsed again only when some rule still wants it: a
+ * sequence holding nothing skips the events that could only advance or disprove a partial.
  */
-export class HuntFeed {
+export class HuntSequencer {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
 
   constructor(
@@ -180,19 +249,28 @@ export class HuntFeed {
     private readonly now: number,
   ) {}
 
-  /** Line `lineNo` of input `fi`; null when it was an event, else why it is not one. */
-  line(fi: number, line: string, lineNo: number, groups: AlertGroup[]): string | null {
-    const p = parseJsonObject(line);
-    if (!p.ok) return p.reason === NOT_AN_OBJECT ? 'not a JSON object' : p.reason;
-    this.set.push({ _index: this.index, _id: `${fi}:${lineNo}`, _source: p.value }, this.hits);
+  feed(r: ChunkResult, groups: AlertGroup[]): void {
+    const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
+    for (const c of r.stateful) {
+      let event: EventInput | null = null;
+      for (const code of c.codes) {
+        if (!this.set.wants(code)) continue;
+        const line = c.line ?? bytes!.toString('latin1', c.start, c.end);
+        event ??= { _index: this.index, _id: `${r.fi}:${c.lineNo}`, _source: JSON.parse(line) as Record<string, unknown> };
+        this.set.feed(code, event, this.hits);
+      }
+    }
     this.drain(groups);
-    return null;
   }
 
-  /** The end of the input: stateful rules report what they hold. */
   flush(groups: AlertGroup[]): void {
     this.set.flush(this.hits);
     this.drain(groups);
+  }
+
+  /** Events that reached a stateful rule after a later one (input not in time order). */
+  get outOfOrder(): number {
+    return this.set.lateEvents();
   }
 
   private drain(groups: AlertGroup[]): void {
@@ -200,6 +278,40 @@ export class HuntFeed {
     huntAlerts(this.hits, this.now, groups);
     this.hits.length = 0;
   }
+}
+
+/**
+ * The chunks of one input, cut at line ends; `bytesRead` counts what was read. Each chunk has a
+ * buffer of its own, so it can be handed to a worker thread without a copy.
+ */
+async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress): AsyncGenerator<HuntChunk> {
+  let raw: Readable;
+  if (file === '-') raw = o.stdin ?? process.stdin;
+  else {
+    const rs: ReadStream = createReadStream(file, { highWaterMark: 1 << 20 });
+    rs.on('data', (b) => (progress.bytesRead += b.length));
+    raw = file.endsWith('.gz') ? rs.pipe(createGunzip({ chunkSize: 1 << 20 })) : rs;
+  }
+  let carry: Buffer = Buffer.alloc(0);
+  let firstLine = 1;
+  const cut = (data: Buffer, end: number): HuntChunk => {
+    const bytes = new Uint8Array(end);
+    bytes.set(data.subarray(0, end));
+    const chunk = { fi, firstLine, bytes };
+    for (let at = data.indexOf(10); at >= 0 && at < end; at = data.indexOf(10, at + 1)) firstLine++;
+    return chunk;
+  };
+  for await (const piece of raw) {
+    const data: Buffer = carry.length ? Buffer.concat([carry, piece as Buffer]) : (piece as Buffer);
+    const last = data.lastIndexOf(10);
+    if (last < 0) {
+      carry = Buffer.from(data);
+      continue;
+    }
+    yield cut(data, last + 1);
+    carry = Buffer.from(data.subarray(last + 1));
+  }
+  if (carry.length) yield cut(carry, carry.length);
 }
 
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
@@ -210,12 +322,9 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const { entries, skipped } = compileHuntRules(o.rules, o.index);
   const now = o.now ?? Date.now();
   const index = o.index ?? 'hunt';
+  const lateness = o.lateness ?? 0;
   const groups: AlertGroup[] = [];
   const badSamples: BadLine[] = [];
-  const bad = (file: string, line: number, message: string): void => {
-    progress.badLines++;
-    if (badSamples.length < 20) badSamples.push({ file, line, message });
-  };
   let lastReport = 0;
   const report = (): void => {
     if (!o.onProgress) return;
@@ -225,59 +334,42 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       o.onProgress(progress);
     }
   };
-  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64, entries.length));
-  if (workers === 0) {
-    const feed = new HuntFeed(new RuleSet(entries, { indexed: o.indexed, lateness: o.lateness ?? 3_600_000 }), index, now);
-    for (let fi = 0; fi < files.length; fi++) {
-      const file = files[fi]!;
-      for await (const { line, lineNo } of inputLines(file, o, progress)) {
-        const problem = feed.line(fi, line, lineNo, groups);
-        if (problem !== null) {
-          bad(file, lineNo, problem);
-          continue;
-        }
-        progress.events++;
-        if ((progress.events & 0x3fff) === 0) report();
-      }
+  // the stateful rules run here, in input order, whatever thread scanned the chunk
+  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness }), index, now);
+  const settle = (r: ChunkResult): void => {
+    for (const b of r.bad) {
+      progress.badLines++;
+      if (badSamples.length < 20) badSamples.push({ file: files[r.fi]!, line: b.lineNo, message: b.message });
     }
-    feed.flush(groups);
+    progress.events += r.events;
+    for (const g of r.groups) groups.push(g);
+    sequencer.feed(r, groups);
+    report();
+  };
+  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
+  if (workers === 0) {
+    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness }), index, now);
+    for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress)) settle(scanner.chunk(c));
   } else {
-    const pool = startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness: o.lateness ?? 3_600_000, indexed: o.indexed !== false });
+    const pool = startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness, indexed: o.indexed !== false });
     try {
-      const BATCH = 2000;
-      // a few batches in flight so that no worker waits for the reader; their tallies in order
-      const queue: Array<Promise<BatchTally>> = [];
-      const settle = (t: BatchTally): void => {
-        for (const b of t.bad) bad(files[t.fi]!, b.lineNo, b.message);
-        progress.events += t.events;
-        report();
-      };
+      // chunks go round the workers; results are settled in chunk order, a few in flight per worker
+      const queue: Array<Promise<ChunkResult>> = [];
       for (let fi = 0; fi < files.length; fi++) {
-        let lines: string[] = [];
-        let lineNos: number[] = [];
-        const send = async (): Promise<void> => {
-          if (lines.length === 0) return;
-          queue.push(pool.send({ fi, lines, lineNos }));
-          lines = [];
-          lineNos = [];
-          if (queue.length >= 4) settle(await queue.shift()!);
-        };
-        for await (const { line, lineNo } of inputLines(files[fi]!, o, progress)) {
-          lines.push(line);
-          lineNos.push(lineNo);
-          if (lines.length >= BATCH) await send();
+        for await (const c of inputChunks(files[fi]!, fi, o, progress)) {
+          queue.push(pool.submit(c));
+          if (queue.length >= 3 * workers) settle(await queue.shift()!);
         }
-        await send();
       }
       while (queue.length) settle(await queue.shift()!);
-      groups.push(...(await pool.flush()));
     } finally {
       await pool.close();
     }
   }
+  sequencer.flush(groups);
   o.onProgress?.(progress);
   const alerts = finish(groups, o.maxAlerts ?? Infinity);
-  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, rulesRun: entries.length, rulesSkipped: skipped, elapsedMs: performance.now() - t0 };
+  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, elapsedMs: performance.now() - t0 };
 }
 
 export interface HuntWorkerSetup {
@@ -288,69 +380,48 @@ export interface HuntWorkerSetup {
   readonly indexed: boolean;
 }
 
-/** What one batch came to: events parsed, and the lines that were not events. */
-export interface BatchTally {
-  readonly fi: number;
-  events: number;
-  readonly bad: Array<{ lineNo: number; message: string }>;
-}
-
-/** A worker's answer to a batch or to the final flush; alert groups come with either. */
+/** A worker's answer to a chunk. */
 export interface HuntWorkerReply {
   readonly id: number;
-  readonly tally?: BatchTally;
-  readonly groups?: AlertGroup[];
+  readonly result?: ChunkResult;
   readonly error?: string;
 }
 
 /**
- * N worker threads, each with every N-th rule; every batch of lines goes to all of them (parsing
- * is cheap beside the rules), so each rule sees every event in file order, as on one thread.
+ * N worker threads, each with every rule; each chunk goes to one of them (in turn), so parsing and
+ * the event queries split N ways, and the stateful rules get their events back in input order.
  */
 function startHuntWorkers(n: number, setup: HuntWorkerSetup): {
-  send(batch: { fi: number; lines: string[]; lineNos: number[] }): Promise<BatchTally>;
-  flush(): Promise<AlertGroup[]>;
+  submit(chunk: HuntChunk): Promise<ChunkResult>;
   close(): Promise<void>;
 } {
   const url = new URL('./hunt-worker.js', import.meta.url);
-  const workers = Array.from({ length: n }, (_, part) => new Worker(url, { workerData: { ...setup, part, parts: n } }));
-  const groups: AlertGroup[] = [];
-  const waiting = workers.map(() => new Map<number, (m: HuntWorkerReply) => void>());
+  const workers = Array.from({ length: n }, () => new Worker(url, { workerData: setup }));
+  const waiting = workers.map(() => new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>());
   let seq = 0;
   workers.forEach((w, k) => {
     w.on('message', (m: HuntWorkerReply) => {
-      if (m.groups) for (const g of m.groups) groups.push(g);
-      const done = waiting[k]!.get(m.id);
+      const p = waiting[k]!.get(m.id);
       waiting[k]!.delete(m.id);
-      done?.(m);
+      if (!p) return;
+      if (m.result) p.resolve(m.result);
+      else p.reject(new Error(`a hunt worker failed: ${m.error ?? 'no answer'}`));
     });
     const fail = (e: Error): void => {
-      for (const f of waiting[k]!.values()) f({ id: -1, error: e.message });
+      for (const p of waiting[k]!.values()) p.reject(new Error(`a hunt worker failed: ${e.message}`));
       waiting[k]!.clear();
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
   });
-  const ask = (k: number, msg: Record<string, unknown>): Promise<HuntWorkerReply> =>
-    new Promise((resolve) => {
-      const id = seq++;
-      waiting[k]!.set(id, resolve);
-      workers[k]!.postMessage({ ...msg, id });
-    });
-  const check = (r: HuntWorkerReply[]): void => {
-    const err = r.find((x) => x.error);
-    if (err) throw new Error(`a hunt worker failed: ${err.error}`);
-  };
   return {
-    async send(batch) {
-      const r = await Promise.all(workers.map((_, k) => ask(k, { batch })));
-      check(r);
-      // every worker parses every line: the first one's tally stands for all
-      return r[0]!.tally!;
-    },
-    async flush() {
-      check(await Promise.all(workers.map((_, k) => ask(k, { flush: true }))));
-      return groups;
+    submit(chunk) {
+      const id = seq++;
+      const k = id % n;
+      return new Promise((resolve, reject) => {
+        waiting[k]!.set(id, { resolve, reject });
+        workers[k]!.postMessage({ id, chunk }, [chunk.bytes.buffer as ArrayBuffer]);
+      });
     },
     async close() {
       for (const w of workers) w.removeAllListeners('exit');

@@ -116,6 +116,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, is
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
+  if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} events reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp`);
   io.err(`${info.join('\n')}\n`);
   return result.badLines > 0 ? 1 : 0;
 }

@@ -526,6 +526,13 @@ export class RuleSet<R> {
     for (const c of codes) if (this.wants(c)) this.feed(c, event, out);
   }
 
+  /** Events that reached a stateful rule after a later one, over all rules. */
+  lateEvents(): number {
+    let n = 0;
+    for (const s of this.slots) if (!s.direct) n += s.matcher.counters.late;
+    return n;
+  }
+
   /** Ends the input: stateful rules report what they found. */
   flush(out: Array<RuleSetHit<R>>): void {
     for (const s of this.slots) for (const hit of s.matcher.flush()) out.push({ rule: s.rule, hit });
