@@ -185,6 +185,7 @@ export interface ChunkResult {
 }
 
 const utf8 = new TextDecoder('utf-8');
+const WORKER_OLD_SPACE_MB = 384;
 
 /**
  * Runs every rule's filters over chunks of event lines: event queries answer at once, and the events
@@ -335,7 +336,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
     }
   };
   // the stateful rules run here, in input order, whatever thread scanned the chunk
-  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness }), index, now);
+  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now);
   const settle = (r: ChunkResult): void => {
     for (const b of r.bad) {
       progress.badLines++;
@@ -348,10 +349,11 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   };
   const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
   if (workers === 0) {
-    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness }), index, now);
+    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now);
     for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress)) settle(scanner.chunk(c));
   } else {
-    const pool = startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness, indexed: o.indexed !== false });
+    // workers get the rules that run (not the skipped ones) and compile them again: compiled code cannot be shared
+    const pool = startHuntWorkers(workers, { rules: entries.map((e) => e.rule), index: o.index, now, lateness, indexed: o.indexed !== false });
     try {
       // chunks go round the workers; results are settled in chunk order, a few in flight per worker
       const queue: Array<Promise<ChunkResult>> = [];
@@ -396,7 +398,8 @@ function startHuntWorkers(n: number, setup: HuntWorkerSetup): {
   close(): Promise<void>;
 } {
   const url = new URL('./hunt-worker.js', import.meta.url);
-  const workers = Array.from({ length: n }, () => new Worker(url, { workerData: setup }));
+  // a worker keeps nothing between chunks but its rules: a bounded old generation keeps its memory near what it uses
+  const workers = Array.from({ length: n }, () => new Worker(url, { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } }));
   const waiting = workers.map(() => new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>());
   let seq = 0;
   workers.forEach((w, k) => {

@@ -31,7 +31,8 @@ export interface RuleSetHit<R> {
 interface Slot<R> {
   readonly order: number;
   readonly rule: R;
-  readonly matcher: Matcher;
+  /** Null for event queries answered directly, and on a rule set that only scans. */
+  readonly matcher: Matcher | null;
   /** An event query without pipes: answered by its filter, no matcher state. */
   readonly direct: boolean;
   /** The event number this rule was last handed, so that it gets each event once. */
@@ -276,6 +277,19 @@ interface FieldNode {
   fi: FieldIndex | null;
 }
 
+export interface RuleSetOptions {
+  /** false: every event goes to every rule's own matcher (the plain path the tests compare with). */
+  readonly indexed?: boolean;
+  readonly eventCategoryField?: string;
+  /**
+   * How far (ms) an event may arrive behind the newest one and still be put in order for sequences
+   * and samples (default: all input is ordered before matching, which holds it in memory).
+   */
+  readonly lateness?: number;
+  /** `scan`: only `scan` is called (no matcher state); `feed`: only `feed`/`wants`/`flush` (no index). Default both. */
+  readonly role?: 'scan' | 'feed' | 'both';
+}
+
 /** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
 export type StatefulCode = number;
 
@@ -303,12 +317,9 @@ export class RuleSet<R> {
   private eventNo = 0;
   readonly stats: RuleSetStats;
 
-  /**
-   * `lateness`: how far (ms) an event may arrive behind the newest one and still be put in order for
-   * sequences and samples (default: all input is ordered before matching, which holds it in memory).
-   */
-  constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: { indexed?: boolean; eventCategoryField?: string; lateness?: number } = {}) {
+  constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleSetOptions = {}) {
     const indexed = options.indexed !== false;
+    const role = options.role ?? 'both';
     this.getCategory = createFieldGetter(parseFieldPath(options.eventCategoryField ?? 'event.category'));
     let nIndexed = 0;
     let nCategory = 0;
@@ -327,15 +338,17 @@ export class RuleSet<R> {
       const tests = indexed ? filters.map((f) => directTest(f, catField, this.fields)) : [];
       // a rule with a filter that needs engine state sees every event, as one matcher
       const whole = !indexed || tests.some((t) => t === null);
+      const direct = !stateful && !whole;
       const slot: Slot<R> = {
         order: this.slots.length,
         rule,
         // stateful rules keep events in order; event queries answer at once
-        matcher: query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
-        direct: !stateful && !whole,
+        matcher: direct || role === 'scan' ? null : query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
+        direct,
         fed: -1,
       };
       this.slots.push(slot);
+      if (role === 'feed') continue;
       if (whole) {
         // unindexed, or a filter with relationships: its matcher sees every event (the process tree needs them all)
         this.alwaysFor('').push(this.unit(slot, null, false));
@@ -509,13 +522,13 @@ export class RuleSet<R> {
 
   /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
   wants(code: StatefulCode): boolean {
-    return (code & 1) === 0 || !this.slots[code >> 1]!.matcher.idle();
+    return (code & 1) === 0 || !this.slots[code >> 1]!.matcher!.idle();
   }
 
   /** Hands an event to the stateful rule of `code` (in input order); hits it completes go to `out`. */
   feed(code: StatefulCode, event: EventInput, out: Array<RuleSetHit<R>>): void {
     const slot = this.slots[code >> 1]!;
-    for (const hit of slot.matcher.push(event)) out.push({ rule: slot.rule, hit });
+    for (const hit of slot.matcher!.push(event)) out.push({ rule: slot.rule, hit });
   }
 
   /** Feeds one event to the rules that can match it; returns the hits it completes. */
@@ -529,13 +542,13 @@ export class RuleSet<R> {
   /** Events that reached a stateful rule after a later one, over all rules. */
   lateEvents(): number {
     let n = 0;
-    for (const s of this.slots) if (!s.direct) n += s.matcher.counters.late;
+    for (const s of this.slots) n += s.matcher?.counters.late ?? 0;
     return n;
   }
 
   /** Ends the input: stateful rules report what they found. */
   flush(out: Array<RuleSetHit<R>>): void {
-    for (const s of this.slots) for (const hit of s.matcher.flush()) out.push({ rule: s.rule, hit });
+    for (const s of this.slots) for (const hit of s.matcher?.flush() ?? []) out.push({ rule: s.rule, hit });
   }
 }
 
