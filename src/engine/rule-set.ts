@@ -103,11 +103,14 @@ function exactKey(v: string): string | null {
   return v.toLowerCase();
 }
 
+/** Short pieces are still selective when they hold a character outside ASCII (`*\u{202E}*`). */
+const selective = (piece: string): boolean => piece.length >= MIN_PIECE || /[^\x00-\x7f]/.test(piece);
+
 /** The longest run of a wildcard pattern without `*` or `?`, folded; null when too short. */
 function pieceOf(pattern: string): string | null {
   let best = '';
-  for (const run of pattern.split(/[*?]/)) if (run.length > best.length) best = run;
-  return best.length >= MIN_PIECE ? best.toLowerCase() : null;
+  for (const run of pattern.split(/[*?]/)) if (run.length > best.length || (run.length === best.length && selective(run))) best = run;
+  return best.length > 0 && selective(best) ? best.toLowerCase() : null;
 }
 
 /** Keys for a list of literal patterns on a field (`:`, `like`, `like~`), or null. */
@@ -186,7 +189,7 @@ function cover(e: Expr): LiteralKey[] | null {
       const f = e.args[0] ? fieldOf(e.args[0]) : null;
       const lit = e.args[1];
       if (!f || e.args.length !== 2 || !lit || lit.kind !== 'string') return null;
-      return lit.value.length >= MIN_PIECE ? [{ field: f, values: [lit.value.toLowerCase()], kind: 'piece' }] : null;
+      return lit.value.length > 0 && selective(lit.value) ? [{ field: f, values: [lit.value.toLowerCase()], kind: 'piece' }] : null;
     }
     default:
       return null;

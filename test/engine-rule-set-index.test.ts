@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compileQuery, coverOf, PieceAutomaton, RuleSet, type RuleSetHit } from '../src/engine/index.js';
+
+test('the piece automaton finds exactly the pieces a text contains, overlapping ones included', () => {
+  // a small alphabet makes overlaps and shared suffixes common
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const word = (min: number, max: number): string => Array.from({ length: min + rnd(max - min + 1) }, () => 'abé\u202e'[rnd(4)]).join('');
+  for (let round = 0; round < 200; round++) {
+    const pieces = [...new Set(Array.from({ length: 1 + rnd(12) }, () => word(1, 4)))];
+    const ac = new PieceAutomaton(pieces, pieces.map((_, i) => [i]));
+    for (let t = 0; t < 20; t++) {
+      const text = word(0, 30);
+      const found = new Set<number>();
+      ac.scan(text, (i) => found.add(i));
+      const expected = pieces.flatMap((p, i) => (text.includes(p) ? [i] : []));
+      assert.deepEqual([...found].sort((a, b) => a - b), expected, `${JSON.stringify(pieces)} in ${JSON.stringify(text)}`);
+    }
+  }
+});
+
+const coverOfQuery = (q: string): ReturnType<typeof coverOf> => {
+  const c = compileQuery(q);
+  assert.ok(c.ok, q);
+  const query = c.query.ast.query;
+  assert.equal(query.kind, 'event');
+  return coverOf((query as { filter: { condition: Parameters<typeof coverOf>[0] } }).filter.condition);
+};
+
+test('covers: exact values, wildcard pieces, presence, and the cheapest side of and', () => {
+  assert.deepEqual(coverOfQuery('process where process.name == "cmd.exe"')?.keys, [{ field: 'process.name', kind: 'exact', values: ['cmd.exe'] }]);
+  assert.deepEqual(coverOfQuery('process where process.name : ("a.exe", "*\\\\Temp\\\\*")')?.keys, [
+    { field: 'process.name', kind: 'exact', values: ['a.exe'] },
+    { field: 'process.name', kind: 'piece', values: ['\\temp\\'] },
+  ]);
+  // a low-cardinality key loses to any selective one
+  assert.deepEqual(coverOfQuery('process where event.type == "start" and process.parent.name in ("winword.exe", "excel.exe")')?.keys, [
+    { field: 'process.parent.name', kind: 'exact', values: ['winword.exe', 'excel.exe'] },
+  ]);
+  // a comparison or regex on a rarely set field needs the field
+  assert.deepEqual(coverOfQuery('process where event.type == "start" and process.Ext.token.integrity_level_name regex "s.*"')?.keys, [
+    { field: 'process.Ext.token.integrity_level_name', kind: 'present', values: [''] },
+  ]);
+  assert.deepEqual(coverOfQuery('process where process.pid == 4')?.keys, [{ field: 'process.pid', kind: 'exact', values: ['4'] }]);
+  // one non-ASCII character is selective; one ASCII character is not: only the field's presence is left
+  assert.deepEqual(coverOfQuery('file where file.name : "*\u202e*"')?.keys, [{ field: 'file.name', kind: 'piece', values: ['\u202e'] }]);
+  assert.deepEqual(coverOfQuery('process where process.name : "* "'), { keys: [{ field: 'process.name', kind: 'present', values: [''] }], cost: 900 });
+  // or needs both sides; not covers nothing; == null covers nothing
+  assert.equal(coverOfQuery('process where process.name == "a" or not process.args == "b"'), null);
+  assert.equal(coverOfQuery('process where process.parent.name == null'), null);
+});
+
+test('the index meets every event a filter can match: numbers as text, arrays, dotted keys, case', () => {
+  const rules = [
+    'process where process.pid == 4',
+    'process where process.args : "*-enc*"',
+    'process where process.parent.name : "WINWORD.EXE"',
+    'file where stringContains(file.path, "\\\\Startup\\\\")',
+    'process where process.Ext.token.integrity_level_name != null',
+  ];
+  const entries = rules.map((q) => {
+    const c = compileQuery(q);
+    assert.ok(c.ok, q);
+    return { rule: q, query: c.query };
+  });
+  const events: Array<Record<string, unknown>> = [
+    { event: { category: 'process' }, process: { pid: '4' } },
+    { event: { category: ['process'] }, process: { pid: 4.0, args: ['powershell', '-EncodedCommand', 'x'] } },
+    { event: { category: 'process' }, 'process.parent.name': 'winword.exe' },
+    { event: { category: 'process' }, process: { parent: { name: 'WinWord.exe' } } },
+    { event: { category: 'file' }, file: { path: 'C:\\Users\\a\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\x.lnk' } },
+    { event: { category: 'process' }, process: { Ext: { token: { integrity_level_name: 'high' } } } },
+    { event: { category: 'file' }, process: { pid: 4 } },
+  ];
+  const run = (indexed: boolean): string[] => {
+    const set = new RuleSet(entries, { indexed });
+    const out: Array<RuleSetHit<string>> = [];
+    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
+    set.flush(out);
+    return out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort();
+  };
+  const plain = run(false);
+  assert.deepEqual(plain, [
+    'file where stringContains(file.path, "\\\\Startup\\\\") 4',
+    'process where process.Ext.token.integrity_level_name != null 5',
+    'process where process.args : "*-enc*" 1',
+    'process where process.parent.name : "WINWORD.EXE" 2',
+    'process where process.parent.name : "WINWORD.EXE" 3',
+    'process where process.pid == 4 0',
+    'process where process.pid == 4 1',
+  ]);
+  assert.deepEqual(run(true), plain);
+});
