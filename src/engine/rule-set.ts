@@ -104,7 +104,11 @@ function exactKey(v: string): string | null {
 }
 
 /** Short pieces are still selective when they hold a character outside ASCII (`*\u{202E}*`). */
-const selective = (piece: string): boolean => piece.length >= MIN_PIECE || /[^\x00-\x7f]/.test(piece);
+const selective = (piece: string): boolean => {
+  if (piece.length >= MIN_PIECE) return true;
+  for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) > 127) return true;
+  return false;
+};
 
 /** The longest run of a wildcard pattern without `*` or `?`, folded; null when too short. */
 function pieceOf(pattern: string): string | null {
