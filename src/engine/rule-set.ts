@@ -8,13 +8,15 @@ import { LOW_CARDINALITY } from './raw-filter.js';
 /**
  * Many rules in one pass. Every filter of every rule (an event query's, each stage and `until` of a
  * sequence or sample) is a unit; units are indexed by a cover — literal tests of which any event the
- * filter matches passes one: exact values (`==`, `in`, wildcard-free `:`), and the longest literal
- * piece of wildcard patterns and of startsWith/endsWith/stringContains, all found per field with one
- * hash lookup or one Aho–Corasick scan of the folded value. An event meets only the units whose cover
- * it passes, and each such unit's full filter decides. An event query answers at once; a stateful
- * rule (sequence, sample, pipes) gets only the events that pass one of its filters, in arrival order,
- * so its matcher orders and holds those few, not every event. Indexing never changes results:
- * `indexed: false` feeds every event to every rule's own matcher, and the tests compare both paths.
+ * filter matches passes one: exact values (`==`, `in`, wildcard-free `:`, numbers), the longest
+ * literal piece of wildcard patterns and of startsWith/endsWith/stringContains, or the presence of a
+ * field a comparison needs. One walk of the event's keys along a trie of indexed fields finds them:
+ * a hash lookup per exact value, one Aho–Corasick scan per folded string. An event meets only the
+ * units whose cover it passes, and each such unit's full filter decides. An event query answers at
+ * once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of its filters,
+ * and a sequence's later stages only while it holds something (see `Matcher.idle`), so matchers
+ * see few events. Indexing never changes results: `indexed: false` feeds every event to every
+ * rule's own matcher, and the tests compare both paths.
  */
 export interface RuleSetEntry<R> {
   readonly rule: R;
@@ -39,7 +41,7 @@ interface Slot<R> {
   fed: number;
 }
 
-/** One filter of one rule; `test` null when it needs engine state (relationships): every event of its category goes to the matcher. */
+/** One filter of one rule; `test` null when it needs engine state (relationships): then every event goes to the rule's matcher. */
 interface Unit<R> {
   readonly slot: Slot<R>;
   readonly test: ((source: Record<string, unknown>) => boolean) | null;
