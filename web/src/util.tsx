@@ -1,4 +1,4 @@
-import { EuiBadge, EuiHealth } from '@elastic/eui';
+import { EuiBadge, EuiHealth, EuiLink } from '@elastic/eui';
 import type { ReactNode } from 'react';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
@@ -70,6 +70,15 @@ export const text = (v: unknown): string => (v === null || v === undefined ? '' 
 /** A link that leaves Vigil: only http(s), never the opener. */
 export function safeHref(url: string | undefined): string | undefined {
   return url && /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+/** An external link in a new tab, with an href only when `safeHref` allows it. */
+export function ExternalLink({ href, children }: { href: string | undefined; children: ReactNode }): ReactNode {
+  return (
+    <EuiLink href={safeHref(href)} target="_blank" rel="noopener noreferrer" external>
+      {children}
+    </EuiLink>
+  );
 }
 
 const EQL_KEYWORDS = new Set(['where', 'and', 'or', 'not', 'in', 'like', 'regex', 'sequence', 'sample', 'by', 'with', 'maxspan', 'until', 'runs', 'any', 'true', 'false', 'null', 'of', 'join', 'descendant', 'child', 'event', 'head', 'tail', 'filter', 'unique', 'count', 'sort']);

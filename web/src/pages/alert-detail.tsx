@@ -15,7 +15,7 @@ import {
 } from '@elastic/eui';
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, type AlertRow, type RuleView, type Threat } from '../api';
-import { flatten, fmtTime, get, safeHref, Severity, Status, STATUSES, text } from '../util';
+import { ExternalLink, flatten, fmtTime, get, Severity, Status, STATUSES, text } from '../util';
 
 interface Ancestor {
   id: string;
@@ -191,21 +191,21 @@ export function AttackLinks({ threat }: { threat: Threat[] }): ReactNode {
         <strong>MITRE ATT&CK</strong>
         {threat.map((t, i) => (
           <div key={i}>
-            <EuiLink href={safeHref(t.tactic?.reference)} target="_blank" rel="noopener noreferrer" external>
+            <ExternalLink href={t.tactic?.reference}>
               {t.tactic?.name} ({t.tactic?.id})
-            </EuiLink>
+            </ExternalLink>
             {(t.technique ?? []).map((tech) => (
               <span key={tech.id}>
                 {' → '}
-                <EuiLink href={safeHref(tech.reference)} target="_blank" rel="noopener noreferrer" external>
+                <ExternalLink href={tech.reference}>
                   {tech.name} ({tech.id})
-                </EuiLink>
+                </ExternalLink>
                 {(tech.subtechnique ?? []).map((s) => (
                   <span key={s.id}>
                     {' → '}
-                    <EuiLink href={safeHref(s.reference)} target="_blank" rel="noopener noreferrer" external>
+                    <ExternalLink href={s.reference}>
                       {s.name} ({s.id})
-                    </EuiLink>
+                    </ExternalLink>
                   </span>
                 ))}
               </span>

@@ -19,7 +19,7 @@ import {
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, ApiError, type ImportResult, type RuleView, type RunRecord } from '../api';
 import { AttackLinks } from './alert-detail';
-import { fmtMs, fmtTime, HighlightEql, Severity } from '../util';
+import { ExternalLink, fmtMs, fmtTime, HighlightEql, safeHref, Severity } from '../util';
 
 export function RulesPage(): ReactNode {
   const [rules, setRules] = useState<RuleView[] | null>(null);
@@ -184,7 +184,7 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
               <EuiText size="s">
                 <strong>References</strong>
                 {(rule.references ?? []).map((r) => (
-                  <div key={r}>{/^https?:\/\//i.test(r) ? <EuiLink href={r} target="_blank" rel="noopener noreferrer" external>{r}</EuiLink> : r}</div>
+                  <div key={r}>{safeHref(r) ? <ExternalLink href={r}>{r}</ExternalLink> : r}</div>
                 ))}
               </EuiText>
             </EuiPanel>
