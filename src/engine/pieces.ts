@@ -5,7 +5,7 @@
  */
 export class PieceAutomaton {
   /** Class of each ASCII code (0: a character no piece contains). */
-  private readonly ascii = new Uint8Array(128);
+  private readonly ascii = new Uint16Array(128);
   /** Classes of the other characters that pieces contain. */
   private readonly wide = new Map<number, number>();
   private readonly width: number;
@@ -44,7 +44,6 @@ export class PieceAutomaton {
       }
       own[s]!.push(...payloads[i]!);
     });
-    if (classes > 255) throw new Error('PieceAutomaton: too many distinct characters');
     this.width = classes;
     const n = edges.length;
     const next = new Int32Array(n * classes);
