@@ -15,7 +15,10 @@ parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {
     const result = scanner.chunk(m.chunk);
     // the bytes go back without a copy when candidates point into them
-    parentPort!.postMessage({ id: m.id, result } satisfies HuntWorkerReply, result.bytes ? [result.bytes.buffer as ArrayBuffer] : []);
+    const transfer: ArrayBuffer[] = [];
+    if (result.bytes) transfer.push(result.bytes.buffer as ArrayBuffer);
+    if (result.stateful.length) transfer.push(result.stateful.buffer as ArrayBuffer);
+    parentPort!.postMessage({ id: m.id, result } satisfies HuntWorkerReply, transfer);
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies HuntWorkerReply);
   }

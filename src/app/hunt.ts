@@ -160,15 +160,38 @@ export interface HuntChunk {
 }
 
 /**
- * An event that stateful rules (sequences, samples, pipes) take, for the thread that runs them: its
- * place in the chunk's bytes (an ASCII chunk, handed back whole), or else its text.
+ * The events that stateful rules (sequences, samples, pipes) take, for the thread that runs them,
+ * packed flat (one transferable buffer, not an object per event): per event its line number, its
+ * place in the chunk (byte offsets in an ASCII chunk, which is handed back whole; else the index of
+ * its text in `lines`), the number of codes, then the codes.
  */
-export interface StatefulCandidate {
-  readonly lineNo: number;
-  readonly start: number;
-  readonly end: number;
-  readonly line?: string;
-  readonly codes: StatefulCode[];
+class CandidateWriter {
+  private buf = new Int32Array(1 << 14);
+  private n = 0;
+
+  add(lineNo: number, start: number, end: number, codes: readonly StatefulCode[]): void {
+    const need = this.n + 4 + codes.length;
+    if (need > this.buf.length) {
+      const bigger = new Int32Array(Math.max(need, this.buf.length * 2));
+      bigger.set(this.buf.subarray(0, this.n));
+      this.buf = bigger;
+    }
+    const b = this.buf;
+    let n = this.n;
+    b[n++] = lineNo;
+    b[n++] = start;
+    b[n++] = end;
+    b[n++] = codes.length;
+    for (const c of codes) b[n++] = c;
+    this.n = n;
+  }
+
+  /** The packed candidates so far (a copy of their own), and a fresh start. */
+  take(): Int32Array {
+    const out = this.buf.slice(0, this.n);
+    this.n = 0;
+    return out;
+  }
 }
 
 /** What one chunk came to. */
@@ -178,13 +201,16 @@ export interface ChunkResult {
   readonly bad: Array<{ lineNo: number; message: string }>;
   /** Alerts of event queries, complete. */
   readonly groups: AlertGroup[];
-  /** Events for the stateful rules, in line order. */
-  readonly stateful: StatefulCandidate[];
+  /** Events for the stateful rules, in line order, packed (see `CandidateWriter`). */
+  stateful: Int32Array;
+  /** The texts of candidates in a chunk that is not ASCII. */
+  readonly lines: string[];
   /** The chunk's bytes, when some candidate points into them. */
   bytes?: Uint8Array;
 }
 
 const utf8 = new TextDecoder('utf-8');
+const NO_CANDIDATES = new Int32Array(0);
 const WORKER_OLD_SPACE_MB = 384;
 
 /**
@@ -195,6 +221,7 @@ const WORKER_OLD_SPACE_MB = 384;
 export class HuntScanner {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
   private readonly codes: StatefulCode[] = [];
+  private readonly candidates = new CandidateWriter();
 
   constructor(
     private readonly set: RuleSet<Rule>,
@@ -206,7 +233,9 @@ export class HuntScanner {
     const text = utf8.decode(c.bytes);
     // in an ASCII chunk a character is a byte: candidates can point into the bytes
     const ascii = text.length === c.bytes.length;
-    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: [] };
+    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [] };
+    const cands = this.candidates;
+    let any = false;
     let lineNo = c.firstLine;
     for (let at = 0; at < text.length; lineNo++) {
       let end = text.indexOf('\n', at);
@@ -225,13 +254,20 @@ export class HuntScanner {
       const codes = this.codes;
       codes.length = 0;
       this.set.scan({ _index: this.index, _id: `${c.fi}:${lineNo}`, _source: p.value }, this.hits, codes);
-      if (codes.length) r.stateful.push(ascii ? { lineNo, start, end: stop, codes: codes.slice() } : { lineNo, start, end: stop, line, codes: codes.slice() });
+      if (codes.length) {
+        any = true;
+        if (ascii) cands.add(lineNo, start, stop, codes);
+        else cands.add(lineNo, r.lines.push(line) - 1, 0, codes);
+      }
       if (this.hits.length) {
         huntAlerts(this.hits, this.now, r.groups);
         this.hits.length = 0;
       }
     }
-    if (ascii && r.stateful.length) r.bytes = c.bytes;
+    if (any) {
+      r.stateful = cands.take();
+      if (ascii) r.bytes = c.bytes;
+    }
     return r;
   }
 }
@@ -252,12 +288,19 @@ export class HuntSequencer {
 
   feed(r: ChunkResult, groups: AlertGroup[]): void {
     const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
-    for (const c of r.stateful) {
+    const p = r.stateful;
+    for (let i = 0; i < p.length; ) {
+      const lineNo = p[i]!;
+      const start = p[i + 1]!;
+      const end = p[i + 2]!;
+      const n = p[i + 3]!;
+      i += 4;
       let event: EventInput | null = null;
-      for (const code of c.codes) {
+      for (const stop = i + n; i < stop; i++) {
+        const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        const line = c.line ?? bytes!.toString('latin1', c.start, c.end);
-        event ??= { _index: this.index, _id: `${r.fi}:${c.lineNo}`, _source: JSON.parse(line) as Record<string, unknown> };
+        const line = bytes ? bytes.toString('latin1', start, end) : r.lines[start]!;
+        event ??= { _index: this.index, _id: `${r.fi}:${lineNo}`, _source: JSON.parse(line) as Record<string, unknown> };
         this.set.feed(code, event, this.hits);
       }
     }

@@ -274,7 +274,17 @@ interface FieldIndex {
   /** Some exact key is a number: string values that read as numbers are looked up as numbers too. */
   numeric: boolean;
   automaton: PieceAutomaton | null;
+  /** String value → the units its exact values and pieces mark (see `indexString`); null once given up. */
+  memo: Map<string, Int32Array> | null;
+  lookups: number;
+  found: number;
 }
+
+/** Values a field's memo holds before it starts again. */
+const MEMO_SIZE = 8192;
+/** Lookups after which a memo that rarely answers is given up. */
+const MEMO_TRIAL = 16384;
+const NONE = new Int32Array(0);
 
 /**
  * Indexed fields as a trie of path segments, walked along the event's own keys: each value is
@@ -411,7 +421,7 @@ export class RuleSet<R> {
     const key = path.join('\u0000');
     let fi = this.byField.get(key);
     if (fi) return fi;
-    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null };
+    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new Map(), lookups: 0, found: 0 };
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) this.positional.push({ get: createFieldGetter(path), fi });
     else {
@@ -466,20 +476,55 @@ export class RuleSet<R> {
   private index(v: unknown, fi: FieldIndex): void {
     for (const u of fi.present) this.mark(u);
     if (fi.exact.size === 0 && fi.automaton === null) return;
+    if (typeof v === 'string') this.indexString(v, fi);
+    else if (Array.isArray(v)) {
+      for (const x of v) if (typeof x === 'string') this.indexString(x, fi);
+      else if (x !== null && (typeof x !== 'object' || Array.isArray(x))) this.indexFolded(x, fi, this.mark);
+    } else this.indexFolded(v, fi, this.mark);
+  }
+
+  /**
+   * A string's units, remembered per field: the values a field takes repeat (process names, paths,
+   * actions), and what a value passes never changes. Bounded; given up on a field whose values
+   * rarely repeat (command lines), where remembering costs more than it saves.
+   */
+  private indexString(s: string, fi: FieldIndex): void {
+    const memo = fi.memo;
+    if (memo === null) return this.indexFolded(s, fi, this.mark);
+    fi.lookups++;
+    let units = memo.get(s);
+    if (units === undefined) {
+      if (fi.lookups >= MEMO_TRIAL && fi.found * 4 < fi.lookups) {
+        fi.memo = null;
+        return this.indexFolded(s, fi, this.mark);
+      }
+      const found: number[] = [];
+      this.indexFolded(s, fi, (u) => {
+        if (found[found.length - 1] !== u) found.push(u);
+      });
+      units = found.length === 0 ? NONE : Int32Array.from(found);
+      if (memo.size >= MEMO_SIZE) memo.clear();
+      memo.set(s, units);
+    } else fi.found++;
+    for (let i = 0; i < units.length; i++) this.mark(units[i]!);
+  }
+
+  /** The exact values and pieces a value passes, folded (strings lowercased, each element of an array). */
+  private indexFolded(v: unknown, fi: FieldIndex, mark: (u: number) => void): void {
     const vals = this.vals;
     vals.length = 0;
     lower(v, vals);
     for (const s of vals) {
       if (fi.exact.size) {
         const l = fi.exact.get(s);
-        if (l) for (const u of l) this.mark(u);
+        if (l) for (const u of l) mark(u);
         if (fi.numeric) {
           const n = s.trim() === '' ? NaN : Number(s);
           const l2 = Number.isFinite(n) && String(n) !== s ? fi.exact.get(String(n)) : undefined;
-          if (l2) for (const u of l2) this.mark(u);
+          if (l2) for (const u of l2) mark(u);
         }
       }
-      fi.automaton?.scan(s, this.mark);
+      fi.automaton?.scan(s, mark);
     }
   }
 

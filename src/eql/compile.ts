@@ -329,12 +329,15 @@ class Compiler {
       } else m = compileWildcard(folded ? p.value.toLowerCase() : p.value, false);
       matchers.push((x) => (typeof x === 'string' ? m(x) : typeof x === 'number' ? m(String(x)) : false));
     }
-    const test = (x: Scalar): boolean | null => {
+    const direct = (x: Scalar): boolean | null => {
       if (x === null) return null;
       const y = folded && typeof x === 'string' ? x.toLowerCase() : x;
       for (const m of matchers) if (m(y)) return true;
       return false;
     };
+    // a regex or a list of patterns costs more than a lookup, and field values repeat
+    const costly = e.op === 'regex' || e.op === 'regex~' || matchers.length >= 4;
+    const test = costly ? memoStrings(direct) : direct;
     if (dynamic.length === 0) return (s) => anyOf(v(s), test);
     return (s) => {
       const val = v(s);
@@ -349,6 +352,39 @@ class Compiler {
       return sawNull ? null : false;
     };
   }
+}
+
+/** Entries a memo holds before it starts again. */
+const MEMO_SIZE = 4096;
+/** Lookups after which a memo that rarely answers is dropped for good (values that do not repeat: command lines). */
+const MEMO_TRIAL = 8192;
+
+/**
+ * A pure test of a scalar, with its answers on strings remembered: a value's answer never changes,
+ * so this changes nothing but the time. Bounded (cleared when full), and given up when fewer than
+ * a quarter of the lookups find an answer.
+ */
+function memoStrings(test: (x: Scalar) => boolean | null): (x: Scalar) => boolean | null {
+  let memo: Map<string, boolean | null> | null = new Map();
+  let lookups = 0;
+  let found = 0;
+  return (x) => {
+    if (memo === null || typeof x !== 'string') return test(x);
+    const known = memo.get(x);
+    lookups++;
+    if (known !== undefined) {
+      found++;
+      return known;
+    }
+    if (lookups === MEMO_TRIAL && found * 4 < lookups) {
+      memo = null;
+      return test(x);
+    }
+    const r = test(x);
+    if (memo.size >= MEMO_SIZE) memo.clear();
+    memo.set(x, r);
+    return r;
+  };
 }
 
 const COMPARE: Record<string, (c: number) => boolean> = {
