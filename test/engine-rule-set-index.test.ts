@@ -95,3 +95,34 @@ test('the index meets every event a filter can match: numbers as text, arrays, d
   ]);
   assert.deepEqual(run(true), plain);
 });
+
+test('remembered answers (per field value in the index, per value in costly matches) stay right past their bounds', () => {
+  const entry = (id: string, q: string): { rule: string; query: ReturnType<typeof compileQuery> extends { ok: true; query: infer Q } ? Q : never } => {
+    const c = compileQuery(q);
+    assert.ok(c.ok, q);
+    return { rule: id, query: c.query as never };
+  };
+  const set = new RuleSet([
+    entry('patterns', 'process where process.name : ("*abc*", "x*", "*.EXE", "y")'),
+    entry('regex', 'process where process.command_line regex ".*evil[0-9]+"'),
+    entry('exact', 'process where process.name == "cmd.exe"'),
+  ]);
+  const names = ['cmd.exe', 'CMD.EXE', 'xabc', 'y', 'Y', 'zz', 'notepad.exe', 'bash'];
+  const want = { patterns: 0, regex: 0, exact: 0 };
+  const got = { patterns: 0, regex: 0, exact: 0 };
+  const out: Array<RuleSetHit<string>> = [];
+  // more distinct values than any memo holds or tries (some repeat, command lines never do)
+  for (let i = 0; i < 60_000; i++) {
+    const name = i % 3 === 0 ? `n${i}${i % 2 ? '.exe' : '.bin'}` : names[i % names.length]!;
+    const cmd = `${name} ${i % 5 === 0 ? `evil${i}` : `good${i}`}`;
+    const lower = name.toLowerCase();
+    if (lower.includes('abc') || lower.startsWith('x') || lower.endsWith('.exe') || lower === 'y') want.patterns++;
+    if (i % 5 === 0) want.regex++;
+    if (name === 'cmd.exe') want.exact++;
+    out.length = 0;
+    set.push({ _index: 'i', _id: String(i), _source: { event: { category: 'process' }, process: { name, command_line: cmd } } }, out);
+    for (const h of out) got[h.rule as keyof typeof got]++;
+  }
+  assert.ok(want.patterns > 20_000 && want.exact > 1000, JSON.stringify(want));
+  assert.deepEqual(got, want);
+});

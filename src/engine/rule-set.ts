@@ -1,5 +1,5 @@
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
-import { compilePredicate, type Expr, type EventFilter } from '../eql/index.js';
+import { compileGeneratedPredicate, type Expr, type EventFilter } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput } from './event.js';
 import { PieceAutomaton } from './pieces.js';
@@ -249,7 +249,7 @@ class FieldCache {
 function directTest(f: EventFilter, categoryField: string, fields: FieldCache): ((source: Record<string, unknown>) => boolean) | null {
   let pred: (s: unknown) => unknown;
   try {
-    pred = compilePredicate(f.condition, { dialect: 'elasticsearch', field: fields.getter });
+    pred = compileGeneratedPredicate(f.condition, { dialect: 'elasticsearch', field: fields.getter });
   } catch {
     return null; // needs engine state (relationships): the matcher handles it
   }

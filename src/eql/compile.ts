@@ -3,6 +3,7 @@ import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, t
 import type { Expr, Relationship } from './ast.js';
 import { assertNever, fieldName, isLiteral } from './ast.js';
 import { BUILTINS, type BuiltinContext } from './builtins.js';
+import { generatePredicate } from './codegen.js';
 import { lookupFunction } from './functions.js';
 import type { Dialect } from './lexer.js';
 import {
@@ -48,6 +49,22 @@ export function compilePredicate(e: Expr, ctx: CompileContext): Predicate {
   return new Compiler(ctx).predicate(e);
 }
 
+/**
+ * Compiles a condition into generated code where it can (see codegen.ts), with the same answers as
+ * `compilePredicate`: for conditions tested on every event. `ctx.field`, when given, must read as
+ * createFieldGetter does (it may cache): nested objects are read inline.
+ */
+export function compileGeneratedPredicate(e: Expr, ctx: CompileContext): Predicate {
+  const c = new Compiler(ctx);
+  if (c.endgameDialect) return c.predicate(e);
+  return generatePredicate(e, {
+    closure: (x) => c.predicate(x),
+    field: (f) => c.plainField(f),
+    stringTest: (m) => c.stringTest(m),
+    exactStrings: !c.caseInsensitive,
+  });
+}
+
 /** A decimal literal (or its negation) makes arithmetic floating point, as a float field would. */
 function isDecimal(e: Expr): boolean {
   if (e.kind === 'number') return !e.integer;
@@ -66,6 +83,22 @@ class Compiler {
     this.endgame = ctx.dialect === 'endgame';
     this.ci = ctx.caseInsensitive === true;
     this.getField = ctx.field ?? createFieldGetter;
+  }
+
+  get endgameDialect(): boolean {
+    return this.endgame;
+  }
+
+  get caseInsensitive(): boolean {
+    return this.ci;
+  }
+
+  /** The getter of a field read from the document (not a bound name, not a field read as null), or null. */
+  plainField(e: Extract<Expr, { kind: 'field' }>): FieldGetter | null {
+    if (this.isNullLiteral(e)) return null;
+    const head = e.path[0];
+    if (typeof head === 'string' && this.bound.has(head)) return null;
+    return this.getField(e.path);
   }
 
   predicate(e: Expr): Predicate {
@@ -299,14 +332,40 @@ class Compiler {
     return e.negated ? (s) => negate(test(s)) : test;
   }
 
+  /** The test of one string value of a `match` node (for generated code), or null. */
+  stringTest(e: Extract<Expr, { kind: 'match' }>): ((x: string) => boolean | null) | null {
+    const parts = this.matchParts(e);
+    return parts && parts.dynamic.length === 0 ? parts.test : null;
+  }
+
   private match(e: Extract<Expr, { kind: 'match' }>): Predicate {
     const v = this.value(e.value);
+    const parts = this.matchParts(e);
+    // `x : null` asks whether x is null
+    if (parts === null) return (s) => isNullish(v(s));
+    const { test, dynamic } = parts;
+    if (dynamic.length === 0) return (s) => anyOf(v(s), test);
+    return (s) => {
+      const val = v(s);
+      const r = anyOf(val, test);
+      if (r === true) return true;
+      let sawNull = r === null;
+      for (const d of dynamic) {
+        const q = anyOf(val, (x) => anyOf(d(s), (y) => equalScalars(x, y, true)));
+        if (q === true) return true;
+        if (q === null) sawNull = true;
+      }
+      return sawNull ? null : false;
+    };
+  }
+
+  /** A match's test of one scalar against its literal patterns, and its other patterns; null for `x : null`. */
+  private matchParts(e: Extract<Expr, { kind: 'match' }>): { test: (x: Scalar) => boolean | null; dynamic: Evaluator[] } | null {
     const insensitive = e.op === ':' || e.op === 'like~' || e.op === 'regex~';
     // wildcard patterns are folded once here and the value once per evaluation, not once per pattern
     const folded = insensitive && e.op !== 'regex~';
     const matchers: Array<(x: Scalar) => boolean> = [];
-    // `x : null` asks whether x is null
-    if (e.op === ':' && e.patterns.length === 1 && e.patterns[0]!.kind === 'null') return (s) => isNullish(v(s));
+    if (e.op === ':' && e.patterns.length === 1 && e.patterns[0]!.kind === 'null') return null;
     const dynamic: Evaluator[] = [];
     for (const p of e.patterns) {
       if (p.kind !== 'string') {
@@ -337,20 +396,7 @@ class Compiler {
     };
     // a regex or a list of patterns costs more than a lookup, and field values repeat
     const costly = e.op === 'regex' || e.op === 'regex~' || matchers.length >= 4;
-    const test = costly ? memoStrings(direct) : direct;
-    if (dynamic.length === 0) return (s) => anyOf(v(s), test);
-    return (s) => {
-      const val = v(s);
-      const r = anyOf(val, test);
-      if (r === true) return true;
-      let sawNull = r === null;
-      for (const d of dynamic) {
-        const q = anyOf(val, (x) => anyOf(d(s), (y) => equalScalars(x, y, true)));
-        if (q === true) return true;
-        if (q === null) sawNull = true;
-      }
-      return sawNull ? null : false;
-    };
+    return { test: costly ? memoStrings(direct) : direct, dynamic };
   }
 }
 

@@ -6,7 +6,7 @@ export { checkStatement, type CheckOptions } from './checker.js';
 export { FUNCTIONS, lookupFunction, type FunctionSignature, type ParamSpec } from './functions.js';
 export { Codes, type Code } from './messages.js';
 export { parseQuery, type ParseQueryOptions, type ParsedQuery } from './parse-query.js';
-export { compileExpr, compilePredicate, type CompileContext, type Evaluator, type Predicate } from './compile.js';
+export { compileExpr, compilePredicate, compileGeneratedPredicate, type CompileContext, type Evaluator, type Predicate } from './compile.js';
 export { BUILTINS, type Builtin, type BuiltinContext } from './builtins.js';
 export type { Value, Scalar } from './values.js';
 export { first as firstValue, compareScalars, toNumber } from './values.js';
