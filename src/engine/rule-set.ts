@@ -245,19 +245,43 @@ class FieldCache {
   }
 }
 
-/** The event filter as one function, with the engine's category rule (case-sensitive, any element). */
-function directTest(f: EventFilter, categoryField: string, fields: FieldCache): ((source: Record<string, unknown>) => boolean) | null {
-  let pred: (s: unknown) => unknown;
-  try {
-    pred = compileGeneratedPredicate(f.condition, { dialect: 'elasticsearch', field: fields.getter });
-  } catch {
-    return null; // needs engine state (relationships): the matcher handles it
+/** Whether a condition needs engine state (endgame's relationships): then the rule's matcher sees every event. */
+function needsState(e: Expr): boolean {
+  switch (e.kind) {
+    case 'relationship':
+      return true;
+    case 'logical':
+    case 'compare':
+    case 'arith':
+      return needsState(e.left) || needsState(e.right);
+    case 'not':
+    case 'negate':
+      return needsState(e.operand);
+    case 'in':
+      return needsState(e.value) || e.list.some(needsState);
+    case 'match':
+      return needsState(e.value) || e.patterns.some(needsState);
+    case 'call':
+      return e.args.some(needsState);
+    default:
+      return false;
   }
+}
+
+/**
+ * The event filter as one function, with the engine's category rule (case-sensitive, any element).
+ * Its code is generated when first called: many filters never meet an event that passes their cover.
+ */
+function directTest(f: EventFilter, categoryField: string, fields: FieldCache): (source: Record<string, unknown>) => boolean {
   const want = f.category;
-  if (want === null) return (s) => pred(s) === true;
   const getCat = fields.getter(parseFieldPath(categoryField));
   const ok = (v: unknown): boolean => (typeof v === 'string' ? v === want : Array.isArray(v) ? v.some(ok) : false);
-  return (s) => ok(getCat(s)) && pred(s) === true;
+  let pred: ((s: unknown) => unknown) | null = null;
+  const test = (s: Record<string, unknown>): boolean => {
+    pred ??= compileGeneratedPredicate(f.condition, { dialect: 'elasticsearch', field: fields.getter });
+    return pred(s) === true;
+  };
+  return want === null ? test : (s) => ok(getCat(s)) && test(s);
 }
 
 const lower = (v: unknown, out: string[]): void => {
@@ -265,6 +289,23 @@ const lower = (v: unknown, out: string[]): void => {
   else if (typeof v === 'number' || typeof v === 'boolean') out.push(String(v));
   else if (Array.isArray(v)) for (const x of v) lower(x, out);
 };
+
+/** Sorts unit numbers in place (insertion sort for the usual short, nearly sorted lists). */
+function sortNumbers(a: number[]): void {
+  if (a.length > 32) {
+    a.sort((x, y) => x - y);
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > x) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = x;
+  }
+}
 
 /** The index of one field within a category: units by exact (folded) value, by piece, by presence. */
 interface FieldIndex {
@@ -354,9 +395,8 @@ export class RuleSet<R> {
       // a sequence's filters that only matter while it holds something (see Matcher.idle)
       const firstPositive = q.kind === 'sequence' ? q.stages.findIndex((st) => !st.missing) : -1;
       const gated = filters.map((_, i) => q.kind === 'sequence' && firstPositive >= 0 && i > firstPositive);
-      const tests = indexed ? filters.map((f) => directTest(f, catField, this.fields)) : [];
       // a rule with a filter that needs engine state sees every event, as one matcher
-      const whole = !indexed || tests.some((t) => t === null);
+      const whole = !indexed || filters.some((f) => needsState(f.condition));
       const direct = !stateful && !whole;
       const slot: Slot<R> = {
         order: this.slots.length,
@@ -376,7 +416,7 @@ export class RuleSet<R> {
       }
       let allKeyed = true;
       filters.forEach((f, i) => {
-        const u = this.unit(slot, tests[i]!, gated[i]!);
+        const u = this.unit(slot, directTest(f, catField, this.fields), gated[i]!);
         const keys = cover(f.condition);
         const cat = (f.category ?? '').toLowerCase();
         if (!this.catIds.has(cat)) this.catIds.set(cat, this.catIds.size);
@@ -455,11 +495,11 @@ export class RuleSet<R> {
   /** Walks an object's keys along the field trie (dotted keys walk several levels). */
   private walk(o: Record<string, unknown>, node: FieldNode): void {
     for (const k in o) {
-      let child: FieldNode | undefined;
-      if (k.includes('.')) {
+      let child = node.next.get(k);
+      if (child === undefined && k.includes('.')) {
         child = node;
         for (const part of k.split('.')) if (!(child = child.next.get(part))) break;
-      } else child = node.next.get(k);
+      }
       if (child) this.visit(o[k], child);
     }
   }
@@ -561,7 +601,7 @@ export class RuleSet<R> {
     }
     if (cand.length === 0) return;
     // units in rule order (a rule's in filter order), so output order does not depend on the index
-    if (cand.length > 1) cand.sort((a, b) => a - b);
+    if (cand.length > 1) sortNumbers(cand);
     for (const u of cand) {
       const { slot, test, gated } = this.units[u]!;
       if (slot.fed === no) continue;
