@@ -9,3 +9,4 @@ export {
 } from './diagnostic.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { peekEventTimes, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
+export { StringMemo } from './memo.js';

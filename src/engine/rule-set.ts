@@ -1,3 +1,4 @@
+import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { compileGeneratedPredicate, type Expr, type EventFilter } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
@@ -315,15 +316,12 @@ interface FieldIndex {
   /** Some exact key is a number: string values that read as numbers are looked up as numbers too. */
   numeric: boolean;
   automaton: PieceAutomaton | null;
-  /** String value → the units its exact values and pieces mark (see `indexString`); null once given up. */
-  memo: Map<string, Int32Array> | null;
-  lookups: number;
-  found: number;
+  /** String value → the units its exact values and pieces mark (see `indexString`). */
+  readonly memo: StringMemo<Int32Array>;
 }
 
-/** Values a field's memo holds before it starts again. */
+/** Values a field's memo holds before it starts again, and lookups before it may be given up (see StringMemo). */
 const MEMO_SIZE = 8192;
-/** Lookups after which a memo that rarely answers is given up. */
 const MEMO_TRIAL = 16384;
 const NONE = new Int32Array(0);
 
@@ -461,7 +459,7 @@ export class RuleSet<R> {
     const key = path.join('\u0000');
     let fi = this.byField.get(key);
     if (fi) return fi;
-    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new Map(), lookups: 0, found: 0 };
+    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) this.positional.push({ get: createFieldGetter(path), fi });
     else {
@@ -529,23 +527,14 @@ export class RuleSet<R> {
    * rarely repeat (command lines), where remembering costs more than it saves.
    */
   private indexString(s: string, fi: FieldIndex): void {
-    const memo = fi.memo;
-    if (memo === null) return this.indexFolded(s, fi, this.mark);
-    fi.lookups++;
-    let units = memo.get(s);
-    if (units === undefined) {
-      if (fi.lookups >= MEMO_TRIAL && fi.found * 4 < fi.lookups) {
-        fi.memo = null;
-        return this.indexFolded(s, fi, this.mark);
-      }
+    if (!fi.memo.active) return this.indexFolded(s, fi, this.mark);
+    const units = fi.memo.get(s, (x) => {
       const found: number[] = [];
-      this.indexFolded(s, fi, (u) => {
+      this.indexFolded(x, fi, (u) => {
         if (found[found.length - 1] !== u) found.push(u);
       });
-      units = found.length === 0 ? NONE : Int32Array.from(found);
-      if (memo.size >= MEMO_SIZE) memo.clear();
-      memo.set(s, units);
-    } else fi.found++;
+      return found.length === 0 ? NONE : Int32Array.from(found);
+    });
     for (let i = 0; i < units.length; i++) this.mark(units[i]!);
   }
 

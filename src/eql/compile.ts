@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { StringMemo } from '../core/index.js';
 import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, type StringMatcher } from '../ecs/index.js';
 import type { Expr, Relationship } from './ast.js';
 import { assertNever, fieldName, isLiteral } from './ast.js';
@@ -146,17 +147,15 @@ class Compiler {
       case 'null':
         return () => null;
       case 'field': {
+        const get = this.plainField(e);
+        if (get) return (s) => norm(get(s));
         if (this.isNullLiteral(e)) return () => null;
-        const head = e.path[0];
-        const cell = typeof head === 'string' ? this.bound.get(head) : undefined;
-        if (cell) {
-          const rest = e.path.slice(1);
-          if (rest.length === 0) return () => norm(cell.value);
-          const inner = createFieldGetter(rest);
-          return () => norm(inner(cell.value));
-        }
-        const get = this.getField(e.path);
-        return (s) => norm(get(s));
+        // a name bound by arraySearch/arrayCount
+        const cell = this.bound.get(e.path[0] as string)!;
+        const rest = e.path.slice(1);
+        if (rest.length === 0) return () => norm(cell.value);
+        const inner = createFieldGetter(rest);
+        return () => norm(inner(cell.value));
       }
       case 'logical':
       case 'not':
@@ -400,37 +399,14 @@ class Compiler {
   }
 }
 
-/** Entries a memo holds before it starts again. */
+/** Entries a match's memo holds before it starts again, and lookups before it may be given up (see StringMemo). */
 const MEMO_SIZE = 4096;
-/** Lookups after which a memo that rarely answers is dropped for good (values that do not repeat: command lines). */
 const MEMO_TRIAL = 8192;
 
-/**
- * A pure test of a scalar, with its answers on strings remembered: a value's answer never changes,
- * so this changes nothing but the time. Bounded (cleared when full), and given up when fewer than
- * a quarter of the lookups find an answer.
- */
+/** A pure test of a scalar, with its answers on strings remembered. */
 function memoStrings(test: (x: Scalar) => boolean | null): (x: Scalar) => boolean | null {
-  let memo: Map<string, boolean | null> | null = new Map();
-  let lookups = 0;
-  let found = 0;
-  return (x) => {
-    if (memo === null || typeof x !== 'string') return test(x);
-    const known = memo.get(x);
-    lookups++;
-    if (known !== undefined) {
-      found++;
-      return known;
-    }
-    if (lookups === MEMO_TRIAL && found * 4 < lookups) {
-      memo = null;
-      return test(x);
-    }
-    const r = test(x);
-    if (memo.size >= MEMO_SIZE) memo.clear();
-    memo.set(x, r);
-    return r;
-  };
+  const memo = new StringMemo<boolean | null>(MEMO_SIZE, MEMO_TRIAL);
+  return (x) => (typeof x === 'string' ? memo.get(x, test) : test(x));
 }
 
 const COMPARE: Record<string, (c: number) => boolean> = {
