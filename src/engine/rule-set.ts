@@ -1,6 +1,6 @@
 import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
-import { compileGeneratedPredicate, type Expr, type EventFilter } from '../eql/index.js';
+import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput } from './event.js';
 import { PieceAutomaton } from './pieces.js';
@@ -42,10 +42,14 @@ interface Slot<R> {
   fed: number;
 }
 
-/** One filter of one rule; `test` null when it needs engine state (relationships): then every event goes to the rule's matcher. */
+/**
+ * One filter of one rule; `test` null when it needs engine state (relationships): then every event
+ * goes to the rule's matcher. The test's code is generated when first called (it replaces itself):
+ * many filters never meet an event that passes their cover.
+ */
 interface Unit<R> {
   readonly slot: Slot<R>;
-  readonly test: ((source: Record<string, unknown>) => boolean) | null;
+  test: ((source: Record<string, unknown>) => boolean) | null;
   /** A sequence filter that matters only while the sequence holds something. */
   readonly gated: boolean;
 }
@@ -248,41 +252,17 @@ class FieldCache {
 
 /** Whether a condition needs engine state (endgame's relationships): then the rule's matcher sees every event. */
 function needsState(e: Expr): boolean {
-  switch (e.kind) {
-    case 'relationship':
-      return true;
-    case 'logical':
-    case 'compare':
-    case 'arith':
-      return needsState(e.left) || needsState(e.right);
-    case 'not':
-    case 'negate':
-      return needsState(e.operand);
-    case 'in':
-      return needsState(e.value) || e.list.some(needsState);
-    case 'match':
-      return needsState(e.value) || e.patterns.some(needsState);
-    case 'call':
-      return e.args.some(needsState);
-    default:
-      return false;
-  }
+  return e.kind === 'relationship' || childExprs(e).some(needsState);
 }
 
-/**
- * The event filter as one function, with the engine's category rule (case-sensitive, any element).
- * Its code is generated when first called: many filters never meet an event that passes their cover.
- */
-function directTest(f: EventFilter, categoryField: string, fields: FieldCache): (source: Record<string, unknown>) => boolean {
-  const want = f.category;
-  const getCat = fields.getter(parseFieldPath(categoryField));
-  const ok = (v: unknown): boolean => (typeof v === 'string' ? v === want : Array.isArray(v) ? v.some(ok) : false);
-  let pred: ((s: unknown) => unknown) | null = null;
-  const test = (s: Record<string, unknown>): boolean => {
-    pred ??= compileGeneratedPredicate(f.condition, { dialect: 'elasticsearch', field: fields.getter });
-    return pred(s) === true;
-  };
-  return want === null ? test : (s) => ok(getCat(s)) && test(s);
+/** The fields a condition reads (up to an array position), for the walk's trie. */
+function fieldsRead(e: Expr, out: Array<readonly string[]>): void {
+  if (e.kind === 'field') {
+    const i = e.path.findIndex((x) => typeof x !== 'string');
+    out.push((i < 0 ? e.path : e.path.slice(0, i)) as readonly string[]);
+    return;
+  }
+  for (const c of childExprs(e)) fieldsRead(c, out);
 }
 
 const lower = (v: unknown, out: string[]): void => {
@@ -373,6 +353,9 @@ export class RuleSet<R> {
   private readonly candidates: number[] = [];
   private readonly codes: StatefulCode[] = [];
   private eventNo = 0;
+  /** The event being scanned, and whether the walk met a dotted key in it. */
+  private current: unknown = null;
+  private dotted = false;
   readonly stats: RuleSetStats;
 
   constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleSetOptions = {}) {
@@ -414,7 +397,7 @@ export class RuleSet<R> {
       }
       let allKeyed = true;
       filters.forEach((f, i) => {
-        const u = this.unit(slot, directTest(f, catField, this.fields), gated[i]!);
+        const u = this.filterUnit(slot, f, catField, gated[i]!);
         const keys = cover(f.condition);
         const cat = (f.category ?? '').toLowerCase();
         if (!this.catIds.has(cat)) this.catIds.set(cat, this.catIds.size);
@@ -462,16 +445,18 @@ export class RuleSet<R> {
     fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) this.positional.push({ get: createFieldGetter(path), fi });
-    else {
-      let node = this.root;
-      for (const seg of path as string[]) {
-        let n = node.next.get(seg);
-        if (!n) node.next.set(seg, (n = { next: new Map(), fi: null }));
-        node = n;
-      }
-      node.fi = fi;
-    }
+    else this.trieNode(path as readonly string[]).fi = fi;
     return fi;
+  }
+
+  private trieNode(path: readonly string[]): FieldNode {
+    let node = this.root;
+    for (const seg of path) {
+      let n = node.next.get(seg);
+      if (!n) node.next.set(seg, (n = { next: new Map(), fi: null }));
+      node = n;
+    }
+    return node;
   }
 
   private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean): number {
@@ -479,6 +464,31 @@ export class RuleSet<R> {
     this.unitCat.push(0);
     return this.units.length - 1;
   }
+
+  /**
+   * The unit of an event filter. Its test is the filter with the engine's category rule
+   * (case-sensitive, any element) as generated code, made on the first call. The fields it reads go
+   * into the walk's trie, so that the walk sees every object those reads pass through: when none
+   * has a dotted key, a read that finds nothing is an absent field (see `absent`).
+   */
+  private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean): number {
+    const catPath = parseFieldPath(categoryField);
+    const reads: Array<readonly string[]> = [catPath.filter((x): x is string => typeof x === 'string')];
+    fieldsRead(f.condition, reads);
+    // a gated filter is never tested here (its matcher tests it), so its reads need no walk
+    if (!gated) for (const p of reads) if (p.length > 0) this.trieNode(p);
+    const u = this.unit(slot, null, gated);
+    const unit = this.units[u]!;
+    const category = f.category === null ? null : { field: { kind: 'field', path: catPath, optional: false, span: f.span } satisfies FieldRef, value: f.category };
+    unit.test = (source) => {
+      unit.test = compileGeneratedFilter(f.condition, { dialect: 'elasticsearch', field: this.fields.getter, absent: this.absent }, category);
+      return unit.test(source);
+    };
+    return u;
+  }
+
+  /** The current event has no dotted key on any path a filter reads: a nested read that finds nothing is absent. */
+  private readonly absent = (source: unknown): boolean => source === this.current && !this.dotted;
 
   private readonly mark = (u: number): void => {
     if (this.marked[u] === this.eventNo) return;
@@ -495,6 +505,7 @@ export class RuleSet<R> {
     for (const k in o) {
       let child = node.next.get(k);
       if (child === undefined && k.includes('.')) {
+        this.dotted = true;
         child = node;
         for (const part of k.split('.')) if (!(child = child.next.get(part))) break;
       }
@@ -565,6 +576,8 @@ export class RuleSet<R> {
   scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
     this.fields.reset(source);
+    this.current = source;
+    this.dotted = false;
     const no = ++this.eventNo;
     const cand = this.candidates;
     cand.length = 0;
@@ -592,11 +605,12 @@ export class RuleSet<R> {
     // units in rule order (a rule's in filter order), so output order does not depend on the index
     if (cand.length > 1) sortNumbers(cand);
     for (const u of cand) {
-      const { slot, test, gated } = this.units[u]!;
+      const unit = this.units[u]!;
+      const { slot, gated } = unit;
       if (slot.fed === no) continue;
       // a gated filter is left to the matcher, which gets the event only while it holds something;
       // a rule's ungated filters come before its gated ones, so the first that passes decides
-      if (!gated && test !== null && !test(source)) continue;
+      if (!gated && unit.test !== null && !unit.test(source)) continue;
       slot.fed = no;
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
       else stateful.push(slot.order * 2 + (gated ? 1 : 0));

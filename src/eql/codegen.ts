@@ -22,12 +22,38 @@ export interface CodegenHost {
   stringTest(e: Extract<Expr, { kind: 'match' }>): ((x: string) => boolean | null) | null;
   /** `==`, `!=` and `in` compare strings exactly (not endgame's case-insensitive dialect). */
   readonly exactStrings: boolean;
+  /**
+   * Whether a nested read of this document that found nothing means the field is absent: no key
+   * with a dot where the read looked (the engine knows it from its walk of the event). Without it,
+   * or when it says false, such reads go to the field getter, which tries dotted keys.
+   */
+  readonly absent?: (source: unknown) => boolean;
 }
+
+/** An event filter's category test: the field holds the category (case-sensitive), or an array does at any depth. */
+export interface CategoryTest {
+  readonly field: FieldRef;
+  readonly value: string;
+}
+
+export const holdsCategory = (v: unknown, want: string): boolean => (typeof v === 'string' ? v === want : Array.isArray(v) ? v.some((x) => holdsCategory(x, want)) : false);
 
 /** A value no field read returns: a field slot not read yet. */
 const UNREAD = Symbol('unread');
 
 export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
+  return generate(root, host, null, false) as Predicate;
+}
+
+/**
+ * An event filter as one boolean function: its category test (when it names one) and its condition,
+ * true only when the condition is true (false and null both fail).
+ */
+export function generateFilter(root: Expr, host: CodegenHost, category: CategoryTest | null): (source: unknown) => boolean {
+  return generate(root, host, category, true) as (source: unknown) => boolean;
+}
+
+function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, filter: boolean): Predicate | ((source: unknown) => boolean) {
   const closures: Predicate[] = [];
   const getters: FieldGetter[] = [];
   const sets: Array<ReadonlySet<string>> = [];
@@ -38,6 +64,8 @@ export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
 
   const temp = (): string => `t${temps++}`;
   const closure = (e: Expr): string => `C[${closures.push(host.closure(e)) - 1}](s)`;
+  // a read that found nothing: absent when the host says so, else the getter decides (dotted keys)
+  const missing = (k: number): string => (host.absent ? `(A(s) ? undefined : G[${k}](s))` : `G[${k}](s)`);
 
   /** An expression for the value of a field (read once per evaluation), or null. */
   const read = (e: Expr): string | null => {
@@ -54,10 +82,13 @@ export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
       const lines = [`function r${k}(s) {`];
       if (path.length === 1) lines.push(`  return s !== null && typeof s === "object" ? s[${JSON.stringify(path[0])}] : undefined;`);
       else {
-        lines.push(`  let o = s;`);
-        for (const seg of path.slice(0, -1)) lines.push(`  if (o === null || typeof o !== "object" || Array.isArray(o)) return G[${k}](s);`, `  o = o[${JSON.stringify(seg)}];`);
-        lines.push(`  if (o === null || typeof o !== "object" || Array.isArray(o)) return G[${k}](s);`);
-        lines.push(`  const v = o[${JSON.stringify(path[path.length - 1])}];`, `  return v !== undefined ? v : G[${k}](s);`);
+        lines.push(`  if (s === null || typeof s !== "object" || Array.isArray(s)) return G[${k}](s);`, `  let o = s[${JSON.stringify(path[0])}];`);
+        for (const seg of path.slice(1, -1)) {
+          lines.push(`  if (o === undefined) return ${missing(k)};`, `  if (o === null || typeof o !== "object" || Array.isArray(o)) return G[${k}](s);`);
+          lines.push(`  o = o[${JSON.stringify(seg)}];`);
+        }
+        lines.push(`  if (o === undefined) return ${missing(k)};`, `  if (o === null || typeof o !== "object" || Array.isArray(o)) return G[${k}](s);`);
+        lines.push(`  const v = o[${JSON.stringify(path[path.length - 1])}];`, `  return v !== undefined ? v : ${missing(k)};`);
       }
       lines.push('}');
       readers.push(lines.join('\n'));
@@ -73,7 +104,16 @@ export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
     const v = read(value);
     if (v === null) return null;
     const t = temp();
-    return `(typeof (${t} = ${v}) === "string" ? ${str(t)} : Array.isArray(${t}) && ${t}.length === 1 && typeof ${t}[0] === "string" ? ${str(`${t}[0]`)} : ${closure(e)})`;
+    const k = closures.push(host.closure(e)) - 1;
+    // the leaf compares the field with literals only: on an absent field its answer is a constant
+    let absent: boolean | null | undefined;
+    try {
+      absent = closures[k]!({});
+    } catch {
+      absent = undefined;
+    }
+    const ifAbsent = absent === undefined ? '' : `${t} === undefined ? ${String(absent)} : `;
+    return `(typeof (${t} = ${v}) === "string" ? ${str(t)} : ${ifAbsent}Array.isArray(${t}) && ${t}.length === 1 && typeof ${t}[0] === "string" ? ${str(`${t}[0]`)} : C[${k}](s))`;
   };
 
   const gen = (e: Expr): string => {
@@ -129,7 +169,17 @@ export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
     }
   };
 
-  const body = gen(root);
+  let body = gen(root);
+  if (filter) {
+    body = `(${body}) === true`;
+    if (category) {
+      const c = read(category.field);
+      if (c === null) throw new Error(`category field ${category.field.path.join('.')} is not a plain field`);
+      const t = temp();
+      const want = JSON.stringify(category.value);
+      body = `(typeof (${t} = ${c}) === "string" ? ${t} === ${want} : Array.isArray(${t}) ? H(${t}, ${want}) : false) && ${body}`;
+    }
+  }
   const slots = getters.map((_, k) => `f${k} = U`);
   const temporaries = Array.from({ length: temps }, (_, k) => `t${k}`);
   const source = [
@@ -141,6 +191,6 @@ export function generatePredicate(root: Expr, host: CodegenHost): Predicate {
     '};',
   ].join('\n');
   // the code above holds no rule text but JSON literals and numbers of its own
-  const make = new Function('C', 'G', 'S', 'M', 'U', source) as (...args: unknown[]) => Predicate;
-  return make(closures, getters, sets, tests, UNREAD);
+  const make = new Function('C', 'G', 'S', 'M', 'U', 'A', 'H', source) as (...args: unknown[]) => Predicate;
+  return make(closures, getters, sets, tests, UNREAD, host.absent, holdsCategory);
 }

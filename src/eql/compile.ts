@@ -4,7 +4,7 @@ import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, t
 import type { Expr, Relationship } from './ast.js';
 import { assertNever, fieldName, isLiteral } from './ast.js';
 import { BUILTINS, type BuiltinContext } from './builtins.js';
-import { generatePredicate } from './codegen.js';
+import { generateFilter, generatePredicate, holdsCategory, type CategoryTest, type CodegenHost } from './codegen.js';
 import { lookupFunction } from './functions.js';
 import type { Dialect } from './lexer.js';
 import {
@@ -58,12 +58,31 @@ export function compilePredicate(e: Expr, ctx: CompileContext): Predicate {
 export function compileGeneratedPredicate(e: Expr, ctx: CompileContext): Predicate {
   const c = new Compiler(ctx);
   if (c.endgameDialect) return c.predicate(e);
-  return generatePredicate(e, {
+  return generatePredicate(e, codegenHost(c, ctx));
+}
+
+/**
+ * An event filter as one generated boolean function: the category test (case-sensitive, any
+ * element; none when `category` is null) and the condition, true only when both hold.
+ * `absent` (see CodegenHost) lets reads that find nothing skip the dotted-key search.
+ */
+export function compileGeneratedFilter(e: Expr, ctx: CompileContext & { readonly absent?: (source: unknown) => boolean }, category: CategoryTest | null): (source: unknown) => boolean {
+  const c = new Compiler(ctx);
+  if (c.endgameDialect) {
+    const p = c.predicate(e);
+    const cat = category && createFieldGetter(category.field.path);
+    return (s) => (category === null || holdsCategory(cat!(s), category.value)) && p(s) === true;
+  }
+  return generateFilter(e, { ...codegenHost(c, ctx), absent: ctx.absent }, category);
+}
+
+function codegenHost(c: Compiler, ctx: CompileContext): CodegenHost {
+  return {
     closure: (x) => c.predicate(x),
     field: (f) => c.plainField(f),
     stringTest: (m) => c.stringTest(m),
     exactStrings: !c.caseInsensitive,
-  });
+  };
 }
 
 /** A decimal literal (or its negation) makes arithmetic floating point, as a float field would. */

@@ -55,6 +55,18 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
     (e._source.process as Record<string, unknown>).parent = (other._source.process as { parent: unknown }).parent;
     (e._source.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!._source.process as { name: unknown }).name;
   });
+  // and other shapes of the same fields: dotted keys at the top and one level down, objects in arrays
+  events.forEach((e, i) => {
+    const src = e._source;
+    const proc = src.process as Record<string, unknown> | undefined;
+    if (i % 4 === 1 && proc) {
+      for (const [k, v] of Object.entries(proc)) src[`process.${k}`] = v;
+      delete src.process;
+    } else if (i % 4 === 2 && proc?.parent && typeof proc.parent === 'object') {
+      for (const [k, v] of Object.entries(proc.parent)) proc[`parent.${k}`] = v;
+      delete proc.parent;
+    } else if (i % 4 === 3 && src.host) src.host = [src.host];
+  });
   const run = (indexed: boolean): string[] => {
     const set = new RuleSet(entries, { indexed, lateness: 3_600_000 });
     const out: Array<RuleSetHit<Rule>> = [];
