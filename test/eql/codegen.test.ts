@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileHuntRules } from '../../src/app/index.js';
 import { generateEvents } from '../../src/gen/index.js';
-import { compileGeneratedPredicate, compilePredicate, parseQuery, type Expr } from '../../src/eql/index.js';
+import { compileGeneratedFilter, compileGeneratedPredicate, compilePredicate, parseQuery, type Expr, type FieldRef } from '../../src/eql/index.js';
 import { loadRules } from '../../src/rules/index.js';
 import { requireShared } from '../support/shared.js';
 
@@ -89,6 +89,35 @@ test('generated predicates answer as the closures do, on every value shape', () 
   const e = conditionOf('process.name == "CMD.EXE"');
   assert.equal(compileGeneratedPredicate(e, { dialect: 'endgame', caseInsensitive: true })(SHAPES[1]), true);
   assert.equal(compared, CONDITIONS.length * SHAPES.length);
+});
+
+test('generated filters: the category test (case-sensitive, any element) and reads that take "not found" as absent', () => {
+  const dotted = (v: unknown): boolean =>
+    Array.isArray(v) ? v.some(dotted) : v !== null && typeof v === 'object' ? Object.entries(v).some(([k, x]) => k.includes('.') || dotted(x)) : false;
+  const field: FieldRef = { kind: 'field', path: ['event', 'category'], optional: false, span: { start: 0, end: 0 } };
+  const cats: unknown[] = [undefined, 'process', 'Process', ['file', 'process'], [['process']], [], null, 5, { a: 'process' }];
+  let compared = 0;
+  let trues = 0;
+  for (const text of CONDITIONS) {
+    const e = conditionOf(text);
+    const closure = compilePredicate(e, { dialect: 'elasticsearch' });
+    // the engine's promise: absent only when no object holds a dotted key
+    const filter = compileGeneratedFilter(e, { dialect: 'elasticsearch', absent: (s) => !dotted(s) }, { field, value: 'process' });
+    const any = compileGeneratedFilter(e, { dialect: 'elasticsearch', absent: (s) => !dotted(s) }, null);
+    for (const doc of SHAPES) {
+      for (const cat of cats) {
+        const d = { ...doc, event: { ...(doc.event as object), category: cat } };
+        const inCategory = cat === 'process' || (Array.isArray(cat) && JSON.stringify(cat).includes('"process"'));
+        const want = inCategory && closure(d) === true;
+        assert.equal(filter(d), want, `${text} on ${JSON.stringify(d)}`);
+        compared++;
+        if (want) trues++;
+      }
+      assert.equal(any(doc), closure(doc) === true, `${text} on ${JSON.stringify(doc)}`);
+    }
+  }
+  assert.ok(trues > 50, `only ${trues} true answers`);
+  assert.equal(compared, CONDITIONS.length * SHAPES.length * cats.length);
 });
 
 test('rule text never becomes code: quotes, backslashes and line breaks in literals are only compared', () => {
