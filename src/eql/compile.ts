@@ -58,7 +58,7 @@ export function compilePredicate(e: Expr, ctx: CompileContext): Predicate {
 export function compileGeneratedPredicate(e: Expr, ctx: CompileContext): Predicate {
   const c = new Compiler(ctx);
   if (c.endgameDialect) return c.predicate(e);
-  return generatePredicate(e, codegenHost(c, ctx));
+  return generatePredicate(e, codegenHost(c));
 }
 
 /**
@@ -73,10 +73,10 @@ export function compileGeneratedFilter(e: Expr, ctx: CompileContext & { readonly
     const cat = category && createFieldGetter(category.field.path);
     return (s) => (category === null || holdsCategory(cat!(s), category.value)) && p(s) === true;
   }
-  return generateFilter(e, { ...codegenHost(c, ctx), absent: ctx.absent }, category);
+  return generateFilter(e, { ...codegenHost(c), absent: ctx.absent }, category);
 }
 
-function codegenHost(c: Compiler, ctx: CompileContext): CodegenHost {
+function codegenHost(c: Compiler): CodegenHost {
   return {
     closure: (x) => c.predicate(x),
     field: (f) => c.plainField(f),
