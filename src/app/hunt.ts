@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { NOT_AN_OBJECT, parseJsonObject } from '../core/index.js';
+import { JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -210,6 +210,8 @@ export interface ChunkResult {
 }
 
 const utf8 = new TextDecoder('utf-8');
+/** What stands for an event scanned as its fields (its hits get the parsed document). */
+const FIELDS_ONLY: Record<string, unknown> = Object.freeze({});
 const NO_CANDIDATES = new Int32Array(0);
 const WORKER_OLD_SPACE_MB = 384;
 
@@ -222,12 +224,16 @@ export class HuntScanner {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
   private readonly codes: StatefulCode[] = [];
   private readonly candidates = new CandidateWriter();
+  /** Builds of each line only the fields the rule set scans (see RuleSet.fieldsScanned). */
+  private readonly projector: JsonProjector;
 
   constructor(
     private readonly set: RuleSet<Rule>,
     private readonly index: string,
     private readonly now: number,
-  ) {}
+  ) {
+    this.projector = new JsonProjector(projection(set.fieldsScanned()));
+  }
 
   chunk(c: HuntChunk): ChunkResult {
     const text = utf8.decode(c.bytes);
@@ -242,24 +248,42 @@ export class HuntScanner {
       if (end < 0) end = text.length;
       const start = at;
       const stop = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      const line = text.slice(start, stop);
       at = end + 1;
-      if (line.length === 0 || line.trim() === '') continue;
-      const p = parseJsonObject(line);
-      if (!p.ok) {
-        r.bad.push({ lineNo, message: p.reason === NOT_AN_OBJECT ? 'not a JSON object' : p.reason });
-        continue;
-      }
-      r.events++;
+      if (start === stop) continue;
       const codes = this.codes;
       codes.length = 0;
-      this.set.scan({ _index: this.index, _id: `${c.fi}:${lineNo}`, _source: p.value }, this.hits, codes);
+      // in an ASCII chunk, only the fields the rules read are taken from the text; any other line
+      // (and one that is not a JSON object, or needs a full parse to read right) is parsed in full,
+      // which also says what is wrong with it
+      const projected = ascii && this.projector.project(c.bytes, text, start, stop);
+      if (projected) {
+        r.events++;
+        this.set.scanFields(this.projector.values, this.projector.filled, { _index: this.index, _id: `${c.fi}:${lineNo}`, _source: FIELDS_ONLY }, this.hits, codes);
+      } else {
+        const line = text.slice(start, stop);
+        if (line.trim() === '') continue;
+        const p = parseJsonObject(line);
+        if (!p.ok) {
+          r.bad.push({ lineNo, message: p.reason === NOT_AN_OBJECT ? 'not a JSON object' : p.reason });
+          continue;
+        }
+        r.events++;
+        this.set.scan({ _index: this.index, _id: `${c.fi}:${lineNo}`, _source: p.value }, this.hits, codes);
+      }
       if (codes.length) {
         any = true;
         if (ascii) cands.add(lineNo, start, stop, codes);
-        else cands.add(lineNo, r.lines.push(line) - 1, 0, codes);
+        else cands.add(lineNo, r.lines.push(text.slice(start, stop)) - 1, 0, codes);
       }
       if (this.hits.length) {
+        // an alert carries the whole event
+        if (projected) {
+          const whole = JSON.parse(text.slice(start, stop)) as Record<string, unknown>;
+          for (let k = 0; k < this.hits.length; k++) {
+            const h = this.hits[k]!;
+            this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _source: whole } };
+          }
+        }
         huntAlerts(this.hits, this.now, r.groups);
         this.hits.length = 0;
       }

@@ -9,4 +9,5 @@ export {
 } from './diagnostic.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { peekEventTimes, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
-export { StringMemo } from './memo.js';
+export { StringMemo, ownString } from './memo.js';
+export { JsonProjector, projection, type Projection, type ProjectionNode } from './json-project.js';

@@ -36,7 +36,16 @@ export class StringMemo<V> {
     }
     const v = compute(key);
     if (map.size >= this.size) map.clear();
-    map.set(key, v);
+    map.set(ownString(key), v);
     return v;
   }
+}
+
+/**
+ * A copy of a string that shares no memory with another: a key cut out of a large text (as the hunt's
+ * projected events are) would otherwise keep that whole text alive for as long as it is remembered.
+ * (Joined then cut, the engine copies the characters into a string of their own.)
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
 }

@@ -213,7 +213,8 @@ function coverCost(c: readonly LiteralKey[]): number {
 
 /**
  * Field values shared by every rule that reads them while one event is evaluated: each distinct
- * field is read from the document once per event, however many rules test it.
+ * field is read from the document once per event, however many rules test it. An event may also
+ * come as its fields alone (`fill`, from a projection): then a field not given is absent.
  */
 class FieldCache {
   private readonly ids = new Map<string, number>();
@@ -221,9 +222,12 @@ class FieldCache {
   private stamps: number[] = [];
   private current: unknown = null;
   private generation = 0;
+  /** The current event is its given fields: any other is absent. */
+  private complete = false;
 
-  getter = (path: FieldPath): FieldGetter => {
-    const key = path.join('\u0000');
+  /** The slot of a field. */
+  idOf(path: FieldPath): number {
+    const key = JSON.stringify(path);
     let id = this.ids.get(key);
     if (id === undefined) {
       id = this.ids.size;
@@ -231,22 +235,42 @@ class FieldCache {
       this.values.push(undefined);
       this.stamps.push(-1);
     }
-    const slot = id;
+    return id;
+  }
+
+  getter = (path: FieldPath): FieldGetter => {
+    const slot = this.idOf(path);
     const raw = createFieldGetter(path);
+    // a field below an array position, when only the fields above positions were given
+    const prefix = plainPrefix(path);
+    const inner = prefix.length < path.length ? { above: this.getter(prefix), rest: createFieldGetter(path.slice(prefix.length)) } : null;
     return (source) => {
       if (source !== this.current) return raw(source);
       if (this.stamps[slot] === this.generation) return this.values[slot];
-      const v = raw(source);
+      const v = !this.complete ? raw(source) : inner === null ? undefined : inner.rest(inner.above(source));
       this.values[slot] = v;
       this.stamps[slot] = this.generation;
       return v;
     };
   };
 
-  /** Starts a new event. */
+  /** Starts a new event, read from its document. */
   reset(source: unknown): void {
     this.current = source;
     this.generation++;
+    this.complete = false;
+  }
+
+  /** Starts a new event given as fields: `values[k]` for each k in `filled` is the field of slot `ids[k]`. */
+  fill(token: unknown, values: readonly unknown[], filled: readonly number[], ids: readonly number[]): void {
+    this.current = token;
+    const g = ++this.generation;
+    this.complete = true;
+    for (const k of filled) {
+      const id = ids[k]!;
+      this.values[id] = values[k];
+      this.stamps[id] = g;
+    }
   }
 }
 
@@ -255,11 +279,16 @@ function needsState(e: Expr): boolean {
   return e.kind === 'relationship' || childExprs(e).some(needsState);
 }
 
+/** A field path up to its first array position (`process.args[1]` → process.args). */
+function plainPrefix(path: readonly (string | number)[]): readonly string[] {
+  const i = path.findIndex((x) => typeof x !== 'string');
+  return (i < 0 ? path : path.slice(0, i)) as readonly string[];
+}
+
 /** The fields a condition reads (up to an array position), for the walk's trie. */
 function fieldsRead(e: Expr, out: Array<readonly string[]>): void {
   if (e.kind === 'field') {
-    const i = e.path.findIndex((x) => typeof x !== 'string');
-    out.push((i < 0 ? e.path : e.path.slice(0, i)) as readonly string[]);
+    out.push(plainPrefix(e.path));
     return;
   }
   for (const c of childExprs(e)) fieldsRead(c, out);
@@ -347,6 +376,8 @@ export class RuleSet<R> {
   private readonly byField = new Map<string, FieldIndex>();
   private readonly eventCats: string[] = [];
   private readonly getCategory: FieldGetter;
+  /** Every field `scan` reads (see `fieldsScanned`). */
+  private readonly scanned = new Set<readonly string[]>();
   private readonly fields = new FieldCache();
   /** Per unit, the event number it was last put among the candidates. */
   private readonly marked: Int32Array;
@@ -356,12 +387,20 @@ export class RuleSet<R> {
   /** The event being scanned, and whether the walk met a dotted key in it. */
   private current: unknown = null;
   private dotted = false;
+  /** The current event came as its fields (`scanFields`). */
+  private given = false;
+  /** The fields scanned (see `fieldsScanned`); per field, its slot in the field cache and its index. */
+  private readonly scannedList: Array<readonly string[]>;
+  private readonly scannedIds: number[];
+  private readonly scannedIndex: Array<FieldIndex | null>;
   readonly stats: RuleSetStats;
 
   constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleSetOptions = {}) {
     const indexed = options.indexed !== false;
     const role = options.role ?? 'both';
-    this.getCategory = createFieldGetter(parseFieldPath(options.eventCategoryField ?? 'event.category'));
+    const categoryPath = parseFieldPath(options.eventCategoryField ?? 'event.category');
+    this.getCategory = this.fields.getter(categoryPath);
+    this.scanned.add(plainPrefix(categoryPath));
     let nIndexed = 0;
     let nCategory = 0;
     let nStateful = 0;
@@ -429,6 +468,11 @@ export class RuleSet<R> {
     }
     for (const fi of this.byField.values()) if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
     this.marked = new Int32Array(this.units.length).fill(-1);
+    const seen = new Map<string, readonly string[]>();
+    for (const p of this.scanned) seen.set(JSON.stringify(p), p);
+    this.scannedList = [...seen.values()];
+    this.scannedIds = this.scannedList.map((p) => this.fields.idOf(p));
+    this.scannedIndex = this.scannedList.map((p) => this.byField.get(p.join('\u0000')) ?? null);
     this.stats = { rules: this.slots.length, indexed: nIndexed, byCategoryOnly: nCategory, stateful: nStateful };
   }
 
@@ -444,12 +488,16 @@ export class RuleSet<R> {
     if (fi) return fi;
     fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
     this.byField.set(key, fi);
-    if (path.some((x) => typeof x === 'number')) this.positional.push({ get: createFieldGetter(path), fi });
-    else this.trieNode(path as readonly string[]).fi = fi;
+    if (path.some((x) => typeof x === 'number')) {
+      this.positional.push({ get: this.fields.getter(path), fi });
+      this.scanned.add(plainPrefix(path));
+    } else this.trieNode(path as readonly string[]).fi = fi;
     return fi;
   }
 
+  /** The trie's node of a field `scan` reads (made when new). */
   private trieNode(path: readonly string[]): FieldNode {
+    this.scanned.add(path);
     let node = this.root;
     for (const seg of path) {
       let n = node.next.get(seg);
@@ -473,7 +521,7 @@ export class RuleSet<R> {
    */
   private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean): number {
     const catPath = parseFieldPath(categoryField);
-    const reads: Array<readonly string[]> = [catPath.filter((x): x is string => typeof x === 'string')];
+    const reads: Array<readonly string[]> = [plainPrefix(catPath)];
     fieldsRead(f.condition, reads);
     // a gated filter is never tested here (its matcher tests it), so its reads need no walk
     if (!gated) for (const p of reads) if (p.length > 0) this.trieNode(p);
@@ -487,8 +535,11 @@ export class RuleSet<R> {
     return u;
   }
 
-  /** The current event has no dotted key on any path a filter reads: a nested read that finds nothing is absent. */
-  private readonly absent = (source: unknown): boolean => source === this.current && !this.dotted;
+  /**
+   * The current event has no dotted key on any path a filter reads: a nested read that finds nothing
+   * is absent. (An event given as fields has no document to read: every read goes to the getter.)
+   */
+  private readonly absent = (source: unknown): boolean => source === this.current && !this.dotted && !this.given;
 
   private readonly mark = (u: number): void => {
     if (this.marked[u] === this.eventNo) return;
@@ -576,11 +627,38 @@ export class RuleSet<R> {
   scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
     this.fields.reset(source);
+    this.begin(source, false);
+    this.walk(source, this.root);
+    this.indexPositional(source);
+    this.decide(event, source, out, stateful);
+  }
+
+  /**
+   * `scan` for an event given as its fields (a projection, see `fieldsScanned`): `values[k]`, for
+   * each k in `filled`, is the value of the k-th field scanned; every other field is absent, and no
+   * key of the event held a dot. The event's `_source` stands for it (hits carry it).
+   */
+  scanFields(values: readonly unknown[], filled: readonly number[], event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+    const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
+    this.fields.fill(source, values, filled, this.scannedIds);
+    this.begin(source, true);
+    const byField = this.scannedIndex;
+    for (const k of filled) {
+      const fi = byField[k];
+      const v = values[k];
+      if (fi !== null && fi !== undefined && v !== undefined && v !== null) this.index(v, fi);
+    }
+    this.indexPositional(source);
+    this.decide(event, source, out, stateful);
+  }
+
+  /** Starts an event: the units every event of its categories meets. */
+  private begin(source: Record<string, unknown>, given: boolean): void {
     this.current = source;
     this.dotted = false;
-    const no = ++this.eventNo;
-    const cand = this.candidates;
-    cand.length = 0;
+    this.given = given;
+    this.eventNo++;
+    this.candidates.length = 0;
     const cats = this.eventCats;
     cats.length = 0;
     lower(this.getCategory(source), cats);
@@ -596,11 +674,19 @@ export class RuleSet<R> {
       const a = c === '' ? undefined : this.always.get(c);
       if (a) for (const u of a) this.mark(u);
     }
-    this.walk(source, this.root);
+  }
+
+  private indexPositional(source: Record<string, unknown>): void {
     for (const { get, fi } of this.positional) {
       const v = get(source);
       if (v !== undefined && v !== null) this.index(v, fi);
     }
+  }
+
+  /** Tests the candidates: hits of event queries to `out`, codes of stateful rules to `stateful`. */
+  private decide(event: EventInput, source: Record<string, unknown>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+    const cand = this.candidates;
+    const no = this.eventNo;
     if (cand.length === 0) return;
     // units in rule order (a rule's in filter order), so output order does not depend on the index
     if (cand.length > 1) sortNumbers(cand);
@@ -615,6 +701,16 @@ export class RuleSet<R> {
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
       else stateful.push(slot.order * 2 + (gated ? 1 : 0));
     }
+  }
+
+  /**
+   * Every field `scan` reads from an event, as paths up to an array position: its answers depend on
+   * these alone, so an event that holds only them (with their whole values, nested, dotted or in
+   * arrays as in the document) gets the same answers and codes. `scanFields` takes the fields in
+   * this order. The hits of event queries carry the event as given.
+   */
+  fieldsScanned(): ReadonlyArray<readonly string[]> {
+    return this.scannedList;
   }
 
   /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
