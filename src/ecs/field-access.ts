@@ -40,7 +40,9 @@ export function createFieldGetter(path: FieldPath): FieldGetter {
     const rec = o as Record<string, unknown>;
     const row = joined[i]!;
     for (let j = i + 1; j <= n && row[j] !== undefined; j++) {
-      const v = rec[row[j]!];
+      const key = row[j]!;
+      // own keys only: `__proto__` names a field, never the object's prototype
+      const v = key === '__proto__' && !Object.hasOwn(rec, key) ? undefined : rec[key];
       if (v === undefined) continue;
       const r = get(v, j);
       if (r !== undefined) return r;
@@ -48,7 +50,7 @@ export function createFieldGetter(path: FieldPath): FieldGetter {
     return undefined;
   };
 
-  if (simple && n === 1) {
+  if (simple && n === 1 && path[0] !== '__proto__') {
     const key = path[0] as string;
     return (source) => (source !== null && typeof source === 'object' ? (source as Record<string, unknown>)[key] : undefined);
   }

@@ -69,7 +69,8 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
 
   /** An expression for the value of a field (read once per evaluation), or null. */
   const read = (e: Expr): string | null => {
-    if (e.kind !== 'field' || !e.path.every((p) => typeof p === 'string')) return null;
+    // (a `__proto__` segment is read by the getter, which reads own keys only)
+    if (e.kind !== 'field' || !e.path.every((p) => typeof p === 'string' && p !== '__proto__')) return null;
     const get = host.field(e);
     if (get === null) return null;
     const key = JSON.stringify(e.path);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, runHunt } from '../../src/app/index.js';
+import { JsonProjector, projection } from '../../src/core/index.js';
 import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
@@ -79,6 +80,45 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
   assert.ok(plain.length > 50, `only ${plain.length} hits: the comparison would prove little`);
   assert.deepEqual(indexed.sort(), plain.sort());
   t.diagnostic(`${plain.length} hits from ${entries.length} rules over ${events.length} events, both paths`);
+});
+
+test('an event scanned as its fields (read from the line by the projector) gets the hits and codes of its parsed document', async (t) => {
+  const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
+  const { entries } = compileHuntRules(rules, undefined);
+  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l) => JSON.parse(l) as Record<string, unknown>);
+  // odd parent/child pairs (as above) so that many rules are candidates and some match; every
+  // fifth event with a dotted key, which the projector leaves to a full parse
+  const procs = docs.filter((d) => (d.process as { parent?: unknown } | undefined)?.parent);
+  procs.forEach((d, i) => {
+    (d.process as Record<string, unknown>).parent = (procs[(i * 7919) % procs.length]!.process as { parent: unknown }).parent;
+    (d.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!.process as { name: unknown }).name;
+  });
+  docs.forEach((d, i) => {
+    if (i % 5 === 4) d['host.os.type'] = 'windows';
+  });
+  const byFields = new RuleSet(entries, { lateness: 0, role: 'scan' });
+  const byDocument = new RuleSet(entries, { lateness: 0, role: 'scan' });
+  const projector = new JsonProjector(projection(byFields.fieldsScanned()));
+  let read = 0;
+  let hits = 0;
+  let codes = 0;
+  for (const d of docs) {
+    const line = JSON.stringify(d);
+    const bytes = Buffer.from(line, 'latin1');
+    const a = { hits: [] as Array<RuleSetHit<Rule>>, codes: [] as number[] };
+    const b = { hits: [] as Array<RuleSetHit<Rule>>, codes: [] as number[] };
+    byDocument.scan({ _index: 'h', _id: 'x', _source: d }, b.hits, b.codes);
+    if (!projector.project(bytes, line, 0, bytes.length)) continue;
+    read++;
+    byFields.scanFields(projector.values, projector.filled, { _index: 'h', _id: 'x', _source: {} }, a.hits, a.codes);
+    assert.deepEqual(a.hits.map((h) => h.rule.rule_id), b.hits.map((h) => h.rule.rule_id), line);
+    assert.deepEqual(a.codes, b.codes, line);
+    hits += a.hits.length;
+    codes += a.codes.length;
+  }
+  assert.equal(read, docs.length - docs.length / 5);
+  assert.ok(hits > 50 && codes > 1000, `${hits} hits, ${codes} codes: the comparison would prove little`);
+  t.diagnostic(`${read} of ${docs.length} events read as fields: ${hits} hits and ${codes} stateful codes, the same as from the parsed documents`);
 });
 
 test('hunt gives the same alerts on any number of worker threads, sequences included', async (t) => {

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { JsonProjector, projection } from '../src/core/index.js';
+import { createFieldGetter } from '../src/ecs/index.js';
+import { generateEvents } from '../src/gen/index.js';
+
+/**
+ * The projector must refuse every text JSON.parse refuses, and where it reads a text, give for each
+ * wanted field what a field read of the parsed document gives.
+ */
+const PATHS: string[][] = [
+  ['process', 'name'],
+  ['process', 'parent'],
+  ['process', 'parent', 'name'],
+  ['process', 'args'],
+  ['event', 'category'],
+  ['host', 'os', 'type'],
+  ['source', 'port'],
+  ['a'],
+  ['__proto__'],
+];
+const getters = PATHS.map((p) => createFieldGetter(p));
+const projector = new JsonProjector(projection(PATHS));
+
+/** What the projector makes of a text: refused (null), or the value per path (undefined when absent). */
+function project(text: string): unknown[] | null {
+  const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
+  if (!projector.project(bytes, text, 0, bytes.length)) return null;
+  const out: unknown[] = PATHS.map(() => undefined);
+  for (const k of projector.filled) out[k] = projector.values[k];
+  return out;
+}
+
+function parsed(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Checks one text; returns whether the projector read it. */
+function check(text: string): boolean {
+  const got = project(text);
+  const doc = parsed(text);
+  if (doc === null) {
+    assert.equal(got, null, `read a text JSON.parse refuses: ${text}`);
+    return false;
+  }
+  if (got === null) return false;
+  PATHS.forEach((p, k) => assert.deepEqual(got[k], getters[k]!(doc), `${p.join('.')} in ${text}`));
+  return true;
+}
+
+test('the projector follows the JSON grammar: what JSON.parse refuses is refused, what it reads reads the same', () => {
+  const valid = [
+    '{}',
+    ' \t{ } \r',
+    '{"process":{"name":"cmd.exe","args":["a",1,-2.5e3,true,false,null,{"x":[]}]},"event":{"category":["process"]}}',
+    '{"a":0}',
+    '{"a":-0}',
+    '{"a":1E+2}',
+    '{"a":1e-2}',
+    '{"a":123456789012345678901234567890}',
+    '{"a":"\\u00e9\\n\\t\\"\\\\\\/\\b\\f\\r"}',
+    '{"a":"\\ud800"}',
+    '{"a":{"b":{"c":[[[]]]}}}',
+    '{"x":"skipped \\" quote","a":"kept"}',
+    '{"process":"not an object","a":1}',
+    '{"process":{"parent":null}}',
+    '{"process":{"parent":{"name":"p","pid":1},"name":"c"}}',
+    '{"\\u0061":"escaped key"}',
+    '{"other.key":1,"a":2}',
+    '{"x":1,"x":2,"a":3}',
+    '{"__proto__":{"polluted":true}}',
+    '{"a":"\x7f"}',
+  ];
+  for (const t of valid) {
+    assert.ok(parsed(t) !== null, t);
+    assert.ok(check(t), `refused: ${t}`);
+  }
+  const invalid = [
+    '', ' ', '[]', '"a"', '1', 'null', '{', '}', '{"a"}', '{"a":}', '{"a":1,}', '{,"a":1}', '{"a":1}}', '{"a":1} x', '{"a":1}{}',
+    '{a:1}', "{'a':1}", '{"a":01}', '{"a":-}', '{"a":1.}', '{"a":.5}', '{"a":1e}', '{"a":1e+}', '{"a":+1}', '{"a":tru}', '{"a":nul}',
+    '{"a":True}', '{"a":"x}', '{"a":"\\x"}', '{"a":"\\u12G4"}', '{"a":"\\u12"}', '{"a":"tab\there"}', '{"a":"line\nbreak"}', '{"a":[1,]}',
+    '{"a":[1 2]}', '{"a" 1}', '{"a"::1}', '{"a":1 "b":2}', '{"a":NaN}', '{"a":Infinity}', '{"a":0x10}', '\u00a0{}',
+  ];
+  for (const t of invalid) assert.equal(check(t), false, t);
+});
+
+test('shapes that a full parse reads differently are refused, never read wrong', () => {
+  // a dotted key that leads to a wanted field, an array above one, a wanted key given twice
+  for (const t of [
+    '{"process.name":"x"}',
+    '{"process":{"parent.name":"x"}}',
+    '{"process":[{"name":"x"}]}',
+    '{"process":{"name":"a"},"process":{"args":[]}}',
+    '{"process":{"name":"a","name":"b"}}',
+    '{"process":{"parent":{"name":"a"},"parent":{"pid":1}}}',
+    '{"process":{"parent":[{"name":"a"}]}}',
+  ]) {
+    assert.ok(parsed(t) !== null, t);
+    assert.equal(project(t), null, t);
+  }
+  // too deep to read here, fine for JSON.parse
+  const deep = `{"a":${'['.repeat(300)}${']'.repeat(300)}}`;
+  assert.ok(parsed(deep) !== null);
+  assert.equal(project(deep), null);
+});
+
+test('mutated event lines: every text JSON.parse refuses is refused, every text read gives the parsed values', (t) => {
+  const lines = [...generateEvents({ events: 400, seed: 5, plantEvery: 40 })];
+  // random edits with JSON's own characters
+  const alphabet = ['{', '}', '[', ']', '"', ',', ':', '\\', '.', '-', '+', 'e', '0', '1', ' ', 'n', 't', '\t', 'u', '\x01'];
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let read = 0;
+  let refusedValid = 0;
+  let invalid = 0;
+  const n = 20_000;
+  for (let k = 0; k < n; k++) {
+    let s = lines[rnd(lines.length)]!;
+    for (let edits = 1 + rnd(2); edits > 0; edits--) {
+      const at = rnd(s.length);
+      const op = rnd(3);
+      if (op === 0) s = s.slice(0, at) + s.slice(at + 1);
+      else if (op === 1) s = s.slice(0, at) + alphabet[rnd(alphabet.length)]! + s.slice(at);
+      else s = s.slice(0, at) + alphabet[rnd(alphabet.length)]! + s.slice(at + 1);
+    }
+    const ok = parsed(s) !== null;
+    if (!ok) invalid++;
+    if (check(s)) read++;
+    else if (ok) refusedValid++;
+  }
+  assert.ok(invalid > 5000 && read > 2000, `${invalid} invalid, ${read} read: the mutations prove little`);
+  t.diagnostic(`${n} mutated lines: ${invalid} refused by JSON.parse and by the projector, ${read} read with the parsed values, ${refusedValid} valid but left to a full parse`);
+});
