@@ -131,8 +131,8 @@ export class JsonProjector {
     return i === end;
   }
 
-  /** Past a string that opens at i (a quote); FAIL when it is not one. Sets escaped, dotted, hash. */
-  private string(i: number): number {
+  /** Past a key that opens at i (a quote); FAIL when it is not a string. Sets escaped, dotted and the hash of its bytes. */
+  private key(i: number): number {
     const b = this.b;
     const end = this.end;
     let esc = false;
@@ -160,6 +160,31 @@ export class JsonProjector {
     this.dotted = dot;
     this.hash = h;
     return i;
+  }
+
+  /** Past a string that opens at i (a quote), nothing else learnt but whether it held an escape; FAIL when it is not one. */
+  private skipString(i: number): number {
+    const b = this.b;
+    let esc = false;
+    let c = b[++i];
+    for (;;) {
+      // the common run: printable characters other than the quote and the backslash
+      while (c !== undefined && ((c > 34 && c !== 92) || c === 32 || c === 33)) c = b[++i];
+      if (c === 34) break;
+      if (c !== 92) return FAIL; // a control character, or the end of the bytes
+      esc = true;
+      const d = b[++i];
+      if (d === 117 /* u */) {
+        for (let k = 0; k < 4; k++) {
+          const x = b[++i]! | 32;
+          if (!(isDigit(x) || (x >= 97 && x <= 102))) return FAIL;
+        }
+      } else if (d !== 34 && d !== 92 && d !== 47 && d !== 98 && d !== 102 && d !== 110 && d !== 114 && d !== 116) return FAIL;
+      c = b[++i];
+    }
+    if (i >= this.end) return FAIL;
+    this.escaped = esc;
+    return i + 1;
   }
 
   /** The string token [start, stop) (quotes included), unescaped. */
@@ -220,7 +245,7 @@ export class JsonProjector {
   private skip(i: number, depth: number): number {
     const b = this.b;
     const c = b[i];
-    if (c === 34) return this.string(i);
+    if (c === 34) return this.skipString(i);
     if (c !== 123 && c !== 91) return this.scalarEnd(i);
     if (depth >= MAX_DEPTH) return FAIL;
     const close = c === 123 ? 125 : 93;
@@ -229,7 +254,7 @@ export class JsonProjector {
     for (;;) {
       if (c === 123) {
         if (b[i] !== 34) return FAIL;
-        i = this.string(i);
+        i = this.skipString(i);
         if (i === FAIL) return FAIL;
         i = ws(b, i);
         if (b[i] !== 58) return FAIL;
@@ -250,7 +275,7 @@ export class JsonProjector {
     const b = this.b;
     const c = b[i];
     if (c === 34) {
-      const stop = this.string(i);
+      const stop = this.skipString(i);
       if (stop !== FAIL) this.v = this.stringValue(i, stop);
       return stop;
     }
@@ -262,7 +287,7 @@ export class JsonProjector {
       for (;;) {
         if (b[i] !== 34) return FAIL;
         const ks = i;
-        i = this.string(i);
+        i = this.skipString(i);
         if (i === FAIL) return FAIL;
         const key = this.stringValue(ks, i);
         i = ws(b, i);
@@ -324,7 +349,7 @@ export class JsonProjector {
     for (;;) {
       if (b[i] !== 34) return FAIL;
       const ks = i;
-      i = this.string(i);
+      i = this.key(i);
       if (i === FAIL) return FAIL;
       let child: ProjectionNode | undefined;
       if (this.escaped || this.dotted) {

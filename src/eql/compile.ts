@@ -408,7 +408,7 @@ class Compiler {
     }
     const direct = (x: Scalar): boolean | null => {
       if (x === null) return null;
-      const y = folded && typeof x === 'string' ? x.toLowerCase() : x;
+      const y = folded && typeof x === 'string' ? foldOnce(x) : x;
       for (const m of matchers) if (m(y)) return true;
       return false;
     };
@@ -416,6 +416,20 @@ class Compiler {
     const costly = e.op === 'regex' || e.op === 'regex~' || matchers.length >= 4;
     return { test: costly ? memoStrings(direct) : direct, dynamic };
   }
+}
+
+/**
+ * `x.toLowerCase()`, remembered for the last string: one event's field is matched by many rules in
+ * a row (every `:` on process.name), and folding it once is enough.
+ */
+let lastRaw = '';
+let lastFolded = '';
+function foldOnce(x: string): string {
+  if (x !== lastRaw) {
+    lastFolded = x.toLowerCase();
+    lastRaw = x;
+  }
+  return lastFolded;
 }
 
 /** Entries a match's memo holds before it starts again, and lookups before it may be given up (see StringMemo). */
