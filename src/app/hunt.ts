@@ -226,6 +226,8 @@ export class HuntScanner {
   private readonly candidates = new CandidateWriter();
   /** Builds of each line only the fields the rule set scans (see RuleSet.fieldsScanned). */
   private readonly projector: JsonProjector;
+  /** What every event scanned as its fields is handed as. */
+  private readonly fieldsOnly: EventInput;
 
   constructor(
     private readonly set: RuleSet<Rule>,
@@ -233,6 +235,7 @@ export class HuntScanner {
     private readonly now: number,
   ) {
     this.projector = new JsonProjector(projection(set.fieldsScanned()));
+    this.fieldsOnly = { _index: index, _source: FIELDS_ONLY };
   }
 
   chunk(c: HuntChunk): ChunkResult {
@@ -255,10 +258,12 @@ export class HuntScanner {
       // in an ASCII chunk, only the fields the rules read are taken from the text; any other line
       // (and one that is not a JSON object, or needs a full parse to read right) is parsed in full,
       // which also says what is wrong with it
+      // (an event's id is made only for its hits)
       const projected = ascii && this.projector.project(c.bytes, text, start, stop);
+      let source = FIELDS_ONLY;
       if (projected) {
         r.events++;
-        this.set.scanFields(this.projector.values, this.projector.filled, { _index: this.index, _id: `${c.fi}:${lineNo}`, _source: FIELDS_ONLY }, this.hits, codes);
+        this.set.scanFields(this.projector.values, this.projector.filled, this.fieldsOnly, this.hits, codes);
       } else {
         const line = text.slice(start, stop);
         if (line.trim() === '') continue;
@@ -268,7 +273,8 @@ export class HuntScanner {
           continue;
         }
         r.events++;
-        this.set.scan({ _index: this.index, _id: `${c.fi}:${lineNo}`, _source: p.value }, this.hits, codes);
+        source = p.value;
+        this.set.scan({ _index: this.index, _source: source }, this.hits, codes);
       }
       if (codes.length) {
         any = true;
@@ -276,13 +282,12 @@ export class HuntScanner {
         else cands.add(lineNo, r.lines.push(text.slice(start, stop)) - 1, 0, codes);
       }
       if (this.hits.length) {
-        // an alert carries the whole event
-        if (projected) {
-          const whole = JSON.parse(text.slice(start, stop)) as Record<string, unknown>;
-          for (let k = 0; k < this.hits.length; k++) {
-            const h = this.hits[k]!;
-            this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _source: whole } };
-          }
+        // an alert carries the whole event, and its id
+        const whole = projected ? (JSON.parse(text.slice(start, stop)) as Record<string, unknown>) : source;
+        const id = `${c.fi}:${lineNo}`;
+        for (let k = 0; k < this.hits.length; k++) {
+          const h = this.hits[k]!;
+          this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _id: id, _source: whole } };
         }
         huntAlerts(this.hits, this.now, r.groups);
         this.hits.length = 0;
@@ -323,8 +328,7 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        const line = bytes ? bytes.toString('latin1', start, end) : r.lines[start]!;
-        event ??= { _index: this.index, _id: `${r.fi}:${lineNo}`, _source: JSON.parse(line) as Record<string, unknown> };
+        event ??= { _index: this.index, _id: `${r.fi}:${lineNo}`, _source: JSON.parse(bytes ? bytes.toString('latin1', start, end) : r.lines[start]!) as Record<string, unknown> };
         this.set.feed(code, event, this.hits);
       }
     }
