@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { JsonProjector, projection } from '../src/core/index.js';
 import { compileQuery, coverOf, PieceAutomaton, RuleSet, type RuleSetHit } from '../src/engine/index.js';
 
 test('the piece automaton finds exactly the pieces a text contains, overlapping ones included', () => {
@@ -125,4 +126,49 @@ test('remembered answers (per field value in the index, per value in costly matc
   }
   assert.ok(want.patterns > 20_000 && want.exact > 1000, JSON.stringify(want));
   assert.deepEqual(got, want);
+});
+
+test('an event given as its fields (from the projector) gets what its document gets: top-level, nested, positional, absent, array fields', () => {
+  const rules = [
+    'any where message : "*evil*"',
+    'any where tags == "x"',
+    'process where process.args[1] == "-enc"',
+    'process where process.name == "cmd.exe" and ?process.parent.name == null',
+    'process where process.name == "cmd.exe" and process.parent.name != null',
+    'file where file.size > 100 and file.name : "*.exe"',
+    'Process where true',
+    'sequence by host.id [process where process.name == "a"] [file where true]',
+  ];
+  const entries = rules.map((q) => {
+    const c = compileQuery(q);
+    assert.ok(c.ok, q);
+    return { rule: q, query: c.query };
+  });
+  const docs: Array<Record<string, unknown>> = [
+    { message: 'an evil thing', event: { category: 'network' } },
+    { message: ['fine', 'EVIL too'], tags: ['y', 'x'], event: { category: ['process'] } },
+    { event: { category: 'process' }, process: { name: 'cmd.exe', args: ['cmd.exe', '-enc', 'x'] }, host: { id: 'h1' } },
+    { event: { category: 'process' }, process: { name: 'cmd.exe', parent: { name: 'explorer.exe' } } },
+    { event: { category: 'process' }, process: { name: 'a', parent: null }, host: { id: 'h1' } },
+    { event: { category: ['file'] }, file: { size: 1000, name: 'X.EXE' }, host: { id: 'h1' } },
+    { event: { category: 'Process' }, process: { name: 'cmd.exe' } },
+    { event: { category: 'file' }, file: { size: '5', name: 'a.exe' } },
+  ];
+  const byFields = new RuleSet(entries, { role: 'scan' });
+  const byDocument = new RuleSet(entries, { role: 'scan' });
+  const projector = new JsonProjector(projection(byFields.fieldsScanned()));
+  let hits = 0;
+  for (const d of docs) {
+    const line = JSON.stringify(d);
+    const bytes = Buffer.from(line, 'latin1');
+    assert.ok(projector.project(bytes, line, 0, bytes.length), line);
+    const a = { hits: [] as Array<RuleSetHit<string>>, codes: [] as number[] };
+    const b = { hits: [] as Array<RuleSetHit<string>>, codes: [] as number[] };
+    byFields.scanFields(projector.values, projector.filled, { _index: 'i' }, a.hits, a.codes);
+    byDocument.scan({ _index: 'i', _source: d }, b.hits, b.codes);
+    assert.deepEqual(a.hits.map((h) => h.rule), b.hits.map((h) => h.rule), line);
+    assert.deepEqual(a.codes, b.codes, line);
+    hits += a.hits.length + a.codes.length;
+  }
+  assert.ok(hits >= 9, `only ${hits} hits and codes`);
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, defaultParseTimestamp, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
 import { JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
@@ -210,8 +210,6 @@ export interface ChunkResult {
 }
 
 const utf8 = new TextDecoder('utf-8');
-/** What stands for an event scanned as its fields (its hits get the parsed document). */
-const FIELDS_ONLY: Record<string, unknown> = Object.freeze({});
 const NO_CANDIDATES = new Int32Array(0);
 const WORKER_OLD_SPACE_MB = 384;
 
@@ -226,8 +224,8 @@ export class HuntScanner {
   private readonly candidates = new CandidateWriter();
   /** Builds of each line only the fields the rule set scans (see RuleSet.fieldsScanned). */
   private readonly projector: JsonProjector;
-  /** What every event scanned as its fields is handed as. */
-  private readonly fieldsOnly: EventInput;
+  /** What every event scanned as its fields is handed as (its hits get the id and the document). */
+  private readonly fieldsOnly: { readonly _index: string };
 
   constructor(
     private readonly set: RuleSet<Rule>,
@@ -235,7 +233,7 @@ export class HuntScanner {
     private readonly now: number,
   ) {
     this.projector = new JsonProjector(projection(set.fieldsScanned()));
-    this.fieldsOnly = { _index: index, _source: FIELDS_ONLY };
+    this.fieldsOnly = { _index: index };
   }
 
   chunk(c: HuntChunk): ChunkResult {
@@ -255,10 +253,9 @@ export class HuntScanner {
       if (start === stop) continue;
       const codes = this.codes;
       codes.length = 0;
-      // in an ASCII chunk, only the fields the rules read are taken from the text; any other line
+      // in an ASCII chunk, only the fields the rules read are taken from the line; any other line
       // (and one that is not a JSON object, or needs a full parse to read right) is parsed in full,
-      // which also says what is wrong with it
-      // (an event's id is made only for its hits)
+      // which also says what is wrong with it. An event's id is made only for its hits.
       const projected = ascii && this.projector.project(c.bytes, text, start, stop);
       let source = FIELDS_ONLY;
       if (projected) {

@@ -360,6 +360,9 @@ export interface RuleSetOptions {
 /** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
 export type StatefulCode = number;
 
+/** What stands for an event given as its fields (`RuleSet.scanFields`), as its source. */
+export const FIELDS_ONLY: Readonly<Record<string, unknown>> = Object.freeze({});
+
 export class RuleSet<R> {
   private readonly slots: Slot<R>[] = [];
   private readonly units: Unit<R>[] = [];
@@ -529,7 +532,7 @@ export class RuleSet<R> {
     const unit = this.units[u]!;
     const category = f.category === null ? null : { field: { kind: 'field', path: catPath, optional: false, span: f.span } satisfies FieldRef, value: f.category };
     unit.test = (source) => {
-      unit.test = compileGeneratedFilter(f.condition, { dialect: 'elasticsearch', field: this.fields.getter, absent: this.absent }, category);
+      unit.test = compileGeneratedFilter(f.condition, { dialect: 'elasticsearch', field: this.fields.getter, absent: this.absent, fieldsOnly: FIELDS_ONLY }, category);
       return unit.test(source);
     };
     return u;
@@ -636,10 +639,11 @@ export class RuleSet<R> {
   /**
    * `scan` for an event given as its fields (a projection, see `fieldsScanned`): `values[k]`, for
    * each k in `filled`, is the value of the k-th field scanned; every other field is absent, and no
-   * key of the event held a dot. The event's `_source` stands for it (hits carry it).
+   * key of the event held a dot. Its hits carry `FIELDS_ONLY` as their source, for the caller to
+   * replace with the document.
    */
-  scanFields(values: readonly unknown[], filled: readonly number[], event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
-    const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
+  scanFields(values: readonly unknown[], filled: readonly number[], event: { readonly _index?: string; readonly _id?: string }, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+    const source = FIELDS_ONLY;
     this.fields.fill(source, values, filled, this.scannedIds);
     this.begin(source, true);
     const byField = this.scannedIndex;
@@ -684,7 +688,7 @@ export class RuleSet<R> {
   }
 
   /** Tests the candidates: hits of event queries to `out`, codes of stateful rules to `stateful`. */
-  private decide(event: EventInput, source: Record<string, unknown>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+  private decide(event: { readonly _index?: string; readonly _id?: string }, source: Readonly<Record<string, unknown>>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const cand = this.candidates;
     const no = this.eventNo;
     if (cand.length === 0) return;

@@ -28,6 +28,8 @@ export interface CodegenHost {
    * or when it says false, such reads go to the field getter, which tries dotted keys.
    */
   readonly absent?: (source: unknown) => boolean;
+  /** What stands for an event given as its fields (read through the getters only), if any. */
+  readonly fieldsOnly?: object;
 }
 
 /** An event filter's category test: the field holds the category (case-sensitive), or an array does at any depth. */
@@ -81,6 +83,8 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
       // nested objects read inline; anything else (dotted keys, arrays on the way, absent) by the getter
       const path = e.path as string[];
       const lines = [`function r${k}(s) {`];
+      // an event given as its fields alone: only the getter knows them
+      if (host.fieldsOnly !== undefined) lines.push(`  if (s === P) return G[${k}](s);`);
       if (path.length === 1) lines.push(`  return s !== null && typeof s === "object" ? s[${JSON.stringify(path[0])}] : undefined;`);
       else {
         lines.push(`  if (s === null || typeof s !== "object" || Array.isArray(s)) return G[${k}](s);`, `  let o = s[${JSON.stringify(path[0])}];`);
@@ -192,6 +196,6 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
     '};',
   ].join('\n');
   // the code above holds no rule text but JSON literals and numbers of its own
-  const make = new Function('C', 'G', 'S', 'M', 'U', 'A', 'H', source) as (...args: unknown[]) => Predicate;
-  return make(closures, getters, sets, tests, UNREAD, host.absent, holdsCategory);
+  const make = new Function('C', 'G', 'S', 'M', 'U', 'A', 'H', 'P', source) as (...args: unknown[]) => Predicate;
+  return make(closures, getters, sets, tests, UNREAD, host.absent, holdsCategory, host.fieldsOnly);
 }

@@ -64,16 +64,21 @@ export function compileGeneratedPredicate(e: Expr, ctx: CompileContext): Predica
 /**
  * An event filter as one generated boolean function: the category test (case-sensitive, any
  * element; none when `category` is null) and the condition, true only when both hold.
- * `absent` (see CodegenHost) lets reads that find nothing skip the dotted-key search.
+ * `absent` (see CodegenHost) lets reads that find nothing skip the dotted-key search; `fieldsOnly`
+ * is the stand-in for an event given as its fields, read through `ctx.field` alone.
  */
-export function compileGeneratedFilter(e: Expr, ctx: CompileContext & { readonly absent?: (source: unknown) => boolean }, category: CategoryTest | null): (source: unknown) => boolean {
+export function compileGeneratedFilter(
+  e: Expr,
+  ctx: CompileContext & Pick<CodegenHost, 'absent' | 'fieldsOnly'>,
+  category: CategoryTest | null,
+): (source: unknown) => boolean {
   const c = new Compiler(ctx);
   if (c.endgameDialect) {
     const p = c.predicate(e);
     const cat = category && createFieldGetter(category.field.path);
     return (s) => (category === null || holdsCategory(cat!(s), category.value)) && p(s) === true;
   }
-  return generateFilter(e, { ...codegenHost(c), absent: ctx.absent }, category);
+  return generateFilter(e, { ...codegenHost(c), absent: ctx.absent, fieldsOnly: ctx.fieldsOnly }, category);
 }
 
 function codegenHost(c: Compiler): CodegenHost {
