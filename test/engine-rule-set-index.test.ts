@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JsonProjector, projection } from '../src/core/index.js';
-import { compileQuery, coverOf, PieceAutomaton, RuleSet, type RuleSetHit } from '../src/engine/index.js';
+import { compileQuery, coverOf, PieceAutomaton, RuleSet, type RuleSetEntry, type RuleSetHit } from '../src/engine/index.js';
+import { ScanBothWays } from './support/scan-both.js';
+
+/** A rule set entry for a query, its rule named `id` (the query itself by default). */
+function entryOf(q: string, id = q): RuleSetEntry<string> {
+  const c = compileQuery(q);
+  assert.ok(c.ok, q);
+  return { rule: id, query: c.query };
+}
 
 test('the piece automaton finds exactly the pieces a text contains, overlapping ones included', () => {
   // a small alphabet makes overlaps and shared suffixes common
@@ -63,11 +70,7 @@ test('the index meets every event a filter can match: numbers as text, arrays, d
     'file where stringContains(file.path, "\\\\Startup\\\\")',
     'process where process.Ext.token.integrity_level_name != null',
   ];
-  const entries = rules.map((q) => {
-    const c = compileQuery(q);
-    assert.ok(c.ok, q);
-    return { rule: q, query: c.query };
-  });
+  const entries = rules.map((q) => entryOf(q));
   const events: Array<Record<string, unknown>> = [
     { event: { category: 'process' }, process: { pid: '4' } },
     { event: { category: ['process'] }, process: { pid: 4.0, args: ['powershell', '-EncodedCommand', 'x'] } },
@@ -98,15 +101,10 @@ test('the index meets every event a filter can match: numbers as text, arrays, d
 });
 
 test('remembered answers (per field value in the index, per value in costly matches) stay right past their bounds', () => {
-  const entry = (id: string, q: string): { rule: string; query: ReturnType<typeof compileQuery> extends { ok: true; query: infer Q } ? Q : never } => {
-    const c = compileQuery(q);
-    assert.ok(c.ok, q);
-    return { rule: id, query: c.query as never };
-  };
   const set = new RuleSet([
-    entry('patterns', 'process where process.name : ("*abc*", "x*", "*.EXE", "y")'),
-    entry('regex', 'process where process.command_line regex ".*evil[0-9]+"'),
-    entry('exact', 'process where process.name == "cmd.exe"'),
+    entryOf('process where process.name : ("*abc*", "x*", "*.EXE", "y")', 'patterns'),
+    entryOf('process where process.command_line regex ".*evil[0-9]+"', 'regex'),
+    entryOf('process where process.name == "cmd.exe"', 'exact'),
   ]);
   const names = ['cmd.exe', 'CMD.EXE', 'xabc', 'y', 'Y', 'zz', 'notepad.exe', 'bash'];
   const want = { patterns: 0, regex: 0, exact: 0 };
@@ -139,11 +137,7 @@ test('an event given as its fields (from the projector) gets what its document g
     'Process where true',
     'sequence by host.id [process where process.name == "a"] [file where true]',
   ];
-  const entries = rules.map((q) => {
-    const c = compileQuery(q);
-    assert.ok(c.ok, q);
-    return { rule: q, query: c.query };
-  });
+  const entries = rules.map((q) => entryOf(q));
   const docs: Array<Record<string, unknown>> = [
     { message: 'an evil thing', event: { category: 'network' } },
     { message: ['fine', 'EVIL too'], tags: ['y', 'x'], event: { category: ['process'] } },
@@ -154,21 +148,7 @@ test('an event given as its fields (from the projector) gets what its document g
     { event: { category: 'Process' }, process: { name: 'cmd.exe' } },
     { event: { category: 'file' }, file: { size: '5', name: 'a.exe' } },
   ];
-  const byFields = new RuleSet(entries, { role: 'scan' });
-  const byDocument = new RuleSet(entries, { role: 'scan' });
-  const projector = new JsonProjector(projection(byFields.fieldsScanned()));
-  let hits = 0;
-  for (const d of docs) {
-    const line = JSON.stringify(d);
-    const bytes = Buffer.from(line, 'latin1');
-    assert.ok(projector.project(bytes, line, 0, bytes.length), line);
-    const a = { hits: [] as Array<RuleSetHit<string>>, codes: [] as number[] };
-    const b = { hits: [] as Array<RuleSetHit<string>>, codes: [] as number[] };
-    byFields.scanFields(projector.values, projector.filled, { _index: 'i' }, a.hits, a.codes);
-    byDocument.scan({ _index: 'i', _source: d }, b.hits, b.codes);
-    assert.deepEqual(a.hits.map((h) => h.rule), b.hits.map((h) => h.rule), line);
-    assert.deepEqual(a.codes, b.codes, line);
-    hits += a.hits.length + a.codes.length;
-  }
-  assert.ok(hits >= 9, `only ${hits} hits and codes`);
+  const both = new ScanBothWays(entries, (r) => r);
+  for (const d of docs) assert.ok(both.compare(d), JSON.stringify(d));
+  assert.ok(both.hits + both.codes >= 9, `only ${both.hits} hits and ${both.codes} codes`);
 });

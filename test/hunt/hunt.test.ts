@@ -5,16 +5,31 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, runHunt } from '../../src/app/index.js';
-import { JsonProjector, projection } from '../../src/core/index.js';
 import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
+import { ScanBothWays } from '../support/scan-both.js';
 import { repoRoot, requireShared } from '../support/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-hunt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const NOW = Date.parse('2026-11-24T00:00:00Z');
+
+/**
+ * 3,000 generated events (background and planted) where each process event has the parent and the
+ * name of other process events: odd parent/child pairs, which many corpus rules look for, so that
+ * many rules are candidates and some match.
+ */
+function oddPairEvents(): Array<Record<string, unknown>> {
+  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l) => JSON.parse(l) as Record<string, unknown>);
+  const procs = docs.filter((d) => (d.process as { parent?: unknown } | undefined)?.parent);
+  procs.forEach((d, i) => {
+    (d.process as Record<string, unknown>).parent = (procs[(i * 7919) % procs.length]!.process as { parent: unknown }).parent;
+    (d.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!.process as { name: unknown }).name;
+  });
+  return docs;
+}
 
 test('the generator is deterministic and plants what it says', () => {
   const a = [...generateEvents({ events: 5000, seed: 7, plantEvery: 500 })];
@@ -50,15 +65,7 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const { entries } = compileHuntRules(rules, undefined);
   assert.equal(entries.length, 1024);
-  // background plus planted events, and events built from the corpus's own literals so that many rules are candidates
-  const events = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l, i) => ({ _index: 'hunt', _id: String(i), _source: JSON.parse(l) as Record<string, unknown> }));
-  // give process events the parent of another process event: odd parent/child pairs that many corpus rules look for
-  const procs = events.filter((e) => (e._source.process as { parent?: unknown } | undefined)?.parent);
-  procs.forEach((e, i) => {
-    const other = procs[(i * 7919) % procs.length]!;
-    (e._source.process as Record<string, unknown>).parent = (other._source.process as { parent: unknown }).parent;
-    (e._source.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!._source.process as { name: unknown }).name;
-  });
+  const events = oddPairEvents().map((d, i) => ({ _index: 'hunt', _id: String(i), _source: d }));
   // and other shapes of the same fields: dotted keys at the top and one level down, objects in arrays
   events.forEach((e, i) => {
     const src = e._source;
@@ -88,37 +95,14 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
 test('an event scanned as its fields (read from the line by the projector) gets the hits and codes of its parsed document', async (t) => {
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const { entries } = compileHuntRules(rules, undefined);
-  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l) => JSON.parse(l) as Record<string, unknown>);
-  // odd parent/child pairs (as above) so that many rules are candidates and some match; every
-  // fifth event with a dotted key, which the projector leaves to a full parse
-  const procs = docs.filter((d) => (d.process as { parent?: unknown } | undefined)?.parent);
-  procs.forEach((d, i) => {
-    (d.process as Record<string, unknown>).parent = (procs[(i * 7919) % procs.length]!.process as { parent: unknown }).parent;
-    (d.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!.process as { name: unknown }).name;
-  });
+  // every fifth event with a dotted key, which the projector leaves to a full parse
+  const docs = oddPairEvents();
   docs.forEach((d, i) => {
     if (i % 5 === 4) d['host.os.type'] = 'windows';
   });
-  const byFields = new RuleSet(entries, { lateness: 0, role: 'scan' });
-  const byDocument = new RuleSet(entries, { lateness: 0, role: 'scan' });
-  const projector = new JsonProjector(projection(byFields.fieldsScanned()));
-  let read = 0;
-  let hits = 0;
-  let codes = 0;
-  for (const d of docs) {
-    const line = JSON.stringify(d);
-    const bytes = Buffer.from(line, 'latin1');
-    const a = { hits: [] as Array<RuleSetHit<Rule>>, codes: [] as number[] };
-    const b = { hits: [] as Array<RuleSetHit<Rule>>, codes: [] as number[] };
-    byDocument.scan({ _index: 'h', _id: 'x', _source: d }, b.hits, b.codes);
-    if (!projector.project(bytes, line, 0, bytes.length)) continue;
-    read++;
-    byFields.scanFields(projector.values, projector.filled, { _index: 'h', _id: 'x' }, a.hits, a.codes);
-    assert.deepEqual(a.hits.map((h) => h.rule.rule_id), b.hits.map((h) => h.rule.rule_id), line);
-    assert.deepEqual(a.codes, b.codes, line);
-    hits += a.hits.length;
-    codes += a.codes.length;
-  }
+  const both = new ScanBothWays(entries, (r) => r.rule_id);
+  for (const d of docs) both.compare(d);
+  const { read, hits, codes } = both;
   assert.equal(read, docs.length - docs.length / 5);
   assert.ok(hits > 50 && codes > 1000, `${hits} hits, ${codes} codes: the comparison would prove little`);
   t.diagnostic(`${read} of ${docs.length} events read as fields: ${hits} hits and ${codes} stateful codes, the same as from the parsed documents`);
@@ -131,13 +115,7 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
     JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
   writeFileSync(seqFile, `${seqRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]')}\n${seqRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]')}\n`);
   const rules = [...(await loadRules([requireShared('corpus/detection-rules')])).rules, ...(await loadRules([join(repoRoot, 'rules'), seqFile])).rules];
-  // generated events with odd parent/child pairs (as above), so that many corpus rules match
-  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100 })].map((l) => JSON.parse(l) as Record<string, unknown>);
-  const procs = docs.filter((d) => (d.process as { parent?: unknown } | undefined)?.parent);
-  procs.forEach((d, i) => {
-    (d.process as Record<string, unknown>).parent = (procs[(i * 7919) % procs.length]!.process as { parent: unknown }).parent;
-    (d.process as Record<string, unknown>).name = (procs[(i * 104729) % procs.length]!.process as { name: unknown }).name;
-  });
+  const docs = oddPairEvents();
   const file = join(dir, 'workers.ndjson');
   writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\nnot json\n');
   const ids: string[][] = [];
