@@ -210,6 +210,9 @@ export interface ChunkResult {
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
+const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
 const NO_CANDIDATES = new Int32Array(0);
 const WORKER_OLD_SPACE_MB = 384;
 
@@ -281,7 +284,7 @@ export class HuntScanner {
       if (this.hits.length) {
         // an alert carries the whole event, and its id
         const whole = projected ? (JSON.parse(text.slice(start, stop)) as Record<string, unknown>) : source;
-        const id = `${c.fi}:${lineNo}`;
+        const id = eventId(c.fi, lineNo);
         for (let k = 0; k < this.hits.length; k++) {
           const h = this.hits[k]!;
           this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _id: id, _source: whole } };
@@ -325,7 +328,7 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: `${r.fi}:${lineNo}`, _source: JSON.parse(bytes ? bytes.toString('latin1', start, end) : r.lines[start]!) as Record<string, unknown> };
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: JSON.parse(bytes ? bytes.toString('latin1', start, end) : r.lines[start]!) as Record<string, unknown> };
         this.set.feed(code, event, this.hits);
       }
     }

@@ -75,7 +75,7 @@ export function compileGeneratedFilter(
   const c = new Compiler(ctx);
   if (c.endgameDialect) {
     const p = c.predicate(e);
-    const cat = category && createFieldGetter(category.field.path);
+    const cat = category && (ctx.field ?? createFieldGetter)(category.field.path);
     return (s) => (category === null || holdsCategory(cat!(s), category.value)) && p(s) === true;
   }
   return generateFilter(e, { ...codegenHost(c), absent: ctx.absent, fieldsOnly: ctx.fieldsOnly }, category);
