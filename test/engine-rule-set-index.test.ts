@@ -152,3 +152,36 @@ test('an event given as its fields (from the projector) gets what its document g
   for (const d of docs) assert.ok(both.compare(d), JSON.stringify(d));
   assert.ok(both.hits + both.codes >= 9, `only ${both.hits} hits and ${both.codes} codes`);
 });
+
+test('gates: a candidate is tested only when it passes the covers of its other conjuncts, and results do not change', () => {
+  const entries = [
+    // found by process.name; the operating system is the gate
+    entryOf('process where host.os.type == "linux" and process.name == "bash"', 'linux bash'),
+    // found by process.name (the left side wins a tie); the number is the gate
+    entryOf('process where process.name : "B.EXE" and process.pid == 4', 'pid 4'),
+    // presence of a rare field
+    entryOf('process where process.parent.name == "x" and process.Ext.token.integrity_level_name != null', 'token'),
+  ];
+  const events: Array<Record<string, unknown>> = [
+    { event: { category: 'process' }, host: { os: { type: 'windows' } }, process: { name: 'bash' } }, // gate shut
+    { event: { category: 'process' }, host: { os: { type: 'Linux' } }, process: { name: 'bash' } }, // gate open (folded), test fails (== is exact)
+    { event: { category: 'process' }, host: { os: { type: ['macos', 'linux'] } }, process: { name: 'bash' } }, // open: any element
+    { event: { category: 'process' }, 'host.os.type': 'linux', process: { name: 'bash' } }, // open: dotted key
+    { event: { category: 'process' }, process: { name: 'b.exe', pid: '4' } }, // open: number as text
+    { event: { category: 'process' }, process: { name: 'b.exe', pid: 5 } }, // shut
+    { event: { category: 'process' }, process: { name: 'b.exe' } }, // shut: no pid
+    { event: { category: 'process' }, process: { parent: { name: 'x' } } }, // shut: no token
+    { event: { category: 'process' }, process: { parent: { name: 'x' }, Ext: { token: { integrity_level_name: 'high' } } } }, // open
+  ];
+  const run = (indexed: boolean): { hits: string[]; tests: number } => {
+    const set = new RuleSet(entries, { indexed });
+    const out: Array<RuleSetHit<string>> = [];
+    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
+    return { hits: out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort(), tests: set.testsRun() };
+  };
+  const indexed = run(true);
+  assert.deepEqual(indexed.hits, ['linux bash 2', 'linux bash 3', 'pid 4 4', 'token 8']);
+  assert.deepEqual(run(false).hits, indexed.hits);
+  // five events open a gate (1, 2, 3, 4, 8); without gates the index would have tested nine
+  assert.equal(indexed.tests, 5);
+});

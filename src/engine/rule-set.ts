@@ -52,6 +52,11 @@ interface Unit<R> {
   test: ((source: Record<string, unknown>) => boolean) | null;
   /** A sequence filter that matters only while the sequence holds something. */
   readonly gated: boolean;
+  /**
+   * Facts the event must have before the test is worth calling (see `gateOf`): groups, each its
+   * length then its fact numbers, of which every group needs one. Null: none.
+   */
+  gate: Int32Array | null;
 }
 
 interface LiteralKey {
@@ -206,6 +211,9 @@ function cover(e: Expr): LiteralKey[] | null {
       return null;
   }
 }
+
+/** A cover as text, to tell covers apart. */
+const keysText = (keys: readonly LiteralKey[]): string => JSON.stringify(keys.map((k) => [k.field, k.kind, [...k.values].sort(), k.numeric === true]));
 
 function coverCost(c: readonly LiteralKey[]): number {
   return c.reduce((n, k) => n + keyCost(k), 0);
@@ -384,9 +392,14 @@ export class RuleSet<R> {
   private readonly fields = new FieldCache();
   /** Per unit, the event number it was last put among the candidates. */
   private readonly marked: Int32Array;
+  /** Facts of gates (see `gateOf`): their numbers, and per fact the event number that last passed it. */
+  private readonly factIds = new Map<string, number>();
+  private readonly factStamp: Int32Array;
   private readonly candidates: number[] = [];
   private readonly codes: StatefulCode[] = [];
   private eventNo = 0;
+  /** Filters tested so far (see `testsRun`). */
+  private tests = 0;
   /** The event being scanned, and whether the walk met a dotted key in it. */
   private current: unknown = null;
   private dotted = false;
@@ -449,6 +462,7 @@ export class RuleSet<R> {
           this.alwaysFor(cat).push(u);
           return;
         }
+        if (!gated[i]) this.units[u]!.gate = this.gateOf(f.condition, keys);
         for (const key of keys) {
           const fi = this.fieldIndex(key.field);
           if (key.kind === 'present') {
@@ -471,6 +485,7 @@ export class RuleSet<R> {
     }
     for (const fi of this.byField.values()) if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
     this.marked = new Int32Array(this.units.length).fill(-1);
+    this.factStamp = new Int32Array(this.factIds.size).fill(-1);
     const seen = new Map<string, readonly string[]>();
     for (const p of this.scanned) seen.set(JSON.stringify(p), p);
     this.scannedList = [...seen.values()];
@@ -510,8 +525,83 @@ export class RuleSet<R> {
     return node;
   }
 
+  /**
+   * The gate of a filter: the covers of the other conjuncts of its condition (its top-level `and`s)
+   * that hold exact values or presence, each as facts the index records when an event passes them.
+   * A test runs only when every group has a fact the event passed: a cover is necessary for its
+   * conjunct, and every conjunct for the condition, so the gate only skips tests that would fail.
+   * The index finds an event's candidates by one cover; most fail on another (the operating system,
+   * `event.type`, `event.action`), which the gate answers without running the filter.
+   */
+  private gateOf(condition: Expr, primary: readonly LiteralKey[]): Int32Array | null {
+    const conjuncts: Expr[] = [];
+    const split = (e: Expr): void => {
+      if (e.kind === 'logical' && e.op === 'and') {
+        split(e.left);
+        split(e.right);
+      } else conjuncts.push(e);
+    };
+    split(condition);
+    const seen = new Set([keysText(primary)]);
+    const out: number[] = [];
+    for (const c of conjuncts) {
+      const keys = cover(c);
+      // pieces would need the values scanned for them; presence of a field nearly every event has says little
+      if (!keys || keys.some((k) => k.kind === 'piece' || (k.kind === 'present' && COMMON.has(k.field.join('.'))))) continue;
+      const text = keysText(keys);
+      if (seen.has(text)) continue;
+      seen.add(text);
+      const facts = new Set<number>();
+      for (const key of keys) {
+        const fi = this.fieldIndex(key.field);
+        if (key.kind === 'present') {
+          const f = this.fact(`${key.field.join('\u0000')}\u0001`, fi.present);
+          facts.add(f);
+          continue;
+        }
+        if (key.numeric) fi.numeric = true;
+        for (const v of key.values) {
+          let list = fi.exact.get(v);
+          if (!list) fi.exact.set(v, (list = []));
+          facts.add(this.fact(`${key.field.join('\u0000')}\u0002${v}`, list));
+        }
+      }
+      out.push(facts.size, ...facts);
+    }
+    return out.length ? Int32Array.from(out) : null;
+  }
+
+  /** The number of a fact (a field's exact value, or its presence), made when new: its list gets its mark. */
+  private fact(key: string, list: number[]): number {
+    let f = this.factIds.get(key);
+    if (f === undefined) {
+      f = this.factIds.size;
+      this.factIds.set(key, f);
+      // facts go in the index's lists as negative numbers (see `mark`)
+      list.push(~f);
+    }
+    return f;
+  }
+
+  /** Whether the current event passed a fact of every group of a gate. */
+  private opens(gate: Int32Array): boolean {
+    const stamp = this.factStamp;
+    const no = this.eventNo;
+    for (let i = 0; i < gate.length; ) {
+      const end = i + 1 + gate[i]!;
+      let ok = false;
+      for (i++; i < end; i++) if (stamp[gate[i]!] === no) {
+        ok = true;
+        i = end;
+        break;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean): number {
-    this.units.push({ slot, test, gated });
+    this.units.push({ slot, test, gated, gate: null });
     this.unitCat.push(0);
     return this.units.length - 1;
   }
@@ -545,6 +635,11 @@ export class RuleSet<R> {
   private readonly absent = (source: unknown): boolean => source === this.current && !this.dotted && !this.given;
 
   private readonly mark = (u: number): void => {
+    if (u < 0) {
+      // a fact (see `fact`)
+      this.factStamp[~u] = this.eventNo;
+      return;
+    }
     if (this.marked[u] === this.eventNo) return;
     const c = this.unitCat[u]!;
     if (c !== 0 && !this.eventCatIds.includes(c)) return;
@@ -700,7 +795,11 @@ export class RuleSet<R> {
       if (slot.fed === no) continue;
       // a gated filter is left to the matcher, which gets the event only while it holds something;
       // a rule's ungated filters come before its gated ones, so the first that passes decides
-      if (!gated && unit.test !== null && !unit.test(source)) continue;
+      if (!gated && unit.test !== null) {
+        if (unit.gate !== null && !this.opens(unit.gate)) continue;
+        this.tests++;
+        if (!unit.test(source)) continue;
+      }
       slot.fed = no;
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
       else stateful.push(slot.order * 2 + (gated ? 1 : 0));
@@ -715,6 +814,11 @@ export class RuleSet<R> {
    */
   fieldsScanned(): ReadonlyArray<readonly string[]> {
     return this.scannedList;
+  }
+
+  /** How many times a filter was tested (what the index and the gates leave to test). */
+  testsRun(): number {
+    return this.tests;
   }
 
   /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
