@@ -14,7 +14,7 @@ const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, l
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {
     const result = scanner.chunk(m.chunk);
-    // the bytes go back without a copy when candidates point into them
+    // the bytes go back without a copy: candidates may point into them, and the buffer is read into again
     const transfer: ArrayBuffer[] = [];
     if (result.bytes) transfer.push(result.bytes.buffer as ArrayBuffer);
     if (result.stateful.length) transfer.push(result.stateful.buffer as ArrayBuffer);

@@ -1,7 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -205,8 +205,10 @@ export interface ChunkResult {
   stateful: Int32Array;
   /** The texts of candidates in a chunk that is not ASCII. */
   readonly lines: string[];
-  /** The chunk's bytes, when some candidate points into them. */
+  /** The chunk's bytes, handed back (for reuse, see ChunkPool). */
   bytes?: Uint8Array;
+  /** The candidates point into `bytes` (an ASCII chunk), not into `lines`. */
+  ascii: boolean;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -243,7 +245,7 @@ export class HuntScanner {
     const text = utf8.decode(c.bytes);
     // in an ASCII chunk a character is a byte: candidates can point into the bytes
     const ascii = text.length === c.bytes.length;
-    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [] };
+    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes, ascii };
     const cands = this.candidates;
     let any = false;
     let lineNo = c.firstLine;
@@ -293,10 +295,7 @@ export class HuntScanner {
         this.hits.length = 0;
       }
     }
-    if (any) {
-      r.stateful = cands.take();
-      if (ascii) r.bytes = c.bytes;
-    }
+    if (any) r.stateful = cands.take();
     return r;
   }
 }
@@ -316,7 +315,7 @@ export class HuntSequencer {
   ) {}
 
   feed(r: ChunkResult, groups: AlertGroup[]): void {
-    const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
+    const bytes = r.ascii && r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
     const p = r.stateful;
     for (let i = 0; i < p.length; ) {
       const lineNo = p[i]!;
@@ -352,26 +351,96 @@ export class HuntSequencer {
   }
 }
 
+/** The size of a chunk of input: large enough that a worker's answer costs little per event. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Chunk buffers for reuse: each goes to a worker, comes back with its answer, and is read into
+ * again once its candidates are fed. A megabyte allocated per chunk and dropped after cost the main
+ * thread more garbage collection than all its other work.
+ */
+export class ChunkPool {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  /** A buffer of at least `size` bytes (a pooled one when `size` fits the pool's). */
+  take(size = CHUNK_BYTES): ArrayBuffer {
+    if (size <= CHUNK_BYTES) return this.free.pop() ?? new ArrayBuffer(CHUNK_BYTES);
+    return new ArrayBuffer(size);
+  }
+
+  /** A buffer back, when it is the pool's size, not detached, and the pool wants more. */
+  give(b: ArrayBuffer | undefined): void {
+    if (b !== undefined && b.byteLength === CHUNK_BYTES && this.free.length < this.keep) this.free.push(b);
+  }
+}
+
 /**
  * The chunks of one input, cut at line ends; `bytesRead` counts what was read. Each chunk has a
- * buffer of its own, so it can be handed to a worker thread without a copy.
+ * buffer of its own (from the pool), so it can be handed to a worker thread without a copy. A plain
+ * file is read straight into the chunk's buffer; stdin and gzip come through a stream.
  */
-async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress): AsyncGenerator<HuntChunk> {
+async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress, pool: ChunkPool): AsyncGenerator<HuntChunk> {
+  let firstLine = 1;
+  const chunk = (buf: ArrayBuffer, end: number): HuntChunk => {
+    const bytes = new Uint8Array(buf, 0, end);
+    const c = { fi, firstLine, bytes };
+    const b = Buffer.from(buf, 0, end);
+    for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) firstLine++;
+    return c;
+  };
+  if (file !== '-' && !file.endsWith('.gz')) {
+    const fh = await open(file, 'r');
+    try {
+      let carry: Uint8Array = new Uint8Array(0);
+      for (;;) {
+        // the line carried over, then as much of the file as fits; a line longer than a chunk gets a buffer of its own
+        let buf = pool.take(carry.length + CHUNK_BYTES / 2);
+        new Uint8Array(buf).set(carry);
+        let filled = carry.length;
+        let last = -1;
+        let eof = false;
+        for (;;) {
+          const { bytesRead } = await fh.read(new Uint8Array(buf), filled, buf.byteLength - filled, null);
+          progress.bytesRead += bytesRead;
+          const from = filled;
+          filled += bytesRead;
+          if (bytesRead === 0) eof = true;
+          last = Buffer.from(buf, 0, filled).lastIndexOf(10);
+          if (last >= from || eof) break;
+          if (filled === buf.byteLength) {
+            const bigger = new ArrayBuffer(buf.byteLength * 2);
+            new Uint8Array(bigger).set(new Uint8Array(buf));
+            pool.give(buf);
+            buf = bigger;
+          }
+        }
+        const end = eof && last < filled - 1 ? filled : last + 1;
+        if (end === 0) {
+          pool.give(buf);
+          return;
+        }
+        carry = new Uint8Array(buf, end, filled - end).slice();
+        yield chunk(buf, end);
+        if (eof && carry.length === 0) return;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
   let raw: Readable;
   if (file === '-') raw = o.stdin ?? process.stdin;
   else {
-    const rs: ReadStream = createReadStream(file, { highWaterMark: 1 << 20 });
+    const rs: ReadStream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
     rs.on('data', (b) => (progress.bytesRead += b.length));
-    raw = file.endsWith('.gz') ? rs.pipe(createGunzip({ chunkSize: 1 << 20 })) : rs;
+    raw = rs.pipe(createGunzip({ chunkSize: CHUNK_BYTES }));
   }
   let carry: Buffer = Buffer.alloc(0);
-  let firstLine = 1;
   const cut = (data: Buffer, end: number): HuntChunk => {
-    const bytes = new Uint8Array(end);
-    bytes.set(data.subarray(0, end));
-    const chunk = { fi, firstLine, bytes };
-    for (let at = data.indexOf(10); at >= 0 && at < end; at = data.indexOf(10, at + 1)) firstLine++;
-    return chunk;
+    const buf = pool.take(end);
+    new Uint8Array(buf).set(data.subarray(0, end));
+    return chunk(buf, end);
   };
   for await (const piece of raw) {
     const data: Buffer = carry.length ? Buffer.concat([carry, piece as Buffer]) : (piece as Buffer);
@@ -406,6 +475,9 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       o.onProgress(progress);
     }
   };
+  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
+  // chunk buffers: those in flight to workers (see below), the one being read, the one being settled
+  const buffers = new ChunkPool(3 * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
   const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now);
   const settle = (r: ChunkResult): void => {
@@ -416,12 +488,12 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
     progress.events += r.events;
     for (const g of r.groups) groups.push(g);
     sequencer.feed(r, groups);
+    buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
   };
-  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
   if (workers === 0) {
     const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now);
-    for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress)) settle(scanner.chunk(c));
+    for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) settle(scanner.chunk(c));
   } else {
     // workers get the rules that run (not the skipped ones) and compile them again: compiled code cannot be shared
     const pool = startHuntWorkers(workers, { rules: entries.map((e) => e.rule), index: o.index, now, lateness, indexed: o.indexed !== false });
@@ -429,7 +501,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       // chunks go round the workers; results are settled in chunk order, a few in flight per worker
       const queue: Array<Promise<ChunkResult>> = [];
       for (let fi = 0; fi < files.length; fi++) {
-        for await (const c of inputChunks(files[fi]!, fi, o, progress)) {
+        for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) {
           queue.push(pool.submit(c));
           if (queue.length >= 3 * workers) settle(await queue.shift()!);
         }

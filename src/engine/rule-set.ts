@@ -462,7 +462,7 @@ export class RuleSet<R> {
           this.alwaysFor(cat).push(u);
           return;
         }
-        if (!gated[i]) this.units[u]!.gate = this.gateOf(f.condition, keys);
+        this.units[u]!.gate = this.gateOf(f.condition, keys);
         for (const key of keys) {
           const fi = this.fieldIndex(key.field);
           if (key.kind === 'present') {
@@ -793,10 +793,11 @@ export class RuleSet<R> {
       const unit = this.units[u]!;
       const { slot, gated } = unit;
       if (slot.fed === no) continue;
+      // an event that fails the gate fails the filter (gated ones too: no use to the matcher)
+      if (unit.gate !== null && !this.opens(unit.gate)) continue;
       // a gated filter is left to the matcher, which gets the event only while it holds something;
       // a rule's ungated filters come before its gated ones, so the first that passes decides
       if (!gated && unit.test !== null) {
-        if (unit.gate !== null && !this.opens(unit.gate)) continue;
         this.tests++;
         if (!unit.test(source)) continue;
       }

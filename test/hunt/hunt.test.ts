@@ -158,3 +158,27 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   assert.match(table.stdout, /^time\s+severity\s+risk\s+rule/m);
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
 });
+
+test('hunt reads input in chunks without losing or renumbering a line: a line longer than a chunk, CRLF, blank lines, no final newline, gzip, any worker count', async () => {
+  const opts = { events: 6000, seed: 9, plantEvery: 500 };
+  const lines = [...generateEvents(opts)];
+  const huge = JSON.stringify({ '@timestamp': '2026-11-23T00:00:00.000Z', event: { category: ['process'] }, message: 'x'.repeat(3 << 19) });
+  // line numbers: generated lines 1-10, the huge line 11, generated 12-2010, a blank line, a bad line 2012, the rest
+  const text = [...lines.slice(0, 10), huge, ...lines.slice(10, 2009), '', '{bad', ...lines.slice(2009)].map((l, i) => (i % 3 === 0 ? `${l}\r` : l)).join('\n');
+  const plain = join(dir, 'chunks.ndjson');
+  const gz = join(dir, 'chunks.ndjson.gz');
+  writeFileSync(plain, text); // no final newline
+  writeFileSync(gz, gzipSync(text));
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  const seen: string[] = [];
+  for (const [file, workers] of [[plain, 0], [plain, 1], [plain, 2], [gz, 2]] as const) {
+    const r = await runHunt({ rules, inputs: [file], workers, now: NOW });
+    assert.equal(r.events, lines.length + 1, `${file} on ${workers}`);
+    assert.deepEqual(r.badSamples.map((b) => b.line), [2012], `${file} on ${workers}`);
+    const byRule: Record<string, number> = {};
+    for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
+    assert.deepEqual(byRule, plantedCounts(opts));
+    seen.push(JSON.stringify(r.alerts.map((a) => a.id)));
+  }
+  assert.equal(new Set(seen).size, 1);
+});
