@@ -27,7 +27,7 @@ function project(text: string): unknown[] | null {
   const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
   if (!projector.project(bytes, text, 0, bytes.length)) return null;
   const out: unknown[] = PATHS.map(() => undefined);
-  for (const k of projector.filled) out[k] = projector.values[k];
+  for (const k of projector.filled.subarray(0, projector.filledCount)) out[k] = projector.values[k];
   return out;
 }
 

@@ -169,8 +169,9 @@ class CandidateWriter {
   private buf = new Int32Array(1 << 14);
   private n = 0;
 
-  add(lineNo: number, start: number, end: number, codes: readonly StatefulCode[]): void {
-    const need = this.n + 4 + codes.length;
+  /** An event's line, place, and its codes `codes[from..to)`. */
+  add(lineNo: number, start: number, end: number, codes: readonly StatefulCode[], from: number, to: number): void {
+    const need = this.n + 4 + to - from;
     if (need > this.buf.length) {
       const bigger = new Int32Array(Math.max(need, this.buf.length * 2));
       bigger.set(this.buf.subarray(0, this.n));
@@ -181,8 +182,8 @@ class CandidateWriter {
     b[n++] = lineNo;
     b[n++] = start;
     b[n++] = end;
-    b[n++] = codes.length;
-    for (const c of codes) b[n++] = c;
+    b[n++] = to - from;
+    for (let i = from; i < to; i++) b[n++] = codes[i]!;
     this.n = n;
   }
 
@@ -256,8 +257,9 @@ export class HuntScanner {
       const stop = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
       at = end + 1;
       if (start === stop) continue;
+      // the codes of a chunk's events pile up, each event's after the last (emptied once per chunk)
       const codes = this.codes;
-      codes.length = 0;
+      const from = codes.length;
       // in an ASCII chunk, only the fields the rules read are taken from the line; any other line
       // (and one that is not a JSON object, or needs a full parse to read right) is parsed in full,
       // which also says what is wrong with it. An event's id is made only for its hits.
@@ -265,7 +267,7 @@ export class HuntScanner {
       let source = FIELDS_ONLY;
       if (projected) {
         r.events++;
-        this.set.scanFields(this.projector.values, this.projector.filled, this.fieldsOnly, this.hits, codes);
+        this.set.scanFields(this.projector.values, this.projector.filled, this.projector.filledCount, this.fieldsOnly, this.hits, codes);
       } else {
         const line = text.slice(start, stop);
         if (line.trim() === '') continue;
@@ -278,10 +280,10 @@ export class HuntScanner {
         source = p.value;
         this.set.scan({ _index: this.index, _source: source }, this.hits, codes);
       }
-      if (codes.length) {
+      if (codes.length > from) {
         any = true;
-        if (ascii) cands.add(lineNo, start, stop, codes);
-        else cands.add(lineNo, r.lines.push(text.slice(start, stop)) - 1, 0, codes);
+        if (ascii) cands.add(lineNo, start, stop, codes, from, codes.length);
+        else cands.add(lineNo, r.lines.push(text.slice(start, stop)) - 1, 0, codes, from, codes.length);
       }
       if (this.hits.length) {
         // an alert carries the whole event, and its id
@@ -295,6 +297,7 @@ export class HuntScanner {
         this.hits.length = 0;
       }
     }
+    this.codes.length = 0;
     if (any) r.stateful = cands.take();
     return r;
   }

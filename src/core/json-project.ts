@@ -6,7 +6,7 @@
  *
  * Fields are given as paths (`["process", "parent", "name"]`); each gets a slot, and a read leaves
  * in `values[slot]` the field's whole value for each field the object has, its slot listed in
- * `filled`. That is what a field read of the parsed document gives when every field sits at one
+ * `filled` (the first `filledCount`). That is what a field read of the parsed document gives when every field sits at one
  * place. Where it might not — a key with a dot that leads to a wanted field (`"process.name"`), an
  * array above a wanted field, a key above or at a wanted field given twice — the read answers
  * false, as for bad JSON, and the caller parses the line in full, which also says what is wrong.
@@ -92,8 +92,9 @@ function leadsTo(node: ProjectionNode, key: string): ProjectionNode | undefined 
 export class JsonProjector {
   /** By slot: the value of the last object read (valid for the slots in `filled`). */
   readonly values: unknown[];
-  /** The slots the last object read has, in the order met. */
-  readonly filled: number[] = [];
+  /** The slots the last object read has, in the order met: the first `filledCount`. */
+  readonly filled: Int32Array;
+  filledCount = 0;
   private b: Uint8Array = new Uint8Array(0);
   private text = '';
   private end = 0;
@@ -109,6 +110,8 @@ export class JsonProjector {
 
   constructor(private readonly p: Projection) {
     this.values = new Array<unknown>(p.slots).fill(undefined);
+    // a slot is filled at most once per read (a key met twice is refused)
+    this.filled = new Int32Array(p.slots);
     this.entered = new Int32Array(p.nodes);
   }
 
@@ -120,7 +123,7 @@ export class JsonProjector {
     this.b = bytes;
     this.text = text;
     this.end = end;
-    this.filled.length = 0;
+    this.filledCount = 0;
     this.readNo++;
     let i = ws(bytes, start);
     if (i >= end || bytes[i] !== 123 /* { */) return false;
@@ -380,7 +383,7 @@ export class JsonProjector {
       i = this.whole(i, depth);
       if (i === FAIL) return FAIL;
       this.values[node.slot] = this.v;
-      this.filled.push(node.slot);
+      this.filled[this.filledCount++] = node.slot;
       // wanted fields inside a wanted field: read from the value just built
       if (node.next.size > 0 && !this.inner(this.v, node)) return FAIL;
       return i;
@@ -406,7 +409,7 @@ export class JsonProjector {
       this.entered[child.id] = this.readNo;
       if (child.slot >= 0) {
         this.values[child.slot] = x;
-        this.filled.push(child.slot);
+        this.filled[this.filledCount++] = child.slot;
       }
       if (child.next.size > 0 && !this.inner(x, child)) return false;
     }

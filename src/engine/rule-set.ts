@@ -269,12 +269,13 @@ class FieldCache {
     this.complete = false;
   }
 
-  /** Starts a new event given as fields: `values[k]` for each k in `filled` is the field of slot `ids[k]`. */
-  fill(token: unknown, values: readonly unknown[], filled: readonly number[], ids: readonly number[]): void {
+  /** Starts a new event given as fields: `values[k]` for each k in the first `count` of `filled` is the field of slot `ids[k]`. */
+  fill(token: unknown, values: readonly unknown[], filled: ArrayLike<number>, count: number, ids: readonly number[]): void {
     this.current = token;
     const g = ++this.generation;
     this.complete = true;
-    for (const k of filled) {
+    for (let i = 0; i < count; i++) {
+      const k = filled[i]!;
       const id = ids[k]!;
       this.values[id] = values[k];
       this.stamps[id] = g;
@@ -302,19 +303,21 @@ function fieldsRead(e: Expr, out: Array<readonly string[]>): void {
   for (const c of childExprs(e)) fieldsRead(c, out);
 }
 
-const lower = (v: unknown, out: string[]): void => {
-  if (typeof v === 'string') out.push(v.toLowerCase());
-  else if (typeof v === 'number' || typeof v === 'boolean') out.push(String(v));
-  else if (Array.isArray(v)) for (const x of v) lower(x, out);
+/** Writes a value's folded strings (each element of an array) into `out` from `n`; returns the new count. */
+const lower = (v: unknown, out: string[], n: number): number => {
+  if (typeof v === 'string') out[n++] = v.toLowerCase();
+  else if (typeof v === 'number' || typeof v === 'boolean') out[n++] = String(v);
+  else if (Array.isArray(v)) for (const x of v) n = lower(x, out, n);
+  return n;
 };
 
-/** Sorts unit numbers in place (insertion sort for the usual short, nearly sorted lists). */
-function sortNumbers(a: number[]): void {
-  if (a.length > 32) {
-    a.sort((x, y) => x - y);
+/** Sorts the first n unit numbers in place (insertion sort for the usual short, nearly sorted lists). */
+function sortNumbers(a: Int32Array, n: number): void {
+  if (n > 32) {
+    a.subarray(0, n).sort();
     return;
   }
-  for (let i = 1; i < a.length; i++) {
+  for (let i = 1; i < n; i++) {
     const x = a[i]!;
     let j = i - 1;
     while (j >= 0 && a[j]! > x) {
@@ -380,8 +383,9 @@ export class RuleSet<R> {
   /** Per unit, its filter's category number (0: any); per category name, its number. */
   private readonly unitCat: number[] = [];
   private readonly catIds = new Map<string, number>([['', 0]]);
-  /** The category numbers of the current event. */
+  /** The category numbers of the current event (the first `nCatIds`). */
   private readonly eventCatIds: number[] = [];
+  private nCatIds = 0;
   /** Indexed fields with array positions in their path (`args[1]`): read with a getter. */
   private readonly positional: Array<{ readonly get: FieldGetter; readonly fi: FieldIndex }> = [];
   private readonly byField = new Map<string, FieldIndex>();
@@ -395,7 +399,9 @@ export class RuleSet<R> {
   /** Facts of gates (see `gateOf`): their numbers, and per fact the event number that last passed it. */
   private readonly factIds = new Map<string, number>();
   private readonly factStamp: Int32Array;
-  private readonly candidates: number[] = [];
+  /** The units the current event meets (the first `nCandidates`; each at most once). */
+  private readonly candidates: Int32Array;
+  private nCandidates = 0;
   private readonly codes: StatefulCode[] = [];
   private eventNo = 0;
   /** Filters tested so far (see `testsRun`). */
@@ -485,6 +491,7 @@ export class RuleSet<R> {
     }
     for (const fi of this.byField.values()) if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
     this.marked = new Int32Array(this.units.length).fill(-1);
+    this.candidates = new Int32Array(this.units.length);
     this.factStamp = new Int32Array(this.factIds.size).fill(-1);
     const seen = new Map<string, readonly string[]>();
     for (const p of this.scanned) seen.set(JSON.stringify(p), p);
@@ -642,9 +649,14 @@ export class RuleSet<R> {
     }
     if (this.marked[u] === this.eventNo) return;
     const c = this.unitCat[u]!;
-    if (c !== 0 && !this.eventCatIds.includes(c)) return;
+    if (c !== 0) {
+      const ids = this.eventCatIds;
+      let k = this.nCatIds - 1;
+      while (k >= 0 && ids[k] !== c) k--;
+      if (k < 0) return;
+    }
     this.marked[u] = this.eventNo;
-    this.candidates.push(u);
+    this.candidates[this.nCandidates++] = u;
   };
 
   private readonly vals: string[] = [];
@@ -701,9 +713,9 @@ export class RuleSet<R> {
   /** The exact values and pieces a value passes, folded (strings lowercased, each element of an array). */
   private indexFolded(v: unknown, fi: FieldIndex, mark: (u: number) => void): void {
     const vals = this.vals;
-    vals.length = 0;
-    lower(v, vals);
-    for (const s of vals) {
+    const n = lower(v, vals, 0);
+    for (let i = 0; i < n; i++) {
+      const s = vals[i]!;
       if (fi.exact.size) {
         const l = fi.exact.get(s);
         if (l) for (const u of l) mark(u);
@@ -733,16 +745,17 @@ export class RuleSet<R> {
 
   /**
    * `scan` for an event given as its fields (a projection, see `fieldsScanned`): `values[k]`, for
-   * each k in `filled`, is the value of the k-th field scanned; every other field is absent, and no
+   * each k in the first `count` of `filled`, is the value of the k-th field scanned; every other field is absent, and no
    * key of the event held a dot. Its hits carry `FIELDS_ONLY` as their source, for the caller to
    * replace with the document.
    */
-  scanFields(values: readonly unknown[], filled: readonly number[], event: { readonly _index?: string; readonly _id?: string }, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+  scanFields(values: readonly unknown[], filled: ArrayLike<number>, count: number, event: { readonly _index?: string; readonly _id?: string }, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const source = FIELDS_ONLY;
-    this.fields.fill(source, values, filled, this.scannedIds);
+    this.fields.fill(source, values, filled, count, this.scannedIds);
     this.begin(source, true);
     const byField = this.scannedIndex;
-    for (const k of filled) {
+    for (let i = 0; i < count; i++) {
+      const k = filled[i]!;
       const fi = byField[k];
       const v = values[k];
       if (fi !== null && fi !== undefined && v !== undefined && v !== null) this.index(v, fi);
@@ -757,19 +770,20 @@ export class RuleSet<R> {
     this.dotted = false;
     this.given = given;
     this.eventNo++;
-    this.candidates.length = 0;
+    this.nCandidates = 0;
     const cats = this.eventCats;
-    cats.length = 0;
-    lower(this.getCategory(source), cats);
+    const n = lower(this.getCategory(source), cats, 0);
     const ids = this.eventCatIds;
-    ids.length = 0;
-    for (const c of cats) {
-      const id = this.catIds.get(c);
-      if (id !== undefined && id !== 0) ids.push(id);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const id = this.catIds.get(cats[i]!);
+      if (id !== undefined && id !== 0) ids[k++] = id;
     }
+    this.nCatIds = k;
     const any = this.always.get('');
     if (any) for (const u of any) this.mark(u);
-    for (const c of cats) {
+    for (let i = 0; i < n; i++) {
+      const c = cats[i]!;
       const a = c === '' ? undefined : this.always.get(c);
       if (a) for (const u of a) this.mark(u);
     }
@@ -785,11 +799,13 @@ export class RuleSet<R> {
   /** Tests the candidates: hits of event queries to `out`, codes of stateful rules to `stateful`. */
   private decide(event: { readonly _index?: string; readonly _id?: string }, source: Readonly<Record<string, unknown>>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const cand = this.candidates;
+    const n = this.nCandidates;
     const no = this.eventNo;
-    if (cand.length === 0) return;
+    if (n === 0) return;
     // units in rule order (a rule's in filter order), so output order does not depend on the index
-    if (cand.length > 1) sortNumbers(cand);
-    for (const u of cand) {
+    if (n > 1) sortNumbers(cand, n);
+    for (let i = 0; i < n; i++) {
+      const u = cand[i]!;
       const unit = this.units[u]!;
       const { slot, gated } = unit;
       if (slot.fed === no) continue;

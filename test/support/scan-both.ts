@@ -33,7 +33,7 @@ export class ScanBothWays<R> {
     const b = { hits: [] as Array<RuleSetHit<R>>, codes: [] as number[] };
     this.byDocument.scan({ _index: 'i', _source: doc }, b.hits, b.codes);
     if (!this.projector.project(bytes, line, 0, bytes.length)) return false;
-    this.byFields.scanFields(this.projector.values, this.projector.filled, { _index: 'i' }, a.hits, a.codes);
+    this.byFields.scanFields(this.projector.values, this.projector.filled, this.projector.filledCount, { _index: 'i' }, a.hits, a.codes);
     assert.deepEqual(a.hits.map((h) => this.key(h.rule)), b.hits.map((h) => this.key(h.rule)), line);
     assert.deepEqual(a.codes, b.codes, line);
     this.read++;
