@@ -463,8 +463,25 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const files = await expandInputs(o.inputs.length ? o.inputs : ['-']);
   const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length };
   for (const f of files) if (f !== '-') progress.bytesTotal += (await stat(f)).size;
-  const { entries, skipped } = compileHuntRules(o.rules, o.index);
+  // one creation time for the alerts of every thread
   const now = o.now ?? Date.now();
+  const lateness = o.lateness ?? 0;
+  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
+  // workers start first: each compiles the rules itself (compiled code cannot be shared), skipping
+  // the ones this thread skips, while this thread compiles them for the stateful rules
+  const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
+  try {
+    return await huntWith(o, { files, progress, pool, workers, now, t0 });
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function huntWith(
+  o: HuntOptions,
+  { files, progress, pool, workers, now, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; t0: number },
+): Promise<HuntResult> {
+  const { entries, skipped } = compileHuntRules(o.rules, o.index);
   const index = o.index ?? 'hunt';
   const lateness = o.lateness ?? 0;
   const groups: AlertGroup[] = [];
@@ -478,7 +495,6 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
       o.onProgress(progress);
     }
   };
-  const workers = Math.max(0, Math.min(o.workers ?? availableParallelism(), 64));
   // chunk buffers: those in flight to workers (see below), the one being read, the one being settled
   const buffers = new ChunkPool(3 * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
@@ -494,25 +510,19 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
   };
-  if (workers === 0) {
+  if (pool === null) {
     const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now);
     for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) settle(scanner.chunk(c));
   } else {
-    // workers get the rules that run (not the skipped ones) and compile them again: compiled code cannot be shared
-    const pool = startHuntWorkers(workers, { rules: entries.map((e) => e.rule), index: o.index, now, lateness, indexed: o.indexed !== false });
-    try {
-      // chunks go round the workers; results are settled in chunk order, a few in flight per worker
-      const queue: Array<Promise<ChunkResult>> = [];
-      for (let fi = 0; fi < files.length; fi++) {
-        for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) {
-          queue.push(pool.submit(c));
-          if (queue.length >= 3 * workers) settle(await queue.shift()!);
-        }
+    // chunks go round the workers; results are settled in chunk order, a few in flight per worker
+    const queue: Array<Promise<ChunkResult>> = [];
+    for (let fi = 0; fi < files.length; fi++) {
+      for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) {
+        queue.push(pool.submit(c));
+        if (queue.length >= 3 * workers) settle(await queue.shift()!);
       }
-      while (queue.length) settle(await queue.shift()!);
-    } finally {
-      await pool.close();
     }
+    while (queue.length) settle(await queue.shift()!);
   }
   sequencer.flush(groups);
   o.onProgress?.(progress);
@@ -539,10 +549,12 @@ export interface HuntWorkerReply {
  * N worker threads, each with every rule; each chunk goes to one of them (in turn), so parsing and
  * the event queries split N ways, and the stateful rules get their events back in input order.
  */
-function startHuntWorkers(n: number, setup: HuntWorkerSetup): {
+interface HuntWorkerPool {
   submit(chunk: HuntChunk): Promise<ChunkResult>;
   close(): Promise<void>;
-} {
+}
+
+function startHuntWorkers(n: number, setup: HuntWorkerSetup): HuntWorkerPool {
   const url = new URL('./hunt-worker.js', import.meta.url);
   // a worker keeps nothing between chunks but its rules: a bounded old generation keeps its memory near what it uses
   const workers = Array.from({ length: n }, () => new Worker(url, { workerData: setup, resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB } }));
