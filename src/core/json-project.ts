@@ -31,8 +31,18 @@ export interface Projection {
   readonly slots: number;
 }
 
-const hashStep = (h: number, c: number): number => Math.imul(h ^ c, 16777619);
-const HASH0 = 2166136261 | 0;
+/**
+ * The hash of a key's bytes [from, to): its length and its first and last two bytes, mixed. Keys
+ * are short and differ at their ends; hashing every byte cost more than the odd extra comparison.
+ */
+function keyHash(b: ArrayLike<number>, from: number, to: number): number {
+  const n = to - from;
+  let h = Math.imul(n, 0x9e3779b1);
+  if (n > 0) h ^= b[from]! | (b[to - 1]! << 8);
+  if (n > 1) h ^= (b[from + 1]! << 16) | (b[to - 2]! << 24);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
 
 /** The projection that reads these paths; path k fills slot k. */
 export function projection(paths: ReadonlyArray<readonly string[]>): Projection {
@@ -57,8 +67,7 @@ export function projection(paths: ReadonlyArray<readonly string[]>): Projection 
       // names outside ASCII never match an ASCII key: they stay out of the table
       if (!/^[\x20-\x7e]*$/.test(name) || name.includes('\\') || name.includes('"')) continue;
       const bytes = Uint8Array.from(name, (ch) => ch.charCodeAt(0));
-      let h = HASH0;
-      for (const c of bytes) h = hashStep(h, c);
+      const h = keyHash(bytes, 0, bytes.length);
       let at = h & (size - 1);
       while (n.table[at] !== 0) at = (at + 1) & (size - 1);
       n.keys.push(bytes);
@@ -140,13 +149,11 @@ export class JsonProjector {
     const end = this.end;
     let esc = false;
     let dot = false;
-    let h = HASH0;
-    i++;
+    const from = ++i;
     for (;;) {
       if (i >= end) return FAIL;
       const c = b[i++]!;
       if (c === 34) break;
-      h = hashStep(h, c);
       if (c === 92) {
         esc = true;
         const d = b[i++];
@@ -161,7 +168,7 @@ export class JsonProjector {
     }
     this.escaped = esc;
     this.dotted = dot;
-    this.hash = h;
+    this.hash = keyHash(b, from, i - 1);
     return i;
   }
 
