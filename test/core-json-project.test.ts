@@ -58,6 +58,11 @@ test('the projector follows the JSON grammar: what JSON.parse refuses is refused
     '{}',
     ' \t{ } \r',
     '{"process":{"name":"cmd.exe","args":["a",1,-2.5e3,true,false,null,{"x":[]}]},"event":{"category":["process"]}}',
+    // integers read from their digits: zero, minus zero, fifteen digits (exact), sixteen (as text)
+    '{"source":{"port":0},"a":-0}',
+    '{"source":{"port":999999999999999},"a":-123456789012345}',
+    '{"source":{"port":9999999999999999},"a":-12345678901234567}',
+    '{"source":{"port":1.0},"a":[10,-10e0,0.5]}',
     '{"a":0}',
     '{"a":-0}',
     '{"a":1E+2}',

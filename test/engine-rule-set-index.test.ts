@@ -185,3 +185,23 @@ test('gates: a candidate is tested only when it passes the covers of its other c
   // five events open a gate (1, 2, 3, 4, 8); without gates the index would have tested nine
   assert.equal(indexed.tests, 5);
 });
+
+test('number values meet the exact keys they print as (looked up by number), as the plain path finds them', () => {
+  const entries = [
+    entryOf('process where process.pid == 4', 'pid 4'),
+    entryOf('process where process.pid in (0, 5)', 'pid 0 or 5'),
+    entryOf('process where process.parent.pid == 1000000000000000000000', 'big'),
+    entryOf('process where process.parent.pid : "12*"', 'piece'),
+  ];
+  const pids: unknown[] = [4, 4.0, -0, 0.5, [7, 5], '4', '0', 1e21, 123, [12.5], -4];
+  const events = pids.map((pid) => ({ event: { category: 'process' }, process: { pid, parent: { pid } } }));
+  const run = (indexed: boolean): string[] => {
+    const set = new RuleSet(entries, { indexed });
+    const out: Array<RuleSetHit<string>> = [];
+    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
+    return out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort();
+  };
+  const plain = run(false);
+  assert.deepEqual(plain, ['big 7', 'pid 0 or 5 2', 'pid 0 or 5 4', 'pid 0 or 5 6', 'pid 4 0', 'pid 4 1', 'pid 4 5', 'piece 8', 'piece 9']);
+  assert.deepEqual(run(true), plain);
+});

@@ -246,9 +246,26 @@ export class JsonProjector {
   private scalar(i: number): number {
     const stop = this.scalarEnd(i);
     if (stop === FAIL) return FAIL;
-    const c = this.b[i];
-    this.v = c === 116 ? true : c === 102 ? false : c === 110 ? null : Number(this.text.slice(i, stop));
+    const b = this.b;
+    const c = b[i];
+    this.v = c === 116 ? true : c === 102 ? false : c === 110 ? null : this.numberValue(b, i, stop);
     return stop;
+  }
+
+  /** The number [start, stop) (checked to the grammar): an integer of up to 15 digits from its digits, which is exact; any other as text. */
+  private numberValue(b: Uint8Array, start: number, stop: number): number {
+    const neg = b[start] === 45;
+    let k = neg ? start + 1 : start;
+    if (stop - k <= 15) {
+      let n = 0;
+      for (; k < stop; k++) {
+        const d = b[k]! - 48;
+        if (d < 0 || d > 9) break;
+        n = n * 10 + d;
+      }
+      if (k === stop) return neg ? -n : n;
+    }
+    return Number(this.text.slice(start, stop));
   }
 
   /** Past a value, nothing built. */

@@ -336,6 +336,12 @@ interface FieldIndex {
   /** Some exact key is a number: string values that read as numbers are looked up as numbers too. */
   numeric: boolean;
   automaton: PieceAutomaton | null;
+  /**
+   * The exact keys that are numbers as JavaScript prints them, by number: a number value's key is
+   * its printed form, so this finds it without printing and hashing the text. Null when pieces
+   * must scan the text too.
+   */
+  byNumber: Map<number, number[]> | null;
   /** String value → the units its exact values and pieces mark (see `indexString`). */
   readonly memo: StringMemo<Int32Array>;
 }
@@ -489,7 +495,13 @@ export class RuleSet<R> {
         else nCategory++;
       }
     }
-    for (const fi of this.byField.values()) if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
+    for (const fi of this.byField.values()) {
+      if (fi.pieces.size) fi.automaton = new PieceAutomaton([...fi.pieces.keys()], [...fi.pieces.values()]);
+      else {
+        fi.byNumber = new Map();
+        for (const [key, list] of fi.exact) if (String(Number(key)) === key) fi.byNumber.set(Number(key), list);
+      }
+    }
     this.marked = new Int32Array(this.units.length).fill(-1);
     this.candidates = new Int32Array(this.units.length);
     this.factStamp = new Int32Array(this.factIds.size).fill(-1);
@@ -511,7 +523,7 @@ export class RuleSet<R> {
     const key = path.join('\u0000');
     let fi = this.byField.get(key);
     if (fi) return fi;
-    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
+    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, byNumber: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) {
       this.positional.push({ get: this.fields.getter(path), fi });
@@ -687,10 +699,18 @@ export class RuleSet<R> {
     for (const u of fi.present) this.mark(u);
     if (fi.exact.size === 0 && fi.automaton === null) return;
     if (typeof v === 'string') this.indexString(v, fi);
+    else if (typeof v === 'number' && fi.byNumber !== null) this.indexNumber(v, fi.byNumber);
     else if (Array.isArray(v)) {
       for (const x of v) if (typeof x === 'string') this.indexString(x, fi);
+      else if (typeof x === 'number' && fi.byNumber !== null) this.indexNumber(x, fi.byNumber);
       else if (x !== null && (typeof x !== 'object' || Array.isArray(x))) this.indexFolded(x, fi, this.mark);
     } else this.indexFolded(v, fi, this.mark);
+  }
+
+  /** What `indexFolded` marks for a number on a field without pieces: the key that is its printed form. */
+  private indexNumber(n: number, byNumber: Map<number, number[]>): void {
+    const l = byNumber.get(n);
+    if (l !== undefined) for (const u of l) this.mark(u);
   }
 
   /**
