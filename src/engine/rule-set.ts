@@ -14,10 +14,10 @@ import { LOW_CARDINALITY } from './raw-filter.js';
  * field a comparison needs. One walk of the event's keys along a trie of indexed fields finds them:
  * a hash lookup per exact value, one Aho–Corasick scan per folded string. An event meets only the
  * units whose cover it passes; a unit is tested only when its gate opens (the covers of the other
- * `and` terms of its condition, see `gateOf`), and then its full filter decides. An event query answers at
- * once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of its filters,
- * and a sequence's later stages only while it holds something (see `Matcher.idle`), so matchers
- * see few events. Indexing never changes results: `indexed: false` feeds every event to every
+ * `and` terms of its condition, see `gateOf`), and then its full filter decides. An event query
+ * answers at once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of
+ * its filters, and a sequence's later stages only while it holds something (see `Matcher.idle`),
+ * so matchers see few events. Indexing never changes results: `indexed: false` feeds every event to every
  * rule's own matcher, and the tests compare both paths.
  */
 export interface RuleSetEntry<R> {
