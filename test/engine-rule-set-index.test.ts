@@ -10,6 +10,15 @@ function entryOf(q: string, id = q): RuleSetEntry<string> {
   return { rule: id, query: c.query };
 }
 
+/** Runs events (given as documents, ids by position) through a rule set: its hits as `rule id`, sorted, and how many filters it tested. */
+function hitsOf(entries: ReadonlyArray<RuleSetEntry<string>>, events: ReadonlyArray<Record<string, unknown>>, indexed: boolean): { hits: string[]; tests: number } {
+  const set = new RuleSet(entries, { indexed });
+  const out: Array<RuleSetHit<string>> = [];
+  events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
+  set.flush(out);
+  return { hits: out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort(), tests: set.testsRun() };
+}
+
 test('the piece automaton finds exactly the pieces a text contains, overlapping ones included', () => {
   // a small alphabet makes overlaps and shared suffixes common
   let seed = 12345;
@@ -80,14 +89,7 @@ test('the index meets every event a filter can match: numbers as text, arrays, d
     { event: { category: 'process' }, process: { Ext: { token: { integrity_level_name: 'high' } } } },
     { event: { category: 'file' }, process: { pid: 4 } },
   ];
-  const run = (indexed: boolean): string[] => {
-    const set = new RuleSet(entries, { indexed });
-    const out: Array<RuleSetHit<string>> = [];
-    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
-    set.flush(out);
-    return out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort();
-  };
-  const plain = run(false);
+  const plain = hitsOf(entries, events, false).hits;
   assert.deepEqual(plain, [
     'file where stringContains(file.path, "\\\\Startup\\\\") 4',
     'process where process.Ext.token.integrity_level_name != null 5',
@@ -97,7 +99,7 @@ test('the index meets every event a filter can match: numbers as text, arrays, d
     'process where process.pid == 4 0',
     'process where process.pid == 4 1',
   ]);
-  assert.deepEqual(run(true), plain);
+  assert.deepEqual(hitsOf(entries, events, true).hits, plain);
 });
 
 test('remembered answers (per field value in the index, per value in costly matches) stay right past their bounds', () => {
@@ -173,15 +175,9 @@ test('gates: a candidate is tested only when it passes the covers of its other c
     { event: { category: 'process' }, process: { parent: { name: 'x' } } }, // shut: no token
     { event: { category: 'process' }, process: { parent: { name: 'x' }, Ext: { token: { integrity_level_name: 'high' } } } }, // open
   ];
-  const run = (indexed: boolean): { hits: string[]; tests: number } => {
-    const set = new RuleSet(entries, { indexed });
-    const out: Array<RuleSetHit<string>> = [];
-    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
-    return { hits: out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort(), tests: set.testsRun() };
-  };
-  const indexed = run(true);
+  const indexed = hitsOf(entries, events, true);
   assert.deepEqual(indexed.hits, ['linux bash 2', 'linux bash 3', 'pid 4 4', 'token 8']);
-  assert.deepEqual(run(false).hits, indexed.hits);
+  assert.deepEqual(hitsOf(entries, events, false).hits, indexed.hits);
   // five events open a gate (1, 2, 3, 4, 8); without gates the index would have tested nine
   assert.equal(indexed.tests, 5);
 });
@@ -195,13 +191,7 @@ test('number values meet the exact keys they print as (looked up by number), as 
   ];
   const pids: unknown[] = [4, 4.0, -0, 0.5, [7, 5], '4', '0', 1e21, 123, [12.5], -4];
   const events = pids.map((pid) => ({ event: { category: 'process' }, process: { pid, parent: { pid } } }));
-  const run = (indexed: boolean): string[] => {
-    const set = new RuleSet(entries, { indexed });
-    const out: Array<RuleSetHit<string>> = [];
-    events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
-    return out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort();
-  };
-  const plain = run(false);
+  const plain = hitsOf(entries, events, false).hits;
   assert.deepEqual(plain, ['big 7', 'pid 0 or 5 2', 'pid 0 or 5 4', 'pid 0 or 5 6', 'pid 4 0', 'pid 4 1', 'pid 4 5', 'piece 8', 'piece 9']);
-  assert.deepEqual(run(true), plain);
+  assert.deepEqual(hitsOf(entries, events, true).hits, plain);
 });
