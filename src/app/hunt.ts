@@ -368,7 +368,7 @@ export class ChunkPool {
   constructor(private readonly keep: number) {}
 
   /** A buffer of at least `size` bytes (a pooled one when `size` fits the pool's). */
-  take(size = CHUNK_BYTES): ArrayBuffer {
+  take(size: number): ArrayBuffer {
     if (size <= CHUNK_BYTES) return this.free.pop() ?? new ArrayBuffer(CHUNK_BYTES);
     return new ArrayBuffer(size);
   }
@@ -471,7 +471,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   // the ones this thread skips, while this thread compiles them for the stateful rules
   const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules, index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
   try {
-    return await huntWith(o, { files, progress, pool, workers, now, t0 });
+    return await huntWith(o, { files, progress, pool, workers, now, lateness, t0 });
   } finally {
     await pool?.close();
   }
@@ -479,11 +479,10 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
 
 async function huntWith(
   o: HuntOptions,
-  { files, progress, pool, workers, now, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; t0: number },
+  { files, progress, pool, workers, now, lateness, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; t0: number },
 ): Promise<HuntResult> {
   const { entries, skipped } = compileHuntRules(o.rules, o.index);
   const index = o.index ?? 'hunt';
-  const lateness = o.lateness ?? 0;
   const groups: AlertGroup[] = [];
   const badSamples: BadLine[] = [];
   let lastReport = 0;

@@ -6,10 +6,11 @@
  *
  * Fields are given as paths (`["process", "parent", "name"]`); each gets a slot, and a read leaves
  * in `values[slot]` the field's whole value for each field the object has, its slot listed in
- * `filled` (the first `filledCount`). That is what a field read of the parsed document gives when every field sits at one
- * place. Where it might not — a key with a dot that leads to a wanted field (`"process.name"`), an
- * array above a wanted field, a key above or at a wanted field given twice — the read answers
- * false, as for bad JSON, and the caller parses the line in full, which also says what is wrong.
+ * `filled` (the first `filledCount`). That is what a field read of the parsed document gives when
+ * every field sits at one place. Where it might not — a key with a dot that leads to a wanted
+ * field (`"process.name"`), an array above a wanted field, a key above or at a wanted field given
+ * twice — the read answers false, as for bad JSON, and the caller parses the line in full, which
+ * also says what is wrong.
  *
  * Only text of one byte per character (ASCII) is read here: `text` must hold the same characters
  * as `bytes` (strings are sliced from it).
@@ -85,6 +86,19 @@ const FAIL = -1;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
+/** Past the escape whose character (after the backslash) is at i: `\uXXXX` or one of `"\/bfnrt`; FAIL when it is no escape. */
+function escapeEnd(b: Uint8Array, i: number): number {
+  const d = b[i];
+  if (d === 117 /* u */) {
+    for (let k = 1; k <= 4; k++) {
+      const x = b[i + k]! | 32;
+      if (!(isDigit(x) || (x >= 97 && x <= 102))) return FAIL;
+    }
+    return i + 5;
+  }
+  return d === 34 || d === 92 || d === 47 || d === 98 || d === 102 || d === 110 || d === 114 || d === 116 ? i + 1 : FAIL;
+}
+
 function ws(b: Uint8Array, i: number): number {
   let c = b[i];
   while (c === 32 || c === 10 || c === 13 || c === 9) c = b[++i];
@@ -156,13 +170,8 @@ export class JsonProjector {
       if (c === 34) break;
       if (c === 92) {
         esc = true;
-        const d = b[i++];
-        if (d === 117 /* u */) {
-          for (let k = 0; k < 4; k++) {
-            const x = b[i++]! | 32;
-            if (!(isDigit(x) || (x >= 97 && x <= 102))) return FAIL;
-          }
-        } else if (d !== 34 && d !== 92 && d !== 47 && d !== 98 && d !== 102 && d !== 110 && d !== 114 && d !== 116) return FAIL;
+        i = escapeEnd(b, i);
+        if (i === FAIL) return FAIL;
       } else if (c < 32) return FAIL;
       else if (c === 46) dot = true;
     }
@@ -183,14 +192,9 @@ export class JsonProjector {
       if (c === 34) break;
       if (c !== 92) return FAIL; // a control character, or the end of the bytes
       esc = true;
-      const d = b[++i];
-      if (d === 117 /* u */) {
-        for (let k = 0; k < 4; k++) {
-          const x = b[++i]! | 32;
-          if (!(isDigit(x) || (x >= 97 && x <= 102))) return FAIL;
-        }
-      } else if (d !== 34 && d !== 92 && d !== 47 && d !== 98 && d !== 102 && d !== 110 && d !== 114 && d !== 116) return FAIL;
-      c = b[++i];
+      i = escapeEnd(b, i + 1);
+      if (i === FAIL) return FAIL;
+      c = b[i];
     }
     if (i >= this.end) return FAIL;
     this.escaped = esc;

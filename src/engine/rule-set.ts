@@ -17,8 +17,8 @@ import { LOW_CARDINALITY } from './raw-filter.js';
  * `and` terms of its condition, see `gateOf`), and then its full filter decides. An event query
  * answers at once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of
  * its filters, and a sequence's later stages only while it holds something (see `Matcher.idle`),
- * so matchers see few events. Indexing never changes results: `indexed: false` feeds every event to every
- * rule's own matcher, and the tests compare both paths.
+ * so matchers see few events. Indexing never changes results: `indexed: false` feeds every event
+ * to every rule's own matcher, and the tests compare both paths.
  */
 export interface RuleSetEntry<R> {
   readonly rule: R;
@@ -766,9 +766,9 @@ export class RuleSet<R> {
 
   /**
    * `scan` for an event given as its fields (a projection, see `fieldsScanned`): `values[k]`, for
-   * each k in the first `count` of `filled`, is the value of the k-th field scanned; every other field is absent, and no
-   * key of the event held a dot. Its hits carry `FIELDS_ONLY` as their source, for the caller to
-   * replace with the document.
+   * each k in the first `count` of `filled`, is the value of the k-th field scanned; every other
+   * field is absent, and no key of the event held a dot. Its hits carry `FIELDS_ONLY` as their
+   * source, for the caller to replace with the document.
    */
   scanFields(values: readonly unknown[], filled: ArrayLike<number>, count: number, event: { readonly _index?: string; readonly _id?: string }, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
     const source = FIELDS_ONLY;
@@ -839,7 +839,7 @@ export class RuleSet<R> {
         if (!unit.test(source)) continue;
       }
       slot.fed = no;
-      if (slot.direct) out.push({ rule: slot.rule, hit: { _index: (event as { _index?: string })._index ?? '', _id: (event as { _id?: string })._id ?? '', _source: source } });
+      if (slot.direct) out.push({ rule: slot.rule, hit: { _index: event._index ?? '', _id: event._id ?? '', _source: source } });
       else stateful.push(slot.order * 2 + (gated ? 1 : 0));
     }
   }
