@@ -114,6 +114,28 @@ test('shapes that a full parse reads differently are refused, never read wrong',
   assert.equal(project(deep), null);
 });
 
+test('keys remembered by position: a read in another order, a longer or shorter key, an escape or a dot there, reads as a full parse does', () => {
+  // one projector over texts whose keys change at the same positions (it compares each key with the last one seen there)
+  const texts = [
+    '{"process":{"name":"a","args":["x"]},"event":{"category":"c"}}',
+    '{"process":{"name":"b","args":["y"]},"event":{"category":"d"}}',
+    '{"event":{"category":"e"},"process":{"args":[],"name":"f"}}',
+    '{"process":{"names":"g","name":"h"}}',
+    '{"process":{"nam":"i","name":"j"}}',
+    '{"process":{"n\\u0061me":"k"}}',
+    '{"process":{"name":"l","name":"m"}}',
+    '{"process":{"parent.name":"n"}}',
+    '{"process":{"name":"o","parent":{"name":"p"}}}',
+    '{"process":{"name":"q","args":["r"]},"event":{"category":"s"}}',
+    '{"process" :{ "name" : "t" }}',
+    '{"processes":{"name":"u"},"process":{"name":"v"}}',
+  ];
+  const outcomes = texts.map((t) => (check(t) ? 'read' : 'refused'));
+  assert.deepEqual(outcomes, ['read', 'read', 'read', 'read', 'read', 'read', 'refused', 'refused', 'read', 'read', 'read', 'read']);
+  assert.deepEqual(project(texts[5]!)?.[0], 'k');
+  assert.deepEqual(project(texts[11]!)?.[0], 'v');
+});
+
 test('mutated event lines: every text JSON.parse refuses is refused, every text read gives the parsed values', (t) => {
   const lines = [...generateEvents({ events: 400, seed: 5, plantEvery: 40 })];
   // random edits with JSON's own characters

@@ -24,6 +24,13 @@ export interface ProjectionNode {
   table: Int32Array;
   readonly keys: Uint8Array[];
   readonly children: ProjectionNode[];
+  /**
+   * The keys of the last object read here, by position: each as its bytes and closing quote, and
+   * where it led (null: nowhere wanted). Objects at one place tend to list their keys in one order,
+   * so a key is first compared with the one last seen at its position.
+   */
+  readonly order: Uint8Array[];
+  readonly orderChild: Array<ProjectionNode | null>;
 }
 
 export interface Projection {
@@ -48,7 +55,7 @@ function keyHash(b: ArrayLike<number>, from: number, to: number): number {
 /** The projection that reads these paths; path k fills slot k. */
 export function projection(paths: ReadonlyArray<readonly string[]>): Projection {
   let ids = 0;
-  const node = (): ProjectionNode => ({ id: ids++, next: new Map(), slot: -1, table: new Int32Array(0), keys: [], children: [] });
+  const node = (): ProjectionNode => ({ id: ids++, next: new Map(), slot: -1, table: new Int32Array(0), keys: [], children: [], order: [], orderChild: [] });
   const root = node();
   paths.forEach((path, slot) => {
     let n = root;
@@ -85,6 +92,17 @@ const MAX_DEPTH = 256;
 const FAIL = -1;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** Keys remembered per object position (see `ProjectionNode.order`). */
+const MAX_ORDER = 64;
+
+/** Whether the bytes at `from`, before `end`, begin with `key`. */
+function sameBytes(b: Uint8Array, from: number, end: number, key: Uint8Array): boolean {
+  const n = key.length;
+  if (from + n > end) return false;
+  for (let j = 0; j < n; j++) if (b[from + j] !== key[j]) return false;
+  return true;
+}
 
 /** Past the escape whose character (after the backslash) is at i: `\uXXXX` or one of `"\/bfnrt`; FAIL when it is no escape. */
 function escapeEnd(b: Uint8Array, i: number): number {
@@ -377,22 +395,35 @@ export class JsonProjector {
     const b = this.b;
     i = ws(b, i + 1);
     if (b[i] === 125) return i + 1;
-    for (;;) {
+    for (let at = 0; ; at++) {
       if (b[i] !== 34) return FAIL;
       const ks = i;
-      i = this.key(i);
-      if (i === FAIL) return FAIL;
-      let child: ProjectionNode | undefined;
-      if (this.escaped || this.dotted) {
-        // rare: a key written with escapes, or with dots (which may reach a wanted field another way)
-        const key = this.stringValue(ks, i);
-        child = node.next.get(key);
-        if (child === undefined && key.includes('.') && leadsTo(node, key) !== undefined) return FAIL;
-      } else child = this.child(node, ks + 1, i - 1);
+      let child: ProjectionNode | undefined | null;
+      const seen = node.order[at];
+      if (seen !== undefined && sameBytes(b, ks + 1, this.end, seen)) {
+        // the key last seen at this position (its bytes hold no escape, dot or quote: it reads the same)
+        i = ks + 1 + seen.length;
+        child = node.orderChild[at]!;
+      } else {
+        i = this.key(i);
+        if (i === FAIL) return FAIL;
+        if (this.escaped || this.dotted) {
+          // rare: a key written with escapes, or with dots (which may reach a wanted field another way)
+          const key = this.stringValue(ks, i);
+          child = node.next.get(key);
+          if (child === undefined && key.includes('.') && leadsTo(node, key) !== undefined) return FAIL;
+        } else {
+          child = this.child(node, ks + 1, i - 1);
+          if (at < MAX_ORDER) {
+            node.order[at] = b.slice(ks + 1, i);
+            node.orderChild[at] = child ?? null;
+          }
+        }
+      }
       i = ws(b, i);
       if (b[i] !== 58) return FAIL;
       i = ws(b, i + 1);
-      i = child === undefined ? this.skip(i, depth + 1) : this.field(i, child, depth + 1);
+      i = child === undefined || child === null ? this.skip(i, depth + 1) : this.field(i, child, depth + 1);
       if (i === FAIL) return FAIL;
       i = ws(b, i);
       const d = b[i++];
