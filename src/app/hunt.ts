@@ -162,8 +162,9 @@ export interface HuntChunk {
 /**
  * The events that stateful rules (sequences, samples, pipes) take, for the thread that runs them,
  * packed flat (one transferable buffer, not an object per event): per event its line number, its
- * place in the chunk (byte offsets in an ASCII chunk, which is handed back whole; else the index of
- * its text in `lines`), the number of codes, then the codes.
+ * place (the byte offsets of an ASCII line in the chunk, which is handed back whole; for any other
+ * line, the bitwise not of the index of its text in `lines`, and 0), the number of codes, then the
+ * codes.
  */
 class CandidateWriter {
   private buf = new Int32Array(1 << 14);
@@ -208,8 +209,6 @@ export interface ChunkResult {
   readonly lines: string[];
   /** The chunk's bytes, handed back (for reuse, see ChunkPool). */
   bytes?: Uint8Array;
-  /** The candidates point into `bytes` (an ASCII chunk), not into `lines`. */
-  ascii: boolean;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -217,6 +216,8 @@ const utf8 = new TextDecoder('utf-8');
 /** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
 const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
 const NO_CANDIDATES = new Int32Array(0);
+/** The most of a chunk made into one string at a time (see HuntScanner.chunk). */
+const PIECE_BYTES = 1 << 16;
 const WORKER_OLD_SPACE_MB = 384;
 
 /**
@@ -243,13 +244,37 @@ export class HuntScanner {
   }
 
   chunk(c: HuntChunk): ChunkResult {
-    const text = utf8.decode(c.bytes);
-    // in an ASCII chunk a character is a byte: candidates can point into the bytes
-    const ascii = text.length === c.bytes.length;
-    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes, ascii };
-    const cands = this.candidates;
-    let any = false;
+    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes };
+    const bytes = c.bytes;
     let lineNo = c.firstLine;
+    // text is made a piece at a time: a piece of up to PIECE_BYTES (whole lines) is a young string that
+    // dies young, where the whole chunk's text went straight to the old generation, for a full
+    // collection to take back
+    for (let from = 0; from < bytes.length; ) {
+      let to = from + PIECE_BYTES;
+      if (to >= bytes.length) to = bytes.length;
+      else {
+        const nl = bytes.lastIndexOf(10, to - 1);
+        to = nl >= from ? nl + 1 : bytes.indexOf(10, to) + 1 || bytes.length;
+      }
+      lineNo = this.piece(bytes.subarray(from, to), from, lineNo, r);
+      from = to;
+    }
+    this.codes.length = 0;
+    if (this.any) r.stateful = this.candidates.take();
+    this.any = false;
+    return r;
+  }
+
+  /** Whether the chunk being scanned has candidates so far. */
+  private any = false;
+
+  /** Scans the lines of one piece of a chunk, which begins at byte `offset` of it; returns the next line's number. */
+  private piece(bytes: Uint8Array, offset: number, lineNo: number, r: ChunkResult): number {
+    const text = utf8.decode(bytes);
+    // in an ASCII piece a character is a byte: candidates can point into the chunk's bytes
+    const ascii = text.length === bytes.length;
+    const cands = this.candidates;
     for (let at = 0; at < text.length; lineNo++) {
       let end = text.indexOf('\n', at);
       if (end < 0) end = text.length;
@@ -260,10 +285,10 @@ export class HuntScanner {
       // the codes of a chunk's events pile up, each event's after the last (emptied once per chunk)
       const codes = this.codes;
       const from = codes.length;
-      // in an ASCII chunk, only the fields the rules read are taken from the line; any other line
+      // in an ASCII piece, only the fields the rules read are taken from the line; any other line
       // (and one that is not a JSON object, or needs a full parse to read right) is parsed in full,
       // which also says what is wrong with it. An event's id is made only for its hits.
-      const projected = ascii && this.projector.project(c.bytes, text, start, stop);
+      const projected = ascii && this.projector.project(bytes, text, start, stop);
       let source = FIELDS_ONLY;
       if (projected) {
         r.events++;
@@ -281,14 +306,14 @@ export class HuntScanner {
         this.set.scan({ _index: this.index, _source: source }, this.hits, codes);
       }
       if (codes.length > from) {
-        any = true;
-        if (ascii) cands.add(lineNo, start, stop, codes, from, codes.length);
-        else cands.add(lineNo, r.lines.push(text.slice(start, stop)) - 1, 0, codes, from, codes.length);
+        this.any = true;
+        if (ascii) cands.add(lineNo, offset + start, offset + stop, codes, from, codes.length);
+        else cands.add(lineNo, ~(r.lines.push(text.slice(start, stop)) - 1), 0, codes, from, codes.length);
       }
       if (this.hits.length) {
         // an alert carries the whole event, and its id
         const whole = projected ? (JSON.parse(text.slice(start, stop)) as Record<string, unknown>) : source;
-        const id = eventId(c.fi, lineNo);
+        const id = eventId(r.fi, lineNo);
         for (let k = 0; k < this.hits.length; k++) {
           const h = this.hits[k]!;
           this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _id: id, _source: whole } };
@@ -297,9 +322,7 @@ export class HuntScanner {
         this.hits.length = 0;
       }
     }
-    this.codes.length = 0;
-    if (any) r.stateful = cands.take();
-    return r;
+    return lineNo;
   }
 }
 
@@ -318,7 +341,7 @@ export class HuntSequencer {
   ) {}
 
   feed(r: ChunkResult, groups: AlertGroup[]): void {
-    const bytes = r.ascii && r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
+    const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
     const p = r.stateful;
     for (let i = 0; i < p.length; ) {
       const lineNo = p[i]!;
@@ -330,7 +353,7 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: JSON.parse(bytes ? bytes.toString('latin1', start, end) : r.lines[start]!) as Record<string, unknown> };
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown> };
         this.set.feed(code, event, this.hits);
       }
     }

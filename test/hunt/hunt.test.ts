@@ -129,6 +129,10 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   assert.ok(ids[0]!.length > 200, `only ${ids[0]!.length} alerts`);
   assert.equal(new Set(ids[0]).size, ids[0]!.length, 'an alert id twice');
   for (const other of ids.slice(1)) assert.deepEqual(other, ids[0]);
+  // user names outside ASCII in every third line (which no rule here reads): the same alerts, on 0 and 2 workers
+  const wide = join(dir, 'workers-wide.ndjson');
+  writeFileSync(wide, docs.map((d, i) => (i % 3 === 0 ? JSON.stringify(d).replace('"user":{"name":"', '"user":{"name":"Jos\u00e9 ') : JSON.stringify(d))).join('\n') + '\nnot json\n');
+  for (const workers of [0, 2]) assert.deepEqual((await runHunt({ rules, inputs: [wide], now: NOW, workers })).alerts.map((a) => a.id), ids[0]);
   // capped: the same first matches whatever the worker count
   const capped = await Promise.all([1, 2].map((workers) => runHunt({ rules, inputs: [file], now: NOW, workers, maxAlerts: 25 })));
   assert.deepEqual(capped[0]!.alerts.map((a) => a.id), capped[1]!.alerts.map((a) => a.id));
