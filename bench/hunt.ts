@@ -57,15 +57,32 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     if (buf.length) writeSync(fd, buf.join('\n') + '\n');
     closeSync(fd);
     const mib = statSync(file).size / 1048576;
-    const base = await baseline(file);
-    lines.push(`baseline: read + JSON.parse + touch 5 fields      ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
     const all = availableParallelism();
-    const one = hunt(file, 1);
-    const rate1 = (one.events / one.ms) * 1000;
-    lines.push(`vigil hunt, ${one.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(one.maxRssKb / 1024)} MiB`);
-    const many = hunt(file, all);
-    const rateN = (many.events / many.ms) * 1000;
-    lines.push(`vigil hunt, ${many.rules} corpus rules, ${all} workers     ${Math.round(rateN).toLocaleString('en-US').padStart(9)} events/s (${(rateN / rate1).toFixed(2)}× one worker; floor 1.7×), ${many.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(many.maxRssKb / 1024)} MiB (floor 1 GiB)`);
+    // rounds of baseline, one worker, all workers, interleaved; each figure is its best round, since
+    // a slow spell of the machine (runs of the same build here differ by 20%) hits one run, not a round
+    const rounds = Math.max(1, Number(process.env.VIGIL_BENCH_HUNT_ROUNDS ?? 2));
+    let base = 0;
+    let one: ReturnType<typeof hunt> | null = null;
+    let many: ReturnType<typeof hunt> | null = null;
+    const rate = (h: ReturnType<typeof hunt>): number => (h.events / h.ms) * 1000;
+    const rounds1: number[] = [];
+    const roundsN: number[] = [];
+    for (let k = 0; k < rounds; k++) {
+      base = Math.max(base, await baseline(file));
+      const h1 = hunt(file, 1);
+      const hN = hunt(file, all);
+      rounds1.push(rate(h1));
+      roundsN.push(rate(hN));
+      if (one === null || rate(h1) > rate(one)) one = h1;
+      if (many === null || rate(hN) > rate(many)) many = hN;
+    }
+    const rate1 = rate(one!);
+    const rateN = rate(many!);
+    const list = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
+    lines.push(`best of ${rounds} interleaved rounds (1 worker: ${list(rounds1)}; ${all} workers: ${list(roundsN)} events/s)`);
+    lines.push(`baseline: read + JSON.parse + touch 5 fields      ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
+    lines.push(`vigil hunt, ${one!.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one!.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(one!.maxRssKb / 1024)} MiB`);
+    lines.push(`vigil hunt, ${many!.rules} corpus rules, ${all} workers     ${Math.round(rateN).toLocaleString('en-US').padStart(9)} events/s (${(rateN / rate1).toFixed(2)}× one worker; floor 1.7×), ${many!.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(many!.maxRssKb / 1024)} MiB (floor 1 GiB)`);
     return { title: `Hunt: ${events.toLocaleString('en-US')} generated events (${mib.toFixed(0)} MiB)`, lines };
   } finally {
     rmSync(dir, { recursive: true, force: true });
