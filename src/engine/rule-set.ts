@@ -345,6 +345,8 @@ interface FieldIndex {
   byNumber: Map<number, number[]> | null;
   /** String value → the units its exact values and pieces mark (see `indexString`). */
   readonly memo: StringMemo<Int32Array>;
+  /** What `memo` remembers for a value: made once per field, not a closure per lookup. */
+  units: (value: string) => Int32Array;
 }
 
 /** Values a field's memo holds before it starts again, and lookups before it may be given up (see StringMemo). */
@@ -524,7 +526,15 @@ export class RuleSet<R> {
     const key = path.join('\u0000');
     let fi = this.byField.get(key);
     if (fi) return fi;
-    fi = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, byNumber: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL) };
+    const made: FieldIndex = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, byNumber: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL), units: () => NONE };
+    made.units = (x) => {
+      const found: number[] = [];
+      this.indexFolded(x, made, (u) => {
+        if (found[found.length - 1] !== u) found.push(u);
+      });
+      return found.length === 0 ? NONE : Int32Array.from(found);
+    };
+    fi = made;
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) {
       this.positional.push({ get: this.fields.getter(path), fi });
@@ -721,13 +731,7 @@ export class RuleSet<R> {
    */
   private indexString(s: string, fi: FieldIndex): void {
     if (!fi.memo.active) return this.indexFolded(s, fi, this.mark);
-    const units = fi.memo.get(s, (x) => {
-      const found: number[] = [];
-      this.indexFolded(x, fi, (u) => {
-        if (found[found.length - 1] !== u) found.push(u);
-      });
-      return found.length === 0 ? NONE : Int32Array.from(found);
-    });
+    const units = fi.memo.get(s, fi.units);
     for (let i = 0; i < units.length; i++) this.mark(units[i]!);
   }
 
