@@ -93,7 +93,12 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
   return out;
 }
 
-export function compileHuntRules(rules: readonly Rule[], index: string | undefined): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
+/**
+ * The rules a hunt runs, compiled, and the ones it skips with why. `eager: false` (for workers,
+ * whose rules the main thread has compiled too) skips building each query's own pipeline, which the
+ * rule set does not use to scan.
+ */
+export function compileHuntRules(rules: readonly Rule[], index: string | undefined, { eager = true }: { eager?: boolean } = {}): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
   const entries = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
@@ -109,7 +114,7 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: `its indices do not include ${index}` });
       continue;
     }
-    const c = compileQuery(rule.query, { timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
+    const c = compileQuery(rule.query, { eager, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
     if (!c.ok) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile' });
       continue;

@@ -34,6 +34,11 @@ export interface QueryOptions extends EventOptions {
   readonly processKeys?: ProcessKeys;
   /** `sample`: samples per join key (default 1). */
   readonly maxSamplesPerKey?: number;
+  /**
+   * Build the query's pipeline at compile time, so that mistakes surface there (default true).
+   * False where another thread has already compiled the same query and this one may never run it.
+   */
+  readonly eager?: boolean;
 }
 
 export interface EventHit {
@@ -110,7 +115,7 @@ export function compileQuery(text: string, options: QueryOptions = {}): CompileR
 /** Compiles a checked statement. */
 export function compileStatement(ast: Statement, options: QueryOptions = {}): CompiledQuery {
   const build = (): Pipeline => new Pipeline(ast, options);
-  build(); // compile eagerly so that mistakes surface here, not on the first event
+  if (options.eager !== false) build(); // compile eagerly so that mistakes surface here, not on the first event
   return {
     ast,
     kind: ast.query.kind,
