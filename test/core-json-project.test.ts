@@ -136,6 +136,22 @@ test('keys remembered by position: a read in another order, a longer or shorter 
   assert.deepEqual(project(texts[11]!)?.[0], 'v');
 });
 
+test('keys remembered from a Buffer stay right when its memory is filled again', () => {
+  const pj = new JsonProjector(projection([['process', 'name'], ['host', 'name']]));
+  const buf = Buffer.alloc(64);
+  const read = (text: string): unknown[] | null => {
+    buf.fill(32);
+    buf.write(text, 'latin1');
+    const line = buf.toString('latin1', 0, text.length);
+    if (!pj.project(buf.subarray(0, text.length), line, 0, text.length)) return null;
+    return [...pj.filled.subarray(0, pj.filledCount)].map((k) => pj.values[k]);
+  };
+  assert.deepEqual(read('{"process":{"name":"a"},"host":{"name":"h"}}'), ['a', 'h']);
+  // the same bytes now hold other keys at the remembered positions
+  assert.deepEqual(read('{"host":{"name":"i"},"process":{"name":"b"}}'), ['i', 'b']);
+  assert.deepEqual(read('{"process":{"name":"c"},"host":{"name":"j"}}'), ['c', 'j']);
+});
+
 test('mutated event lines: every text JSON.parse refuses is refused, every text read gives the parsed values', (t) => {
   const lines = [...generateEvents({ events: 400, seed: 5, plantEvery: 40 })];
   // random edits with JSON's own characters

@@ -10,7 +10,6 @@ import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHi
 import type { Rule } from '../rules/index.js';
 import { JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
-import { parseFieldPath } from '../ecs/index.js';
 
 /**
  * Offline hunt: every rule over every event in the given files, in one pass through a rule set.
@@ -27,12 +26,6 @@ export interface HuntOptions {
   /** Alert creation time (default now); fixed in tests for identical output. */
   readonly now?: number;
   readonly indexed?: boolean;
-  /**
-   * The stateful rules get each event as the fields some rule reads, read from its line, and an
-   * alert's events are parsed whole (default true). False parses every event they take whole
-   * (tests compare the two).
-   */
-  readonly partialFeed?: boolean;
   /**
    * How far (ms) behind the newest event an event may come and still be put in order for sequences
    * (default 0: inputs are taken to be in time order, and events that are not are counted in
@@ -344,19 +337,12 @@ export class HuntScanner {
  */
 export class HuntSequencer {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
-  /** Reads an event's fields that some rule reads (null: events are parsed whole). */
-  private readonly projector: JsonProjector | null;
-  /** The line of each event given to the rules as some of its fields, for its alerts. */
-  private readonly lines = new WeakMap<object, string>();
 
   constructor(
     private readonly set: RuleSet<Rule>,
     private readonly index: string,
     private readonly now: number,
-    private readonly paths: ReadonlyArray<readonly string[]> | null = null,
-  ) {
-    this.projector = paths === null ? null : new JsonProjector(projection(paths));
-  }
+  ) {}
 
   feed(r: ChunkResult, groups: AlertGroup[]): void {
     const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
@@ -371,25 +357,11 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: start < 0 ? parseObject(r.lines[~start]!) : this.source(bytes!, start, end) };
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown> };
         this.set.feed(code, event, this.hits);
       }
     }
     this.drain(groups);
-  }
-
-  /** The ASCII line [start, end) as the fields rules read (remembering the line), or parsed whole. */
-  private source(bytes: Buffer, start: number, end: number): Record<string, unknown> {
-    const text = bytes.toString('latin1', start, end);
-    const pj = this.projector;
-    if (pj === null || !pj.project(bytes.subarray(start, end), text, 0, end - start)) return parseObject(text);
-    const o: Record<string, unknown> = {};
-    for (let k = 0; k < pj.filledCount; k++) {
-      const slot = pj.filled[k]!;
-      if (!setPath(o, this.paths![slot]!, pj.values[slot])) return parseObject(text);
-    }
-    this.lines.set(o, text);
-    return o;
   }
 
   flush(groups: AlertGroup[]): void {
@@ -404,65 +376,9 @@ export class HuntSequencer {
 
   private drain(groups: AlertGroup[]): void {
     if (this.hits.length === 0) return;
-    // an alert carries its events whole
-    const whole = (e: EventHit): EventHit => {
-      const text = this.lines.get(e._source);
-      return text === undefined ? e : { ...e, _source: parseObject(text) };
-    };
-    for (let k = 0; k < this.hits.length; k++) {
-      const { rule, hit } = this.hits[k]!;
-      this.hits[k] = { rule, hit: 'events' in hit ? { ...hit, events: hit.events.map(whole) } : whole(hit) };
-    }
     huntAlerts(this.hits, this.now, groups);
     this.hits.length = 0;
   }
-}
-
-const parseObject = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
-
-/** Sets `path` in `o` to `v`, making the objects on the way; false when a value other than an object is on the way. */
-function setPath(o: Record<string, unknown>, path: readonly string[], v: unknown): boolean {
-  let at = o;
-  for (let i = 0; i < path.length - 1; i++) {
-    const next = at[path[i]!];
-    if (next === undefined) at = at[path[i]!] = {};
-    else if (next !== null && typeof next === 'object' && !Array.isArray(next)) at = next as Record<string, unknown>;
-    else return false;
-  }
-  at[path[path.length - 1]!] = v;
-  return true;
-}
-
-/**
- * Every field a compiled query names (its filters, join keys, pipes), as paths up to an array
- * position, and the fields its events are ordered by; null when a name could not be set as a plain
- * key.
- */
-export function fieldsNamed(entries: ReturnType<typeof compileHuntRules>['entries']): Array<readonly string[]> | null {
-  const out = new Map<string, readonly string[]>();
-  const add = (path: readonly (string | number)[]): boolean => {
-    const plain: string[] = [];
-    for (const seg of path) {
-      if (typeof seg !== 'string') break;
-      if (seg === '__proto__') return false;
-      plain.push(seg);
-    }
-    if (plain.length > 0) out.set(plain.join('\u0000'), plain);
-    return true;
-  };
-  const walk = (node: unknown): boolean => {
-    if (node === null || typeof node !== 'object') return true;
-    if (Array.isArray(node)) return node.every(walk);
-    const n = node as Record<string, unknown>;
-    if (n.kind === 'field' && Array.isArray(n.path) && !add(n.path as Array<string | number>)) return false;
-    for (const [k, v] of Object.entries(n)) if (k !== 'span' && !walk(v)) return false;
-    return true;
-  };
-  for (const e of entries) {
-    if (!walk(e.query.ast)) return null;
-    for (const f of [e.rule.timestamp_override ?? '@timestamp', e.eventCategoryField ?? 'event.category', '@timestamp', 'event.ingested']) add(parseFieldPath(f));
-  }
-  return [...out.values()];
 }
 
 /** The size of a chunk of input: large enough that a worker's answer costs little per event. */
@@ -608,7 +524,7 @@ async function huntWith(
   // chunk buffers: those in flight to workers (see below), the one being read, the one being settled
   const buffers = new ChunkPool(3 * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
-  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now, o.partialFeed === false ? null : fieldsNamed(entries));
+  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now);
   const settle = (r: ChunkResult): void => {
     for (const b of r.bad) {
       progress.badLines++;

@@ -415,7 +415,8 @@ export class JsonProjector {
         } else {
           child = this.child(node, ks + 1, i - 1);
           if (at < MAX_ORDER) {
-            node.order[at] = b.slice(ks + 1, i);
+            // a copy (a Buffer's slice would share memory that a reader may fill again)
+            node.order[at] = Uint8Array.prototype.slice.call(b, ks + 1, i);
             node.orderChild[at] = child ?? null;
           }
         }
