@@ -60,7 +60,7 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     const all = availableParallelism();
     // rounds of baseline, one worker, all workers, interleaved; each figure is its best round, since
     // a slow spell of the machine (runs of the same build here differ by 20%) hits one run, not a round
-    const rounds = Math.max(1, Number(process.env.VIGIL_BENCH_HUNT_ROUNDS ?? 2));
+    const rounds = Math.max(1, Number(process.env.VIGIL_BENCH_HUNT_ROUNDS ?? 3));
     let base = 0;
     let one: ReturnType<typeof hunt> | null = null;
     let many: ReturnType<typeof hunt> | null = null;
