@@ -82,12 +82,13 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
       out.push(p);
       continue;
     }
-    const names = (await readdir(p)).sort();
-    for (const n of names) {
-      const full = join(p, n);
-      const s = await stat(full);
-      if (s.isDirectory()) out.push(...(await expandInputs([full])));
-      else if (EVENT_FILE.test(n)) out.push(full);
+    // entry types come with the listing: only a symbolic link needs a stat (to see where it leads)
+    const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const d of entries) {
+      const full = join(p, d.name);
+      const dir = d.isDirectory() || (d.isSymbolicLink() && (await stat(full)).isDirectory());
+      if (dir) out.push(...(await expandInputs([full])));
+      else if (EVENT_FILE.test(d.name)) out.push(full);
     }
   }
   return out;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { compileHuntRules, runHunt } from '../../src/app/index.js';
+import { compileHuntRules, expandInputs, runHunt } from '../../src/app/index.js';
 import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
@@ -161,6 +161,17 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   const table = vigil(['hunt', '--events', join(sub, 'a.ndjson'), '--format', 'table']);
   assert.match(table.stdout, /^time\s+severity\s+risk\s+rule/m);
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
+});
+
+test('folders expand to their event files, sorted, through subfolders and links to folders', async () => {
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  const root = join(dir, 'expand');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  for (const f of ['b.ndjson', 'a.jsonl', 'notes.txt', join('sub', 'c.ndjson.gz'), join('sub', 'd.json')]) writeFileSync(join(root, f), '');
+  symlinkSync(join(root, 'sub'), join(root, 'link'));
+  const got = (await expandInputs([root, '-'])).map((f) => (f === '-' ? f : f.slice(root.length + 1)));
+  assert.deepEqual(got, ['a.jsonl', 'b.ndjson', join('link', 'c.ndjson.gz'), join('link', 'd.json'), join('sub', 'c.ndjson.gz'), join('sub', 'd.json'), '-']);
 });
 
 test('hunt reads input in chunks without losing or renumbering a line: a line longer than a chunk, CRLF, blank lines, no final newline, gzip, any worker count', async () => {
