@@ -211,7 +211,7 @@ export interface ChunkResult {
   readonly groups: AlertGroup[];
   /** Events for the stateful rules, in line order, packed (see `CandidateWriter`). */
   stateful: Int32Array;
-  /** The texts of candidates in a chunk that is not ASCII. */
+  /** The texts of candidates on lines that are not ASCII. */
   readonly lines: string[];
   /** The chunk's bytes, handed back (for reuse, see ChunkPool). */
   bytes?: Uint8Array;
@@ -234,6 +234,8 @@ export class HuntScanner {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
   private readonly codes: StatefulCode[] = [];
   private readonly candidates = new CandidateWriter();
+  /** Whether the chunk being scanned has candidates so far. */
+  private any = false;
   /** Builds of each line only the fields the rule set scans (see RuleSet.fieldsScanned). */
   private readonly projector: JsonProjector;
   /** What every event scanned as its fields is handed as (its hits get the id and the document). */
@@ -270,9 +272,6 @@ export class HuntScanner {
     this.any = false;
     return r;
   }
-
-  /** Whether the chunk being scanned has candidates so far. */
-  private any = false;
 
   /** Scans the lines of one piece of a chunk, which begins at byte `offset` of it; returns the next line's number. */
   private piece(bytes: Uint8Array, offset: number, lineNo: number, r: ChunkResult): number {
