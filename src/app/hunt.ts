@@ -94,6 +94,14 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
   return out;
 }
 
+/** Why a hunt does not run a rule (before compiling its query), or null when it does. */
+function whyNotHunted(rule: Rule, index: string | undefined): string | null {
+  if (rule.metadata?.maturity === 'deprecated') return 'deprecated';
+  if (rule.type !== 'eql' || !rule.query) return `type ${rule.type} is not run by hunt`;
+  if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return `its indices do not include ${index}`;
+  return null;
+}
+
 /**
  * The rules a hunt runs, compiled, and the ones it skips with why. `eager: false` (for workers,
  * whose rules the main thread has compiled too) skips building each query's own pipeline, which the
@@ -103,19 +111,13 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
   const entries = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
-    if (rule.metadata?.maturity === 'deprecated') {
-      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: 'deprecated' });
+    const reason = whyNotHunted(rule, index);
+    if (reason !== null) {
+      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason });
       continue;
     }
-    if (rule.type !== 'eql' || !rule.query) {
-      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: `type ${rule.type} is not run by hunt` });
-      continue;
-    }
-    if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) {
-      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: `its indices do not include ${index}` });
-      continue;
-    }
-    const c = compileQuery(rule.query, { eager, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
+    // a rule without a query has a reason not to run
+    const c = compileQuery(rule.query!, { eager, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
     if (!c.ok) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile' });
       continue;
@@ -381,6 +383,9 @@ export class HuntSequencer {
   }
 }
 
+/** Chunks handed to each worker before the oldest answer is awaited (and buffers pooled for them). */
+const IN_FLIGHT = 3;
+
 /** The size of a chunk of input: large enough that a worker's answer costs little per event. */
 const CHUNK_BYTES = 1 << 20;
 
@@ -497,7 +502,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   // workers start first: each compiles the rules itself (compiled code cannot be shared), skipping
   // the ones this thread skips, while this thread compiles them for the stateful rules. They are
   // sent only the rules they can run (a copy of all 2,192 corpus rules took twice as long)
-  const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules.filter((r) => r.type === 'eql' && r.query && r.metadata?.maturity !== 'deprecated'), index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
+  const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules.filter((r) => whyNotHunted(r, o.index) === null), index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
   try {
     return await huntWith(o, { files, progress, pool, workers, now, lateness, t0 });
   } finally {
@@ -523,7 +528,7 @@ async function huntWith(
     }
   };
   // chunk buffers: those in flight to workers (see below), the one being read, the one being settled
-  const buffers = new ChunkPool(3 * workers + 2);
+  const buffers = new ChunkPool(IN_FLIGHT * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
   const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now);
   const settle = (r: ChunkResult): void => {
@@ -546,7 +551,7 @@ async function huntWith(
     for (let fi = 0; fi < files.length; fi++) {
       for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) {
         queue.push(pool.submit(c));
-        if (queue.length >= 3 * workers) settle(await queue.shift()!);
+        if (queue.length >= IN_FLIGHT * workers) settle(await queue.shift()!);
       }
     }
     while (queue.length) settle(await queue.shift()!);
