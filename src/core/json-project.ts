@@ -24,13 +24,6 @@ export interface ProjectionNode {
   table: Int32Array;
   readonly keys: Uint8Array[];
   readonly children: ProjectionNode[];
-  /**
-   * The keys of the last object read here, by position: each as its bytes and closing quote, and
-   * where it led (null: nowhere wanted). Objects at one place tend to list their keys in one order,
-   * so a key is first compared with the one last seen at its position.
-   */
-  readonly order: Uint8Array[];
-  readonly orderChild: Array<ProjectionNode | null>;
 }
 
 export interface Projection {
@@ -55,7 +48,7 @@ function keyHash(b: ArrayLike<number>, from: number, to: number): number {
 /** The projection that reads these paths; path k fills slot k. */
 export function projection(paths: ReadonlyArray<readonly string[]>): Projection {
   let ids = 0;
-  const node = (): ProjectionNode => ({ id: ids++, next: new Map(), slot: -1, table: new Int32Array(0), keys: [], children: [], order: [], orderChild: [] });
+  const node = (): ProjectionNode => ({ id: ids++, next: new Map(), slot: -1, table: new Int32Array(0), keys: [], children: [] });
   const root = node();
   paths.forEach((path, slot) => {
     let n = root;
@@ -93,7 +86,7 @@ const FAIL = -1;
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
-/** Keys remembered per object position (see `ProjectionNode.order`). */
+/** Keys remembered per object position (see `JsonProjector.order`). */
 const MAX_ORDER = 64;
 
 /** Whether the bytes at `from`, before `end`, begin with `key`. */
@@ -148,12 +141,21 @@ export class JsonProjector {
   /** Per node, the read that last entered it (a key given twice is met twice). */
   private readonly entered: Int32Array;
   private readNo = 0;
+  /**
+   * Per node, the keys of the last object read there, by position: each as its bytes and closing
+   * quote, and where it led (null: nowhere wanted). Objects at one place tend to list their keys in
+   * one order, so a key is first compared with the one last seen at its position.
+   */
+  private readonly order: Uint8Array[][];
+  private readonly orderChild: Array<Array<ProjectionNode | null>>;
 
   constructor(private readonly p: Projection) {
     this.values = new Array<unknown>(p.slots).fill(undefined);
     // a slot is filled at most once per read (a key met twice is refused)
     this.filled = new Int32Array(p.slots);
     this.entered = new Int32Array(p.nodes);
+    this.order = Array.from({ length: p.nodes }, () => []);
+    this.orderChild = Array.from({ length: p.nodes }, () => []);
   }
 
   /**
@@ -381,10 +383,7 @@ export class JsonProjector {
       const k = table[at]!;
       if (k === 0) return undefined;
       const key = node.keys[k - 1]!;
-      if (key.length !== len) continue;
-      let j = 0;
-      while (j < len && key[j] === b[from + j]) j++;
-      if (j === len) return node.children[k - 1];
+      if (key.length === len && sameBytes(b, from, to, key)) return node.children[k - 1];
     }
   }
 
@@ -393,17 +392,19 @@ export class JsonProjector {
     if (depth >= MAX_DEPTH || this.entered[node.id] === this.readNo) return FAIL;
     this.entered[node.id] = this.readNo;
     const b = this.b;
+    const order = this.order[node.id]!;
+    const orderChild = this.orderChild[node.id]!;
     i = ws(b, i + 1);
     if (b[i] === 125) return i + 1;
     for (let at = 0; ; at++) {
       if (b[i] !== 34) return FAIL;
       const ks = i;
       let child: ProjectionNode | undefined | null;
-      const seen = node.order[at];
+      const seen = order[at];
       if (seen !== undefined && sameBytes(b, ks + 1, this.end, seen)) {
         // the key last seen at this position (its bytes hold no escape, dot or quote: it reads the same)
         i = ks + 1 + seen.length;
-        child = node.orderChild[at]!;
+        child = orderChild[at]!;
       } else {
         i = this.key(i);
         if (i === FAIL) return FAIL;
@@ -416,8 +417,8 @@ export class JsonProjector {
           child = this.child(node, ks + 1, i - 1);
           if (at < MAX_ORDER) {
             // a copy (a Buffer's slice would share memory that a reader may fill again)
-            node.order[at] = Uint8Array.prototype.slice.call(b, ks + 1, i);
-            node.orderChild[at] = child ?? null;
+            order[at] = Uint8Array.prototype.slice.call(b, ks + 1, i);
+            orderChild[at] = child ?? null;
           }
         }
       }
