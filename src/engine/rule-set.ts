@@ -345,8 +345,8 @@ interface FieldIndex {
   byNumber: Map<number, number[]> | null;
   /** String value → the units its exact values and pieces mark (see `indexString`). */
   readonly memo: StringMemo<Int32Array>;
-  /** What `memo` remembers for a value: made once per field, not a closure per lookup. */
-  units: (value: string) => Int32Array;
+  /** What `memo` remembers for a value (`unitsOf`): made once per field, not a closure per lookup. */
+  readonly units: (value: string) => Int32Array;
 }
 
 /** Values a field's memo holds before it starts again, and lookups before it may be given up (see StringMemo). */
@@ -526,14 +526,7 @@ export class RuleSet<R> {
     const key = path.join('\u0000');
     let fi = this.byField.get(key);
     if (fi) return fi;
-    const made: FieldIndex = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, byNumber: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL), units: () => NONE };
-    made.units = (x) => {
-      const found: number[] = [];
-      this.indexFolded(x, made, (u) => {
-        if (found[found.length - 1] !== u) found.push(u);
-      });
-      return found.length === 0 ? NONE : Int32Array.from(found);
-    };
+    const made: FieldIndex = { exact: new Map(), pieces: new Map(), present: [], numeric: false, automaton: null, byNumber: null, memo: new StringMemo(MEMO_SIZE, MEMO_TRIAL), units: (x) => this.unitsOf(x, made) };
     fi = made;
     this.byField.set(key, fi);
     if (path.some((x) => typeof x === 'number')) {
@@ -733,6 +726,15 @@ export class RuleSet<R> {
     if (!fi.memo.active) return this.indexFolded(s, fi, this.mark);
     const units = fi.memo.get(s, fi.units);
     for (let i = 0; i < units.length; i++) this.mark(units[i]!);
+  }
+
+  /** The units a string's exact values and pieces mark on a field, each once (what its memo remembers). */
+  private unitsOf(s: string, fi: FieldIndex): Int32Array {
+    const found: number[] = [];
+    this.indexFolded(s, fi, (u) => {
+      if (found[found.length - 1] !== u) found.push(u);
+    });
+    return found.length === 0 ? NONE : Int32Array.from(found);
   }
 
   /** The exact values and pieces a value passes, folded (strings lowercased, each element of an array). */
