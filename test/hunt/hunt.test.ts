@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -143,7 +143,6 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   const sub = join(dir, 'logs');
   rmSync(sub, { recursive: true, force: true });
   const lines = [...generateEvents({ events: 3000, seed: 5, plantEvery: 1000 })];
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(join(sub, 'day2'), { recursive: true });
   writeFileSync(join(sub, 'a.ndjson'), `${lines.slice(0, 1500).join('\n')}\n{broken\n`);
   writeFileSync(join(sub, 'day2', 'b.ndjson.gz'), gzipSync(`${lines.slice(1500).join('\n')}\n`));
@@ -164,7 +163,6 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
 });
 
 test('folders expand to their event files, sorted, through subfolders and links to folders', async () => {
-  const { mkdirSync, symlinkSync } = await import('node:fs');
   const root = join(dir, 'expand');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, 'sub'), { recursive: true });
