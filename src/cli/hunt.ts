@@ -72,8 +72,8 @@ function progressLine(p: HuntProgress, t0: number): string {
 }
 
 /** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad, 2 usage. */
-export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, isTty: boolean): Promise<number> {
-  const format = opts.format ?? (isTty && !opts.output ? 'table' : 'ndjson');
+export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tty: { readonly out: boolean; readonly err: boolean }): Promise<number> {
+  const format = opts.format ?? (tty.out && !opts.output ? 'table' : 'ndjson');
   if (!['table', 'ndjson', 'json', 'csv'].includes(format)) {
     io.err(`vigil hunt: unknown format '${format}' (table, ndjson, json, csv)\n`);
     return 2;
@@ -89,7 +89,8 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, is
     return 2;
   }
   const t0 = performance.now();
-  const showProgress = opts.progress ?? isTty;
+  // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
+  const showProgress = opts.progress ?? tty.err;
   const result = await runHunt({
     rules,
     inputs: opts.events ?? [],

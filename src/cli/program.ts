@@ -72,10 +72,12 @@ export function createProgram(io: Io): Command {
     .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
     .option('-o, --output <file>', 'write results to a file')
     .option('--max-alerts <n>', 'stop reporting after n matches')
+    // both forms, so that neither is the default: the bar shows when standard error is a terminal
+    .option('--progress', 'show the progress bar even when standard error is not a terminal')
     .option('--no-progress', 'no progress bar')
     .option('--workers <n>', 'worker threads (default: one per core; 0 runs on the main thread)')
     .action(async (opts: HuntOpts) => {
-      process.exitCode = await runHuntCommand(io, opts, process.stdin, process.stdout.isTTY === true && process.stderr.isTTY === true);
+      process.exitCode = await runHuntCommand(io, opts, process.stdin, { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true });
     });
 
   program
