@@ -112,7 +112,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     await new Promise<void>((resolve, reject) => ws.end(text, () => resolve()).on('error', reject));
   } else io.out(text);
   const info = [
-    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s)`,
+    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);

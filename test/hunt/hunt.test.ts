@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { compileHuntRules, expandInputs, runHunt } from '../../src/app/index.js';
+import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
 import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
@@ -54,11 +54,14 @@ test('hunt with the bundled rules finds exactly the planted attacks', async () =
   assert.ok(lines.filter((l) => l.includes('\u00e9')).length > 2000);
   writeFileSync(file, lines.join('\n') + '\n');
   const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
-  const r = await runHunt({ rules, inputs: [file], now: NOW });
-  const byRule: Record<string, number> = {};
-  for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
-  assert.deepEqual(byRule, plantedCounts(opts));
-  assert.equal(r.events, 20_000);
+  // the default (the main thread, for input this small) and two workers
+  for (const workers of [undefined, 2]) {
+    const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
+    const byRule: Record<string, number> = {};
+    for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
+    assert.deepEqual(byRule, plantedCounts(opts), `on ${r.workers} workers`);
+    assert.equal(r.events, 20_000);
+  }
 });
 
 test('the rule-set index never changes results: indexed and rule-by-rule paths agree over the corpus', async (t) => {
@@ -164,6 +167,23 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   const table = vigil(['hunt', '--events', join(sub, 'a.ndjson'), '--format', 'table']);
   assert.match(table.stdout, /^time\s+severity\s+risk\s+rule/m);
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
+});
+
+test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
+  const MiB = 1048576;
+  assert.equal(defaultWorkers(127 * MiB, 2), 0);
+  assert.equal(defaultWorkers(128 * MiB, 2), 2);
+  assert.equal(defaultWorkers(64 * MiB, 4), 4);
+  assert.equal(defaultWorkers(63 * MiB, 4), 0);
+  assert.equal(defaultWorkers(Infinity, 8), 8);
+  assert.equal(defaultWorkers(Infinity, 1), 0);
+  const file = join(dir, 'small.ndjson');
+  writeFileSync(file, `${[...generateEvents({ events: 500, seed: 2 })].join('\n')}\n`);
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  assert.equal((await runHunt({ rules, inputs: [file], now: NOW })).workers, 0);
+  assert.equal((await runHunt({ rules, inputs: [file], now: NOW, workers: 2 })).workers, 2);
+  assert.match(vigil(['hunt', '--events', file]).stderr, /hunt: 500 events, .* events\/s, main thread\)/);
+  assert.match(vigil(['hunt', '--events', file, '--workers', '1']).stderr, /events\/s, 1 worker\)/);
 });
 
 test('folders expand to their event files, sorted, through subfolders and links to folders', async () => {
