@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
-import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
+import { compileQuery, RuleSet, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
@@ -95,6 +95,63 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
   t.diagnostic(`${plain.length} hits from ${entries.length} rules over ${events.length} events, both paths`);
 });
 
+/** Sample rules of our own that the generated events complete, in several ways. */
+const SAMPLE_QUERIES = [
+  // one key, two stages; many events per key
+  'sample by host.name [process where event.type == "start"] [network where true]',
+  // a stage every event passes, ahead of narrower ones: an event can fill either of two stages
+  'sample by host.name [any where true] [authentication where true] [file where true]',
+  // an optional key; a key that must not be null (events without a parent process stay out)
+  'sample by host.name, ?process.parent.name [process where true] [process where process.name != null]',
+  'sample by process.parent.name [process where true] [any where process.name != null]',
+  // keys of the stages' own
+  'sample [process where true] by process.parent.name [process where true] by process.name',
+];
+
+test("a sample's scan passes on only the events that can fill a stage of their key, with the same answers as passing on all", async (t) => {
+  const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
+  const corpus = compileHuntRules(rules, undefined).entries.filter((e) => e.query.kind === 'sample');
+  assert.ok(corpus.length >= 3, `only ${corpus.length} sample rules in the corpus`);
+  const own = SAMPLE_QUERIES.map((q, i) => {
+    const c = compileQuery(q);
+    assert.ok(c.ok, q);
+    return { rule: { ...corpus[0]!.rule, rule_id: `own-sample-${i}`, name: q }, query: c.query };
+  });
+  const entries = [...corpus, ...own];
+  const docs = oddPairEvents();
+  // dotted keys, as in the other comparisons: the scan reads keys the way the matcher does
+  docs.forEach((d, i) => {
+    const proc = d.process as Record<string, unknown> | undefined;
+    if (i % 4 === 1 && proc) {
+      for (const [k, v] of Object.entries(proc)) d[`process.${k}`] = v;
+      delete d.process;
+    }
+  });
+  const events = docs.map((d, i) => ({ _index: 'hunt', _id: String(i), _source: d }));
+  const run = (sampleFirsts: boolean): { hits: string[]; fed: number } => {
+    const set = new RuleSet(entries, { lateness: 0, sampleFirsts });
+    const out: Array<RuleSetHit<Rule>> = [];
+    const codes: number[] = [];
+    let fed = 0;
+    for (const e of events) {
+      codes.length = 0;
+      set.scan(e, out, codes);
+      for (const c of codes) {
+        fed++;
+        if (set.wants(c)) set.feed(c, e, out);
+      }
+    }
+    set.flush(out);
+    return { hits: out.map((h) => `${h.rule.rule_id} ${'events' in h.hit ? h.hit.events.map((x) => x._id).join('+') : h.hit._id}`), fed };
+  };
+  const all = run(false);
+  const firsts = run(true);
+  for (let i = 0; i < own.length; i++) assert.ok(all.hits.some((h) => h.startsWith(`own-sample-${i} `)), `no sample of ${SAMPLE_QUERIES[i]}`);
+  assert.deepEqual(firsts.hits, all.hits);
+  assert.ok(firsts.fed < all.fed / 2, `${firsts.fed} of ${all.fed} events passed on`);
+  t.diagnostic(`${all.hits.length} samples; ${firsts.fed} of ${all.fed} sample events passed on to the matchers`);
+});
+
 test('an event scanned as its fields (read from the line by the projector) gets the hits and codes of its parsed document', async (t) => {
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const { entries } = compileHuntRules(rules, undefined);
@@ -116,7 +173,15 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   const seqFile = join(dir, 'seq-rules.ndjson');
   const seqRule = (id: string, query: string): string =>
     JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
-  writeFileSync(seqFile, `${seqRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]')}\n${seqRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]')}\n`);
+  // and the samples of our own (each worker passes on a sample's events by what it has seen itself)
+  writeFileSync(
+    seqFile,
+    [
+      seqRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]'),
+      seqRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]'),
+      ...SAMPLE_QUERIES.map((q, i) => seqRule(`own-sample-${i}`, q)),
+    ].join('\n') + '\n',
+  );
   const rules = [...(await loadRules([requireShared('corpus/detection-rules')])).rules, ...(await loadRules([join(repoRoot, 'rules'), seqFile])).rules];
   const docs = oddPairEvents();
   const file = join(dir, 'workers.ndjson');
@@ -128,6 +193,7 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
     assert.deepEqual(r.badSamples.map((b) => b.line), [3001]);
     ids.push(r.alerts.map((a) => a.id));
     if (workers === 0) assert.ok(r.alerts.filter((a) => a.buildingBlock).length > 100, 'too few sequence alerts to show anything');
+    for (let i = 0; i < SAMPLE_QUERIES.length; i++) assert.ok(r.alerts.some((a) => a.doc['kibana.alert.rule.rule_id'] === `own-sample-${i}`), `no sample of ${SAMPLE_QUERIES[i]} on ${workers} workers`);
   }
   assert.ok(ids[0]!.length > 200, `only ${ids[0]!.length} alerts`);
   assert.equal(new Set(ids[0]).size, ids[0]!.length, 'an alert id twice');
