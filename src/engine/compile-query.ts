@@ -6,9 +6,7 @@ import {
   parseQuery,
   type CompileContext,
   type Dialect,
-  childExprs,
   type EventFilter,
-  type Expr,
   type Stage,
   type Statement,
   type TimeSpan,
@@ -19,7 +17,7 @@ import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
 import { compareKeys, JoinMatcher, SampleMatcher } from './sample.js';
-import { keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
+import { SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
   readonly dialect?: Dialect;
@@ -94,24 +92,6 @@ export interface CompiledQuery {
   /** Runs over a batch of events (any order) and returns Elasticsearch-shaped hits. */
   run(events: Iterable<EventInput>): SearchHits;
   createMatcher(overrides?: { lateness?: number }): Matcher;
-  /** For a sample query, how its stages key events (see `SampleKeys`); null for other queries. */
-  readonly sampleKeys: SampleKeys | null;
-}
-
-/**
- * How a sample query keys events, for a scan that drops the events its matcher would ignore: a key
- * that has the first event of a stage ignores later ones.
- */
-export interface SampleKeys {
-  /** Samples per key (the matcher keeps the first event of each stage per sample). */
-  readonly perKey: number;
-  /** The fields its join keys read, as paths up to an array position. */
-  readonly fields: ReadonlyArray<readonly string[]>;
-  /**
-   * Per stage, an event's join key as the matcher's map holds it, or null when a key field that must
-   * not be null is (then the stage does not take the event, whatever its filter says).
-   */
-  readonly keyOf: ReadonlyArray<(source: Readonly<Record<string, unknown>>) => string | null>;
 }
 
 export type CompileResult =
@@ -136,13 +116,9 @@ export function compileQuery(text: string, options: QueryOptions = {}): CompileR
 export function compileStatement(ast: Statement, options: QueryOptions = {}): CompiledQuery {
   const build = (): Pipeline => new Pipeline(ast, options);
   if (options.eager !== false) build(); // compile eagerly so that mistakes surface here, not on the first event
-  let sample: SampleKeys | null | undefined;
   return {
     ast,
     kind: ast.query.kind,
-    get sampleKeys() {
-      return sample === undefined ? (sample = ast.query.kind === 'sample' ? build().sampleKeys() : null) : sample;
-    },
     run(events: Iterable<EventInput>): SearchHits {
       const p = build();
       const m = p.matcher(Infinity);
@@ -155,15 +131,6 @@ export function compileStatement(ast: Statement, options: QueryOptions = {}): Co
       return build().matcher(overrides?.lateness ?? options.lateness ?? 0);
     },
   };
-}
-
-/** The fields an expression reads, as paths up to their first array position. */
-function fieldPaths(e: Expr): Array<readonly string[]> {
-  if (e.kind === 'field') {
-    const cut = e.path.findIndex((x) => typeof x !== 'string');
-    return [(cut < 0 ? e.path : e.path.slice(0, cut)) as readonly string[]];
-  }
-  return childExprs(e).flatMap(fieldPaths);
 }
 
 function shapeHits(results: Array<EventHit | SequenceHit>, events: boolean): SearchHits {
@@ -181,8 +148,6 @@ class Pipeline {
   private readonly flushInner: () => Result[];
   private readonly sequence: SequenceMatcher | null = null;
   private readonly ci: boolean;
-  /** A sample's stages with their key functions (see `sampleKeys`). */
-  private readonly sampleStages: Array<{ readonly key: (source: Readonly<Record<string, unknown>>) => string | null }> = [];
 
   constructor(
     private readonly ast: Statement,
@@ -222,7 +187,7 @@ class Pipeline {
       }
       case 'sample': {
         // a null key from a field that is not optional keeps the event out of the sample
-        const m = new SampleMatcher(this.stages(q.stages, q.by, true, this.sampleStages), options.maxSamplesPerKey ?? 1);
+        const m = new SampleMatcher(this.stages(q.stages, q.by, true), options.maxSamplesPerKey ?? 1);
         const found: Result[] = [];
         this.process = (e) => {
           found.push(...m.push(e));
@@ -256,19 +221,13 @@ class Pipeline {
     return (s) => catOk(getCat(s)) && pred(s) === true;
   }
 
-  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys = false, keyed?: Array<{ key: (source: Readonly<Record<string, unknown>>) => string | null }>): StageSpec {
+  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys = false): StageSpec {
     const f = this.filter(st.filter);
     const exprs = [...shared, ...st.by];
     const keys = exprs.map((k) => compileExpr(k, this.ctx));
     // which keys may be null: optional fields (and anything that is not a plain field)
     const nullable = exprs.map((k) => !strictKeys || k.kind !== 'field' || k.optional);
     const allNullable = nullable.every(Boolean);
-    keyed?.push({
-      key: (source) => {
-        const values = keys.map((k) => k(source));
-        return values.every((v, i) => nullable[i] || v !== null) ? keyString(values) : null;
-      },
-    });
     return {
       matches: allNullable
         ? (e) => f(e.source)
@@ -279,25 +238,13 @@ class Pipeline {
     };
   }
 
-  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][], strictKeys = false, keyed?: Array<{ key: (source: Readonly<Record<string, unknown>>) => string | null }>): StageSpec[] {
+  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][], strictKeys = false): StageSpec[] {
     const out: StageSpec[] = [];
     for (const st of list) {
-      const spec = this.stage(st, shared, strictKeys, keyed);
+      const spec = this.stage(st, shared, strictKeys);
       for (let r = 0; r < (st.runs ?? 1); r++) out.push(spec);
     }
     return out;
-  }
-
-  /** See `CompiledQuery.sampleKeys` (a sample's stages have no runs: one key function per stage). */
-  sampleKeys(): SampleKeys {
-    const q = this.ast.query;
-    const fields = new Map<string, readonly string[]>();
-    if (q.kind === 'sample') {
-      for (const e of [...q.by, ...q.stages.flatMap((st) => st.by)]) {
-        for (const path of fieldPaths(e)) fields.set(JSON.stringify(path), path);
-      }
-    }
-    return { perKey: this.options.maxSamplesPerKey ?? 1, fields: [...fields.values()], keyOf: this.sampleStages.map((s) => s.key) };
   }
 
   matcher(lateness: number): Matcher {

@@ -1,7 +1,7 @@
 import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
-import type { CompiledQuery, EventHit, Matcher, SampleKeys, SequenceHit } from './compile-query.js';
+import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput } from './event.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY } from './raw-filter.js';
@@ -41,25 +41,6 @@ interface Slot<R> {
   readonly direct: boolean;
   /** The event number this rule was last handed, so that it gets each event once. */
   fed: number;
-  /** A sample whose scan passes on only the events its matcher can take (see `SampleFirsts`). */
-  readonly firsts: SampleFirsts | null;
-}
-
-/**
- * What a scan knows of a sample's matcher (one sample per key, events fed in input order): per
- * join key, the stages the events it passed on took. The matcher gives each event the first stage
- * it matches that its key has not filled; an event whose stages are all taken here fills none
- * there either (the events passed on from other threads only fill more), so it is not passed on.
- */
-interface SampleFirsts {
-  readonly keys: SampleKeys;
-  /** Getters of the key fields, for an event given as its fields. */
-  readonly getters: readonly FieldGetter[];
-  /** Per join key, the stages taken (a bit each). */
-  readonly taken: Map<string, number>;
-  /** The stages the current event's filters passed (bits), and that event's number. */
-  mask: number;
-  no: number;
 }
 
 /**
@@ -69,8 +50,6 @@ interface SampleFirsts {
  */
 interface Unit<R> {
   readonly slot: Slot<R>;
-  /** Which of its rule's filters (a sequence's or sample's stage). */
-  readonly stage: number;
   test: ((source: Record<string, unknown>) => boolean) | null;
   /** A sequence filter that matters only while the sequence holds something. */
   readonly gated: boolean;
@@ -396,11 +375,6 @@ export interface RuleSetOptions {
   readonly lateness?: number;
   /** `scan`: only `scan` is called (no matcher state); `feed`: only `feed`/`wants`/`flush` (no index). Default both. */
   readonly role?: 'scan' | 'feed' | 'both';
-  /**
-   * With lateness 0 (events fed in input order), a scan passes on a sample's events only while they
-   * can fill a stage of their key (see `SampleFirsts`). Default true; false for tests to compare.
-   */
-  readonly sampleFirsts?: boolean;
 }
 
 /** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
@@ -475,17 +449,9 @@ export class RuleSet<R> {
       // a rule with a filter that needs engine state sees every event, as one matcher
       const whole = !indexed || filters.some((f) => needsState(f.condition));
       const direct = !stateful && !whole;
-      const keys = query.kind === 'sample' && role !== 'feed' && !whole && options.lateness === 0 && options.sampleFirsts !== false ? query.sampleKeys : null;
-      const firsts =
-        keys !== null && keys.perKey === 1 && keys.keyOf.length === filters.length && filters.length <= 30
-          ? { keys, getters: keys.fields.map((path) => this.fields.getter(path)), taken: new Map<string, number>(), mask: 0, no: -1 }
-          : null;
-      // an event given as its fields brings the key fields too
-      if (firsts) for (const path of keys!.fields) this.scanned.add(path);
       const slot: Slot<R> = {
         order: this.slots.length,
         rule,
-        firsts,
         // stateful rules keep events in order; event queries answer at once
         matcher: direct || role === 'scan' ? null : query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
         direct,
@@ -495,13 +461,13 @@ export class RuleSet<R> {
       if (role === 'feed') continue;
       if (whole) {
         // unindexed, or a filter with relationships: its matcher sees every event (the process tree needs them all)
-        this.alwaysFor('').push(this.unit(slot, null, false, 0));
+        this.alwaysFor('').push(this.unit(slot, null, false));
         if (indexed && !stateful) nCategory++;
         continue;
       }
       let allKeyed = true;
       filters.forEach((f, i) => {
-        const u = this.filterUnit(slot, f, catField, gated[i]!, i);
+        const u = this.filterUnit(slot, f, catField, gated[i]!);
         const keys = cover(f.condition);
         const cat = (f.category ?? '').toLowerCase();
         if (!this.catIds.has(cat)) this.catIds.set(cat, this.catIds.size);
@@ -657,8 +623,8 @@ export class RuleSet<R> {
     return true;
   }
 
-  private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean, stage: number): number {
-    this.units.push({ slot, stage, test, gated, gate: null });
+  private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean): number {
+    this.units.push({ slot, test, gated, gate: null });
     this.unitCat.push(0);
     return this.units.length - 1;
   }
@@ -669,13 +635,13 @@ export class RuleSet<R> {
    * into the walk's trie, so that the walk sees every object those reads pass through: when none
    * has a dotted key, a read that finds nothing is an absent field (see `absent`).
    */
-  private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean, stage: number): number {
+  private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean): number {
     const catPath = parseFieldPath(categoryField);
     const reads: Array<readonly string[]> = [plainPrefix(catPath)];
     fieldsRead(f.condition, reads);
     // a gated filter is never tested here (its matcher tests it), so its reads need no walk
     if (!gated) for (const p of reads) if (p.length > 0) this.trieNode(p);
-    const u = this.unit(slot, null, gated, stage);
+    const u = this.unit(slot, null, gated);
     const unit = this.units[u]!;
     const category = f.category === null ? null : { field: { kind: 'field', path: catPath, optional: false, span: f.span } satisfies FieldRef, value: f.category };
     unit.test = (source) => {
@@ -878,69 +844,10 @@ export class RuleSet<R> {
         this.tests++;
         if (!unit.test(source)) continue;
       }
-      const firsts = slot.firsts;
-      if (firsts !== null) {
-        // a sample hears of every stage the event passes, then decides (below)
-        if (firsts.no !== no) {
-          firsts.no = no;
-          firsts.mask = 0;
-          this.sampled[this.nSampled++] = slot;
-        }
-        firsts.mask |= 1 << unit.stage;
-        continue;
-      }
       slot.fed = no;
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: event._index ?? '', _id: event._id ?? '', _source: source } });
       else stateful.push(slot.order * 2 + (gated ? 1 : 0));
     }
-    for (let i = 0; i < this.nSampled; i++) {
-      const slot = this.sampled[i]!;
-      if (this.fillsStage(slot.firsts!, source)) stateful.push(slot.order * 2);
-    }
-    this.nSampled = 0;
-  }
-
-  /** Samples whose filters the current event passed (the first `nSampled`). */
-  private readonly sampled: Array<Slot<R>> = [];
-  private nSampled = 0;
-
-  /**
-   * Whether the event fills a stage of its key, as the sample's matcher would fill it (the first
-   * stage, in order, whose filter it passes, whose key fields are not null where they must not be,
-   * and that its key has not filled); that stage is then taken.
-   */
-  private fillsStage(f: SampleFirsts, source: Readonly<Record<string, unknown>>): boolean {
-    const doc = source === FIELDS_ONLY ? this.keyDocument(f) : source;
-    for (let i = 0, m = f.mask; m !== 0; i++, m >>>= 1) {
-      if ((m & 1) === 0) continue;
-      const key = f.keys.keyOf[i]!(doc);
-      if (key === null) continue;
-      const taken = f.taken.get(key) ?? 0;
-      if ((taken & (1 << i)) !== 0) continue;
-      f.taken.set(key, taken | (1 << i));
-      return true;
-    }
-    return false;
-  }
-
-  /** The key fields of an event given as its fields, as a document (each field's whole value at its path). */
-  private keyDocument(f: SampleFirsts): Record<string, unknown> {
-    const doc: Record<string, unknown> = {};
-    const paths = f.keys.fields;
-    for (let k = 0; k < paths.length; k++) {
-      const v = f.getters[k]!(FIELDS_ONLY);
-      if (v === undefined) continue;
-      const path = paths[k]!;
-      let o = doc;
-      for (let j = 0; j < path.length - 1; j++) {
-        // a path another ends on above holds that field's whole value, with the fields below it
-        const next = o[path[j]!];
-        if (next !== null && typeof next === 'object') o = next as Record<string, unknown>;
-        else o = o[path[j]!] = {};
-      }
-      o[path[path.length - 1]!] = v;
-    }
-    return doc;
   }
 
   /**
