@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
 import { runHunt, type HuntProgress } from '../app/index.js';
 import { formatDiagnostics } from '../core/index.js';
-import { loadRules, type Rule } from '../rules/index.js';
+import { loadRules, parseDuration, type Rule } from '../rules/index.js';
 import type { Io } from './program.js';
 import { bundledRulesDir } from './serve.js';
 
@@ -16,6 +16,7 @@ export interface HuntOpts {
   readonly maxAlerts?: string;
   readonly progress?: boolean;
   readonly workers?: string;
+  readonly lateness?: string;
 }
 
 const get = (doc: Record<string, unknown>, path: string): string => {
@@ -88,6 +89,15 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     io.err(`vigil hunt: --workers takes a whole number (0 runs on the main thread), not '${opts.workers}'\n`);
     return 2;
   }
+  if (opts.maxAlerts !== undefined && !/^\d+$/.test(opts.maxAlerts)) {
+    io.err(`vigil hunt: --max-alerts takes a whole number, not '${opts.maxAlerts}'\n`);
+    return 2;
+  }
+  const lateness = opts.lateness === undefined ? 0 : opts.lateness === 'all' ? Infinity : parseDuration(opts.lateness);
+  if (lateness === null) {
+    io.err(`vigil hunt: --lateness takes a duration (30s, 5m, 1h) or all, not '${opts.lateness}'\n`);
+    return 2;
+  }
   const t0 = performance.now();
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
@@ -98,6 +108,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     index: opts.index,
     maxAlerts: opts.maxAlerts === undefined ? undefined : Number(opts.maxAlerts),
     workers: opts.workers === undefined ? undefined : Number(opts.workers),
+    lateness,
     onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
   });
   if (showProgress) io.err('\n');
@@ -117,7 +128,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
-  if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} events reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp`);
+  if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} ${result.outOfOrder === 1 ? 'event' : 'events'} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
   io.err(`${info.join('\n')}\n`);
   return result.badLines > 0 ? 1 : 0;
 }

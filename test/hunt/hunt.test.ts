@@ -208,6 +208,42 @@ test('by default a hunt starts workers only for input large enough to pay for th
   assert.match(vigil(['hunt', '--events', file, '--workers', '1']).stderr, /events\/s, 1 worker\)/);
 });
 
+test('vigil hunt --lateness puts input that is not in time order in order for sequences; without it the hunt warns', () => {
+  const rulesFile = join(dir, 'late-rules.ndjson');
+  writeFileSync(
+    rulesFile,
+    `${JSON.stringify({ rule_id: 'late-seq', name: 'late-seq', description: 'test', type: 'eql', language: 'eql', query: 'sequence by host.name with maxspan=1m [process where process.name == "a"] [process where process.name == "b"]', severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 })}\n`,
+  );
+  const ev = (t: string, name: string): string => JSON.stringify({ '@timestamp': `2026-11-23T10:00:${t}Z`, host: { name: 'h1' }, event: { category: ['process'] }, process: { name } });
+  // read in this order: a at 10:00:20, b at 10:00:05, a at 10:00:00; in time order, the last a and the
+  // b are a sequence (and the first a a start that nothing follows)
+  const events = join(dir, 'late.ndjson');
+  writeFileSync(events, [ev('20', 'a'), ev('05', 'b'), ev('00', 'a')].join('\n') + '\n');
+  const sequences = (stdout: string): number => stdout.split('\n').filter((l) => l.includes('"kibana.alert.building_block_type"') === false && l.includes('late-seq')).length;
+  const plain = vigil(['hunt', '--rules', rulesFile, '--events', events, '--format', 'ndjson', '--workers', '0']);
+  assert.equal(plain.status, 0);
+  assert.match(plain.stderr, /warning: 2 events reached a sequence after a later event .* --lateness/);
+  for (const lateness of ['30s', 'all']) {
+    for (const workers of ['0', '2']) {
+      const r = vigil(['hunt', '--rules', rulesFile, '--events', events, '--format', 'ndjson', '--lateness', lateness, '--workers', workers]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(sequences(r.stdout), 1, `--lateness ${lateness} on ${workers} workers`);
+      assert.doesNotMatch(r.stderr, /warning/);
+    }
+  }
+  // too little lateness: the events are still late
+  assert.match(vigil(['hunt', '--rules', rulesFile, '--events', events, '--format', 'ndjson', '--lateness', '2s']).stderr, /warning: 1 event reached a sequence/);
+  for (const [flag, value, message] of [
+    ['--lateness', 'soon', /--lateness takes a duration \(30s, 5m, 1h\) or all, not 'soon'/],
+    ['--max-alerts', '-1', /--max-alerts takes a whole number, not '-1'/],
+    ['--workers', 'two', /--workers takes a whole number/],
+  ] as const) {
+    const r = vigil(['hunt', '--rules', rulesFile, '--events', events, flag, value]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, message);
+  }
+});
+
 test('folders expand to their event files, sorted, through subfolders and links to folders', async () => {
   const root = join(dir, 'expand');
   rmSync(root, { recursive: true, force: true });
