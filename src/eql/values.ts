@@ -63,7 +63,8 @@ export function toNumber(s: Scalar): number | null {
  * Strings compare by UTF-16 code units, as Java does.
  */
 export function compareScalars(a: Scalar, b: Scalar, caseInsensitive: boolean): number | null {
-  if (a === null || b === null) return null;
+  // NaN (arithmetic over the infinities JSON's 1e400 reads as) is no number to compare: as null
+  if (a === null || b === null || a !== a || b !== b) return null;
   if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'string' && typeof b === 'string') {
     const x = caseInsensitive ? a.toLowerCase() : a;
@@ -83,7 +84,7 @@ export function compareScalars(a: Scalar, b: Scalar, caseInsensitive: boolean): 
 
 /** Equality of scalars; for mismatched types false (not null), as a term query would say. */
 export function equalScalars(a: Scalar, b: Scalar, caseInsensitive: boolean): boolean | null {
-  if (a === null || b === null) return null;
+  if (a === null || b === null || a !== a || b !== b) return null;
   const c = compareScalars(a, b, caseInsensitive);
   return c === null ? false : c === 0;
 }

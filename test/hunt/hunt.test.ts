@@ -108,6 +108,39 @@ const SAMPLE_QUERIES = [
   'sample [process where true] by process.parent.name [process where true] by process.name',
 ];
 
+test('the rule-set index never changes results on events with odd values where the rules look', async (t) => {
+  const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
+  const { entries } = compileHuntRules(rules, undefined);
+  // null, NaN (no JSON makes one, but a caller can), the infinities (JSON's 1e400), empty, control
+  // and long strings, empty and mixed arrays, objects and booleans where the rules expect scalars
+  const odd = [null, NaN, Infinity, -Infinity, 0, -1, '', '\u0000', 'x'.repeat(3000), [], [null, 1, 'a'], { a: 1 }, true];
+  let seed = 1;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const mutate = (o: Record<string, unknown>, depth: number): void => {
+    for (const k of Object.keys(o)) {
+      const v = o[k];
+      if (next() < 0.2) o[k] = odd[Math.floor(next() * odd.length)];
+      else if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 5) mutate(v as Record<string, unknown>, depth + 1);
+    }
+  };
+  const events = oddPairEvents().map((d, i) => {
+    mutate(d, 0);
+    return { _index: 'hunt', _id: String(i), _source: d };
+  });
+  const run = (indexed: boolean): string[] => {
+    const set = new RuleSet(entries, { indexed, lateness: 0 });
+    const out: Array<RuleSetHit<Rule>> = [];
+    for (const e of events) set.push(e, out);
+    set.flush(out);
+    return out.map((h) => `${h.rule.rule_id} ${'events' in h.hit ? h.hit.events.map((x) => x._id).join('+') : h.hit._id}`);
+  };
+  const plain = run(false);
+  const indexed = run(true);
+  assert.ok(plain.length > 20, `only ${plain.length} hits: the comparison would prove little`);
+  assert.deepEqual(indexed.sort(), plain.sort());
+  t.diagnostic(`${plain.length} hits over ${events.length} events with odd values, both paths`);
+});
+
 test('an event scanned as its fields (read from the line by the projector) gets the hits and codes of its parsed document', async (t) => {
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const { entries } = compileHuntRules(rules, undefined);
