@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
-import { RuleSet, type RuleSetHit } from '../../src/engine/index.js';
+import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
@@ -64,6 +64,15 @@ test('hunt with the bundled rules finds exactly the planted attacks', async () =
   }
 });
 
+/** Every hit of a rule set over the events, in input order, as `rule_id event-id[+event-id…]`. */
+function ruleSetHits(entries: ReadonlyArray<RuleSetEntry<Rule>>, events: readonly EventInput[], indexed: boolean, lateness: number): string[] {
+  const set = new RuleSet(entries, { indexed, lateness });
+  const out: Array<RuleSetHit<Rule>> = [];
+  for (const e of events) set.push(e, out);
+  set.flush(out);
+  return out.map((h) => `${h.rule.rule_id} ${'events' in h.hit ? h.hit.events.map((x) => x._id).join('+') : h.hit._id}`);
+}
+
 test('the rule-set index never changes results: indexed and rule-by-rule paths agree over the corpus', async (t) => {
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const { entries } = compileHuntRules(rules, undefined);
@@ -81,19 +90,16 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
       delete proc.parent;
     } else if (i % 4 === 3 && src.host) src.host = [src.host];
   });
-  const run = (indexed: boolean): string[] => {
-    const set = new RuleSet(entries, { indexed, lateness: 3_600_000 });
-    const out: Array<RuleSetHit<Rule>> = [];
-    for (const e of events) set.push(e, out);
-    set.flush(out);
-    return out.map((h) => `${h.rule.rule_id} ${'events' in h.hit ? h.hit.events.map((x) => x._id).join('+') : h.hit._id}`);
-  };
-  const plain = run(false);
-  const indexed = run(true);
+  const plain = ruleSetHits(entries, events, false, 3_600_000);
+  const indexed = ruleSetHits(entries, events, true, 3_600_000);
   assert.ok(plain.length > 50, `only ${plain.length} hits: the comparison would prove little`);
   assert.deepEqual(indexed.sort(), plain.sort());
   t.diagnostic(`${plain.length} hits from ${entries.length} rules over ${events.length} events, both paths`);
 });
+
+/** An EQL rule of our own, as an NDJSON line of the Kibana export format. */
+const eqlRule = (id: string, query: string): string =>
+  JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
 
 /** Sample rules of our own that the generated events complete, in several ways (see the worker test). */
 const SAMPLE_QUERIES = [
@@ -127,15 +133,8 @@ test('the rule-set index never changes results on events with odd values where t
     mutate(d, 0);
     return { _index: 'hunt', _id: String(i), _source: d };
   });
-  const run = (indexed: boolean): string[] => {
-    const set = new RuleSet(entries, { indexed, lateness: 0 });
-    const out: Array<RuleSetHit<Rule>> = [];
-    for (const e of events) set.push(e, out);
-    set.flush(out);
-    return out.map((h) => `${h.rule.rule_id} ${'events' in h.hit ? h.hit.events.map((x) => x._id).join('+') : h.hit._id}`);
-  };
-  const plain = run(false);
-  const indexed = run(true);
+  const plain = ruleSetHits(entries, events, false, 0);
+  const indexed = ruleSetHits(entries, events, true, 0);
   assert.ok(plain.length > 20, `only ${plain.length} hits: the comparison would prove little`);
   assert.deepEqual(indexed.sort(), plain.sort());
   t.diagnostic(`${plain.length} hits over ${events.length} events with odd values, both paths`);
@@ -160,15 +159,13 @@ test('an event scanned as its fields (read from the line by the projector) gets 
 test('hunt gives the same alerts on any number of worker threads, sequences included', async (t) => {
   // plus two sequence rules of our own that the generated events complete many times
   const seqFile = join(dir, 'seq-rules.ndjson');
-  const seqRule = (id: string, query: string): string =>
-    JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
   // and samples of our own, which the generated events complete
   writeFileSync(
     seqFile,
     [
-      seqRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]'),
-      seqRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]'),
-      ...SAMPLE_QUERIES.map((q, i) => seqRule(`own-sample-${i}`, q)),
+      eqlRule('seq-proc-net', 'sequence by host.name with maxspan=10m [process where event.type == "start"] [network where true]'),
+      eqlRule('seq-auth-file', 'sequence by host.name [authentication where true] [file where true] until [registry where true]'),
+      ...SAMPLE_QUERIES.map((q, i) => eqlRule(`own-sample-${i}`, q)),
     ].join('\n') + '\n',
   );
   const rules = [...(await loadRules([requireShared('corpus/detection-rules')])).rules, ...(await loadRules([join(repoRoot, 'rules'), seqFile])).rules];
@@ -245,7 +242,7 @@ test('vigil hunt --lateness puts input that is not in time order in order for se
   const rulesFile = join(dir, 'late-rules.ndjson');
   writeFileSync(
     rulesFile,
-    `${JSON.stringify({ rule_id: 'late-seq', name: 'late-seq', description: 'test', type: 'eql', language: 'eql', query: 'sequence by host.name with maxspan=1m [process where process.name == "a"] [process where process.name == "b"]', severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 })}\n`,
+    `${eqlRule('late-seq', 'sequence by host.name with maxspan=1m [process where process.name == "a"] [process where process.name == "b"]')}\n`,
   );
   const ev = (t: string, name: string): string => JSON.stringify({ '@timestamp': `2026-11-23T10:00:${t}Z`, host: { name: 'h1' }, event: { category: ['process'] }, process: { name } });
   // read in this order: a at 10:00:20, b at 10:00:05, a at 10:00:00; in time order, the last a and the
