@@ -10,4 +10,8 @@ const rules = (await loadRules([rulesDir])).rules;
 const t0 = performance.now();
 const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0 });
 const ms = performance.now() - t0;
-process.stdout.write(`${JSON.stringify({ events: r.events, ms, alerts: r.alerts.length, rules: r.rulesRun, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+const byRule: Record<string, number> = {};
+for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
+// the rules run, by name, for the parent to tell which plants they can find
+const ran = rules.filter((x) => !r.rulesSkipped.some((s) => s.rule_id === x.rule_id)).map((x) => x.name);
+process.stdout.write(`${JSON.stringify({ events: r.events, ms, alerts: r.alerts.length, byRule, ran, rules: r.rulesRun, maxRssKb: process.resourceUsage().maxRSS })}\n`);

@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateEvents } from '../src/gen/index.js';
+import { generateEvents, plantedCounts } from '../src/gen/index.js';
 import type { BenchResult } from './parse.js';
 
 /**
@@ -33,11 +33,29 @@ async function baseline(file: string): Promise<number> {
   return (n / (performance.now() - t0)) * 1000;
 }
 
-function hunt(file: string, workers: number): { events: number; ms: number; alerts: number; rules: number; maxRssKb: number } {
+interface HuntRun {
+  events: number;
+  ms: number;
+  alerts: number;
+  byRule: Record<string, number>;
+  ran: string[];
+  rules: number;
+  maxRssKb: number;
+}
+
+/** A hunt must find exactly the planted attacks of the rules it ran, or its figures mean nothing. */
+function checkPlanted(h: HuntRun, events: number, workers: number): void {
+  const ran = new Set(h.ran);
+  const expected = Object.fromEntries(Object.entries(plantedCounts({ events, seed: 1 })).filter(([name]) => ran.has(name)));
+  const found = JSON.stringify(Object.entries(h.byRule).sort());
+  if (found !== JSON.stringify(Object.entries(expected).sort())) throw new Error(`hunt on ${workers} workers found ${found}, planted ${JSON.stringify(expected)}`);
+}
+
+function hunt(file: string, workers: number): HuntRun {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'hunt-child.js');
   const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers)], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`hunt failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ReturnType<typeof hunt>;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as HuntRun;
 }
 
 export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVENTS ?? 1_000_000)): Promise<BenchResult> {
@@ -62,15 +80,17 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     // a slow spell of the machine (runs of the same build here differ by 20%) hits one run, not a round
     const rounds = Math.max(1, Number(process.env.VIGIL_BENCH_HUNT_ROUNDS ?? 3));
     let base = 0;
-    let one: ReturnType<typeof hunt> | null = null;
-    let many: ReturnType<typeof hunt> | null = null;
-    const rate = (h: ReturnType<typeof hunt>): number => (h.events / h.ms) * 1000;
+    let one: HuntRun | null = null;
+    let many: HuntRun | null = null;
+    const rate = (h: HuntRun): number => (h.events / h.ms) * 1000;
     const rounds1: number[] = [];
     const roundsN: number[] = [];
     for (let k = 0; k < rounds; k++) {
       base = Math.max(base, await baseline(file));
       const h1 = hunt(file, 1);
       const hN = hunt(file, all);
+      checkPlanted(h1, events, 1);
+      checkPlanted(hN, events, all);
       rounds1.push(rate(h1));
       roundsN.push(rate(hN));
       if (one === null || rate(h1) > rate(one)) one = h1;
@@ -81,7 +101,7 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     const list = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
     lines.push(`best of ${rounds} interleaved rounds (1 worker: ${list(rounds1)}; ${all} workers: ${list(roundsN)} events/s)`);
     lines.push(`baseline: read + JSON.parse + touch 5 fields      ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
-    lines.push(`vigil hunt, ${one!.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one!.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(one!.maxRssKb / 1024)} MiB`);
+    lines.push(`vigil hunt, ${one!.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one!.alerts.toLocaleString('en-US')} alerts (the planted ones), peak RSS ${Math.round(one!.maxRssKb / 1024)} MiB`);
     lines.push(`vigil hunt, ${many!.rules} corpus rules, ${all} workers     ${Math.round(rateN).toLocaleString('en-US').padStart(9)} events/s (${(rateN / rate1).toFixed(2)}× one worker; floor 1.7×), ${many!.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(many!.maxRssKb / 1024)} MiB (floor 1 GiB)`);
     return { title: `Hunt: ${events.toLocaleString('en-US')} generated events (${mib.toFixed(0)} MiB)`, lines };
   } finally {

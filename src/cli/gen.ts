@@ -5,12 +5,17 @@ import type { Io } from './program.js';
 export async function runGen(io: Io, opts: { events: string; seed: string; plantEvery?: string }, write: (s: string) => boolean, drain: () => Promise<void>): Promise<number> {
   const events = Number(opts.events);
   const seed = Number(opts.seed);
+  const plantEvery = opts.plantEvery === undefined ? undefined : Number(opts.plantEvery);
   if (!Number.isInteger(events) || events < 0 || !Number.isInteger(seed)) {
     io.err('vigil gen: --events and --seed take integers\n');
     return 2;
   }
+  if (plantEvery !== undefined && !(Number.isInteger(plantEvery) && plantEvery >= 2)) {
+    io.err(`vigil gen: --plant-every takes an integer of at least 2 (a plant may be two events), not ${opts.plantEvery}\n`);
+    return 2;
+  }
   let buf = '';
-  for (const line of generateEvents({ events, seed, plantEvery: opts.plantEvery ? Number(opts.plantEvery) : undefined })) {
+  for (const line of generateEvents({ events, seed, plantEvery })) {
     buf += `${line}\n`;
     if (buf.length > 1 << 20) {
       if (!write(buf)) await drain();

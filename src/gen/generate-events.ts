@@ -10,15 +10,32 @@ export interface GenerateOptions {
   readonly seed: number;
   /** Epoch ms of the first event (default 2026-11-23T00:00:00Z). */
   readonly start?: number;
-  /** One planted attack per this many events (default 10,000). */
+  /** One planted attack per this many events (default 10,000; at least 2, as a plant may be two events). */
   readonly plantEvery?: number;
 }
 
-/** The planted patterns: which rule (by name) each one triggers. */
+/**
+ * The planted patterns: which rule (by name) each one triggers. The first two are the bundled rules
+ * (the seeds); the others are rules of Elastic's corpus: an event query, a sequence and a sample.
+ */
 export const PLANTED_RULES = {
   mysql: 'Linux Restricted Shell Breakout via the mysql command',
   xpCmdshell: 'Execution via MSSQL xp_cmdshell Stored Procedure',
+  straceSshd: 'Potential SSH Password Grabbing via strace',
+  rwxNetwork: 'Network Connection from Binary with RWX Memory Region',
+  netshWlan: 'Wireless Credential Dumping using Netsh Command',
 } as const;
+
+type PlantKind = keyof typeof PLANTED_RULES;
+/** Plants take turns in this order. */
+const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan'];
+/**
+ * Alerts per plant: an event query's match is one alert; a sequence's or a sample's is one alert of
+ * its own and one building-block alert per event (two events here), as Kibana raises them.
+ */
+const ALERTS_PER_PLANT: Readonly<Record<PlantKind, number>> = { mysql: 1, xpCmdshell: 1, straceSshd: 3, rwxNetwork: 3, netshWlan: 1 };
+/** The host of a plant, as the remainder of its host number by 10 (0-4 Linux, 5-8 Windows, 9 macOS). */
+const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6 };
 
 /** mulberry32: small, fast, and the same everywhere. */
 export function rng(seed: number): () => number {
@@ -68,11 +85,27 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'svc-backup', '
 const DOMAINS = ['updates.example.com', 'cdn.example.net', 'api.example.org', 'mail.example.com', 'time.example.com'];
 const base = (p: string): string => p.split(/[\\/]/).pop()!;
 
+/**
+ * The alerts each planted rule raises over the generated events, by rule name (a rule with no plant
+ * is left out). Plants start at every multiple of `plantEvery` after 0 and take turns (PLANT_ORDER);
+ * a plant of two events has its second at the next line, and one that would not fit is not planted.
+ */
 export function plantedCounts(options: GenerateOptions): Record<string, number> {
+  const every = plantEvery(options);
+  const out: Record<string, number> = {};
+  let plants = 0;
+  for (let i = every; i < options.events; i += every) {
+    const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
+    if (ALERTS_PER_PLANT[kind] > 1 && i + 1 >= options.events) continue;
+    out[PLANTED_RULES[kind]] = (out[PLANTED_RULES[kind]] ?? 0) + ALERTS_PER_PLANT[kind];
+  }
+  return out;
+}
+
+function plantEvery(options: GenerateOptions): number {
   const every = options.plantEvery ?? 10_000;
-  const planted = Math.max(0, Math.floor((options.events - 1) / every)); // plants sit at every multiple of `every` after 0
-  // plants alternate: even ones are mysql breakouts, odd ones xp_cmdshell
-  return { [PLANTED_RULES.mysql]: Math.ceil(planted / 2), [PLANTED_RULES.xpCmdshell]: Math.floor(planted / 2) };
+  if (!Number.isInteger(every) || every < 2) throw new RangeError(`plantEvery must be an integer of at least 2, not ${every}`);
+  return every;
 }
 
 /** Yields one NDJSON line (without newline) per event. */
@@ -83,9 +116,11 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
     const os: Os = i % 10 < 5 ? 'linux' : i % 10 < 9 ? 'windows' : 'macos';
     return { name: `${os === 'windows' ? 'WIN' : os === 'macos' ? 'mac' : 'lin'}-${String(i).padStart(4, '0')}`, id: `h${(i * 2654435761) >>> 0}`, os, ip: `10.${(i >> 8) & 255}.${i & 255}.${10 + (i % 200)}` };
   });
-  const every = options.plantEvery ?? 10_000;
+  const every = plantEvery(options);
   let t = options.start ?? Date.parse('2026-11-23T00:00:00Z');
   let plants = 0;
+  /** The second event of a two-event plant, for the next line. */
+  let next: ((common: Record<string, unknown>) => string) | null = null;
   for (let i = 0; i < options.events; i++) {
     t += 1 + Math.floor(r() * 40);
     const ts = new Date(t).toISOString();
@@ -93,16 +128,26 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
     const user = h.os === 'windows' && r() < 0.2 ? 'SYSTEM' : pick(USERS.slice(0, 8));
     const common = { '@timestamp': ts, agent: { type: 'endpoint', version: '8.17.0' }, host: { name: h.name, id: h.id, ip: [h.ip], os: { type: h.os, family: h.os === 'linux' ? 'debian' : h.os, platform: h.os } }, user: { name: user } };
     const entity = `${h.id}-${i}`;
-    if (i > 0 && i % every === 0) {
-      const mysql = plants++ % 2 === 0;
-      // the attack happens on a host of the right kind
-      const target = hosts[(((i / every) * 10 + (mysql ? 0 : 5)) % hosts.length)]!;
-      common.host = { name: target.name, id: target.id, ip: [target.ip], os: { type: target.os, family: target.os === 'linux' ? 'debian' : target.os, platform: target.os } };
-      if (mysql)
-        yield JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'bash', executable: '/bin/bash', pid: 30000 + (i % 1000), entity_id: entity, args: ['bash'], parent: { name: 'mysql', executable: '/usr/bin/mysql', args: ['mysql', '-u', 'app', '-e', '\\!/bin/bash'], entity_id: `${entity}-p` } } });
-      else
-        yield JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pid: 40000 + (i % 1000), entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
+    if (next !== null) {
+      yield next(common);
+      next = null;
       continue;
+    }
+    if (i > 0 && i % every === 0) {
+      const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
+      const two = ALERTS_PER_PLANT[kind] > 1;
+      // the attack happens on a host of the right kind; a plant of two events needs room for both
+      if (!two || i + 1 < options.events) {
+        const target = hosts[((i / every) * 10 + PLANT_HOST[kind]) % hosts.length]!;
+        const hostOf = { name: target.name, id: target.id, ip: [target.ip], os: { type: target.os, family: target.os === 'linux' ? 'debian' : target.os, platform: target.os } };
+        common.host = hostOf;
+        // a two-event plant's process has a pid of its own: samples join on it
+        const pid = two ? 50000 + plants : 30000 + (i % 1000);
+        yield plantEvent(kind, common, entity, pid);
+        // the second event: on the same host, by the same process where the rule joins on it
+        if (two) next = (c) => plantFollowUp(kind, { ...c, host: hostOf }, entity, pid);
+        continue;
+      }
     }
     const kind = r();
     if (kind < 0.4) {
@@ -153,4 +198,30 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
       });
     }
   }
+}
+
+/** The first (or only) event of a plant. */
+function plantEvent(kind: PlantKind, common: Record<string, unknown>, entity: string, pid: number): string {
+  switch (kind) {
+    case 'mysql':
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'bash', executable: '/bin/bash', pid, entity_id: entity, args: ['bash'], parent: { name: 'mysql', executable: '/usr/bin/mysql', args: ['mysql', '-u', 'app', '-e', '\\!/bin/bash'], entity_id: `${entity}-p` } } });
+    case 'xpCmdshell':
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pid: pid + 10000, entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
+    case 'straceSshd':
+      // an SSH session's daemon ends, and strace starts on the host within the rule's 3 s
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['end'], action: 'end', dataset: 'endpoint.events.process' }, process: { name: 'sshd', executable: '/usr/sbin/sshd', pid, entity_id: entity, args: ['sshd: alice [priv]'], parent: { name: 'sshd', executable: '/usr/sbin/sshd', entity_id: `${entity}-p` } } });
+    case 'rwxNetwork':
+      // a process asks for read-write-execute memory (auditd's mprotect with protection 7) ...
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['info'], action: 'changed-memory-protection', dataset: 'auditd_manager.auditd' }, auditd: { data: { syscall: 'mprotect', a2: '7' } }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity } });
+    case 'netshWlan':
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'start', dataset: 'endpoint.events.process' }, process: { name: 'netsh.exe', executable: 'C:\\Windows\\System32\\netsh.exe', pid: pid + 10000, entity_id: entity, args: ['netsh.exe', 'wlan', 'show', 'profile', 'name=CorpWifi', 'key=clear'], command_line: 'netsh.exe wlan show profile name=CorpWifi key=clear', parent: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', entity_id: `${entity}-p` } } });
+  }
+}
+
+/** The second event of a two-event plant. */
+function plantFollowUp(kind: PlantKind, common: Record<string, unknown>, entity: string, pid: number): string {
+  if (kind === 'straceSshd')
+    return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'strace', executable: '/usr/bin/strace', pid: pid + 1, entity_id: `${entity}-s`, args: ['strace', '-f', '-p', String(pid), '-e', 'trace=read,write'], parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
+  // ... then the same process connects out
+  return JSON.stringify({ ...common, event: { kind: 'event', category: ['network'], type: ['start', 'connection'], action: 'connection_attempted', dataset: 'endpoint.events.network' }, source: { ip: '10.0.0.5', port: 40000 + (pid % 20000) }, destination: { ip: '203.0.113.77', port: 3333 }, network: { transport: 'tcp', direction: 'egress' }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity } });
 }

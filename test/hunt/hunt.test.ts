@@ -43,8 +43,50 @@ test('the generator is deterministic and plants what it says', () => {
   assert.deepEqual([...cats].sort(), ['authentication', 'file', 'network', 'process', 'registry']);
   assert.ok(docs.every((d) => Array.isArray(d.event.type)));
   assert.ok(docs.some((d) => Array.isArray(d.process?.args) && d.process!.parent?.entity_id));
-  assert.deepEqual(plantedCounts({ events: 5000, seed: 7, plantEvery: 500 }), { 'Linux Restricted Shell Breakout via the mysql command': 5, 'Execution via MSSQL xp_cmdshell Stored Procedure': 4 });
+  // nine plants, in turn: mysql, xp_cmdshell, strace (two events), RWX (two events), netsh, then again
+  assert.deepEqual(plantedCounts({ events: 5000, seed: 7, plantEvery: 500 }), {
+    'Linux Restricted Shell Breakout via the mysql command': 2,
+    'Execution via MSSQL xp_cmdshell Stored Procedure': 2,
+    'Potential SSH Password Grabbing via strace': 6,
+    'Network Connection from Binary with RWX Memory Region': 6,
+    'Wireless Credential Dumping using Netsh Command': 1,
+  });
+  assert.equal(a.filter((l) => l.includes('"name":"strace"')).length, 2);
+  assert.equal(a.filter((l) => l.includes('"syscall":"mprotect"')).length, 2);
+  // a two-event plant that would end past the last event is not planted, nor counted
+  assert.equal([...generateEvents({ events: 301, seed: 1, plantEvery: 100 })].filter((l) => l.includes('"name":"strace"')).length, 0);
+  assert.equal(plantedCounts({ events: 301, seed: 1, plantEvery: 100 })['Potential SSH Password Grabbing via strace'], undefined);
+  assert.equal(plantedCounts({ events: 302, seed: 1, plantEvery: 100 })['Potential SSH Password Grabbing via strace'], 3);
+  assert.throws(() => plantedCounts({ events: 10, seed: 1, plantEvery: 1 }), /at least 2/);
 });
+
+test('vigil gen writes the generator\'s lines, and refuses a plant spacing a two-event plant cannot fit', () => {
+  const r = vigil(['gen', '--events', '1200', '--seed', '4', '--plant-every', '300']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, [...generateEvents({ events: 1200, seed: 4, plantEvery: 300 })].join('\n') + '\n');
+  for (const bad of ['1', '0', '2.5', 'x']) {
+    const b = vigil(['gen', '--events', '10', '--plant-every', bad]);
+    assert.equal(b.status, 2, bad);
+    assert.match(b.stderr, /--plant-every takes an integer of at least 2/);
+    assert.equal(b.stdout, '');
+  }
+});
+
+/** Alerts per rule name. */
+function alertsByRule(alerts: ReadonlyArray<{ readonly doc: Readonly<Record<string, unknown>> }>): Record<string, number> {
+  const byRule: Record<string, number> = {};
+  for (const a of alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
+  return byRule;
+}
+
+/**
+ * The planted counts of the rules a hunt runs of `rules` (the others' plants cannot be found by them;
+ * the corpus has deprecated and non-EQL rules named like the seeds).
+ */
+function plantedFor(rules: readonly Rule[], opts: Parameters<typeof plantedCounts>[0]): Record<string, number> {
+  const names = new Set(compileHuntRules(rules, undefined).entries.map((e) => e.rule.name));
+  return Object.fromEntries(Object.entries(plantedCounts(opts)).filter(([name]) => names.has(name)));
+}
 
 test('hunt with the bundled rules finds exactly the planted attacks', async () => {
   const opts = { events: 20_000, seed: 3, plantEvery: 1000 };
@@ -55,13 +97,30 @@ test('hunt with the bundled rules finds exactly the planted attacks', async () =
   writeFileSync(file, lines.join('\n') + '\n');
   const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
   // the default (the main thread, for input this small) and two workers
+  const expected = plantedFor(rules, opts);
+  assert.deepEqual(Object.keys(expected).length, 2);
   for (const workers of [undefined, 2]) {
     const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
-    const byRule: Record<string, number> = {};
-    for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
-    assert.deepEqual(byRule, plantedCounts(opts), `on ${r.workers} workers`);
+    assert.deepEqual(alertsByRule(r.alerts), expected, `on ${r.workers} workers`);
     assert.equal(r.events, 20_000);
   }
+});
+
+test('hunt with the corpus finds exactly the planted attacks of its rules: an event query, a sequence and a sample', async () => {
+  const opts = { events: 20_000, seed: 5, plantEvery: 400 };
+  const file = join(dir, 'gen-corpus.ndjson');
+  writeFileSync(file, [...generateEvents(opts)].join('\n') + '\n');
+  const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
+  const expected = plantedFor(rules, opts);
+  // 49 plants: 10 of the strace sequence and 10 of the RWX sample (3 alerts each), 9 of netsh
+  assert.deepEqual(expected, { 'Potential SSH Password Grabbing via strace': 30, 'Network Connection from Binary with RWX Memory Region': 30, 'Wireless Credential Dumping using Netsh Command': 9 });
+  const ids: string[] = [];
+  for (const workers of [0, 2]) {
+    const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
+    assert.deepEqual(alertsByRule(r.alerts), expected, `on ${workers} workers`);
+    ids.push(JSON.stringify(r.alerts.map((a) => a.id)));
+  }
+  assert.equal(ids[0], ids[1]);
 });
 
 /** Every hit of a rule set over the events, in input order, as `rule_id event-id[+event-id…]`. */
@@ -300,9 +359,7 @@ test('hunt reads input in chunks without losing or renumbering a line: a line lo
     const r = await runHunt({ rules, inputs: [file], workers, now: NOW });
     assert.equal(r.events, lines.length + 1, `${file} on ${workers}`);
     assert.deepEqual(r.badSamples.map((b) => b.line), [2012], `${file} on ${workers}`);
-    const byRule: Record<string, number> = {};
-    for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;
-    assert.deepEqual(byRule, plantedCounts(opts));
+    assert.deepEqual(alertsByRule(r.alerts), plantedFor(rules, opts));
     seen.push(JSON.stringify(r.alerts.map((a) => a.id)));
   }
   assert.equal(new Set(seen).size, 1);
