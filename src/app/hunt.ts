@@ -495,10 +495,11 @@ async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: 
 /**
  * Input (bytes of NDJSON over all cores) below which a hunt does better on the main thread alone:
  * each worker compiles every rule and runs slowly until its code is optimized. On 2 cores with the
- * 1,024 corpus rules, 200,000 generated events (115 MiB) took 4.9-5.1 s on the main thread and
- * 5.1-5.3 s on two workers; 100,000 took 3.2 s and 4.0 s; 1,000,000 took 20 s and 13 s.
+ * 1,024 corpus rules, 300,000 generated events (172 MiB) took 2.1-2.8 s on the main thread and
+ * 2.3-2.5 s on two workers; 400,000 (229 MiB) 2.7-3.2 s and 2.6-2.9 s; 600,000 3.6-5.0 s and
+ * 3.3-3.7 s (three runs each).
  */
-const SMALL_INPUT_BYTES = 256 * 1048576;
+const SMALL_INPUT_BYTES = 512 * 1048576;
 /** What a gzip file is taken to hold per byte, to weigh it against SMALL_INPUT_BYTES. */
 const GZIP_RATIO = 8;
 

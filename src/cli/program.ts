@@ -76,7 +76,7 @@ export function createProgram(io: Io): Command {
     .option('--progress', 'show the progress bar even when standard error is not a terminal')
     .option('--no-progress', 'no progress bar')
     .option('--lateness <duration>', 'how far behind the newest event an event may come and still be put in time order for sequences and samples (30s, 5m, 1h; all orders the whole input first; default 0: input in time order)')
-    .option('--workers <n>', 'worker threads (default: one per core, for input of 128 MiB or more on 2 cores, 64 MiB on 4; 0 runs on the main thread)')
+    .option('--workers <n>', 'worker threads (default: one per core, for input of 256 MiB or more on 2 cores, 128 MiB on 4; 0 runs on the main thread)')
     .action(async (opts: HuntOpts) => {
       process.exitCode = await runHuntCommand(io, opts, process.stdin, { out: process.stdout.isTTY === true, err: process.stderr.isTTY === true });
     });

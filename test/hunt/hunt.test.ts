@@ -282,10 +282,10 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
 
 test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
   const MiB = 1048576;
-  assert.equal(defaultWorkers(127 * MiB, 2), 0);
-  assert.equal(defaultWorkers(128 * MiB, 2), 2);
-  assert.equal(defaultWorkers(64 * MiB, 4), 4);
-  assert.equal(defaultWorkers(63 * MiB, 4), 0);
+  assert.equal(defaultWorkers(255 * MiB, 2), 0);
+  assert.equal(defaultWorkers(256 * MiB, 2), 2);
+  assert.equal(defaultWorkers(128 * MiB, 4), 4);
+  assert.equal(defaultWorkers(127 * MiB, 4), 0);
   assert.equal(defaultWorkers(Infinity, 8), 8);
   assert.equal(defaultWorkers(Infinity, 1), 0);
   const file = join(dir, 'small.ndjson');
