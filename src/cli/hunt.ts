@@ -26,16 +26,43 @@ const get = (doc: Record<string, unknown>, path: string): string => {
   return v === undefined || v === null ? '' : String(v);
 };
 
-function row(a: BuiltAlert): string[] {
+/**
+ * An alert's row. A sequence's (or sample's) own alert holds only the fields its events share, so
+ * where its events differ, its row shows theirs, in event order: the users joined by commas, the
+ * processes by arrows (`sshd → strace`).
+ */
+function row(a: BuiltAlert, events: readonly BuiltAlert[] | undefined): string[] {
+  const across = (pick: (b: BuiltAlert) => string | null, sep: string): string => {
+    const vs: string[] = [];
+    for (const b of events ?? []) {
+      const v = pick(b);
+      if (v && v !== vs[vs.length - 1]) vs.push(v);
+    }
+    return vs.join(sep);
+  };
   return [
     String(a.doc['kibana.alert.original_time'] ?? ''),
     a.severity,
     String(a.risk),
     String(a.doc['kibana.alert.rule.name'] ?? a.ruleId),
-    a.host ?? '',
-    a.user ?? '',
-    a.process ?? get(a.doc, 'process.name'),
+    a.host ?? across((b) => b.host, ', '),
+    a.user ?? across((b) => b.user, ', '),
+    a.process ?? (events ? across((b) => b.process, ' → ') : get(a.doc, 'process.name')),
   ];
+}
+
+/** The rows of the alerts that are not building blocks (each sequence's with its events' alerts). */
+function rows(alerts: readonly BuiltAlert[]): string[][] {
+  const groups = new Map<string, BuiltAlert[]>();
+  for (const a of alerts) {
+    if (!a.buildingBlock || a.groupId === null) continue;
+    const g = groups.get(a.groupId);
+    if (g) g.push(a);
+    else groups.set(a.groupId, [a]);
+  }
+  const index = (b: BuiltAlert): number => Number(b.doc['kibana.alert.group.index'] ?? 0);
+  for (const g of groups.values()) g.sort((x, y) => index(x) - index(y));
+  return alerts.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : groups.get(a.groupId)));
 }
 
 const HEAD = ['time', 'severity', 'risk', 'rule', 'host', 'user', 'process'];
@@ -116,8 +143,8 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   let text: string;
   if (format === 'ndjson') text = sorted.map((a) => JSON.stringify(a.doc)).join('\n') + (sorted.length ? '\n' : '');
   else if (format === 'json') text = `${JSON.stringify(sorted.map((a) => a.doc), null, 2)}\n`;
-  else if (format === 'csv') text = [HEAD.join(','), ...sorted.filter((a) => !a.buildingBlock).map((a) => row(a).map(csvCell).join(','))].join('\n') + '\n';
-  else text = `${table(sorted.filter((a) => !a.buildingBlock).map(row))}\n\n${summary(result.alerts)}\n`;
+  else if (format === 'csv') text = [HEAD.join(','), ...rows(sorted).map((r) => r.map(csvCell).join(','))].join('\n') + '\n';
+  else text = `${table(rows(sorted))}\n\n${summary(result.alerts)}\n`;
   if (opts.output) {
     const ws = createWriteStream(opts.output);
     await new Promise<void>((resolve, reject) => ws.end(text, () => resolve()).on('error', reject));

@@ -144,8 +144,9 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
         // a two-event plant's process has a pid of its own: samples join on it
         const pid = two ? 50000 + plants : 30000 + (i % 1000);
         yield plantEvent(kind, common, entity, pid);
-        // the second event: on the same host, by the same process where the rule joins on it
-        if (two) next = (c) => plantFollowUp(kind, { ...c, host: hostOf }, entity, pid);
+        // the second event: on the same host, by the same user, and by the same process where the rule joins on it
+        const user = common.user;
+        if (two) next = (c) => plantFollowUp(kind, { ...c, host: hostOf, user }, entity, pid);
         continue;
       }
     }

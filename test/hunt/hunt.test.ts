@@ -121,6 +121,13 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
     ids.push(JSON.stringify(r.alerts.map((a) => a.id)));
   }
   assert.equal(ids[0], ids[1]);
+  // a sequence's row shows its events' processes in order; its users and host, which they share
+  const strace = join(requireShared('corpus/detection-rules'), 'rules', 'linux', 'credential_access_ssh_password_grabbing_via_strace.toml');
+  const csv = vigil(['hunt', '--rules', strace, '--events', file, '--format', 'csv']);
+  assert.equal(csv.status, 0, csv.stderr);
+  const rows = csv.stdout.trim().split('\n').slice(1);
+  assert.equal(rows.length, 10);
+  for (const r of rows) assert.match(r, /^[^,]+,medium,47,Potential SSH Password Grabbing via strace,lin-\d{4},[a-z-]+,sshd → strace$/);
 });
 
 /** Every hit of a rule set over the events, in input order, as `rule_id event-id[+event-id…]`. */
