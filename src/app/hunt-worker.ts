@@ -8,7 +8,7 @@ import { RuleSet } from '../engine/index.js';
 import { compileHuntRules, HuntScanner, type HuntChunk, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
 const setup = workerData as HuntWorkerSetup;
-const { entries } = compileHuntRules(setup.rules, setup.index, { eager: false });
+const { entries } = compileHuntRules(setup.rules, setup.index);
 const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now);
 
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {

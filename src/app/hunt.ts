@@ -105,11 +105,12 @@ function whyNotHunted(rule: Rule, index: string | undefined): string | null {
 }
 
 /**
- * The rules a hunt runs, compiled, and the ones it skips with why. `eager: false` (for workers,
- * whose rules the main thread has compiled too) skips building each query's own pipeline, which the
- * rule set does not use to scan.
+ * The rules a hunt runs, compiled, and the ones it skips with why. A query's own pipeline is built
+ * only when a rule set makes a matcher of it (stateful rules, on the thread that feeds them): the
+ * rule set scans with filters of its own, so building the pipelines of 800 event queries took a
+ * 5,000-event hunt from 370 to 465 ms.
  */
-export function compileHuntRules(rules: readonly Rule[], index: string | undefined, { eager = true }: { eager?: boolean } = {}): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
+export function compileHuntRules(rules: readonly Rule[], index: string | undefined): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
   const entries = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
@@ -119,7 +120,7 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       continue;
     }
     // a rule without a query has a reason not to run
-    const c = compileQuery(rule.query!, { eager, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
+    const c = compileQuery(rule.query!, { eager: false, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
     if (!c.ok) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile' });
       continue;
