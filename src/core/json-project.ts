@@ -134,6 +134,9 @@ export class JsonProjector {
   private end = 0;
   /** The value the last build read. */
   private v: unknown = undefined;
+  /** The elements of the arrays being read (see `whole`), the first `nElements`. */
+  private readonly elements: unknown[] = [];
+  private nElements = 0;
   /** Of the last string scanned: held an escape, held a dot, its hash. */
   private escaped = false;
   private dotted = false;
@@ -356,17 +359,26 @@ export class JsonProjector {
       }
     }
     if (c === 91) {
-      const a: unknown[] = [];
       i = ws(b, i + 1);
-      if (b[i] === 93) return (this.v = a), i + 1;
+      if (b[i] === 93) return (this.v = []), i + 1;
+      // elements gather on a stack shared by every array being read, and the array is made at its
+      // size once they are all read (pushing onto a new array made room for 17 at the first element)
+      const stack = this.elements;
+      const base = this.nElements;
       for (;;) {
         i = this.whole(i, depth + 1);
-        if (i === FAIL) return FAIL;
-        a.push(this.v);
+        if (i === FAIL) return (this.nElements = base), FAIL;
+        stack[this.nElements++] = this.v;
         i = ws(b, i);
         const d = b[i++];
-        if (d === 93) return (this.v = a), i;
-        if (d !== 44) return FAIL;
+        if (d === 93) {
+          const a = stack.slice(base, this.nElements);
+          // the stack holds no value (nor the text it may be cut from) past its event
+          for (let k = base; k < this.nElements; k++) stack[k] = undefined;
+          this.nElements = base;
+          return (this.v = a), i;
+        }
+        if (d !== 44) return (this.nElements = base), FAIL;
         i = ws(b, i);
       }
     }
