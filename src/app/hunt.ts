@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
@@ -55,11 +55,24 @@ export interface BadLine {
   readonly message: string;
 }
 
+/**
+ * An input that could not be read to its end (a truncated or corrupt gzip file, a file that vanished
+ * or cannot be opened): its lines up to `line` were hunted, and the hunt went on with the others.
+ */
+export interface ReadError {
+  readonly file: string;
+  /** The last whole line read before the error (0: none). */
+  readonly line: number;
+  readonly message: string;
+}
+
 export interface HuntResult {
   readonly alerts: BuiltAlert[];
   readonly events: number;
   readonly badLines: number;
   readonly badSamples: BadLine[];
+  /** Inputs not read to their end; the rest of the input was still hunted. */
+  readonly readErrors: ReadError[];
   readonly rulesRun: number;
   readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string }>;
   /** Events that reached a sequence (or sample) after a later event: input not in time order. */
@@ -419,13 +432,36 @@ export class ChunkPool {
  * buffer of its own (from the pool), so it can be handed to a worker thread without a copy. A plain
  * file is read straight into the chunk's buffer; stdin and gzip come through a stream.
  */
+/** Why an input stopped being read, after how many of its lines (see ReadError). */
+class InputError extends Error {
+  constructor(
+    message: string,
+    readonly lines: number,
+  ) {
+    super(message);
+  }
+}
+
 async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress, pool: ChunkPool): AsyncGenerator<HuntChunk> {
-  let firstLine = 1;
+  const at = { line: 1 };
+  try {
+    yield* readChunks(file, fi, o, progress, pool, at);
+  } catch (e) {
+    // the lines handed on so far stand; a line cut short by the error is not one of them
+    throw new InputError(e instanceof Error ? e.message : String(e), at.line - 1);
+  }
+}
+
+/** The chunks of one input; `at.line` is the number of the next line to hand on. */
+async function* readChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress, pool: ChunkPool, at: { line: number }): AsyncGenerator<HuntChunk> {
   const chunk = (buf: ArrayBuffer, end: number): HuntChunk => {
     const bytes = new Uint8Array(buf, 0, end);
-    const c = { fi, firstLine, bytes };
+    const c = { fi, firstLine: at.line, bytes };
     const b = Buffer.from(buf, 0, end);
-    for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) firstLine++;
+    let lines = 0;
+    for (let nl = b.indexOf(10); nl >= 0; nl = b.indexOf(10, nl + 1)) lines++;
+    // a chunk ends at a line end, or at the end of the input with a last line of its own
+    at.line += b[end - 1] === 10 ? lines : lines + 1;
     return c;
   };
   if (file !== '-' && !file.endsWith('.gz')) {
@@ -472,7 +508,9 @@ async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: 
   else {
     const rs: ReadStream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
     rs.on('data', (b) => (progress.bytesRead += b.length));
-    raw = rs.pipe(createGunzip({ chunkSize: CHUNK_BYTES }));
+    // a pipeline, not pipe: an error of either stream (a file that cannot be read, a corrupt or
+    // truncated gzip) ends the reading below with it, and both streams are closed
+    raw = pipeline(rs, createGunzip({ chunkSize: CHUNK_BYTES }), () => {});
   }
   let carry: Buffer = Buffer.alloc(0);
   const cut = (data: Buffer, end: number): HuntChunk => {
@@ -570,24 +608,34 @@ async function huntWith(
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
   };
+  const readErrors: ReadError[] = [];
+  /** Every chunk of every input to `take`; an input that fails is reported, and the next one read. */
+  const eachChunk = async (take: (c: HuntChunk) => Promise<void> | void): Promise<void> => {
+    for (let fi = 0; fi < files.length; fi++) {
+      try {
+        for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) await take(c);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        readErrors.push({ file: files[fi]!, line: e.lines, message: e.message });
+      }
+    }
+  };
   if (pool === null) {
     const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now);
-    for (let fi = 0; fi < files.length; fi++) for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) settle(scanner.chunk(c));
+    await eachChunk((c) => settle(scanner.chunk(c)));
   } else {
     // chunks go round the workers; results are settled in chunk order, a few in flight per worker
     const queue: Array<Promise<ChunkResult>> = [];
-    for (let fi = 0; fi < files.length; fi++) {
-      for await (const c of inputChunks(files[fi]!, fi, o, progress, buffers)) {
-        queue.push(pool.submit(c));
-        if (queue.length >= IN_FLIGHT * workers) settle(await queue.shift()!);
-      }
-    }
+    await eachChunk(async (c) => {
+      queue.push(pool.submit(c));
+      if (queue.length >= IN_FLIGHT * workers) settle(await queue.shift()!);
+    });
     while (queue.length) settle(await queue.shift()!);
   }
   sequencer.flush(groups);
   o.onProgress?.(progress);
   const alerts = finish(groups, o.maxAlerts ?? Infinity);
-  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, elapsedMs: performance.now() - t0, workers };
+  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, elapsedMs: performance.now() - t0, workers };
 }
 
 export interface HuntWorkerSetup {

@@ -82,7 +82,8 @@ function summary(alerts: readonly BuiltAlert[]): string {
     return [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
   };
   const lines = [`summary: ${top.length} alerts`];
-  lines.push('  by severity: ' + count((a) => [a.severity]).map(([k, n]) => `${k} ${n}`).join(', '));
+  const severities = count((a) => [a.severity]);
+  lines.push('  by severity: ' + (severities.length ? severities.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
   lines.push('  by ATT&CK tactic: ' + (tactics.length ? tactics.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   lines.push('  by rule:');
@@ -99,7 +100,7 @@ function progressLine(p: HuntProgress, t0: number): string {
   return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s  ETA ${eta}s  bad ${p.badLines}`;
 }
 
-/** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad, 2 usage. */
+/** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad or an input could not be read to its end, 2 usage. */
 export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tty: { readonly out: boolean; readonly err: boolean }): Promise<number> {
   const format = opts.format ?? (tty.out && !opts.output ? 'table' : 'ndjson');
   if (!['table', 'ndjson', 'json', 'csv'].includes(format)) {
@@ -155,7 +156,8 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
+  for (const r of result.readErrors) info.push(`${r.file}: not read to its end (${r.message}); ${r.line === 0 ? 'no line was read' : `lines 1-${r.line.toLocaleString('en-US')} were hunted`}`);
   if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} ${result.outOfOrder === 1 ? 'event' : 'events'} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
   io.err(`${info.join('\n')}\n`);
-  return result.badLines > 0 ? 1 : 0;
+  return result.badLines > 0 || result.readErrors.length > 0 ? 1 : 0;
 }

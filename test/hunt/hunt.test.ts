@@ -287,6 +287,45 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
 });
 
+test('an input that cannot be read to its end (truncated or corrupt gzip) is reported, its lines before the break hunted, and the other inputs hunted in full', async () => {
+  const sub = join(dir, 'broken-gz');
+  rmSync(sub, { recursive: true, force: true });
+  mkdirSync(sub, { recursive: true });
+  const lines = [...generateEvents({ events: 12_000, seed: 6, plantEvery: 250 })];
+  const part = (from: number, to: number): string => `${lines.slice(from, to).join('\n')}\n`;
+  writeFileSync(join(sub, 'a.ndjson.gz'), gzipSync(part(0, 3000)));
+  // cut short in the middle: the gzip stream ends without its trailer
+  const whole = gzipSync(part(3000, 9000));
+  writeFileSync(join(sub, 'b-truncated.ndjson.gz'), whole.subarray(0, Math.floor(whole.length / 2)));
+  writeFileSync(join(sub, 'c-not-gzip.ndjson.gz'), part(9000, 9100));
+  writeFileSync(join(sub, 'd.ndjson'), part(9100, 12_000));
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  const ids: string[] = [];
+  for (const workers of [0, 2]) {
+    const r = await runHunt({ rules, inputs: [sub], workers, now: NOW });
+    assert.deepEqual(r.readErrors.map((e) => [e.file, e.message]), [
+      [join(sub, 'b-truncated.ndjson.gz'), 'unexpected end of file'],
+      [join(sub, 'c-not-gzip.ndjson.gz'), 'incorrect header check'],
+    ], `on ${workers} workers`);
+    const got = r.readErrors[0]!.line;
+    assert.ok(got > 0 && got < 6000, `${got} lines read of the truncated file`);
+    assert.equal(r.readErrors[1]!.line, 0);
+    assert.equal(r.events, 3000 + got + 2900);
+    // the same alerts as a hunt over what could be read, written out plainly
+    const readable = join(dir, 'readable.ndjson');
+    writeFileSync(readable, part(0, 3000 + got) + part(9100, 12_000));
+    const plain = await runHunt({ rules, inputs: [readable], workers: 0, now: NOW });
+    assert.ok(plain.alerts.length > 10);
+    assert.deepEqual(alertsByRule(r.alerts), alertsByRule(plain.alerts));
+    ids.push(JSON.stringify(r.alerts.map((a) => a.doc['kibana.alert.original_time'])));
+  }
+  assert.equal(ids[0], ids[1]);
+  const cli = vigil(['hunt', '--events', sub, '--format', 'csv']);
+  assert.equal(cli.status, 1);
+  assert.match(cli.stderr, /b-truncated\.ndjson\.gz: not read to its end \(unexpected end of file\); lines 1-[\d,]+ were hunted/);
+  assert.match(cli.stderr, /c-not-gzip\.ndjson\.gz: not read to its end \(incorrect header check\); no line was read/);
+});
+
 test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
   const MiB = 1048576;
   assert.equal(defaultWorkers(255 * MiB, 2), 0);
