@@ -39,6 +39,12 @@ export interface HuntOptions {
    * count. 0 does everything on this thread. Default: see `defaultWorkers`.
    */
   readonly workers?: number;
+  /**
+   * The longest line read (default 64 MiB, above Elasticsearch's 100 MB request limit per
+   * document only in name: a line that long is no event a shipper sends). A longer one is a bad
+   * line, skipped without being held: a binary file among the logs must not fill the memory.
+   */
+  readonly maxLineBytes?: number;
 }
 
 export interface HuntProgress {
@@ -181,6 +187,8 @@ export interface HuntChunk {
   readonly fi: number;
   readonly firstLine: number;
   readonly bytes: Uint8Array;
+  /** Lines the reader skipped before this chunk's (too long), as bad lines; they come first in the answer. */
+  readonly skipped?: ReadonlyArray<{ lineNo: number; message: string }>;
 }
 
 /**
@@ -269,7 +277,7 @@ export class HuntScanner {
   }
 
   chunk(c: HuntChunk): ChunkResult {
-    const r: ChunkResult = { fi: c.fi, events: 0, bad: [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes };
+    const r: ChunkResult = { fi: c.fi, events: 0, bad: c.skipped ? [...c.skipped] : [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes };
     const bytes = c.bytes;
     let lineNo = c.firstLine;
     // text is made a piece at a time: a piece of up to PIECE_BYTES (whole lines) is a young string that
@@ -452,23 +460,37 @@ async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: 
   }
 }
 
+/** The longest line read by default (see HuntOptions.maxLineBytes). */
+const MAX_LINE_BYTES = 64 * 1048576;
+
 /** The chunks of one input; `at.line` is the number of the next line to hand on. */
 async function* readChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress, pool: ChunkPool, at: { line: number }): AsyncGenerator<HuntChunk> {
+  const maxLine = Math.max(CHUNK_BYTES, o.maxLineBytes ?? MAX_LINE_BYTES);
+  const tooLong = `line longer than ${maxLine >= 1048576 ? `${Math.round(maxLine / 1048576)} MiB` : `${maxLine} bytes`}: skipped`;
+  /** Lines skipped since the last chunk, for the next one to carry. */
+  let skipped: Array<{ lineNo: number; message: string }> = [];
+  const skip = (): void => {
+    skipped.push({ lineNo: at.line, message: tooLong });
+    at.line++;
+  };
   const chunk = (buf: ArrayBuffer, end: number): HuntChunk => {
     const bytes = new Uint8Array(buf, 0, end);
-    const c = { fi, firstLine: at.line, bytes };
+    const c: HuntChunk = skipped.length ? { fi, firstLine: at.line, bytes, skipped } : { fi, firstLine: at.line, bytes };
+    skipped = [];
     const b = Buffer.from(buf, 0, end);
     let lines = 0;
     for (let nl = b.indexOf(10); nl >= 0; nl = b.indexOf(10, nl + 1)) lines++;
     // a chunk ends at a line end, or at the end of the input with a last line of its own
-    at.line += b[end - 1] === 10 ? lines : lines + 1;
+    if (end > 0) at.line += b[end - 1] === 10 ? lines : lines + 1;
     return c;
   };
+  /** Skipped lines that no chunk came after to carry: an empty chunk carries them. */
+  const rest = (): HuntChunk | null => (skipped.length ? chunk(pool.take(0), 0) : null);
   if (file !== '-' && !file.endsWith('.gz')) {
     const fh = await open(file, 'r');
     try {
       let carry: Uint8Array = new Uint8Array(0);
-      for (;;) {
+      reading: for (;;) {
         // the line carried over, then as much of the file as fits; a line longer than a chunk gets a buffer of its own
         let buf = pool.take(carry.length + CHUNK_BYTES / 2);
         new Uint8Array(buf).set(carry);
@@ -484,7 +506,29 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
           last = Buffer.from(buf, 0, filled).lastIndexOf(10);
           if (last >= from || eof) break;
           if (filled === buf.byteLength) {
-            const bigger = new ArrayBuffer(buf.byteLength * 2);
+            if (buf.byteLength >= maxLine) {
+              // the buffer holds one line, and it is too long: the rest of it is read past, not held
+              pool.give(buf);
+              skip();
+              const scratch = new Uint8Array(pool.take(CHUNK_BYTES));
+              for (;;) {
+                const { bytesRead: n } = await fh.read(scratch, 0, scratch.length, null);
+                progress.bytesRead += n;
+                if (n === 0) {
+                  pool.give(scratch.buffer);
+                  const c = rest();
+                  if (c) yield c;
+                  return;
+                }
+                const nl = scratch.subarray(0, n).indexOf(10);
+                if (nl >= 0) {
+                  carry = scratch.slice(nl + 1, n);
+                  pool.give(scratch.buffer);
+                  continue reading;
+                }
+              }
+            }
+            const bigger = new ArrayBuffer(Math.min(buf.byteLength * 2, maxLine));
             new Uint8Array(bigger).set(new Uint8Array(buf));
             pool.give(buf);
             buf = bigger;
@@ -493,11 +537,17 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
         const end = eof && last < filled - 1 ? filled : last + 1;
         if (end === 0) {
           pool.give(buf);
+          const c = rest();
+          if (c) yield c;
           return;
         }
         carry = new Uint8Array(buf, end, filled - end).slice();
         yield chunk(buf, end);
-        if (eof && carry.length === 0) return;
+        if (eof && carry.length === 0) {
+          const c = rest();
+          if (c) yield c;
+          return;
+        }
       }
     } finally {
       await fh.close();
@@ -512,23 +562,50 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
     // truncated gzip) ends the reading below with it, and both streams are closed
     raw = pipeline(rs, createGunzip({ chunkSize: CHUNK_BYTES }), () => {});
   }
-  let carry: Buffer = Buffer.alloc(0);
+  // the start of a line not ended yet, in the pieces it came in (joined once its end comes: joining
+  // at every piece took time growing with the square of a long line's length)
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  let skipping = false;
   const cut = (data: Buffer, end: number): HuntChunk => {
     const buf = pool.take(end);
     new Uint8Array(buf).set(data.subarray(0, end));
     return chunk(buf, end);
   };
-  for await (const piece of raw) {
-    const data: Buffer = carry.length ? Buffer.concat([carry, piece as Buffer]) : (piece as Buffer);
-    const last = data.lastIndexOf(10);
+  for await (const p of raw) {
+    let piece = p as Buffer;
+    if (skipping) {
+      // past the rest of a line too long to hold
+      const nl = piece.indexOf(10);
+      if (nl < 0) continue;
+      skipping = false;
+      piece = piece.subarray(nl + 1);
+    }
+    const last = piece.lastIndexOf(10);
     if (last < 0) {
-      carry = Buffer.from(data);
+      carry.push(Buffer.from(piece));
+      carryBytes += piece.length;
+      if (carryBytes >= maxLine) {
+        skip();
+        carry = [];
+        carryBytes = 0;
+        skipping = true;
+      }
       continue;
     }
-    yield cut(data, last + 1);
-    carry = Buffer.from(data.subarray(last + 1));
+    const first = piece.indexOf(10);
+    if (carryBytes + first >= maxLine) {
+      // the carried line ends here, too long: skipped; the lines after it go on
+      skip();
+      if (last > first) yield cut(piece.subarray(first + 1), last - first);
+    } else if (carry.length) yield cut(Buffer.concat([...carry, piece.subarray(0, last + 1)]), carryBytes + last + 1);
+    else yield cut(piece, last + 1);
+    carry = last + 1 < piece.length ? [Buffer.from(piece.subarray(last + 1))] : [];
+    carryBytes = piece.length - last - 1;
   }
-  if (carry.length) yield cut(carry, carry.length);
+  if (carryBytes > 0 && !skipping) yield cut(Buffer.concat(carry), carryBytes);
+  const c = rest();
+  if (c) yield c;
 }
 
 /**

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
 import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
@@ -324,6 +325,33 @@ test('an input that cannot be read to its end (truncated or corrupt gzip) is rep
   assert.equal(cli.status, 1);
   assert.match(cli.stderr, /b-truncated\.ndjson\.gz: not read to its end \(unexpected end of file\); lines 1-[\d,]+ were hunted/);
   assert.match(cli.stderr, /c-not-gzip\.ndjson\.gz: not read to its end \(incorrect header check\); no line was read/);
+});
+
+test('a line longer than the limit is a bad line, read past without being held, and the lines around it keep their numbers', async () => {
+  const lines = [...generateEvents({ events: 400, seed: 8, plantEvery: 50 })];
+  const long = (mib: number): string => JSON.stringify({ '@timestamp': '2026-11-23T00:00:00.000Z', event: { category: ['process'] }, message: 'x'.repeat(mib * 1048576) });
+  // line 101 too long; line 202 long but under the limit; line 303 broken; the last, 404, too long, with no newline after it
+  const text = [...lines.slice(0, 100), long(3), ...lines.slice(100, 200), long(0.75), ...lines.slice(200, 300), '{broken', ...lines.slice(300), long(2)].join('\n');
+  const plain = join(dir, 'long-lines.ndjson');
+  const gz = join(dir, 'long-lines.ndjson.gz');
+  writeFileSync(plain, text);
+  writeFileSync(gz, gzipSync(text));
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  const seen: string[] = [];
+  const runs: Array<[string, number, string | undefined]> = [[plain, 0, undefined], [plain, 2, undefined], [gz, 0, undefined], [gz, 2, undefined], ['-', 0, text]];
+  for (const [file, workers, stdinText] of runs) {
+    // standard input in pieces of 64 KiB, as a pipe gives it
+    const stdin = stdinText === undefined ? undefined : Readable.from((function* () { for (let i = 0; i < stdinText.length; i += 65536) yield Buffer.from(stdinText.slice(i, i + 65536)); })());
+    const r = await runHunt({ rules, inputs: [file], stdin, workers, now: NOW, maxLineBytes: 1048576 });
+    const where = `${file} on ${workers}`;
+    assert.deepEqual(r.badSamples.map((b) => b.line), [101, 303, 404], where);
+    assert.deepEqual(r.badSamples.map((b) => /^line longer than 1 MiB: skipped$/.test(b.message)), [true, false, true], where);
+    assert.equal(r.badLines, 3, where);
+    assert.equal(r.events, 401, where);
+    assert.deepEqual(alertsByRule(r.alerts), plantedFor(rules, { events: 400, seed: 8, plantEvery: 50 }), where);
+    seen.push(JSON.stringify(r.alerts.map((a) => a.doc['kibana.alert.ancestors'])));
+  }
+  assert.equal(new Set(seen.slice(0, 4)).size, 1);
 });
 
 test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
