@@ -79,6 +79,8 @@ export interface HuntResult {
   readonly badSamples: BadLine[];
   /** Inputs not read to their end; the rest of the input was still hunted. */
   readonly readErrors: ReadError[];
+  /** Files in the folders given that were not read: their names are not those of event files. */
+  readonly passedOver: string[];
   readonly rulesRun: number;
   readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string }>;
   /** Events that reached a sequence (or sample) after a later event: input not in time order. */
@@ -90,8 +92,12 @@ export interface HuntResult {
 
 const EVENT_FILE = /\.(ndjson|jsonl|json)(\.gz)?$/i;
 
-/** Expands folders (recursively, sorted) into event files; `-` is stdin. */
-export async function expandInputs(paths: readonly string[]): Promise<string[]> {
+/**
+ * Expands folders (recursively, sorted) into event files; `-` is stdin. A file named is read
+ * whatever its name; in a folder, only names ending in .ndjson, .jsonl or .json (or those .gz) are,
+ * and the others go to `passedOver`.
+ */
+export async function expandInputs(paths: readonly string[], passedOver: string[] = []): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     if (p === '-') {
@@ -103,13 +109,15 @@ export async function expandInputs(paths: readonly string[]): Promise<string[]> 
       out.push(p);
       continue;
     }
-    // entry types come with the listing: only a symbolic link needs a stat (to see where it leads)
+    // entry types come with the listing: only a symbolic link needs a stat (to see where it leads;
+    // a link that leads nowhere is a file that will not open, reported as the hunt reads it)
     const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const d of entries) {
       const full = join(p, d.name);
-      const dir = d.isDirectory() || (d.isSymbolicLink() && (await stat(full)).isDirectory());
-      if (dir) out.push(...(await expandInputs([full])));
+      const dir = d.isDirectory() || (d.isSymbolicLink() && (await stat(full).then((x) => x.isDirectory(), () => false)));
+      if (dir) out.push(...(await expandInputs([full], passedOver)));
       else if (EVENT_FILE.test(d.name)) out.push(full);
+      else passedOver.push(full);
     }
   }
   return out;
@@ -630,11 +638,13 @@ export function defaultWorkers(inputBytes: number, cores: number): number {
 
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const t0 = performance.now();
-  const files = await expandInputs(o.inputs.length ? o.inputs : ['-']);
+  const passedOver: string[] = [];
+  const files = await expandInputs(o.inputs.length ? o.inputs : ['-'], passedOver);
   const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length };
   let inputBytes = 0;
   for (const f of files) {
-    const size = f === '-' ? Infinity : (await stat(f)).size;
+    // a file that cannot be stat'ed will not open either: reading it reports it
+    const size = f === '-' ? Infinity : await stat(f).then((x) => x.size, () => 0);
     if (f !== '-') progress.bytesTotal += size;
     inputBytes += f.endsWith('.gz') ? size * GZIP_RATIO : size;
   }
@@ -647,7 +657,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   // sent only the rules they can run (a copy of all 2,192 corpus rules took twice as long)
   const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules.filter((r) => whyNotHunted(r, o.index) === null), index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
   try {
-    return await huntWith(o, { files, progress, pool, workers, now, lateness, t0 });
+    return { ...(await huntWith(o, { files, progress, pool, workers, now, lateness, t0 })), passedOver };
   } finally {
     await pool?.close();
   }
@@ -656,7 +666,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
 async function huntWith(
   o: HuntOptions,
   { files, progress, pool, workers, now, lateness, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; t0: number },
-): Promise<HuntResult> {
+): Promise<Omit<HuntResult, 'passedOver'>> {
   const { entries, skipped } = compileHuntRules(o.rules, o.index);
   const index = o.index ?? 'hunt';
   const groups: AlertGroup[] = [];

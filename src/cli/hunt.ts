@@ -156,6 +156,10 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
+  if (result.passedOver.length > 0) {
+    const n = result.passedOver.length;
+    info.push(`note: ${n.toLocaleString('en-US')} ${n === 1 ? 'file' : 'files'} in the folders given ${n === 1 ? 'was' : 'were'} not read, as event files are named *.ndjson, *.jsonl or *.json (or those .gz), such as ${result.passedOver[0]}; name a file to read it whatever its name`);
+  }
   for (const r of result.readErrors) info.push(`${r.file}: not read to its end (${r.message}); ${r.line === 0 ? 'no line was read' : `lines 1-${r.line.toLocaleString('en-US')} were hunted`}`);
   if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} ${result.outOfOrder === 1 ? 'event' : 'events'} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
   io.err(`${info.join('\n')}\n`);

@@ -413,8 +413,22 @@ test('folders expand to their event files, sorted, through subfolders and links 
   mkdirSync(join(root, 'sub'), { recursive: true });
   for (const f of ['b.ndjson', 'a.jsonl', 'notes.txt', join('sub', 'c.ndjson.gz'), join('sub', 'd.json')]) writeFileSync(join(root, f), '');
   symlinkSync(join(root, 'sub'), join(root, 'link'));
-  const got = (await expandInputs([root, '-'])).map((f) => (f === '-' ? f : f.slice(root.length + 1)));
-  assert.deepEqual(got, ['a.jsonl', 'b.ndjson', join('link', 'c.ndjson.gz'), join('link', 'd.json'), join('sub', 'c.ndjson.gz'), join('sub', 'd.json'), '-']);
+  // a link that leads nowhere: an event file that will not open (reported when read), not a folder
+  symlinkSync(join(root, 'gone'), join(root, 'dangling.ndjson'));
+  const passedOver: string[] = [];
+  const got = (await expandInputs([root, '-'], passedOver)).map((f) => (f === '-' ? f : f.slice(root.length + 1)));
+  assert.deepEqual(got, ['a.jsonl', 'b.ndjson', 'dangling.ndjson', join('link', 'c.ndjson.gz'), join('link', 'd.json'), join('sub', 'c.ndjson.gz'), join('sub', 'd.json'), '-']);
+  assert.deepEqual(passedOver, [join(root, 'notes.txt')]);
+  // a hunt over the folder reads what it can, says which file would not open and which was passed over
+  writeFileSync(join(root, 'b.ndjson'), `${[...generateEvents({ events: 50, seed: 1 })].join('\n')}\n`);
+  writeFileSync(join(root, 'sub', 'c.ndjson.gz'), gzipSync(''));
+  const r = vigil(['hunt', '--events', root, '--format', 'csv']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /hunt: 50 events/);
+  assert.match(r.stderr, /dangling\.ndjson: not read to its end \(ENOENT[^)]*\); no line was read/);
+  assert.match(r.stderr, /note: 1 file in the folders given was not read, as event files are named \*\.ndjson, \*\.jsonl or \*\.json \(or those \.gz\), such as \S*notes\.txt; name a file to read it whatever its name/);
+  // named, a file is read whatever its name
+  assert.match(vigil(['hunt', '--events', join(root, 'b.ndjson'), join(root, 'notes.txt'), '--format', 'csv']).stderr, /hunt: 50 events/);
 });
 
 test('hunt reads input in chunks without losing or renumbering a line: a line longer than a chunk, CRLF, blank lines, no final newline, gzip, any worker count', async () => {
