@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,18 @@ test('vigil gen writes the generator\'s lines, and refuses a plant spacing a two
     assert.match(b.stderr, /--plant-every takes an integer of at least 2/);
     assert.equal(b.stdout, '');
   }
+});
+
+test('a reader that stops early (vigil … | head) ends vigil quietly, with no stack trace', async () => {
+  const child = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'gen', '--events', '500000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // the first piece read, the pipe is closed, as head does
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(err, '');
+  assert.equal(code, 0);
 });
 
 /** Alerts per rule name. */
