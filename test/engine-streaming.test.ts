@@ -60,6 +60,35 @@ test('sequence state is bounded: the cap on open sequences holds and drops are c
   assert.equal(counters.droppedByCap, 49_000);
 });
 
+test('sample state is bounded: beyond the cap on open keys the oldest loses its events, counted; keys that completed keep their count', () => {
+  const c = compileQuery('sample by user.name [authentication where true] [process where true]', { maxOpenSamples: 3 });
+  assert.ok(c.ok);
+  const m = c.query.createMatcher();
+  const auth = (t: number, u: string): Record<string, unknown> => ({ '@timestamp': t, event: { category: 'authentication' }, user: { name: u } });
+  const proc = (t: number, u: string): Record<string, unknown> => ({ '@timestamp': t, event: { category: 'process' }, user: { name: u } });
+  // z completes first (a sample per key: a later z opens nothing); then a..e open, 3 at most: a and b lose theirs
+  m.push(auth(1, 'z'));
+  m.push(proc(2, 'z'));
+  for (const [i, u] of ['a', 'b', 'c', 'd', 'e'].entries()) m.push(auth(10 + i, u));
+  m.push(auth(20, 'z'));
+  m.push(proc(30, 'e'));
+  m.push(proc(31, 'c'));
+  // a lost its first event: a process event opens it again, and a second authentication completes it
+  m.push(proc(40, 'a'));
+  m.push(auth(41, 'a'));
+  const keys = m.flush().map((h) => ('join_keys' in h ? h.join_keys[0] : null));
+  assert.deepEqual(keys, ['a', 'c', 'e', 'z']);
+  assert.equal(m.counters.sample!.droppedByCap, 2);
+  // with no cap to speak of, a completes on its first pair
+  const all = compileQuery('sample by user.name [authentication where true] [process where true]');
+  assert.ok(all.ok);
+  const m2 = all.query.createMatcher();
+  for (const [i, u] of ['a', 'b', 'c', 'd', 'e'].entries()) m2.push(auth(10 + i, u));
+  for (const [i, u] of ['a', 'e', 'c'].entries()) m2.push(proc(30 + i, u));
+  assert.deepEqual(m2.flush().map((h) => ('join_keys' in h ? h.join_keys[0] : null)), ['a', 'c', 'e']);
+  assert.equal(m2.counters.sample!.droppedByCap, 0);
+});
+
 test('maxspan expiry frees state as time passes', () => {
   const c = compileQuery('sequence by user.name with maxspan=1s [authentication where true] [process where true]');
   assert.ok(c.ok);

@@ -45,6 +45,11 @@ export interface HuntOptions {
    * line, skipped without being held: a binary file among the logs must not fill the memory.
    */
   readonly maxLineBytes?: number;
+  /**
+   * Partial sequences, and join keys holding a partial sample, kept per rule (default 1,000,000);
+   * beyond it the oldest are given up and counted in `droppedByCap`.
+   */
+  readonly maxOpenPerRule?: number;
 }
 
 export interface HuntProgress {
@@ -85,6 +90,11 @@ export interface HuntResult {
   readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string }>;
   /** Events that reached a sequence (or sample) after a later event: input not in time order. */
   readonly outOfOrder: number;
+  /**
+   * Events of partial sequences and samples given up because a rule held the most open ones it
+   * keeps (`maxOpenPerRule`; the oldest go first).
+   */
+  readonly droppedByCap: number;
   readonly elapsedMs: number;
   /** The worker threads that scanned (0: the main thread did). */
   readonly workers: number;
@@ -137,7 +147,7 @@ function whyNotHunted(rule: Rule, index: string | undefined): string | null {
  * rule set scans with filters of its own, so building the pipelines of 800 event queries took a
  * 5,000-event hunt from 370 to 465 ms.
  */
-export function compileHuntRules(rules: readonly Rule[], index: string | undefined): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
+export function compileHuntRules(rules: readonly Rule[], index: string | undefined, maxOpen?: number): { entries: Array<{ rule: Rule; query: NonNullable<ReturnType<typeof compileQuery> & { ok: true }>['query']; eventCategoryField?: string }>; skipped: HuntResult['rulesSkipped'] } {
   const entries = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
@@ -147,7 +157,7 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       continue;
     }
     // a rule without a query has a reason not to run
-    const c = compileQuery(rule.query!, { eager: false, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
+    const c = compileQuery(rule.query!, { eager: false, maxOpenSequences: maxOpen, maxOpenSamples: maxOpen, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
     if (!c.ok) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile' });
       continue;
@@ -406,6 +416,11 @@ export class HuntSequencer {
   /** Events that reached a stateful rule after a later one (input not in time order). */
   get outOfOrder(): number {
     return this.set.lateEvents();
+  }
+
+  /** Events of partial sequences and samples given up at the caps on open state. */
+  get droppedByCap(): number {
+    return this.set.droppedByCap();
   }
 
   private drain(groups: AlertGroup[]): void {
@@ -667,7 +682,7 @@ async function huntWith(
   o: HuntOptions,
   { files, progress, pool, workers, now, lateness, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; t0: number },
 ): Promise<Omit<HuntResult, 'passedOver'>> {
-  const { entries, skipped } = compileHuntRules(o.rules, o.index);
+  const { entries, skipped } = compileHuntRules(o.rules, o.index, o.maxOpenPerRule);
   const index = o.index ?? 'hunt';
   const groups: AlertGroup[] = [];
   const badSamples: BadLine[] = [];
@@ -722,7 +737,7 @@ async function huntWith(
   sequencer.flush(groups);
   o.onProgress?.(progress);
   const alerts = finish(groups, o.maxAlerts ?? Infinity);
-  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, elapsedMs: performance.now() - t0, workers };
+  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, droppedByCap: sequencer.droppedByCap, elapsedMs: performance.now() - t0, workers };
 }
 
 export interface HuntWorkerSetup {

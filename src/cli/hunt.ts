@@ -17,6 +17,7 @@ export interface HuntOpts {
   readonly progress?: boolean;
   readonly workers?: string;
   readonly lateness?: string;
+  readonly maxOpen?: string;
 }
 
 const get = (doc: Record<string, unknown>, path: string): string => {
@@ -121,6 +122,10 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     io.err(`vigil hunt: --max-alerts takes a whole number, not '${opts.maxAlerts}'\n`);
     return 2;
   }
+  if (opts.maxOpen !== undefined && !/^[1-9]\d*$/.test(opts.maxOpen)) {
+    io.err(`vigil hunt: --max-open takes a whole number of at least 1, not '${opts.maxOpen}'\n`);
+    return 2;
+  }
   const lateness = opts.lateness === undefined ? 0 : opts.lateness === 'all' ? Infinity : parseDuration(opts.lateness);
   if (lateness === null) {
     io.err(`vigil hunt: --lateness takes a duration (30s, 5m, 1h) or all, not '${opts.lateness}'\n`);
@@ -137,6 +142,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     maxAlerts: opts.maxAlerts === undefined ? undefined : Number(opts.maxAlerts),
     workers: opts.workers === undefined ? undefined : Number(opts.workers),
     lateness,
+    maxOpenPerRule: opts.maxOpen === undefined ? undefined : Number(opts.maxOpen),
     onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
   });
   if (showProgress) io.err('\n');
@@ -161,6 +167,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     info.push(`note: ${n.toLocaleString('en-US')} ${n === 1 ? 'file' : 'files'} in the folders given ${n === 1 ? 'was' : 'were'} not read, as event files are named *.ndjson, *.jsonl or *.json (or those .gz), such as ${result.passedOver[0]}; name a file to read it whatever its name`);
   }
   for (const r of result.readErrors) info.push(`${r.file}: not read to its end (${r.message}); ${r.line === 0 ? 'no line was read' : `lines 1-${r.line.toLocaleString('en-US')} were hunted`}`);
+  if (result.droppedByCap > 0) info.push(`warning: ${result.droppedByCap.toLocaleString('en-US')} ${result.droppedByCap === 1 ? 'event' : 'events'} of partial sequences or samples ${result.droppedByCap === 1 ? 'was' : 'were'} given up, the oldest first, as a rule held the most open ones it keeps (--max-open, ${(opts.maxOpen === undefined ? 1_000_000 : Number(opts.maxOpen)).toLocaleString('en-US')}): matches that needed them are missed`);
   if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} ${result.outOfOrder === 1 ? 'event' : 'events'} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
   io.err(`${info.join('\n')}\n`);
   return result.badLines > 0 || result.readErrors.length > 0 ? 1 : 0;

@@ -16,7 +16,7 @@ import { compareEvents, EventReader, type EngineEvent, type EventInput, type Eve
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
-import { compareKeys, JoinMatcher, SampleMatcher } from './sample.js';
+import { compareKeys, JoinMatcher, SampleMatcher, type SampleCounters } from './sample.js';
 import { SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
@@ -34,6 +34,8 @@ export interface QueryOptions extends EventOptions {
   readonly processKeys?: ProcessKeys;
   /** `sample`: samples per join key (default 1). */
   readonly maxSamplesPerKey?: number;
+  /** `sample`: join keys holding a partial sample at most (default 1,000,000); the oldest loses its events beyond it. */
+  readonly maxOpenSamples?: number;
   /**
    * Build the query's pipeline at compile time, so that mistakes surface there (default true).
    * False where another thread has already compiled the same query and this one may never run it.
@@ -64,6 +66,7 @@ export interface MatcherCounters {
   /** Events that arrived after later events had already been matched. */
   late: number;
   readonly sequence?: SequenceCounters;
+  readonly sample?: SampleCounters;
 }
 
 /** Drives a compiled query one event at a time; events may arrive out of order within `lateness`. */
@@ -147,6 +150,7 @@ class Pipeline {
   private readonly pipes: PipeStep[];
   private readonly flushInner: () => Result[];
   private readonly sequence: SequenceMatcher | null = null;
+  private readonly sample: SampleMatcher | null = null;
   private readonly ci: boolean;
 
   constructor(
@@ -187,7 +191,8 @@ class Pipeline {
       }
       case 'sample': {
         // a null key from a field that is not optional keeps the event out of the sample
-        const m = new SampleMatcher(this.stages(q.stages, q.by, true), options.maxSamplesPerKey ?? 1);
+        const m = new SampleMatcher(this.stages(q.stages, q.by, true), options.maxSamplesPerKey ?? 1, options.maxOpenSamples);
+        this.sample = m;
         const found: Result[] = [];
         this.process = (e) => {
           found.push(...m.push(e));
@@ -250,7 +255,7 @@ class Pipeline {
   matcher(lateness: number): Matcher {
     const heap = new Heap<EngineEvent>((a, b) => compareEvents(a, b) < 0);
     const results: Result[] = [];
-    const counters: MatcherCounters = { eventsIn: 0, matched: 0, late: 0, sequence: this.sequence?.counters };
+    const counters: MatcherCounters = { eventsIn: 0, matched: 0, late: 0, sequence: this.sequence?.counters, sample: this.sample?.counters };
     const hasPipes = this.ast.pipes.length > 0;
     let newest = -Infinity;
     let last: EngineEvent | null = null;

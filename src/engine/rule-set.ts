@@ -884,6 +884,13 @@ export class RuleSet<R> {
     for (const c of codes) if (this.wants(c)) this.feed(c, event, out);
   }
 
+  /** Events of partial sequences and samples given up at their caps on open state, over all rules. */
+  droppedByCap(): number {
+    let n = 0;
+    for (const s of this.slots) n += (s.matcher?.counters.sequence?.droppedByCap ?? 0) + (s.matcher?.counters.sample?.droppedByCap ?? 0);
+    return n;
+  }
+
   /** Events that reached a stateful rule after a later one, over all rules. */
   lateEvents(): number {
     let n = 0;

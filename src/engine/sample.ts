@@ -2,42 +2,91 @@ import type { Value } from '../eql/index.js';
 import type { EngineEvent } from './event.js';
 import { keyString, type StageSpec } from './sequence.js';
 
+interface SampleEntry {
+  slots: (EngineEvent | undefined)[];
+  /** Slots filled. */
+  filled: number;
+  /** Samples found for the key. */
+  done: number;
+}
+
+/** What a sample matcher counts. */
+export interface SampleCounters {
+  /** Events of partial samples given up at the cap on open keys (oldest key first). */
+  droppedByCap: number;
+}
+
 /**
  * `sample by k [A] [B] …`: for each join key, the first event of each stage, in no particular
- * order; a key gives at most `maxPerKey` samples.
+ * order; a key gives at most `maxPerKey` samples. At most `maxOpen` keys hold a partial sample (the
+ * events it holds stay in memory until it completes or the input ends); beyond it, the key that
+ * opened longest ago loses its events, counted in `counters.droppedByCap`.
  */
 export class SampleMatcher {
-  private readonly byKey = new Map<string, { slots: (EngineEvent | undefined)[]; done: number }>();
+  private readonly byKey = new Map<string, SampleEntry>();
+  /** Keys as they opened a partial sample, oldest first (a queue: see SequenceMatcher.enforceCap). */
+  private order: Array<{ readonly k: string; readonly entry: SampleEntry; readonly slots: SampleEntry['slots'] }> = [];
+  private head = 0;
+  private openKeys = 0;
+  readonly counters: SampleCounters = { droppedByCap: 0 };
   seen = 0;
 
   constructor(
     private readonly stages: readonly StageSpec[],
     private readonly maxPerKey = 1,
+    private readonly maxOpen = 1_000_000,
   ) {}
 
   push(e: EngineEvent): Array<{ joinKeys: Value[]; events: EngineEvent[] }> {
     this.seen++;
     const out: Array<{ joinKeys: Value[]; events: EngineEvent[] }> = [];
-    for (let i = 0; i < this.stages.length; i++) {
+    const n = this.stages.length;
+    for (let i = 0; i < n; i++) {
       const st = this.stages[i]!;
       if (!st.matches(e)) continue;
       const values = st.key(e);
       const k = keyString(values);
       let entry = this.byKey.get(k);
       if (!entry) {
-        entry = { slots: new Array<EngineEvent | undefined>(this.stages.length).fill(undefined), done: 0 };
+        entry = { slots: new Array<EngineEvent | undefined>(n).fill(undefined), filled: 0, done: 0 };
         this.byKey.set(k, entry);
       }
       if (entry.done >= this.maxPerKey || entry.slots[i] !== undefined) continue;
       entry.slots[i] = e;
-      if (entry.slots.every((x) => x !== undefined)) {
+      entry.filled++;
+      if (entry.filled === n) {
         out.push({ joinKeys: values, events: entry.slots as EngineEvent[] });
         entry.done++;
-        entry.slots = new Array<EngineEvent | undefined>(this.stages.length).fill(undefined);
+        entry.slots = new Array<EngineEvent | undefined>(n).fill(undefined);
+        entry.filled = 0;
+        if (n > 1) this.openKeys--;
+      } else if (entry.filled === 1) {
+        this.openKeys++;
+        this.order.push({ k, entry, slots: entry.slots });
+        if (this.openKeys > this.maxOpen) this.enforceCap();
       }
       break; // an event fills one stage of a sample: the events of a sample are distinct
     }
     return out;
+  }
+
+  /** Over the cap, the key that opened longest ago loses what it holds. */
+  private enforceCap(): void {
+    while (this.openKeys > this.maxOpen && this.head < this.order.length) {
+      const { k, entry, slots } = this.order[this.head++]!;
+      if (entry.slots !== slots || entry.filled === 0) continue; // completed since
+      this.counters.droppedByCap += entry.filled;
+      this.openKeys--;
+      if (entry.done === 0) this.byKey.delete(k);
+      else {
+        entry.slots = new Array<EngineEvent | undefined>(this.stages.length).fill(undefined);
+        entry.filled = 0;
+      }
+    }
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 

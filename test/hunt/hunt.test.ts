@@ -142,6 +142,20 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const rows = csv.stdout.trim().split('\n').slice(1);
   assert.equal(rows.length, 10);
   for (const r of rows) assert.match(r, /^[^,]+,medium,47,Potential SSH Password Grabbing via strace,lin-\d{4},[a-z-]+,sshd → strace$/);
+  // the sample holds a key per background connection; with room for 50, the oldest are given up (with
+  // a warning), and the planted samples, whose two events come together, are still found
+  const rwx = join(requireShared('corpus/detection-rules'), 'rules', 'linux', 'execution_netcon_from_rwx_mem_region_binary.toml');
+  const capped = vigil(['hunt', '--rules', rwx, '--events', file, '--format', 'csv', '--max-open', '50']);
+  assert.equal(capped.status, 0, capped.stderr);
+  assert.equal(capped.stdout.trim().split('\n').length, 1 + 10);
+  const dropped = /warning: ([\d,]+) events of partial sequences or samples were given up, the oldest first, as a rule held the most open ones it keeps \(--max-open, 50\): matches that needed them are missed/.exec(capped.stderr);
+  assert.ok(dropped, capped.stderr);
+  const lib = await runHunt({ rules: rules.filter((x) => x.name === 'Network Connection from Binary with RWX Memory Region'), inputs: [file], workers: 0, now: NOW, maxOpenPerRule: 50 });
+  assert.equal(Number(dropped[1]!.replace(/,/g, '')), lib.droppedByCap);
+  assert.ok(lib.droppedByCap > 1000, String(lib.droppedByCap));
+  assert.equal((await runHunt({ rules, inputs: [file], workers: 0, now: NOW })).droppedByCap, 0);
+  assert.doesNotMatch(csv.stderr, /given up/);
+  assert.equal(vigil(['hunt', '--rules', rwx, '--events', file, '--max-open', '0']).status, 2);
 });
 
 /** Every hit of a rule set over the events, in input order, as `rule_id event-id[+event-id…]`. */
