@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { BenchResult } from './parse.js';
+import { startServer, type RunningServer } from '../test/support/server.js';
 
 /**
  * Bulk ingest into `vigil serve` (child process, SQLite store, seed rules streaming) from this
@@ -55,27 +55,9 @@ function baselineSqlite(bodies: string[]): number {
   return (n / ms) * 1000;
 }
 
-async function startServe(dir: string, extraArgs: string[] = []): Promise<{ url: string; stop: () => Promise<void> }> {
-  const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const proc = spawn(process.execPath, [...(process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), main, 'serve', '--port', '0', '--data', dir, '--streaming', ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ingest: (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.once('exit', () => reject(new Error(out)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
-  };
-}
+/** `vigil serve` with streaming on, its data in `dir`. */
+const startServe = (dir: string, extraArgs: string[] = []): Promise<RunningServer> =>
+  startServer(['--data', dir, '--streaming', ...extraArgs], { nodeArgs: (process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) });
 
 // node:http with keep-alive: a light client, so that the server gets the machine's cores
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });

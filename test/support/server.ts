@@ -10,9 +10,12 @@ export interface RunningServer {
   stop(kill?: boolean): Promise<number | null>;
 }
 
-/** Starts `vigil serve` as a child process on a free port and waits until it listens. */
-export async function startServer(args: readonly string[]): Promise<RunningServer> {
-  const proc = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `vigil serve` as a child process on a free port and waits until it listens (the tests' and
+ * the ingest benchmark's server; `nodeArgs` go to node, as `--cpu-prof` for a profile).
+ */
+export async function startServer(args: readonly string[], { nodeArgs = [] }: { nodeArgs?: readonly string[] } = {}): Promise<RunningServer> {
+  const proc = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
