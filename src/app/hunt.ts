@@ -91,8 +91,8 @@ export interface HuntResult {
   /** Events that reached a sequence (or sample) after a later event: input not in time order. */
   readonly outOfOrder: number;
   /**
-   * Events of partial sequences and samples given up because a rule held the most open ones it
-   * keeps (`maxOpenPerRule`; the oldest go first).
+   * Partial sequences and samples given up because a rule held the most open ones it keeps
+   * (`maxOpenPerRule`; the oldest go first).
    */
   readonly droppedByCap: number;
   readonly elapsedMs: number;
@@ -418,7 +418,7 @@ export class HuntSequencer {
     return this.set.lateEvents();
   }
 
-  /** Events of partial sequences and samples given up at the caps on open state. */
+  /** Partial sequences and samples given up at the caps on open state. */
   get droppedByCap(): number {
     return this.set.droppedByCap();
   }
@@ -458,11 +458,6 @@ export class ChunkPool {
   }
 }
 
-/**
- * The chunks of one input, cut at line ends; `bytesRead` counts what was read. Each chunk has a
- * buffer of its own (from the pool), so it can be handed to a worker thread without a copy. A plain
- * file is read straight into the chunk's buffer; stdin and gzip come through a stream.
- */
 /** Why an input stopped being read, after how many of its lines (see ReadError). */
 class InputError extends Error {
   constructor(
@@ -473,6 +468,12 @@ class InputError extends Error {
   }
 }
 
+/**
+ * The chunks of one input, cut at line ends; `bytesRead` counts what was read. Each chunk has a
+ * buffer of its own (from the pool), so it can be handed to a worker thread without a copy. A plain
+ * file is read straight into the chunk's buffer; stdin and gzip come through a stream.
+ * An error while reading ends the input with an InputError that says how many lines were handed on.
+ */
 async function* inputChunks(file: string, fi: number, o: HuntOptions, progress: HuntProgress, pool: ChunkPool): AsyncGenerator<HuntChunk> {
   const at = { line: 1 };
   try {

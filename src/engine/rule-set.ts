@@ -884,7 +884,7 @@ export class RuleSet<R> {
     for (const c of codes) if (this.wants(c)) this.feed(c, event, out);
   }
 
-  /** Events of partial sequences and samples given up at their caps on open state, over all rules. */
+  /** Partial sequences and samples given up at their caps on open state, over all rules. */
   droppedByCap(): number {
     let n = 0;
     for (const s of this.slots) n += (s.matcher?.counters.sequence?.droppedByCap ?? 0) + (s.matcher?.counters.sample?.droppedByCap ?? 0);

@@ -12,7 +12,7 @@ interface SampleEntry {
 
 /** What a sample matcher counts. */
 export interface SampleCounters {
-  /** Events of partial samples given up at the cap on open keys (oldest key first). */
+  /** Partial samples (a key's events so far) given up at the cap on open keys, oldest key first. */
   droppedByCap: number;
 }
 
@@ -20,7 +20,7 @@ export interface SampleCounters {
  * `sample by k [A] [B] …`: for each join key, the first event of each stage, in no particular
  * order; a key gives at most `maxPerKey` samples. At most `maxOpen` keys hold a partial sample (the
  * events it holds stay in memory until it completes or the input ends); beyond it, the key that
- * opened longest ago loses its events, counted in `counters.droppedByCap`.
+ * opened longest ago loses its events (a partial sample given up, counted in `counters.droppedByCap`).
  */
 export class SampleMatcher {
   private readonly byKey = new Map<string, SampleEntry>();
@@ -75,7 +75,7 @@ export class SampleMatcher {
     while (this.openKeys > this.maxOpen && this.head < this.order.length) {
       const { k, entry, slots } = this.order[this.head++]!;
       if (entry.slots !== slots || entry.filled === 0) continue; // completed since
-      this.counters.droppedByCap += entry.filled;
+      this.counters.droppedByCap++;
       this.openKeys--;
       if (entry.done === 0) this.byKey.delete(k);
       else {

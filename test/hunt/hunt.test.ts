@@ -148,7 +148,7 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const capped = vigil(['hunt', '--rules', rwx, '--events', file, '--format', 'csv', '--max-open', '50']);
   assert.equal(capped.status, 0, capped.stderr);
   assert.equal(capped.stdout.trim().split('\n').length, 1 + 10);
-  const dropped = /warning: ([\d,]+) events of partial sequences or samples were given up, the oldest first, as a rule held the most open ones it keeps \(--max-open, 50\): matches that needed them are missed/.exec(capped.stderr);
+  const dropped = /warning: ([\d,]+) partial sequences or samples were given up, the oldest first, as a rule held the most open ones it keeps \(--max-open, 50\): matches that needed them are missed/.exec(capped.stderr);
   assert.ok(dropped, capped.stderr);
   const lib = await runHunt({ rules: rules.filter((x) => x.name === 'Network Connection from Binary with RWX Memory Region'), inputs: [file], workers: 0, now: NOW, maxOpenPerRule: 50 });
   assert.equal(Number(dropped[1]!.replace(/,/g, '')), lib.droppedByCap);
