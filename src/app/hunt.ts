@@ -515,8 +515,10 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
     try {
       let carry: Uint8Array = new Uint8Array(0);
       reading: for (;;) {
-        // the line carried over, then as much of the file as fits; a line longer than a chunk gets a buffer of its own
-        let buf = pool.take(carry.length + CHUNK_BYTES / 2);
+        // the line carried over, then as much of the file as fits; a line longer than a chunk gets a buffer
+        // of its own. No buffer is longer than the longest line, so a line that fills one is too long,
+        // and any line that ends in one is not
+        let buf = pool.take(Math.min(carry.length + CHUNK_BYTES / 2, maxLine));
         new Uint8Array(buf).set(carry);
         let filled = carry.length;
         let last = -1;
@@ -524,11 +526,11 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
         for (;;) {
           const { bytesRead } = await fh.read(new Uint8Array(buf), filled, buf.byteLength - filled, null);
           progress.bytesRead += bytesRead;
-          const from = filled;
           filled += bytesRead;
           if (bytesRead === 0) eof = true;
           last = Buffer.from(buf, 0, filled).lastIndexOf(10);
-          if (last >= from || eof) break;
+          // (the carry holds no line end, unless it is what followed a line too long: then it may)
+          if (last >= 0 || eof) break;
           if (filled === buf.byteLength) {
             if (buf.byteLength >= maxLine) {
               // the buffer holds one line, and it is too long: the rest of it is read past, not held
@@ -597,35 +599,38 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
     return chunk(buf, end);
   };
   for await (const p of raw) {
-    let piece = p as Buffer;
-    if (skipping) {
-      // past the rest of a line too long to hold
-      const nl = piece.indexOf(10);
-      if (nl < 0) continue;
-      skipping = false;
-      piece = piece.subarray(nl + 1);
-    }
-    const last = piece.lastIndexOf(10);
-    if (last < 0) {
-      carry.push(Buffer.from(piece));
-      carryBytes += piece.length;
-      if (carryBytes >= maxLine) {
-        skip();
-        carry = [];
-        carryBytes = 0;
-        skipping = true;
+    // pieces of at most a chunk: a line that ends within one is shorter than the longest line
+    for (let off = 0; off < (p as Buffer).length; off += CHUNK_BYTES) {
+      let piece = (p as Buffer).subarray(off, off + CHUNK_BYTES);
+      if (skipping) {
+        // past the rest of a line too long to hold
+        const nl = piece.indexOf(10);
+        if (nl < 0) continue;
+        skipping = false;
+        piece = piece.subarray(nl + 1);
       }
-      continue;
+      const last = piece.lastIndexOf(10);
+      if (last < 0) {
+        carry.push(Buffer.from(piece));
+        carryBytes += piece.length;
+        if (carryBytes >= maxLine) {
+          skip();
+          carry = [];
+          carryBytes = 0;
+          skipping = true;
+        }
+        continue;
+      }
+      const first = piece.indexOf(10);
+      if (carryBytes + first >= maxLine) {
+        // the carried line ends here, too long: skipped; the lines after it go on
+        skip();
+        if (last > first) yield cut(piece.subarray(first + 1), last - first);
+      } else if (carry.length) yield cut(Buffer.concat([...carry, piece.subarray(0, last + 1)]), carryBytes + last + 1);
+      else yield cut(piece, last + 1);
+      carry = last + 1 < piece.length ? [Buffer.from(piece.subarray(last + 1))] : [];
+      carryBytes = piece.length - last - 1;
     }
-    const first = piece.indexOf(10);
-    if (carryBytes + first >= maxLine) {
-      // the carried line ends here, too long: skipped; the lines after it go on
-      skip();
-      if (last > first) yield cut(piece.subarray(first + 1), last - first);
-    } else if (carry.length) yield cut(Buffer.concat([...carry, piece.subarray(0, last + 1)]), carryBytes + last + 1);
-    else yield cut(piece, last + 1);
-    carry = last + 1 < piece.length ? [Buffer.from(piece.subarray(last + 1))] : [];
-    carryBytes = piece.length - last - 1;
   }
   if (carryBytes > 0 && !skipping) yield cut(Buffer.concat(carry), carryBytes);
   const c = rest();

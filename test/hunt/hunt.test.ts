@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
 import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
-import { generateEvents, plantedCounts } from '../../src/gen/index.js';
+import { generateEvents, plantedCounts, rng } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
 import { ScanBothWays } from '../support/scan-both.js';
@@ -379,6 +379,60 @@ test('a line longer than the limit is a bad line, read past without being held, 
     seen.push(JSON.stringify(r.alerts.map((a) => a.doc['kibana.alert.ancestors'])));
   }
   assert.equal(new Set(seen.slice(0, 4)).size, 1);
+});
+
+test('reading against a model: random lines around the length limit and the chunk size, over plain, gzip and stdin in random pieces', async () => {
+  const MiB = 1048576;
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  const r = rng(2026);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  // a JSON object line of exactly n bytes
+  const sized = (n: number): string => {
+    const head = '{"@timestamp":"2026-11-23T00:00:00.000Z","message":"';
+    return `${head}${'y'.repeat(Math.max(0, n - head.length - 2))}"}`;
+  };
+  for (let round = 0; round < 6; round++) {
+    const lines: string[] = [];
+    for (let i = 0, n = 20 + Math.floor(r() * 30); i < n; i++) {
+      const kind = r();
+      if (kind < 0.5) lines.push(sized(60 + Math.floor(r() * 200)));
+      else if (kind < 0.6) lines.push(pick(['', '  ', '{broken', 'null', '[1]']));
+      // lengths at the limit (a line of MiB - 1 bytes is the longest taken) and around the chunk size
+      else lines.push(sized(pick([MiB - 2, MiB - 1, MiB, MiB + 1, MiB / 2 - 1, MiB / 2, MiB / 2 + 1, 3 * MiB])));
+    }
+    const crlf = r() < 0.3;
+    const text = lines.map((l) => (crlf && l ? `${l}\r` : l)).join('\n') + (r() < 0.5 ? '\n' : '');
+    // the model: a line of MiB bytes or more (its \r counted) is too long; a blank one is no event
+    const want = { events: 0, bad: [] as Array<[number, boolean]> };
+    text.split('\n').forEach((l, i, all) => {
+      if (i === all.length - 1 && l === '') return;
+      if (Buffer.byteLength(l) >= MiB) want.bad.push([i + 1, true]);
+      else if (l.trim() === '') return;
+      else if (l.replace(/\r$/, '').startsWith('{"@')) want.events++;
+      else want.bad.push([i + 1, false]);
+    });
+    const plain = join(dir, `model-${round}.ndjson`);
+    writeFileSync(plain, text);
+    writeFileSync(`${plain}.gz`, gzipSync(text));
+    const bytes = Buffer.from(text);
+    const pieces = (): Readable =>
+      Readable.from(
+        (function* () {
+          for (let at = 0; at < bytes.length; ) {
+            const n = 1 + Math.floor(r() * pick([100, 70_000, 600_000, 1_048_576]));
+            yield bytes.subarray(at, at + n);
+            at += n;
+          }
+        })(),
+      );
+    for (const [input, stdin] of [[plain, undefined], [`${plain}.gz`, undefined], ['-', pieces()]] as const) {
+      const got = await runHunt({ rules, inputs: [input], stdin, workers: 0, now: NOW, maxLineBytes: MiB });
+      const where = `round ${round}, ${input}`;
+      assert.equal(got.events, want.events, where);
+      assert.equal(got.badLines, want.bad.length, where);
+      assert.deepEqual(got.badSamples.map((b) => [b.line, b.message.startsWith('line longer than 1 MiB')]), want.bad.slice(0, 20), where);
+    }
+  }
 });
 
 test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
