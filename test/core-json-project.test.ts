@@ -152,6 +152,23 @@ test('keys remembered from a Buffer stay right when its memory is filled again',
   assert.deepEqual(read('{"process":{"name":"c"},"host":{"name":"j"}}'), ['c', 'j']);
 });
 
+test('a refused top-level key sends the line to a full parse, wherever it stands and however often it was seen', () => {
+  const pj = new JsonProjector(projection([['process', 'name']], ['_source']));
+  const read = (text: string): unknown[] | null => {
+    const b = Buffer.from(text, 'latin1');
+    if (!pj.project(b, text, 0, b.length)) return null;
+    return [...pj.filled.subarray(0, pj.filledCount)].map((k) => pj.values[k]);
+  };
+  assert.deepEqual(read('{"process":{"name":"a"}}'), ['a']);
+  assert.equal(read('{"_index":"i","_source":{"process":{"name":"a"}}}'), null);
+  // again, with the key now remembered at its position, and at another position
+  assert.equal(read('{"_index":"i","_source":{"process":{"name":"b"}}}'), null);
+  assert.equal(read('{"_source":{},"process":{"name":"c"}}'), null);
+  // below the top level it is a key like any other
+  assert.deepEqual(read('{"process":{"name":"d","_source":1}}'), ['d']);
+  assert.throws(() => projection([['_source', 'x']], ['_source']), /both read and refused/);
+});
+
 test('mutated event lines: every text JSON.parse refuses is refused, every text read gives the parsed values', (t) => {
   const lines = [...generateEvents({ events: 400, seed: 5, plantEvery: 40 })];
   // random edits with JSON's own characters

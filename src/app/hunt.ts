@@ -263,6 +263,16 @@ export interface ChunkResult {
 
 const utf8 = new TextDecoder('utf-8');
 
+/**
+ * The event a line holds: the line's object, or the document in it when it is an Elasticsearch hit
+ * (`{"_index": …, "_id": …, "_source": {…}}`, as search results and exports write them). No event
+ * has a field `_source` of its own: Elasticsearch refuses one.
+ */
+function documentOf(v: Record<string, unknown>): Record<string, unknown> {
+  const s = v._source;
+  return s !== null && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : v;
+}
+
 /** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
 const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
 const NO_CANDIDATES = new Int32Array(0);
@@ -290,7 +300,8 @@ export class HuntScanner {
     private readonly index: string,
     private readonly now: number,
   ) {
-    this.projector = new JsonProjector(projection(set.fieldsScanned()));
+    // a line that holds an Elasticsearch hit (`_source`) is parsed in full, to read the document in it
+    this.projector = new JsonProjector(projection(set.fieldsScanned(), ['_source']));
     this.fieldsOnly = { _index: index };
   }
 
@@ -350,7 +361,7 @@ export class HuntScanner {
           continue;
         }
         r.events++;
-        source = p.value;
+        source = documentOf(p.value);
         this.set.scan({ _index: this.index, _source: source }, this.hits, codes);
       }
       if (codes.length > from) {
@@ -401,7 +412,7 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown> };
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: documentOf(JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown>) };
         this.set.feed(code, event, this.hits);
       }
     }

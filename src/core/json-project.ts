@@ -20,6 +20,8 @@ export interface ProjectionNode {
   readonly next: Map<string, ProjectionNode>;
   /** The slot of the path that ends here, or -1. */
   slot: number;
+  /** A key whose presence makes the read answer false (see `projection`'s `refuse`). */
+  refuse?: boolean;
   /** Children by the bytes of their names: open addressing on `keyHash`, child index + 1. */
   table: Int32Array;
   readonly keys: Uint8Array[];
@@ -45,11 +47,19 @@ function keyHash(b: ArrayLike<number>, from: number, to: number): number {
   return h ^ (h >>> 13);
 }
 
-/** The projection that reads these paths; path k fills slot k. */
-export function projection(paths: ReadonlyArray<readonly string[]>): Projection {
+/**
+ * The projection that reads these paths; path k fills slot k. A line with one of the `refuse` keys
+ * at its top level is answered false (for a full parse), as a line the projection cannot read.
+ */
+export function projection(paths: ReadonlyArray<readonly string[]>, refuse: readonly string[] = []): Projection {
   let ids = 0;
   const node = (): ProjectionNode => ({ id: ids++, next: new Map(), slot: -1, table: new Int32Array(0), keys: [], children: [] });
   const root = node();
+  // top-level keys that send the line to a full parse when present (a document that is not one)
+  for (const key of refuse) {
+    if (paths.some((p) => p[0] === key)) throw new Error(`projection: ${key} is both read and refused`);
+    root.next.set(key, { ...node(), refuse: true });
+  }
   paths.forEach((path, slot) => {
     let n = root;
     for (const seg of path) {
@@ -434,6 +444,7 @@ export class JsonProjector {
           }
         }
       }
+      if (child?.refuse) return FAIL;
       i = ws(b, i);
       if (b[i] !== 58) return FAIL;
       i = ws(b, i + 1);

@@ -135,6 +135,14 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
     ids.push(JSON.stringify(r.alerts.map((a) => a.id)));
   }
   assert.equal(ids[0], ids[1]);
+  // the same events as Elasticsearch hits (search results, exports): the documents in them are hunted
+  const hits = join(dir, 'gen-corpus-hits.ndjson');
+  writeFileSync(hits, [...generateEvents(opts)].map((l, i) => `{"_index":"logs-endpoint.events.process-default","_id":"e${i}","_source":${l}}`).join('\n') + '\n');
+  for (const workers of [0, 2]) {
+    const r = await runHunt({ rules, inputs: [hits], now: NOW, workers });
+    assert.equal(JSON.stringify(r.alerts.map((a) => a.id)), ids[0], `hits on ${workers} workers`);
+    assert.ok(r.alerts.every((a) => !('_source' in a.doc)));
+  }
   // a sequence's row shows its events' processes in order; its users and host, which they share
   const strace = join(requireShared('corpus/detection-rules'), 'rules', 'linux', 'credential_access_ssh_password_grabbing_via_strace.toml');
   const csv = vigil(['hunt', '--rules', strace, '--events', file, '--format', 'csv']);
