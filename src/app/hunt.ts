@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
+import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -263,16 +263,6 @@ export interface ChunkResult {
 
 const utf8 = new TextDecoder('utf-8');
 
-/**
- * The event a line holds: the line's object, or the document in it when it is an Elasticsearch hit
- * (`{"_index": …, "_id": …, "_source": {…}}`, as search results and exports write them). No event
- * has a field `_source` of its own: Elasticsearch refuses one.
- */
-function documentOf(v: Record<string, unknown>): Record<string, unknown> {
-  const s = v._source;
-  return s !== null && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : v;
-}
-
 /** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
 const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
 const NO_CANDIDATES = new Int32Array(0);
@@ -361,7 +351,7 @@ export class HuntScanner {
           continue;
         }
         r.events++;
-        source = documentOf(p.value);
+        source = eventDocument(p.value);
         this.set.scan({ _index: this.index, _source: source }, this.hits, codes);
       }
       if (codes.length > from) {
@@ -412,7 +402,7 @@ export class HuntSequencer {
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: documentOf(JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown>) };
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: eventDocument(JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown>) };
         this.set.feed(code, event, this.hits);
       }
     }

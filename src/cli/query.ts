@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { formatDiagnostics } from '../core/index.js';
+import { eventDocument, formatDiagnostics } from '../core/index.js';
 import { compileQuery, type EventHit, type SequenceHit } from '../engine/index.js';
 import type { Dialect } from '../eql/index.js';
 import type { Io } from './program.js';
@@ -81,8 +81,8 @@ export async function runQuery(io: Io, text: string, files: string[], opts: Quer
         io.err(`${name}:${line}: not a JSON object, line skipped\n`);
         continue;
       }
-      // the hit's _id says where the event came from
-      print(matcher.push({ _index: '', _id: `${name}:${line}`, _source: doc as Record<string, unknown> }));
+      // the hit's _id says where the event came from; a line that is an Elasticsearch hit holds its document
+      print(matcher.push({ _index: '', _id: `${name}:${line}`, _source: eventDocument(doc as Record<string, unknown>) }));
     }
   }
   print(matcher.flush());

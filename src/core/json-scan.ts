@@ -13,6 +13,16 @@ export function parseJsonObject(text: string): { ok: true; value: Record<string,
 }
 
 /**
+ * The event a line holds: the line's object, or the document in it when it is an Elasticsearch hit
+ * (`{"_index": …, "_id": …, "_source": {…}}`, as search results and exports write them). No event
+ * has a field `_source` of its own: Elasticsearch refuses one.
+ */
+export function eventDocument(v: Record<string, unknown>): Record<string, unknown> {
+  const s = v._source;
+  return s !== null && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : v;
+}
+
+/**
  * The time fields of an event's JSON text without parsing it. Ingest stores documents as received
  * and needs only `@timestamp` and `event.ingested` from them (validity is checked by the store, in
  * C); the full parse is paid only when a rule may match. Shippers (Beats, Elastic Agent) write

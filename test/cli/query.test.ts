@@ -42,6 +42,13 @@ test('vigil query reads stdin and prints a table for people', () => {
   assert.deepEqual(r.stdout.trim().split('\n'), ['_id\t@timestamp\tevent.category\thost.name\tuser.name\tprocess.name', '<stdin>:1\t2026-01-01T00:00:01Z\tprocess\tb\t\tbash']);
 });
 
+test('vigil query reads Elasticsearch hits as the documents in them', () => {
+  const hit = { _index: 'logs-endpoint.events.process-default', _id: 'x1', _source: lines[3] };
+  const r = vigil(['query', 'process where process.name == "bash"', '-'], JSON.stringify(hit) + '\n');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout) as unknown, { _index: '', _id: '<stdin>:1', _source: lines[3] });
+});
+
 test('vigil query with an invalid query exits 1 with a located diagnostic', () => {
   const r = vigil(['query', 'process where foo(', file]);
   assert.equal(r.status, 1);
