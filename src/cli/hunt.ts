@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
 import { runHunt, type HuntProgress } from '../app/index.js';
 import { formatDiagnostics } from '../core/index.js';
-import { loadRules, parseDuration, type Rule } from '../rules/index.js';
+import { loadRules, parseDuration, SEVERITIES, type Rule, type Severity } from '../rules/index.js';
 import type { Io } from './program.js';
 import { bundledRulesDir } from './serve.js';
 
@@ -18,6 +18,7 @@ export interface HuntOpts {
   readonly workers?: string;
   readonly lateness?: string;
   readonly maxOpen?: string;
+  readonly minSeverity?: string;
 }
 
 const get = (doc: Record<string, unknown>, path: string): string => {
@@ -113,7 +114,14 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     const errs = f.diagnostics.filter((d) => d.severity === 'error');
     if (errs.length) io.err(`${formatDiagnostics(errs, f.text, { context: false })}\n`);
   }
-  const rules: Rule[] = set.rules;
+  if (opts.minSeverity !== undefined && !(SEVERITIES as readonly string[]).includes(opts.minSeverity)) {
+    io.err(`vigil hunt: --min-severity takes ${SEVERITIES.join(', ')}, not '${opts.minSeverity}'\n`);
+    return 2;
+  }
+  // rules below the severity asked for are not run at all (as Hayabusa's --min-level)
+  const floor = opts.minSeverity === undefined ? 0 : SEVERITIES.indexOf(opts.minSeverity as Severity);
+  const rules: Rule[] = set.rules.filter((r) => SEVERITIES.indexOf(r.severity) >= floor);
+  const belowFloor = set.rules.length - rules.length;
   if (opts.workers !== undefined && !/^\d+$/.test(opts.workers)) {
     io.err(`vigil hunt: --workers takes a whole number (0 runs on the main thread), not '${opts.workers}'\n`);
     return 2;
@@ -159,6 +167,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   const info = [
     `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
+  if (belowFloor > 0) info.push(`${belowFloor.toLocaleString('en-US')} ${belowFloor === 1 ? 'rule' : 'rules'} below --min-severity ${opts.minSeverity} not run`);
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);

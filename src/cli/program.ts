@@ -72,6 +72,7 @@ export function createProgram(io: Io): Command {
     .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
     .option('-o, --output <file>', 'write results to a file')
     .option('--max-alerts <n>', 'stop reporting after n matches')
+    .option('--min-severity <level>', 'run only the rules of this severity or above: low, medium, high, critical')
     .option('--max-open <n>', 'partial sequences (and sample keys) kept per rule; beyond it the oldest are given up, with a warning', '1000000')
     // both forms, so that neither is the default: the bar shows when standard error is a terminal
     .option('--progress', 'show the progress bar even when standard error is not a terminal')

@@ -164,6 +164,13 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   assert.equal((await runHunt({ rules, inputs: [file], workers: 0, now: NOW })).droppedByCap, 0);
   assert.doesNotMatch(csv.stderr, /given up/);
   assert.equal(vigil(['hunt', '--rules', rwx, '--events', file, '--max-open', '0']).status, 2);
+  // only the rules of a severity or above: the planted high one (netsh), not the medium ones
+  const high = vigil(['hunt', '--rules', requireShared('corpus/detection-rules'), '--events', file, '--format', 'csv', '--min-severity', 'high']);
+  assert.equal(high.status, 0, high.stderr);
+  assert.deepEqual(new Set(high.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[3])), new Set(['Wireless Credential Dumping using Netsh Command']));
+  const below = rules.filter((x) => x.severity === 'low' || x.severity === 'medium').length;
+  assert.match(high.stderr, new RegExp(`${below.toLocaleString('en-US')} rules below --min-severity high not run`));
+  assert.equal(vigil(['hunt', '--events', file, '--min-severity', 'urgent']).status, 2);
 });
 
 /** Every hit of a rule set over the events, in input order, as `rule_id event-id[+event-id…]`. */
