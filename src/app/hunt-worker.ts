@@ -9,7 +9,7 @@ import { compileHuntRules, HuntScanner, type HuntChunk, type HuntWorkerReply, ty
 
 const setup = workerData as HuntWorkerSetup;
 const { entries } = compileHuntRules(setup.rules, setup.index);
-const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now);
+const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now, setup.window);
 
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {

@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, projection } from '../core/index.js';
+import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, peekEventTimes, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -50,6 +50,12 @@ export interface HuntOptions {
    * beyond it the oldest are given up and counted in `droppedByCap`.
    */
   readonly maxOpenPerRule?: number;
+  /**
+   * Only the events whose `@timestamp` lies in [from, to] (epoch ms, both ends in) are hunted; the
+   * others, and events without a readable timestamp, are counted in `outsideWindow`. Default: all.
+   */
+  readonly from?: number;
+  readonly to?: number;
 }
 
 export interface HuntProgress {
@@ -95,6 +101,8 @@ export interface HuntResult {
    * (`maxOpenPerRule`; the oldest go first).
    */
   readonly droppedByCap: number;
+  /** Events outside the time window asked for (`from`, `to`), not hunted. */
+  readonly outsideWindow: number;
   readonly elapsedMs: number;
   /** The worker threads that scanned (0: the main thread did). */
   readonly workers: number;
@@ -250,6 +258,8 @@ class CandidateWriter {
 export interface ChunkResult {
   readonly fi: number;
   events: number;
+  /** Events outside the time window, not scanned. */
+  outside: number;
   readonly bad: Array<{ lineNo: number; message: string }>;
   /** Alerts of event queries, complete. */
   readonly groups: AlertGroup[];
@@ -262,6 +272,32 @@ export interface ChunkResult {
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/** Epoch ms, both ends in. */
+export interface TimeWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Whether the event on a line lies in the window, by its `@timestamp` (read without a parse where a
+ * shipper put it first, as they do). A line that is no JSON object is let through, for the scan to
+ * report it as a bad line (unless its timestamp is read first and lies outside: such a line is not
+ * read further); an event without a readable timestamp is outside.
+ */
+function inWindow(line: string, w: TimeWindow): boolean {
+  let ts: unknown;
+  const peek = peekEventTimes(line);
+  // no timestamp seen: parsed, to tell an event without one from a line that is no event
+  if (peek !== null && peek.timestamp !== undefined) ts = peek.timestamp;
+  else {
+    const p = parseJsonObject(line);
+    if (!p.ok) return true;
+    ts = eventDocument(p.value)['@timestamp'];
+  }
+  const t = defaultParseTimestamp(ts);
+  return t >= w.from && t <= w.to;
+}
 
 /** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
 const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
@@ -289,6 +325,8 @@ export class HuntScanner {
     private readonly set: RuleSet<Rule>,
     private readonly index: string,
     private readonly now: number,
+    /** The time window of the events scanned (see HuntOptions.from), or null for all. */
+    private readonly window: TimeWindow | null = null,
   ) {
     // a line that holds an Elasticsearch hit (`_source`) is parsed in full, to read the document in it
     this.projector = new JsonProjector(projection(set.fieldsScanned(), ['_source']));
@@ -296,7 +334,7 @@ export class HuntScanner {
   }
 
   chunk(c: HuntChunk): ChunkResult {
-    const r: ChunkResult = { fi: c.fi, events: 0, bad: c.skipped ? [...c.skipped] : [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes };
+    const r: ChunkResult = { fi: c.fi, events: 0, outside: 0, bad: c.skipped ? [...c.skipped] : [], groups: [], stateful: NO_CANDIDATES, lines: [], bytes: c.bytes };
     const bytes = c.bytes;
     let lineNo = c.firstLine;
     // text is made a piece at a time: a piece of up to PIECE_BYTES (whole lines) is a young string that
@@ -331,6 +369,10 @@ export class HuntScanner {
       const stop = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
       at = end + 1;
       if (start === stop) continue;
+      if (this.window !== null && !inWindow(text.slice(start, stop), this.window)) {
+        r.outside++;
+        continue;
+      }
       // the codes of a chunk's events pile up, each event's after the last (emptied once per chunk)
       const codes = this.codes;
       const from = codes.length;
@@ -677,9 +719,10 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   // workers start first: each compiles the rules itself (compiled code cannot be shared), skipping
   // the ones this thread skips, while this thread compiles them for the stateful rules. They are
   // sent only the rules they can run (a copy of all 2,192 corpus rules took twice as long)
-  const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules.filter((r) => whyNotHunted(r, o.index) === null), index: o.index, now, lateness, indexed: o.indexed !== false }) : null;
+  const window = o.from !== undefined || o.to !== undefined ? { from: o.from ?? -Infinity, to: o.to ?? Infinity } : null;
+  const pool = workers > 0 ? startHuntWorkers(workers, { rules: o.rules.filter((r) => whyNotHunted(r, o.index) === null), index: o.index, now, lateness, indexed: o.indexed !== false, window }) : null;
   try {
-    return { ...(await huntWith(o, { files, progress, pool, workers, now, lateness, t0 })), passedOver };
+    return { ...(await huntWith(o, { files, progress, pool, workers, now, lateness, window, t0 })), passedOver };
   } finally {
     await pool?.close();
   }
@@ -687,12 +730,13 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
 
 async function huntWith(
   o: HuntOptions,
-  { files, progress, pool, workers, now, lateness, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; t0: number },
+  { files, progress, pool, workers, now, lateness, window, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; window: TimeWindow | null; t0: number },
 ): Promise<Omit<HuntResult, 'passedOver'>> {
   const { entries, skipped } = compileHuntRules(o.rules, o.index, o.maxOpenPerRule);
   const index = o.index ?? 'hunt';
   const groups: AlertGroup[] = [];
   const badSamples: BadLine[] = [];
+  let outsideWindow = 0;
   let lastReport = 0;
   const report = (): void => {
     if (!o.onProgress) return;
@@ -712,6 +756,7 @@ async function huntWith(
       if (badSamples.length < 20) badSamples.push({ file: files[r.fi]!, line: b.lineNo, message: b.message });
     }
     progress.events += r.events;
+    outsideWindow += r.outside;
     for (const g of r.groups) groups.push(g);
     sequencer.feed(r, groups);
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
@@ -730,7 +775,7 @@ async function huntWith(
     }
   };
   if (pool === null) {
-    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now);
+    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now, window);
     await eachChunk((c) => settle(scanner.chunk(c)));
   } else {
     // chunks go round the workers; results are settled in chunk order, a few in flight per worker
@@ -744,7 +789,7 @@ async function huntWith(
   sequencer.flush(groups);
   o.onProgress?.(progress);
   const alerts = finish(groups, o.maxAlerts ?? Infinity);
-  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, droppedByCap: sequencer.droppedByCap, elapsedMs: performance.now() - t0, workers };
+  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, droppedByCap: sequencer.droppedByCap, outsideWindow, elapsedMs: performance.now() - t0, workers };
 }
 
 export interface HuntWorkerSetup {
@@ -753,6 +798,7 @@ export interface HuntWorkerSetup {
   readonly now: number;
   readonly lateness: number;
   readonly indexed: boolean;
+  readonly window: TimeWindow | null;
 }
 
 /** A worker's answer to a chunk. */

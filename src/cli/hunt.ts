@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
 import { runHunt, type HuntProgress } from '../app/index.js';
+import { defaultParseTimestamp } from '../engine/index.js';
 import { formatDiagnostics } from '../core/index.js';
 import { loadRules, parseDuration, SEVERITIES, type Rule, type Severity } from '../rules/index.js';
 import type { Io } from './program.js';
@@ -19,6 +20,8 @@ export interface HuntOpts {
   readonly lateness?: string;
   readonly maxOpen?: string;
   readonly minSeverity?: string;
+  readonly from?: string;
+  readonly to?: string;
 }
 
 const get = (doc: Record<string, unknown>, path: string): string => {
@@ -139,6 +142,25 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     io.err(`vigil hunt: --lateness takes a duration (30s, 5m, 1h) or all, not '${opts.lateness}'\n`);
     return 2;
   }
+  // a time as the events write theirs: ISO 8601, or epoch milliseconds; a date alone is the whole day
+  // (UTC): from its first millisecond, to its last
+  const time = (name: 'from' | 'to', v: string | undefined): number | undefined | null => {
+    if (v === undefined) return undefined;
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : null;
+    const t = day === null ? defaultParseTimestamp(v) : name === 'from' ? day : day + 86_400_000 - 1;
+    if (Number.isNaN(t)) {
+      io.err(`vigil hunt: --${name} takes a time (2026-11-23T10:00:00Z, 2026-11-23, or epoch milliseconds), not '${v}'\n`);
+      return null;
+    }
+    return t;
+  };
+  const from = time('from', opts.from);
+  const to = time('to', opts.to);
+  if (from === null || to === null) return 2;
+  if (from !== undefined && to !== undefined && from > to) {
+    io.err(`vigil hunt: --from ${opts.from} is after --to ${opts.to}\n`);
+    return 2;
+  }
   const t0 = performance.now();
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
@@ -151,6 +173,8 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     workers: opts.workers === undefined ? undefined : Number(opts.workers),
     lateness,
     maxOpenPerRule: opts.maxOpen === undefined ? undefined : Number(opts.maxOpen),
+    from,
+    to,
     onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
   });
   if (showProgress) io.err('\n');
@@ -167,6 +191,7 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   const info = [
     `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
+  if (result.outsideWindow > 0) info.push(`${result.outsideWindow.toLocaleString('en-US')} ${result.outsideWindow === 1 ? 'event' : 'events'} outside ${[opts.from ? `--from ${opts.from}` : '', opts.to ? `--to ${opts.to}` : ''].filter(Boolean).join(' ')} not hunted`);
   if (belowFloor > 0) info.push(`${belowFloor.toLocaleString('en-US')} ${belowFloor === 1 ? 'rule' : 'rules'} below --min-severity ${opts.minSeverity} not run`);
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);

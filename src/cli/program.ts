@@ -72,6 +72,8 @@ export function createProgram(io: Io): Command {
     .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
     .option('-o, --output <file>', 'write results to a file')
     .option('--max-alerts <n>', 'stop reporting after n matches')
+    .option('--from <time>', 'hunt only events at or after this @timestamp (2026-11-23T10:00:00Z, epoch ms, or a date: from its start)')
+    .option('--to <time>', 'hunt only events at or before this @timestamp (a date: to its end)')
     .option('--min-severity <level>', 'run only the rules of this severity or above: low, medium, high, critical')
     .option('--max-open <n>', 'partial sequences (and sample keys) kept per rule; beyond it the oldest are given up, with a warning', '1000000')
     // both forms, so that neither is the default: the bar shows when standard error is a terminal

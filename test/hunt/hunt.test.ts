@@ -450,6 +450,51 @@ test('reading against a model: random lines around the length limit and the chun
   }
 });
 
+test('--from and --to hunt only the events of a time window, however their timestamp is written', async () => {
+  const opts = { events: 4000, seed: 12, plantEvery: 100 };
+  const docs = [...generateEvents(opts)].map((l) => JSON.parse(l) as Record<string, unknown>);
+  const times = docs.map((d) => Date.parse(String(d['@timestamp'])));
+  const from = times[1000]!;
+  const to = times[3000]!;
+  // every fifth line as an Elasticsearch hit, every seventh with @timestamp last (no quick read), and
+  // lines without a timestamp (outside) and broken (reported whatever the window)
+  const lines = docs.map((d, i) => {
+    if (i % 5 === 0) return JSON.stringify({ _index: 'x', _id: String(i), _source: d });
+    if (i % 7 === 0) {
+      const { '@timestamp': ts, ...rest } = d;
+      return JSON.stringify({ ...rest, '@timestamp': ts });
+    }
+    return JSON.stringify(d);
+  });
+  lines.splice(2000, 0, '{"event":{"category":["process"]}}', '{broken');
+  const file = join(dir, 'window.ndjson');
+  writeFileSync(file, lines.join('\n') + '\n');
+  // the model: the documents in the window, hunted from a file of their own
+  const inside = docs.filter((_, i) => times[i]! >= from && times[i]! <= to);
+  const plain = join(dir, 'window-inside.ndjson');
+  writeFileSync(plain, inside.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const rules = (await loadRules([join(repoRoot, 'rules')])).rules;
+  const want = await runHunt({ rules, inputs: [plain], workers: 0, now: NOW });
+  assert.ok(want.alerts.length >= 5, String(want.alerts.length));
+  for (const workers of [0, 2]) {
+    const r = await runHunt({ rules, inputs: [file], workers, now: NOW, from, to });
+    assert.equal(r.events, inside.length, `on ${workers} workers`);
+    assert.equal(r.outsideWindow, 4000 - inside.length + 1, `outside, on ${workers} workers`);
+    assert.deepEqual(r.badSamples.map((b) => b.line), [2002]);
+    assert.deepEqual(r.alerts.map((a) => a.doc['kibana.alert.original_time']), want.alerts.map((a) => a.doc['kibana.alert.original_time']));
+  }
+  const cli = vigil(['hunt', '--events', file, '--format', 'csv', '--from', new Date(from).toISOString(), '--to', String(to)]);
+  assert.equal(cli.status, 1, cli.stderr);
+  assert.equal(cli.stdout.trim().split('\n').length - 1, want.alerts.length);
+  assert.match(cli.stderr, new RegExp(`${(4000 - inside.length + 1).toLocaleString('en-US')} events outside --from \\S+ --to ${to} not hunted`));
+  // a date alone is the whole day
+  const day = vigil(['hunt', '--events', file, '--format', 'csv', '--from', '2026-11-23', '--to', '2026-11-23']);
+  assert.match(day.stderr, /hunt: 4,000 events/);
+  assert.match(day.stderr, /\n1 event outside --from 2026-11-23 --to 2026-11-23 not hunted\n/);
+  assert.equal(vigil(['hunt', '--events', file, '--from', 'yesterday']).status, 2);
+  assert.equal(vigil(['hunt', '--events', file, '--from', '2026-11-24', '--to', '2026-11-23']).status, 2);
+});
+
 test('by default a hunt starts workers only for input large enough to pay for them, one per core', async () => {
   const MiB = 1048576;
   assert.equal(defaultWorkers(255 * MiB, 2), 0);
