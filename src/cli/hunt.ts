@@ -91,6 +91,9 @@ function summary(alerts: readonly BuiltAlert[]): string {
   lines.push('  by severity: ' + (severities.length ? severities.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
   lines.push('  by ATT&CK tactic: ' + (tactics.length ? tactics.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
+  const hosts = count((a) => [a.host ?? 'no host']);
+  const TOP = 10;
+  lines.push(`  by host${hosts.length > TOP ? ` (top ${TOP} of ${hosts.length.toLocaleString('en-US')})` : ''}: ` + (hosts.length ? hosts.slice(0, TOP).map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   lines.push('  by rule:');
   for (const [k, n] of count((a) => [String(a.doc['kibana.alert.rule.name'])])) lines.push(`    ${String(n).padStart(7)}  ${k}`);
   return lines.join('\n');

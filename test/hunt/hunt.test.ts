@@ -328,6 +328,7 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   const table = vigil(['hunt', '--events', join(sub, 'a.ndjson'), '--format', 'table']);
   assert.match(table.stdout, /^time\s+severity\s+risk\s+rule/m);
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
+  assert.match(table.stdout, /\n {2}by host: lin-\d{4} 1\n/);
 });
 
 test('an input that cannot be read to its end (truncated or corrupt gzip) is reported, its lines before the break hunted, and the other inputs hunted in full', async () => {
