@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
 import { runHunt, type HuntProgress } from '../app/index.js';
@@ -73,10 +73,10 @@ function rows(alerts: readonly BuiltAlert[]): string[][] {
 const HEAD = ['time', 'severity', 'risk', 'rule', 'host', 'user', 'process'];
 const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-function table(rows: string[][]): string {
+function table(rows: string[][]): string[] {
   const widths = HEAD.map((h, i) => Math.min(i === 3 ? 60 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
   const fmt = (r: string[]): string => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [fmt(HEAD), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n');
+  return [fmt(HEAD), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
 }
 
 function summary(alerts: readonly BuiltAlert[]): string {
@@ -164,6 +164,30 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
     io.err(`vigil hunt: --from ${opts.from} is after --to ${opts.to}\n`);
     return 2;
   }
+  // the output file is opened first: a path that cannot be written is told before the hunt, not after it
+  let fh: FileHandle | null = null;
+  if (opts.output) {
+    try {
+      fh = await open(opts.output, 'w');
+    } catch (e) {
+      io.err(`vigil hunt: cannot write ${opts.output}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  try {
+    return await huntAndReport(io, opts, stdin, tty, { format, rules, belowFloor, lateness, from, to, fh });
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function huntAndReport(
+  io: Io,
+  opts: HuntOpts,
+  stdin: Readable,
+  tty: { readonly out: boolean; readonly err: boolean },
+  { format, rules, belowFloor, lateness, from, to, fh }: { format: string; rules: Rule[]; belowFloor: number; lateness: number; from: number | undefined; to: number | undefined; fh: FileHandle | null },
+): Promise<number> {
   const t0 = performance.now();
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
@@ -182,15 +206,29 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   });
   if (showProgress) io.err('\n');
   const sorted = [...result.alerts].sort((a, b) => (a.originalTime ?? 0) - (b.originalTime ?? 0) || a.id.localeCompare(b.id));
-  let text: string;
-  if (format === 'ndjson') text = sorted.map((a) => JSON.stringify(a.doc)).join('\n') + (sorted.length ? '\n' : '');
-  else if (format === 'json') text = `${JSON.stringify(sorted.map((a) => a.doc), null, 2)}\n`;
-  else if (format === 'csv') text = [HEAD.join(','), ...rows(sorted).map((r) => r.map(csvCell).join(','))].join('\n') + '\n';
-  else text = `${table(rows(sorted))}\n\n${summary(result.alerts)}\n`;
-  if (opts.output) {
-    const ws = createWriteStream(opts.output);
-    await new Promise<void>((resolve, reject) => ws.end(text, () => resolve()).on('error', reject));
-  } else io.out(text);
+  // the results go out a megabyte at a time: as one string, a few hundred thousand alerts passed the
+  // longest string there can be
+  let pending = '';
+  const put = async (text: string, last = false): Promise<void> => {
+    pending += text;
+    if (pending.length < 1 << 20 && !last) return;
+    if (fh) await fh.write(pending);
+    else io.out(pending);
+    pending = '';
+  };
+  if (format === 'ndjson') for (const a of sorted) await put(`${JSON.stringify(a.doc)}\n`);
+  else if (format === 'json') {
+    // as JSON.stringify(docs, null, 2) writes the array, an element at a time
+    for (let i = 0; i < sorted.length; i++) await put(`${i === 0 ? '[\n' : ',\n'}  ${JSON.stringify(sorted[i]!.doc, null, 2).replace(/\n/g, '\n  ')}`);
+    await put(sorted.length ? '\n]\n' : '[]\n');
+  } else if (format === 'csv') {
+    await put(`${HEAD.join(',')}\n`);
+    for (const r of rows(sorted)) await put(`${r.map(csvCell).join(',')}\n`);
+  } else {
+    for (const line of table(rows(sorted))) await put(`${line}\n`);
+    await put(`\n${summary(result.alerts)}\n`);
+  }
+  await put('', true);
   const info = [
     `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];

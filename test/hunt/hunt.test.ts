@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -328,6 +328,17 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   const table = vigil(['hunt', '--events', join(sub, 'a.ndjson'), '--format', 'table']);
   assert.match(table.stdout, /^time\s+severity\s+risk\s+rule/m);
   assert.match(table.stdout, /by ATT&CK tactic: Execution 1/);
+  // -o writes what standard output shows; a path that cannot be written stops the hunt before it starts
+  const json = vigil(['hunt', '--events', sub, '--format', 'json']);
+  const out = join(dir, 'out.json');
+  assert.equal(vigil(['hunt', '--events', sub, '--format', 'json', '-o', out]).status, 1);
+  const strip = (t: string): string => t.replace(/"(@timestamp|kibana\.alert\.(start|last_detected))": "[^"]+"/g, '');
+  assert.equal(strip(readFileSync(out, 'utf8')), strip(json.stdout));
+  assert.equal((JSON.parse(json.stdout) as unknown[]).length, 2);
+  const nowhere = vigil(['hunt', '--events', sub, '-o', join(dir, 'no-such-dir', 'out.json')]);
+  assert.equal(nowhere.status, 2);
+  assert.match(nowhere.stderr, /^vigil hunt: cannot write \S+no-such-dir\/out\.json: ENOENT/);
+  assert.doesNotMatch(nowhere.stderr, /hunt: \d/);
   assert.match(table.stdout, /\n {2}by host: lin-\d{4} 1\n/);
 });
 
