@@ -199,7 +199,13 @@ test('alert detail: payloads in fields, reason and investigation guide stay iner
   await page.getByTestId('fieldTable').waitFor();
   const fields = await page.getByTestId('fieldTable').innerText();
   assert.ok(fields.includes(`evil.exe ${SCRIPT} ${IMG}`), 'the command line is not shown as text');
-  assert.ok((await page.getByTestId('attackLinks').innerText()).includes('Execution (TA0002)'));
+  const attack = await page.getByTestId('attackLinks').innerText();
+  // (each link is followed by EUI's words for screen readers: it opens a new tab)
+  assert.match(attack, /Execution \(TA0002\)\n\(external[^)]*\)\n → Command and Scripting Interpreter \(T1059\)/, attack);
+  assert.deepEqual(
+    await page.getByTestId('attackLinks').locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))),
+    ['https://attack.mitre.org/tactics/TA0002/', 'https://attack.mitre.org/techniques/T1059/'],
+  );
   await assertInert('alert detail, fields');
   await shot('alert-detail');
 

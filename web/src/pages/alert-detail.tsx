@@ -183,6 +183,15 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   );
 }
 
+/** One tactic, technique or subtechnique: its name and id, linked to its ATT&CK page. */
+function AttackLink({ entry }: { entry: { name?: string; id?: string; reference?: string } | undefined }): ReactNode {
+  return (
+    <ExternalLink href={entry?.reference}>
+      {entry?.name} ({entry?.id})
+    </ExternalLink>
+  );
+}
+
 export function AttackLinks({ threat }: { threat: Threat[] }): ReactNode {
   if (threat.length === 0) return null;
   return (
@@ -191,21 +200,15 @@ export function AttackLinks({ threat }: { threat: Threat[] }): ReactNode {
         <strong>MITRE ATT&CK</strong>
         {threat.map((t, i) => (
           <div key={i}>
-            <ExternalLink href={t.tactic?.reference}>
-              {t.tactic?.name} ({t.tactic?.id})
-            </ExternalLink>
+            <AttackLink entry={t.tactic} />
             {(t.technique ?? []).map((tech) => (
               <span key={tech.id}>
                 {' → '}
-                <ExternalLink href={tech.reference}>
-                  {tech.name} ({tech.id})
-                </ExternalLink>
-                {(tech.subtechnique ?? []).map((s) => (
-                  <span key={s.id}>
+                <AttackLink entry={tech} />
+                {(tech.subtechnique ?? []).map((sub) => (
+                  <span key={sub.id}>
                     {' → '}
-                    <ExternalLink href={s.reference}>
-                      {s.name} ({s.id})
-                    </ExternalLink>
+                    <AttackLink entry={sub} />
                   </span>
                 ))}
               </span>
