@@ -64,6 +64,8 @@ export interface HuntProgress {
   events: number;
   badLines: number;
   files: number;
+  /** Matches so far (a sequence is one; samples are found only at the end of the input). */
+  matches: number;
 }
 
 export interface BadLine {
@@ -704,7 +706,7 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
   const t0 = performance.now();
   const passedOver: string[] = [];
   const files = await expandInputs(o.inputs.length ? o.inputs : ['-'], passedOver);
-  const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length };
+  const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length, matches: 0 };
   let inputBytes = 0;
   for (const f of files) {
     // a file that cannot be stat'ed will not open either: reading it reports it
@@ -759,6 +761,7 @@ async function huntWith(
     outsideWindow += r.outside;
     for (const g of r.groups) groups.push(g);
     sequencer.feed(r, groups);
+    progress.matches = groups.length;
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
   };

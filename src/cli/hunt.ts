@@ -105,7 +105,7 @@ function progressLine(p: HuntProgress, t0: number): string {
   const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
   const eta = frac > 0 ? (s / frac - s).toFixed(0) : '?';
   const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
-  return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s  ETA ${eta}s  bad ${p.badLines}`;
+  return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s  ETA ${eta}s  bad ${p.badLines}  matches ${p.matches.toLocaleString('en-US')}`;
 }
 
 /** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad or an input could not be read to its end, 2 usage. */

@@ -320,7 +320,7 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   // standard error is a pipe here: no progress bar unless asked for
   assert.doesNotMatch(csv.stderr, /MiB .* events .*ETA/);
   const shown = vigil(['hunt', '--events', sub, '--format', 'csv', '--progress']);
-  assert.match(shown.stderr, /\r\[#+\.*\] \d+\/\d+ MiB {2}3,000 events .*ETA \d+s {2}bad 1/);
+  assert.match(shown.stderr, /\r\[#+\.*\] \d+\/\d+ MiB {2}3,000 events .*ETA \d+s {2}bad 1 {2}matches 2/);
   const nd = vigil(['hunt', '--events', sub, '--format', 'ndjson']);
   const docs = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(docs.length, 2);
