@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { peekEventTimes } from '../src/core/index.js';
+import { peekEventTimes, peekTimestamp } from '../src/core/index.js';
 import { compileQuery, rawFilterOf, RawText, RuleSet } from '../src/engine/index.js';
 import { compileHuntRules } from '../src/app/index.js';
 import { generateEvents } from '../src/gen/index.js';
@@ -79,6 +79,10 @@ test('peekEventTimes reads a leading @timestamp and declines every other shape',
     '[1]',
     ' {"@timestamp":"x"}',
   ]) assert.equal(peekEventTimes(text), null, text);
+  // peekTimestamp: the same reading of @timestamp, whether or not the event has event.ingested
+  assert.deepEqual(peekTimestamp('{"@timestamp":"x","event":{"ingested":"z"}}'), { timestamp: 'x', ingested: undefined });
+  assert.equal(peekTimestamp('{"\\u0040timestamp":"x","@timestamp":"y"}'), null);
+  assert.equal(peekTimestamp('{"a":{"@timestamp":"x"},"@timestamp":"y"}'), null);
 });
 
 test('raw filter never rejects an event that the corpus rules match, and rejects most pairs', async (t) => {

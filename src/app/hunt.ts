@@ -8,7 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, peekEventTimes, projection } from '../core/index.js';
+import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -289,7 +289,7 @@ export interface TimeWindow {
  */
 function inWindow(line: string, w: TimeWindow): boolean {
   let ts: unknown;
-  const peek = peekEventTimes(line);
+  const peek = peekTimestamp(line);
   // no timestamp seen: parsed, to tell an event without one from a line that is no event
   if (peek !== null && peek.timestamp !== undefined) ts = peek.timestamp;
   else {

@@ -8,6 +8,6 @@ export {
   type FormatOptions,
 } from './diagnostic.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
-export { eventDocument, peekEventTimes, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
+export { eventDocument, peekEventTimes, peekTimestamp, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
 export { StringMemo, ownString } from './memo.js';
 export { JsonProjector, projection, type Projection, type ProjectionNode } from './json-project.js';

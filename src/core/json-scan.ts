@@ -40,9 +40,15 @@ const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/;
 
 /** Null when the text needs a real parse to answer (or is not an object at all). */
 export function peekEventTimes(text: string): EventTimes | null {
+  // `ingested` may be event.ingested, which only a parse reads
+  return text.includes('ingested"') ? null : peekTimestamp(text);
+}
+
+/** `@timestamp` as peekEventTimes reads it (first key, once, no escapes), whatever else the text holds. */
+export function peekTimestamp(text: string): EventTimes | null {
   if (text.charCodeAt(0) !== 123 /* { */) return null;
-  // escapes could spell a key differently; `ingested` may be event.ingested
-  if (text.includes('\\u') || text.includes('ingested"')) return null;
+  // escapes could spell a key differently
+  if (text.includes('\\u')) return null;
   const at = text.indexOf('"@timestamp"');
   if (at < 0) return { timestamp: undefined, ingested: undefined };
   // first key of the top-level object, and the only occurrence (a later duplicate would win)
