@@ -65,8 +65,10 @@ export async function runQuery(io: Io, text: string, files: string[], opts: Quer
     }
     const name = file === '-' ? '<stdin>' : file;
     let line = 0;
-    for await (const raw of createInterface({ input: stream, crlfDelay: Infinity })) {
+    for await (const read of createInterface({ input: stream, crlfDelay: Infinity })) {
       line++;
+      // a byte order mark (as Windows tools write) opens the file, not the first event
+      const raw = line === 1 && read.charCodeAt(0) === 0xfeff ? read.slice(1) : read;
       if (raw.trim() === '') continue;
       let doc: unknown;
       try {

@@ -49,6 +49,17 @@ test('vigil query reads Elasticsearch hits as the documents in them', () => {
   assert.deepEqual(JSON.parse(r.stdout) as unknown, { _index: '', _id: '<stdin>:1', _source: lines[3] });
 });
 
+test('vigil query and vigil hunt read a file that opens with a byte order mark', () => {
+  const bom = join(dir, 'bom.ndjson');
+  writeFileSync(bom, `\ufeff${JSON.stringify(lines[0])}\n${JSON.stringify(lines[3])}\n`);
+  const q = vigil(['query', 'process where true', bom]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.equal(q.stdout.trim().split('\n').length, 2);
+  const h = vigil(['hunt', '--events', bom, '--format', 'csv']);
+  assert.equal(h.status, 0, h.stderr);
+  assert.match(h.stderr, /hunt: 2 events/);
+});
+
 test('vigil query with an invalid query exits 1 with a located diagnostic', () => {
   const r = vigil(['query', 'process where foo(', file]);
   assert.equal(r.status, 1);
