@@ -86,7 +86,7 @@ function summary(alerts: readonly BuiltAlert[]): string {
     for (const a of top) for (const k of key(a)) m.set(k, (m.get(k) ?? 0) + 1);
     return [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
   };
-  const lines = [`summary: ${top.length} alerts`];
+  const lines = [`summary: ${top.length.toLocaleString('en-US')} ${top.length === 1 ? 'alert' : 'alerts'}`];
   const severities = count((a) => [a.severity]);
   lines.push('  by severity: ' + (severities.length ? severities.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
@@ -230,8 +230,24 @@ async function huntAndReport(
   }
   await put('', true);
   const info = [
-    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun} rules run (${result.rulesSkipped.length} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
+    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun.toLocaleString('en-US')} ${result.rulesRun === 1 ? 'rule' : 'rules'} run (${result.rulesSkipped.length.toLocaleString('en-US')} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length.toLocaleString('en-US')} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
+  if (result.rulesSkipped.length > 0) {
+    // why, in groups; a rule that should run but does not compile is named
+    const groups = new Map<string, number>();
+    const broken: string[] = [];
+    for (const r of result.rulesSkipped) {
+      const type = /^type (\S+) is not run by hunt$/.exec(r.reason);
+      const key = r.reason === 'deprecated' ? 'deprecated' : type ? `${type[1]}` : r.reason.startsWith('its indices do not include') ? 'other indices' : null;
+      if (key === null) broken.push(`  ${r.name}: ${r.reason}`);
+      else groups.set(key, (groups.get(key) ?? 0) + 1);
+    }
+    const parts = [...groups].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en-US')} ${k}`);
+    if (broken.length) parts.push(`${broken.length.toLocaleString('en-US')} that do not compile`);
+    info.push(`skipped: ${parts.join(', ')} (hunt runs EQL rules)`);
+    info.push(...broken.slice(0, 10));
+    if (broken.length > 10) info.push(`  … ${broken.length - 10} more`);
+  }
   if (result.outsideWindow > 0) info.push(`${result.outsideWindow.toLocaleString('en-US')} ${result.outsideWindow === 1 ? 'event' : 'events'} outside ${[opts.from ? `--from ${opts.from}` : '', opts.to ? `--to ${opts.to}` : ''].filter(Boolean).join(' ')} not hunted`);
   if (belowFloor > 0) info.push(`${belowFloor.toLocaleString('en-US')} ${belowFloor === 1 ? 'rule' : 'rules'} below --min-severity ${opts.minSeverity} not run`);
   if (format !== 'table') info.push(summary(result.alerts));

@@ -164,12 +164,19 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   assert.equal((await runHunt({ rules, inputs: [file], workers: 0, now: NOW })).droppedByCap, 0);
   assert.doesNotMatch(csv.stderr, /given up/);
   assert.equal(vigil(['hunt', '--rules', rwx, '--events', file, '--max-open', '0']).status, 2);
+  assert.match(csv.stderr, /hunt: 20,000 events, 1 rule run \(0 skipped\)/);
   // only the rules of a severity or above: the planted high one (netsh), not the medium ones
   const high = vigil(['hunt', '--rules', requireShared('corpus/detection-rules'), '--events', file, '--format', 'csv', '--min-severity', 'high']);
   assert.equal(high.status, 0, high.stderr);
   assert.deepEqual(new Set(high.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[3])), new Set(['Wireless Credential Dumping using Netsh Command']));
   const below = rules.filter((x) => x.severity === 'low' || x.severity === 'medium').length;
   assert.match(high.stderr, new RegExp(`${below.toLocaleString('en-US')} rules below --min-severity high not run`));
+  // the rules hunt does not run, by why
+  const byWhy = new Map<string, number>();
+  for (const x of compileHuntRules(rules.filter((x) => x.severity === 'high' || x.severity === 'critical'), undefined).skipped) byWhy.set(x.reason, (byWhy.get(x.reason) ?? 0) + 1);
+  assert.ok((byWhy.get('deprecated') ?? 0) > 0 && (byWhy.get('type esql is not run by hunt') ?? 0) > 0);
+  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules\\)\\n`));
+  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('type esql is not run by hunt')} esql\\b`));
   assert.equal(vigil(['hunt', '--events', file, '--min-severity', 'urgent']).status, 2);
 });
 
