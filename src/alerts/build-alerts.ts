@@ -94,7 +94,22 @@ export function alertReason(rule: Rule, source: Readonly<Record<string, unknown>
   return `${text} created ${rule.severity} alert ${rule.name}.`;
 }
 
-function ruleFields(ctx: AlertContext): Record<string, unknown> {
+/**
+ * The rule's fields of an alert, made once per rule and execution and shared by its alerts (they
+ * are read, never changed): a hunt that raised 300,000 alerts of one rule hashed its uuid 300,000
+ * times.
+ */
+const ruleFieldsMade = new WeakMap<Rule, { executionId: string; fields: Readonly<Record<string, unknown>> }>();
+
+function ruleFields(ctx: AlertContext): Readonly<Record<string, unknown>> {
+  const made = ruleFieldsMade.get(ctx.rule);
+  if (made !== undefined && made.executionId === ctx.executionId) return made.fields;
+  const fields = makeRuleFields(ctx);
+  ruleFieldsMade.set(ctx.rule, { executionId: ctx.executionId, fields });
+  return fields;
+}
+
+function makeRuleFields(ctx: AlertContext): Record<string, unknown> {
   const r = ctx.rule;
   return {
     'kibana.alert.rule.uuid': ruleUuid(r.rule_id),
