@@ -644,6 +644,8 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
     return chunk(buf, end);
   };
   for await (const p of raw) {
+    // (a file's bytes are counted as they are read; standard input's here)
+    if (file === '-') progress.bytesRead += (p as Buffer).length;
     // pieces of at most a chunk: a line that ends within one is shorter than the longest line
     for (let off = 0; off < (p as Buffer).length; off += CHUNK_BYTES) {
       let piece = (p as Buffer).subarray(off, off + CHUNK_BYTES);

@@ -102,10 +102,14 @@ function summary(alerts: readonly BuiltAlert[]): string {
 function progressLine(p: HuntProgress, t0: number): string {
   const s = (performance.now() - t0) / 1000;
   const rate = p.events / Math.max(s, 0.001);
-  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
+  const counts = `${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s`;
+  const tail = `bad ${p.badLines}  matches ${p.matches.toLocaleString('en-US')}`;
+  // standard input has no size to measure against: what was read, without a bar or an ETA
+  if (p.bytesTotal === 0) return `\r${(p.bytesRead / 1048576).toFixed(0)} MiB read  ${counts}  ${tail}`;
+  const frac = Math.min(1, p.bytesRead / p.bytesTotal);
   const eta = frac > 0 ? (s / frac - s).toFixed(0) : '?';
   const bar = '#'.repeat(Math.round(frac * 30)).padEnd(30, '.');
-  return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${p.events.toLocaleString('en-US')} events  ${Math.round(rate).toLocaleString('en-US')}/s  ETA ${eta}s  bad ${p.badLines}  matches ${p.matches.toLocaleString('en-US')}`;
+  return `\r[${bar}] ${(p.bytesRead / 1048576).toFixed(0)}/${(p.bytesTotal / 1048576).toFixed(0)} MiB  ${counts}  ETA ${eta}s  ${tail}`;
 }
 
 /** `vigil hunt`. Exit codes: 0 done (alerts or not), 1 some input lines were bad or an input could not be read to its end, 2 usage. */

@@ -328,6 +328,9 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   assert.doesNotMatch(csv.stderr, /MiB .* events .*ETA/);
   const shown = vigil(['hunt', '--events', sub, '--format', 'csv', '--progress']);
   assert.match(shown.stderr, /\r\[#+\.*\] \d+\/\d+ MiB {2}3,000 events .*ETA \d+s {2}bad 1 {2}matches 2/);
+  // standard input has no size: what was read, without a bar or an ETA
+  const piped = vigil(['hunt', '--format', 'csv', '--progress', '--workers', '0'], `${lines.join('\n')}\n`);
+  assert.match(piped.stderr, /\r2 MiB read {2}3,000 events {2}[\d,]+\/s {2}bad 0 {2}matches 2\n/);
   const nd = vigil(['hunt', '--events', sub, '--format', 'ndjson']);
   const docs = nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(docs.length, 2);
