@@ -1,5 +1,6 @@
 import type { Value } from '../eql/index.js';
 import type { EngineEvent } from './event.js';
+import { Queue } from './queue.js';
 import { keyString, type StageSpec } from './sequence.js';
 
 interface SampleEntry {
@@ -24,9 +25,8 @@ export interface SampleCounters {
  */
 export class SampleMatcher {
   private readonly byKey = new Map<string, SampleEntry>();
-  /** Keys as they opened a partial sample, oldest first (a queue: see SequenceMatcher.enforceCap). */
-  private order: Array<{ readonly k: string; readonly entry: SampleEntry; readonly slots: SampleEntry['slots'] }> = [];
-  private head = 0;
+  /** Keys as they opened a partial sample, oldest first. */
+  private readonly order = new Queue<{ readonly k: string; readonly entry: SampleEntry; readonly slots: SampleEntry['slots'] }>();
   private openKeys = 0;
   readonly counters: SampleCounters = { droppedByCap: 0 };
   seen = 0;
@@ -72,8 +72,8 @@ export class SampleMatcher {
 
   /** Over the cap, the key that opened longest ago loses what it holds. */
   private enforceCap(): void {
-    while (this.openKeys > this.maxOpen && this.head < this.order.length) {
-      const { k, entry, slots } = this.order[this.head++]!;
+    while (this.openKeys > this.maxOpen && this.order.size > 0) {
+      const { k, entry, slots } = this.order.shift()!;
       if (entry.slots !== slots || entry.filled === 0) continue; // completed since
       this.counters.droppedByCap++;
       this.openKeys--;
@@ -82,10 +82,6 @@ export class SampleMatcher {
         entry.slots = new Array<EngineEvent | undefined>(this.stages.length).fill(undefined);
         entry.filled = 0;
       }
-    }
-    if (this.head > 4096 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.head = 0;
     }
   }
 }

@@ -1,5 +1,6 @@
 import { compareEvents, type EngineEvent } from './event.js';
 import type { Value } from '../eql/index.js';
+import { Queue } from './queue.js';
 
 /** One stage as the matcher sees it: a test and the join key of an event. */
 export interface StageSpec {
@@ -67,14 +68,11 @@ export class SequenceMatcher {
   private readonly pending: Pending[] = [];
   private watermark = -Infinity;
   /** Starts in time order (key, start time), so expiry visits only what expires: amortised O(1). */
-  private starts: Array<{ readonly k: string; readonly ts: number }> = [];
-  private startsHead = 0;
+  private readonly starts = new Queue<{ readonly k: string; readonly ts: number }>();
   /** Missing-stage history entries in time order, for the same reason. */
-  private seenOrder: Array<{ readonly stage: number; readonly k: string; readonly ts: number }> = [];
-  private seenHead = 0;
+  private readonly seenOrder = new Queue<{ readonly stage: number; readonly k: string; readonly ts: number }>();
   /** Keys in the order they were opened, for eviction at the cap. */
-  private keyOrder: Array<{ readonly k: string; readonly slots: (Partial | undefined)[] }> = [];
-  private keyHead = 0;
+  private readonly keyOrder = new Queue<{ readonly k: string; readonly slots: (Partial | undefined)[] }>();
   private readonly maxOpen: number;
   private readonly maxHistory: number;
 
@@ -265,8 +263,8 @@ export class SequenceMatcher {
   private expire(): void {
     if (this.maxspan === null) return;
     const horizon = this.watermark - this.maxspan;
-    while (this.startsHead < this.starts.length && this.starts[this.startsHead]!.ts < horizon) {
-      const { k } = this.starts[this.startsHead++]!;
+    while (this.starts.size > 0 && this.starts.peek()!.ts < horizon) {
+      const { k } = this.starts.shift()!;
       const slots = this.open.get(k);
       if (!slots) continue;
       let live = 0;
@@ -283,38 +281,26 @@ export class SequenceMatcher {
     }
     // a missing-stage event can disprove sequences up to two maxspans later
     const old = horizon - this.maxspan;
-    while (this.seenHead < this.seenOrder.length && this.seenOrder[this.seenHead]!.ts < old) {
-      const { stage, k } = this.seenOrder[this.seenHead++]!;
+    while (this.seenOrder.size > 0 && this.seenOrder.peek()!.ts < old) {
+      const { stage, k } = this.seenOrder.shift()!;
       const seen = this.missingSeen[stage]!;
       const list = seen.get(k);
       if (!list) continue;
       while (list.length > 0 && list[0]!.ts < old) list.shift();
       if (list.length === 0) seen.delete(k);
     }
-    if (this.startsHead > 4096 && this.startsHead * 2 > this.starts.length) {
-      this.starts = this.starts.slice(this.startsHead);
-      this.startsHead = 0;
-    }
-    if (this.seenHead > 4096 && this.seenHead * 2 > this.seenOrder.length) {
-      this.seenOrder = this.seenOrder.slice(this.seenHead);
-      this.seenHead = 0;
-    }
   }
 
   /** Over the cap, the key opened longest ago goes first (a queue: Map iteration after many deletes is slow). */
   private enforceCap(): void {
-    while (this.openCount > this.maxOpen && this.keyHead < this.keyOrder.length) {
-      const { k, slots } = this.keyOrder[this.keyHead++]!;
+    while (this.openCount > this.maxOpen && this.keyOrder.size > 0) {
+      const { k, slots } = this.keyOrder.shift()!;
       if (this.open.get(k) !== slots) continue; // that key was closed and opened again since
       let n = 0;
       for (const x of slots) if (x !== undefined) n++;
       this.openCount -= n;
       this.counters.droppedByCap += n;
       this.open.delete(k);
-    }
-    if (this.keyHead > 4096 && this.keyHead * 2 > this.keyOrder.length) {
-      this.keyOrder = this.keyOrder.slice(this.keyHead);
-      this.keyHead = 0;
     }
   }
 }
