@@ -40,9 +40,9 @@ export interface HuntOptions {
    */
   readonly workers?: number;
   /**
-   * The longest line read (default 64 MiB, above Elasticsearch's 100 MB request limit per
-   * document only in name: a line that long is no event a shipper sends). A longer one is a bad
-   * line, skipped without being held: a binary file among the logs must not fill the memory.
+   * The longest line read, in bytes (default 64 MiB: no shipper sends an event that long). A line of
+   * this length or more is a bad line, skipped without being held: a binary file among the logs must
+   * not fill the memory.
    */
   readonly maxLineBytes?: number;
   /**
@@ -553,8 +553,6 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
     if (end > 0) at.line += b[end - 1] === 10 ? lines : lines + 1;
     return c;
   };
-  /** Skipped lines that no chunk came after to carry: an empty chunk carries them. */
-  const rest = (): HuntChunk | null => (skipped.length ? chunk(pool.take(0), 0) : null);
   if (file !== '-' && !file.endsWith('.gz')) {
     const fh = await open(file, 'r');
     try {
@@ -587,9 +585,7 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
                 progress.bytesRead += n;
                 if (n === 0) {
                   pool.give(scratch.buffer);
-                  const c = rest();
-                  if (c) yield c;
-                  return;
+                  break reading;
                 }
                 const nl = scratch.subarray(0, n).indexOf(10);
                 if (nl >= 0) {
@@ -608,80 +604,75 @@ async function* readChunks(file: string, fi: number, o: HuntOptions, progress: H
         const end = eof && last < filled - 1 ? filled : last + 1;
         if (end === 0) {
           pool.give(buf);
-          const c = rest();
-          if (c) yield c;
-          return;
+          break;
         }
         carry = new Uint8Array(buf, end, filled - end).slice();
         yield chunk(buf, end);
-        if (eof && carry.length === 0) {
-          const c = rest();
-          if (c) yield c;
-          return;
-        }
+        if (eof && carry.length === 0) break;
       }
     } finally {
       await fh.close();
     }
-  }
-  let raw: Readable;
-  if (file === '-') raw = o.stdin ?? process.stdin;
-  else {
-    const rs: ReadStream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
-    rs.on('data', (b) => (progress.bytesRead += b.length));
-    // a pipeline, not pipe: an error of either stream (a file that cannot be read, a corrupt or
-    // truncated gzip) ends the reading below with it, and both streams are closed
-    raw = pipeline(rs, createGunzip({ chunkSize: CHUNK_BYTES }), () => {});
-  }
-  // the start of a line not ended yet, in the pieces it came in (joined once its end comes: joining
-  // at every piece took time growing with the square of a long line's length)
-  let carry: Buffer[] = [];
-  let carryBytes = 0;
-  let skipping = false;
-  const cut = (data: Buffer, end: number): HuntChunk => {
-    const buf = pool.take(end);
-    new Uint8Array(buf).set(data.subarray(0, end));
-    return chunk(buf, end);
-  };
-  for await (const p of raw) {
-    // (a file's bytes are counted as they are read; standard input's here)
-    if (file === '-') progress.bytesRead += (p as Buffer).length;
-    // pieces of at most a chunk: a line that ends within one is shorter than the longest line
-    for (let off = 0; off < (p as Buffer).length; off += CHUNK_BYTES) {
-      let piece = (p as Buffer).subarray(off, off + CHUNK_BYTES);
-      if (skipping) {
-        // past the rest of a line too long to hold
-        const nl = piece.indexOf(10);
-        if (nl < 0) continue;
-        skipping = false;
-        piece = piece.subarray(nl + 1);
-      }
-      const last = piece.lastIndexOf(10);
-      if (last < 0) {
-        carry.push(Buffer.from(piece));
-        carryBytes += piece.length;
-        if (carryBytes >= maxLine) {
-          skip();
-          carry = [];
-          carryBytes = 0;
-          skipping = true;
-        }
-        continue;
-      }
-      const first = piece.indexOf(10);
-      if (carryBytes + first >= maxLine) {
-        // the carried line ends here, too long: skipped; the lines after it go on
-        skip();
-        if (last > first) yield cut(piece.subarray(first + 1), last - first);
-      } else if (carry.length) yield cut(Buffer.concat([...carry, piece.subarray(0, last + 1)]), carryBytes + last + 1);
-      else yield cut(piece, last + 1);
-      carry = last + 1 < piece.length ? [Buffer.from(piece.subarray(last + 1))] : [];
-      carryBytes = piece.length - last - 1;
+  } else {
+    let raw: Readable;
+    if (file === '-') raw = o.stdin ?? process.stdin;
+    else {
+      const rs: ReadStream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+      rs.on('data', (b) => (progress.bytesRead += b.length));
+      // a pipeline, not pipe: an error of either stream (a file that cannot be read, a corrupt or
+      // truncated gzip) ends the reading below with it, and both streams are closed
+      raw = pipeline(rs, createGunzip({ chunkSize: CHUNK_BYTES }), () => {});
     }
+    // the start of a line not ended yet, in the pieces it came in (joined once its end comes: joining
+    // at every piece took time growing with the square of a long line's length)
+    let carry: Buffer[] = [];
+    let carryBytes = 0;
+    let skipping = false;
+    const cut = (data: Buffer, end: number): HuntChunk => {
+      const buf = pool.take(end);
+      new Uint8Array(buf).set(data.subarray(0, end));
+      return chunk(buf, end);
+    };
+    for await (const p of raw) {
+      // (a file's bytes are counted as they are read; standard input's here)
+      if (file === '-') progress.bytesRead += (p as Buffer).length;
+      // pieces of at most a chunk: a line that ends within one is shorter than the longest line
+      for (let off = 0; off < (p as Buffer).length; off += CHUNK_BYTES) {
+        let piece = (p as Buffer).subarray(off, off + CHUNK_BYTES);
+        if (skipping) {
+          // past the rest of a line too long to hold
+          const nl = piece.indexOf(10);
+          if (nl < 0) continue;
+          skipping = false;
+          piece = piece.subarray(nl + 1);
+        }
+        const last = piece.lastIndexOf(10);
+        if (last < 0) {
+          carry.push(Buffer.from(piece));
+          carryBytes += piece.length;
+          if (carryBytes >= maxLine) {
+            skip();
+            carry = [];
+            carryBytes = 0;
+            skipping = true;
+          }
+          continue;
+        }
+        const first = piece.indexOf(10);
+        if (carryBytes + first >= maxLine) {
+          // the carried line ends here, too long: skipped; the lines after it go on
+          skip();
+          if (last > first) yield cut(piece.subarray(first + 1), last - first);
+        } else if (carry.length) yield cut(Buffer.concat([...carry, piece.subarray(0, last + 1)]), carryBytes + last + 1);
+        else yield cut(piece, last + 1);
+        carry = last + 1 < piece.length ? [Buffer.from(piece.subarray(last + 1))] : [];
+        carryBytes = piece.length - last - 1;
+      }
+    }
+    if (carryBytes > 0 && !skipping) yield cut(Buffer.concat(carry), carryBytes);
   }
-  if (carryBytes > 0 && !skipping) yield cut(Buffer.concat(carry), carryBytes);
-  const c = rest();
-  if (c) yield c;
+  // skipped lines that no chunk came after to carry: an empty chunk carries them
+  if (skipped.length) yield chunk(pool.take(0), 0);
 }
 
 /**
