@@ -95,7 +95,11 @@ export interface HuntResult {
   /** Files in the folders given that were not read: their names are not those of event files. */
   readonly passedOver: string[];
   readonly rulesRun: number;
-  readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string }>;
+  /**
+   * The rules not run, with why; `group` files the reason ('deprecated', the rule's type when it is
+   * not EQL, 'other indices'), and is null for a query that does not compile.
+   */
+  readonly rulesSkipped: Array<{ rule_id: string; name: string; reason: string; group: string | null }>;
   /** Events that reached a sequence (or sample) after a later event: input not in time order. */
   readonly outOfOrder: number;
   /**
@@ -143,11 +147,11 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
   return out;
 }
 
-/** Why a hunt does not run a rule (before compiling its query), or null when it does. */
-function whyNotHunted(rule: Rule, index: string | undefined): string | null {
-  if (rule.metadata?.maturity === 'deprecated') return 'deprecated';
-  if (rule.type !== 'eql' || !rule.query) return `type ${rule.type} is not run by hunt`;
-  if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return `its indices do not include ${index}`;
+/** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
+function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
+  if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
+  if (rule.type !== 'eql' || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
+  if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return { reason: `its indices do not include ${index}`, group: 'other indices' };
   return null;
 }
 
@@ -161,15 +165,15 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
   const entries = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
-    const reason = whyNotHunted(rule, index);
-    if (reason !== null) {
-      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason });
+    const why = whyNotHunted(rule, index);
+    if (why !== null) {
+      skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
       continue;
     }
     // a rule without a query has a reason not to run
     const c = compileQuery(rule.query!, { eager: false, maxOpenSequences: maxOpen, maxOpenSamples: maxOpen, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' });
     if (!c.ok) {
-      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile' });
+      skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile', group: null });
       continue;
     }
     entries.push({ rule, query: c.query, eventCategoryField: rule.event_category_override });

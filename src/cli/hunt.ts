@@ -241,10 +241,8 @@ async function huntAndReport(
     const groups = new Map<string, number>();
     const broken: string[] = [];
     for (const r of result.rulesSkipped) {
-      const type = /^type (\S+) is not run by hunt$/.exec(r.reason);
-      const key = r.reason === 'deprecated' ? 'deprecated' : type ? `${type[1]}` : r.reason.startsWith('its indices do not include') ? 'other indices' : null;
-      if (key === null) broken.push(`  ${r.name}: ${r.reason}`);
-      else groups.set(key, (groups.get(key) ?? 0) + 1);
+      if (r.group === null) broken.push(`  ${r.name}: ${r.reason}`);
+      else groups.set(r.group, (groups.get(r.group) ?? 0) + 1);
     }
     const parts = [...groups].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en-US')} ${k}`);
     if (broken.length) parts.push(`${broken.length.toLocaleString('en-US')} that do not compile`);
