@@ -70,6 +70,9 @@ function rows(alerts: readonly BuiltAlert[]): string[][] {
   return alerts.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : groups.get(a.groupId)));
 }
 
+/** A count and what it counts, singular or plural: `1 rule`, `1,024 rules`. */
+const counted = (n: number, one: string, many: string): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
 const HEAD = ['time', 'severity', 'risk', 'rule', 'host', 'user', 'process'];
 const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
@@ -86,7 +89,7 @@ function summary(alerts: readonly BuiltAlert[]): string {
     for (const a of top) for (const k of key(a)) m.set(k, (m.get(k) ?? 0) + 1);
     return [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
   };
-  const lines = [`summary: ${top.length.toLocaleString('en-US')} ${top.length === 1 ? 'alert' : 'alerts'}`];
+  const lines = [`summary: ${counted(top.length, 'alert', 'alerts')}`];
   const severities = count((a) => [a.severity]);
   lines.push('  by severity: ' + (severities.length ? severities.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
   const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
@@ -234,7 +237,7 @@ async function huntAndReport(
   }
   await put('', true);
   const info = [
-    `hunt: ${result.events.toLocaleString('en-US')} events, ${result.rulesRun.toLocaleString('en-US')} ${result.rulesRun === 1 ? 'rule' : 'rules'} run (${result.rulesSkipped.length.toLocaleString('en-US')} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length.toLocaleString('en-US')} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
+    `hunt: ${result.events.toLocaleString('en-US')} events, ${counted(result.rulesRun, 'rule', 'rules')} run (${result.rulesSkipped.length.toLocaleString('en-US')} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length.toLocaleString('en-US')} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
   if (result.rulesSkipped.length > 0) {
     // why, in groups; a rule that should run but does not compile is named
@@ -250,18 +253,17 @@ async function huntAndReport(
     info.push(...broken.slice(0, 10));
     if (broken.length > 10) info.push(`  … ${broken.length - 10} more`);
   }
-  if (result.outsideWindow > 0) info.push(`${result.outsideWindow.toLocaleString('en-US')} ${result.outsideWindow === 1 ? 'event' : 'events'} outside ${[opts.from ? `--from ${opts.from}` : '', opts.to ? `--to ${opts.to}` : ''].filter(Boolean).join(' ')} not hunted`);
-  if (belowFloor > 0) info.push(`${belowFloor.toLocaleString('en-US')} ${belowFloor === 1 ? 'rule' : 'rules'} below --min-severity ${opts.minSeverity} not run`);
+  if (result.outsideWindow > 0) info.push(`${counted(result.outsideWindow, 'event', 'events')} outside ${[opts.from ? `--from ${opts.from}` : '', opts.to ? `--to ${opts.to}` : ''].filter(Boolean).join(' ')} not hunted`);
+  if (belowFloor > 0) info.push(`${counted(belowFloor, 'rule', 'rules')} below --min-severity ${opts.minSeverity} not run`);
   if (format !== 'table') info.push(summary(result.alerts));
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
   if (result.passedOver.length > 0) {
-    const n = result.passedOver.length;
-    info.push(`note: ${n.toLocaleString('en-US')} ${n === 1 ? 'file' : 'files'} in the folders given ${n === 1 ? 'was' : 'were'} not read, as event files are named *.ndjson, *.jsonl or *.json (or those .gz), such as ${result.passedOver[0]}; name a file to read it whatever its name`);
+    info.push(`note: ${counted(result.passedOver.length, 'file in the folders given was', 'files in the folders given were')} not read, as event files are named *.ndjson, *.jsonl or *.json (or those .gz), such as ${result.passedOver[0]}; name a file to read it whatever its name`);
   }
   for (const r of result.readErrors) info.push(`${r.file}: not read to its end (${r.message}); ${r.line === 0 ? 'no line was read' : `lines 1-${r.line.toLocaleString('en-US')} were hunted`}`);
-  if (result.droppedByCap > 0) info.push(`warning: ${result.droppedByCap.toLocaleString('en-US')} partial ${result.droppedByCap === 1 ? 'sequence or sample was' : 'sequences or samples were'} given up, the oldest first, as a rule held the most open ones it keeps (--max-open, ${Number(opts.maxOpen ?? 1_000_000).toLocaleString('en-US')}): matches that needed them are missed`);
-  if (result.outOfOrder > 0) info.push(`warning: ${result.outOfOrder.toLocaleString('en-US')} ${result.outOfOrder === 1 ? 'event' : 'events'} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
+  if (result.droppedByCap > 0) info.push(`warning: ${counted(result.droppedByCap, 'partial sequence or sample was', 'partial sequences or samples were')} given up, the oldest first, as a rule held the most open ones it keeps (--max-open, ${Number(opts.maxOpen ?? 1_000_000).toLocaleString('en-US')}): matches that needed them are missed`);
+  if (result.outOfOrder > 0) info.push(`warning: ${counted(result.outOfOrder, 'event', 'events')} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);
   io.err(`${info.join('\n')}\n`);
   return result.badLines > 0 || result.readErrors.length > 0 ? 1 : 0;
 }
