@@ -29,11 +29,13 @@ export const PLANTED_RULES = {
 type PlantKind = keyof typeof PLANTED_RULES;
 /** Plants take turns in this order. */
 const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan'];
+/** Events per plant: one for an event query, two for the sequence and the sample. */
+const PLANT_EVENTS: Readonly<Record<PlantKind, 1 | 2>> = { mysql: 1, xpCmdshell: 1, straceSshd: 2, rwxNetwork: 2, netshWlan: 1 };
 /**
  * Alerts per plant: an event query's match is one alert; a sequence's or a sample's is one alert of
- * its own and one building-block alert per event (two events here), as Kibana raises them.
+ * its own and one building-block alert per event, as Kibana raises them.
  */
-const ALERTS_PER_PLANT: Readonly<Record<PlantKind, number>> = { mysql: 1, xpCmdshell: 1, straceSshd: 3, rwxNetwork: 3, netshWlan: 1 };
+const plantAlerts = (kind: PlantKind): number => (PLANT_EVENTS[kind] === 1 ? 1 : PLANT_EVENTS[kind] + 1);
 /** The host of a plant, as the remainder of its host number by 10 (0-4 Linux, 5-8 Windows, 9 macOS). */
 const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6 };
 
@@ -96,8 +98,8 @@ export function plantedCounts(options: GenerateOptions): Record<string, number> 
   let plants = 0;
   for (let i = every; i < options.events; i += every) {
     const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
-    if (ALERTS_PER_PLANT[kind] > 1 && i + 1 >= options.events) continue;
-    out[PLANTED_RULES[kind]] = (out[PLANTED_RULES[kind]] ?? 0) + ALERTS_PER_PLANT[kind];
+    if (i + PLANT_EVENTS[kind] > options.events) continue;
+    out[PLANTED_RULES[kind]] = (out[PLANTED_RULES[kind]] ?? 0) + plantAlerts(kind);
   }
   return out;
 }
@@ -135,9 +137,9 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
     }
     if (i > 0 && i % every === 0) {
       const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
-      const two = ALERTS_PER_PLANT[kind] > 1;
+      const two = PLANT_EVENTS[kind] === 2;
       // the attack happens on a host of the right kind; a plant of two events needs room for both
-      if (!two || i + 1 < options.events) {
+      if (i + PLANT_EVENTS[kind] <= options.events) {
         const target = hosts[((i / every) * 10 + PLANT_HOST[kind]) % hosts.length]!;
         const hostOf = { name: target.name, id: target.id, ip: [target.ip], os: { type: target.os, family: target.os === 'linux' ? 'debian' : target.os, platform: target.os } };
         common.host = hostOf;
