@@ -50,6 +50,38 @@ for (const q of queries) {
   });
 }
 
+/** Hits of a matcher fed `evs` as documents, or as text with its decodes counted. */
+function feedAs(q: string, evs: ReadonlyArray<Record<string, unknown>>, lateness: number, text: boolean): { hits: unknown[]; decoded: number } {
+  const c = compileQuery(q, { idField: 'seq' });
+  assert.ok(c.ok);
+  let decoded = 0;
+  const decode = (t: string): Record<string, unknown> => {
+    decoded++;
+    return JSON.parse(t) as Record<string, unknown>;
+  };
+  const m = c.query.createMatcher({ lateness });
+  const hits = [...evs.flatMap((e, i) => m.push(text ? { _index: 'i', _id: String(i), _text: JSON.stringify(e), decode } : { _index: 'i', _id: String(i), _source: e })), ...m.flush()];
+  return { hits, decoded };
+}
+
+for (const q of queries) {
+  test(`events given as text give what their documents give, and a held one is decoded again only to be reported: ${q}`, () => {
+    const late = events(2000, 7);
+    const docs = feedAs(q, late, 30_000, false).hits;
+    assert.ok(docs.length > 0, 'the query should match something');
+    assert.deepEqual(feedAs(q, late, 30_000, true).hits, docs);
+    // in time order: one decode per event pushed (all its tests read that one), and one per event
+    // reported after its push (a sample reports all its events at the end of the input)
+    const inOrder = [...late].sort((a, b) => (a.seq as number) - (b.seq as number));
+    const { hits, decoded } = feedAs(q, inOrder, 0, true);
+    assert.deepEqual(hits, feedAs(q, inOrder, 0, false).hits);
+    const reported = hits.reduce((n: number, h) => n + ('events' in (h as object) ? (h as { events: unknown[] }).events.length : 1), 0);
+    assert.ok(reported > 0);
+    if (q.startsWith('sample')) assert.equal(decoded, inOrder.length + reported);
+    else assert.ok(decoded >= inOrder.length && decoded <= inOrder.length + reported, `${decoded} decodes`);
+  });
+}
+
 test('sequence state is bounded: the cap on open sequences holds and drops are counted', () => {
   const c = compileQuery('sequence by user.name [authentication where true] [process where true]', { maxOpenSequences: 1000 });
   assert.ok(c.ok);

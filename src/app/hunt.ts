@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventInput, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHit, type EventText, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { eventDocument, JsonProjector, NOT_AN_OBJECT, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
+import { eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
 
 /**
@@ -305,6 +305,9 @@ function inWindow(line: string, w: TimeWindow): boolean {
   return t >= w.from && t <= w.to;
 }
 
+/** The document on a line of input (an event, or the one in an Elasticsearch hit). */
+const documentOfLine = (line: string): Record<string, unknown> => eventDocument(JSON.parse(line) as Record<string, unknown>);
+
 /** An event's id in a hunt (its alerts' ids depend on it): the input's number and the line's. */
 const eventId = (fi: number, lineNo: number): string => `${fi}:${lineNo}`;
 const NO_CANDIDATES = new Int32Array(0);
@@ -446,11 +449,13 @@ export class HuntSequencer {
       const end = p[i + 2]!;
       const n = p[i + 3]!;
       i += 4;
-      let event: EventInput | null = null;
+      let event: EventText | null = null;
       for (const stop = i + n; i < stop; i++) {
         const code = p[i]!;
         if (!this.set.wants(code)) continue;
-        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _source: eventDocument(JSON.parse(start < 0 ? r.lines[~start]! : bytes!.toString('latin1', start, end)) as Record<string, unknown>) };
+        // the line's own text (a string of its own, not a slice of a larger one it would keep alive):
+        // what a sequence or sample holds of the event
+        event ??= { _index: this.index, _id: eventId(r.fi, lineNo), _text: start < 0 ? ownString(r.lines[~start]!) : bytes!.toString('latin1', start, end), decode: documentOfLine };
         this.set.feed(code, event, this.hits);
       }
     }

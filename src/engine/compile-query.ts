@@ -12,7 +12,7 @@ import {
   type TimeSpan,
   type Value,
 } from '../eql/index.js';
-import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions } from './event.js';
+import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions, type EventText } from './event.js';
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
@@ -71,7 +71,7 @@ export interface MatcherCounters {
 
 /** Drives a compiled query one event at a time; events may arrive out of order within `lateness`. */
 export interface Matcher {
-  push(event: EventInput): Array<EventHit | SequenceHit>;
+  push(event: EventInput | EventText): Array<EventHit | SequenceHit>;
   flush(): Array<EventHit | SequenceHit>;
   /**
    * Event time has reached `ts` (an event the caller did not push, because it cannot match, was

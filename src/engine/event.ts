@@ -20,6 +20,55 @@ export interface EngineEvent {
 /** What callers may hand the engine: a bare document or an Elasticsearch-style hit. */
 export type EventInput = Readonly<Record<string, unknown>> | { readonly _index?: string; readonly _id?: string; readonly _source: Readonly<Record<string, unknown>> };
 
+/**
+ * An event handed over as its text, with the function that makes its document of it: what a matcher
+ * holds of it (a partial sequence, a key waiting for the rest of its sample) is then the text, a few
+ * hundred bytes, where a parsed document is kilobytes of objects for the collector to keep moving.
+ * The document is made again when a held event is read, as when its match is reported.
+ */
+export interface EventText {
+  readonly _index: string;
+  readonly _id: string;
+  readonly _text: string;
+  readonly decode: (text: string) => Readonly<Record<string, unknown>>;
+}
+
+function isEventText(input: EventInput | EventText): input is EventText {
+  return typeof (input as EventText).decode === 'function';
+}
+
+/** The text event last decoded, and its document: the tests of one event read it many times over. */
+let decodedFor: EventText | null = null;
+let decoded: Readonly<Record<string, unknown>> = {};
+
+function documentOf(input: EventText): Readonly<Record<string, unknown>> {
+  if (decodedFor !== input) {
+    decoded = input.decode(input._text);
+    decodedFor = input;
+  }
+  return decoded;
+}
+
+/** An engine event that keeps its text and makes its document when read (see EventText). */
+class TextEvent implements EngineEvent {
+  constructor(
+    readonly index: string,
+    readonly id: string,
+    private readonly input: EventText,
+    readonly ts: number,
+    readonly tiebreaker: number | string | null,
+    readonly seq: number,
+  ) {}
+
+  get source(): Readonly<Record<string, unknown>> {
+    return documentOf(this.input);
+  }
+
+  get original(): Readonly<Record<string, unknown>> {
+    return documentOf(this.input);
+  }
+}
+
 export interface EventOptions {
   /** Default `@timestamp`. */
   readonly timestampField?: string;
@@ -123,7 +172,8 @@ export class EventReader {
     this.parse = options.parseTimestamp ?? defaultParseTimestamp;
   }
 
-  read(input: EventInput): EngineEvent {
+  read(input: EventInput | EventText): EngineEvent {
+    if (isEventText(input)) return this.readText(input);
     const seq = this.next++;
     const wrapped = '_source' in input && typeof input._source === 'object' && input._source !== null;
     const original = (wrapped ? input._source : input) as Record<string, unknown>;
@@ -139,6 +189,15 @@ export class EventReader {
     const tbv = this.tb ? this.tb(source) : null;
     const tiebreaker = typeof tbv === 'number' || typeof tbv === 'string' ? tbv : null;
     return { index, id, source, original, ts: this.parse(this.ts(source)), tiebreaker, seq };
+  }
+
+  private readText(input: EventText): EngineEvent {
+    const original = documentOf(input);
+    // a mapped index types the document: that one is kept, as for any other input
+    if (this.options.mappings?.has(input._index)) return this.read({ _index: input._index, _id: input._id, _source: original });
+    const tbv = this.tb ? this.tb(original) : null;
+    const tiebreaker = typeof tbv === 'number' || typeof tbv === 'string' ? tbv : null;
+    return new TextEvent(input._index, input._id, input, this.parse(this.ts(original)), tiebreaker, this.next++);
   }
 }
 

@@ -2,7 +2,7 @@ import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
-import type { EventInput } from './event.js';
+import type { EventInput, EventText } from './event.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY } from './raw-filter.js';
 
@@ -871,7 +871,7 @@ export class RuleSet<R> {
   }
 
   /** Hands an event to the stateful rule of `code` (in input order); hits it completes go to `out`. */
-  feed(code: StatefulCode, event: EventInput, out: Array<RuleSetHit<R>>): void {
+  feed(code: StatefulCode, event: EventInput | EventText, out: Array<RuleSetHit<R>>): void {
     const slot = this.slots[code >> 1]!;
     for (const hit of slot.matcher!.push(event)) out.push({ rule: slot.rule, hit });
   }
