@@ -10,6 +10,7 @@ import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHi
 import type { Rule } from '../rules/index.js';
 import { eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
+import { AlertSpool, type AlertGroup } from './alert-spool.js';
 
 /**
  * Offline hunt: every rule over every event in the given files, in one pass through a rule set.
@@ -23,6 +24,12 @@ export interface HuntOptions {
   /** When given, events belong to this index and rule index patterns apply. */
   readonly index?: string;
   readonly maxAlerts?: number;
+  /**
+   * Alerts held in memory before they are written, sorted, to a temporary file (default 50,000; see
+   * AlertSpool), and the folder that file goes in (default: the system's).
+   */
+  readonly holdAlerts?: number;
+  readonly spillDir?: string;
   /** Alert creation time (default now); fixed in tests for identical output. */
   readonly now?: number;
   readonly indexed?: boolean;
@@ -86,6 +93,7 @@ export interface ReadError {
 }
 
 export interface HuntResult {
+  /** Every match's alerts (a sequence's building blocks, then its own), matches in time order, then id; at most `maxAlerts` matches. */
   readonly alerts: BuiltAlert[];
   readonly events: number;
   readonly badLines: number;
@@ -112,6 +120,14 @@ export interface HuntResult {
   readonly elapsedMs: number;
   /** The worker threads that scanned (0: the main thread did). */
   readonly workers: number;
+}
+
+/**
+ * A hunt's result with its alerts in a spool, to be walked in order (`alerts.ordered(maxAlerts)`)
+ * and closed: what `vigil hunt` writes out, without holding millions of alerts in memory.
+ */
+export interface SpooledHuntResult extends Omit<HuntResult, 'alerts'> {
+  readonly alerts: AlertSpool;
 }
 
 const EVENT_FILE = /\.(ndjson|jsonl|json)(\.gz)?$/i;
@@ -188,21 +204,6 @@ function matchOf(h: EventHit | SequenceHit): RuleMatch {
   };
   if ('events' in h) return { kind: 'sequence', events: h.events.filter((e) => !e.missing).map(ev) };
   return { kind: 'event', event: ev(h) };
-}
-
-/** The alerts of one match; the unit that `maxAlerts` counts and that output is ordered by. */
-export type AlertGroup = BuiltAlert[];
-
-function groupKey(g: AlertGroup): [number, string] {
-  const head = g[g.length - 1]!; // the sequence's own alert comes last, after its building blocks
-  return [head.originalTime ?? 0, head.id];
-}
-
-/** Matches in a canonical order (time, then alert id), whatever thread found them; at most `max`. */
-function finish(groups: AlertGroup[], max: number): BuiltAlert[] {
-  const keyed = groups.map((g) => ({ g, k: groupKey(g) }));
-  keyed.sort((a, b) => a.k[0] - b.k[0] || (a.k[1] < b.k[1] ? -1 : a.k[1] > b.k[1] ? 1 : 0));
-  return keyed.slice(0, Number.isFinite(max) ? max : keyed.length).flatMap((x) => x.g);
 }
 
 /** Turns rule-set hits into alert groups. */
@@ -705,6 +706,16 @@ export function defaultWorkers(inputBytes: number, cores: number): number {
 }
 
 export async function runHunt(o: HuntOptions): Promise<HuntResult> {
+  const r = await runHuntSpooled(o);
+  try {
+    return { ...r, alerts: [...r.alerts.ordered(o.maxAlerts)].flat() };
+  } finally {
+    r.alerts.close();
+  }
+}
+
+/** A hunt whose alerts are left in a spool (see SpooledHuntResult); the caller closes it. */
+export async function runHuntSpooled(o: HuntOptions): Promise<SpooledHuntResult> {
   const t0 = performance.now();
   const passedOver: string[] = [];
   const files = await expandInputs(o.inputs.length ? o.inputs : ['-'], passedOver);
@@ -735,10 +746,16 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
 async function huntWith(
   o: HuntOptions,
   { files, progress, pool, workers, now, lateness, window, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; window: TimeWindow | null; t0: number },
-): Promise<Omit<HuntResult, 'passedOver'>> {
+): Promise<Omit<SpooledHuntResult, 'passedOver'>> {
   const { entries, skipped } = compileHuntRules(o.rules, o.index, o.maxOpenPerRule);
   const index = o.index ?? 'hunt';
-  const groups: AlertGroup[] = [];
+  const spool = new AlertSpool(o.holdAlerts, o.spillDir);
+  // what the stateful rules complete, on its way to the spool
+  const found: AlertGroup[] = [];
+  const spoolFound = (): void => {
+    for (const g of found) spool.add(g);
+    found.length = 0;
+  };
   const badSamples: BadLine[] = [];
   let outsideWindow = 0;
   let lastReport = 0;
@@ -761,9 +778,10 @@ async function huntWith(
     }
     progress.events += r.events;
     outsideWindow += r.outside;
-    for (const g of r.groups) groups.push(g);
-    sequencer.feed(r, groups);
-    progress.matches = groups.length;
+    for (const g of r.groups) spool.add(g);
+    sequencer.feed(r, found);
+    spoolFound();
+    progress.matches = spool.groups;
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
   };
@@ -779,22 +797,29 @@ async function huntWith(
       }
     }
   };
-  if (pool === null) {
-    const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now, window);
-    await eachChunk((c) => settle(scanner.chunk(c)));
-  } else {
-    // chunks go round the workers; results are settled in chunk order, a few in flight per worker
-    const queue: Array<Promise<ChunkResult>> = [];
-    await eachChunk(async (c) => {
-      queue.push(pool.submit(c));
-      if (queue.length >= IN_FLIGHT * workers) settle(await queue.shift()!);
-    });
-    while (queue.length) settle(await queue.shift()!);
+  try {
+    if (pool === null) {
+      const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan' }), index, now, window);
+      await eachChunk((c) => settle(scanner.chunk(c)));
+    } else {
+      // chunks go round the workers; results are settled in chunk order, a few in flight per worker
+      const queue: Array<Promise<ChunkResult>> = [];
+      await eachChunk(async (c) => {
+        queue.push(pool.submit(c));
+        if (queue.length >= IN_FLIGHT * workers) settle(await queue.shift()!);
+      });
+      while (queue.length) settle(await queue.shift()!);
+    }
+    sequencer.flush(found);
+    spoolFound();
+  } catch (e) {
+    // a hunt that fails leaves no files behind
+    spool.close();
+    throw e;
   }
-  sequencer.flush(groups);
+  progress.matches = spool.groups;
   o.onProgress?.(progress);
-  const alerts = finish(groups, o.maxAlerts ?? Infinity);
-  return { alerts, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, droppedByCap: sequencer.droppedByCap, outsideWindow, elapsedMs: performance.now() - t0, workers };
+  return { alerts: spool, events: progress.events, badLines: progress.badLines, badSamples, readErrors, rulesRun: entries.length, rulesSkipped: skipped, outOfOrder: sequencer.outOfOrder, droppedByCap: sequencer.droppedByCap, outsideWindow, elapsedMs: performance.now() - t0, workers };
 }
 
 export interface HuntWorkerSetup {

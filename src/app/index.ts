@@ -1,4 +1,5 @@
 export { Vigil, esError, type VigilConfig, type IngestItem, type HttpAnswer } from './vigil.js';
 export { RuleRegistry } from './rule-registry.js';
 export { compileFilter, DslError } from './query-dsl.js';
-export { runHunt, expandInputs, compileHuntRules, defaultWorkers, type HuntOptions, type HuntResult, type HuntProgress, type BadLine, type ReadError } from './hunt.js';
+export { runHunt, runHuntSpooled, expandInputs, compileHuntRules, defaultWorkers, type HuntOptions, type HuntResult, type SpooledHuntResult, type HuntProgress, type BadLine, type ReadError } from './hunt.js';
+export { AlertSpool, HOLD_ALERTS, type AlertGroup } from './alert-spool.js';

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
-import { runHunt, type HuntProgress } from '../app/index.js';
+import { runHuntSpooled, type HuntProgress, type SpooledHuntResult } from '../app/index.js';
 import { defaultParseTimestamp } from '../engine/index.js';
 import { formatDiagnostics } from '../core/index.js';
 import { loadRules, parseDuration, SEVERITIES, type Rule, type Severity } from '../rules/index.js';
@@ -56,18 +56,12 @@ function row(a: BuiltAlert, events: readonly BuiltAlert[] | undefined): string[]
   ];
 }
 
-/** The rows of the alerts that are not building blocks (each sequence's with its events' alerts). */
-function rows(alerts: readonly BuiltAlert[]): string[][] {
-  const groups = new Map<string, BuiltAlert[]>();
-  for (const a of alerts) {
-    if (!a.buildingBlock || a.groupId === null) continue;
-    const g = groups.get(a.groupId);
-    if (g) g.push(a);
-    else groups.set(a.groupId, [a]);
-  }
+/** The rows of one match's alerts that are not building blocks (a sequence's, with its events' alerts). */
+function rows(group: readonly BuiltAlert[]): string[][] {
+  const blocks = group.filter((a) => a.buildingBlock);
   const index = (b: BuiltAlert): number => Number(b.doc['kibana.alert.group.index'] ?? 0);
-  for (const g of groups.values()) g.sort((x, y) => index(x) - index(y));
-  return alerts.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : groups.get(a.groupId)));
+  blocks.sort((x, y) => index(x) - index(y));
+  return group.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : blocks.filter((b) => b.groupId === a.groupId)));
 }
 
 /** A count and what it counts, singular or plural: `1 rule`, `1,024 rules`. */
@@ -76,30 +70,51 @@ const counted = (n: number, one: string, many: string): string => `${n.toLocaleS
 const HEAD = ['time', 'severity', 'risk', 'rule', 'host', 'user', 'process'];
 const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-function table(rows: string[][]): string[] {
-  const widths = HEAD.map((h, i) => Math.min(i === 3 ? 60 : 40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const fmt = (r: string[]): string => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [fmt(HEAD), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+/** The widths of the table's columns, grown to fit each row shown. */
+class TableWidths {
+  readonly widths = HEAD.map((h) => h.length);
+
+  fit(r: readonly string[]): void {
+    for (let i = 0; i < r.length; i++) this.widths[i] = Math.min(i === 3 ? 60 : 40, Math.max(this.widths[i]!, r[i]!.length));
+  }
+
+  line(r: readonly string[]): string {
+    const w = this.widths;
+    return r.map((c, i) => (c.length > w[i]! ? `${c.slice(0, w[i]! - 1)}…` : c.padEnd(w[i]!))).join('  ').trimEnd();
+  }
 }
 
-function summary(alerts: readonly BuiltAlert[]): string {
-  const top = alerts.filter((a) => !a.buildingBlock);
-  const count = (key: (a: BuiltAlert) => string[]): Array<[string, number]> => {
-    const m = new Map<string, number>();
-    for (const a of top) for (const k of key(a)) m.set(k, (m.get(k) ?? 0) + 1);
-    return [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
-  };
-  const lines = [`summary: ${counted(top.length, 'alert', 'alerts')}`];
-  const severities = count((a) => [a.severity]);
-  lines.push('  by severity: ' + (severities.length ? severities.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
-  const tactics = count((a) => ((a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []).map((t) => t.tactic?.name ?? '?'));
-  lines.push('  by ATT&CK tactic: ' + (tactics.length ? tactics.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
-  const hosts = count((a) => [a.host ?? 'no host']);
-  const TOP = 10;
-  lines.push(`  by host${hosts.length > TOP ? ` (top ${TOP} of ${hosts.length.toLocaleString('en-US')})` : ''}: ` + (hosts.length ? hosts.slice(0, TOP).map(([k, n]) => `${k} ${n}`).join(', ') : 'none'));
-  lines.push('  by rule:');
-  for (const [k, n] of count((a) => [String(a.doc['kibana.alert.rule.name'])])) lines.push(`    ${String(n).padStart(7)}  ${k}`);
-  return lines.join('\n');
+/** The closing summary, counted an alert at a time as the alerts go out. */
+class Summary {
+  /** Alerts that are not building blocks. */
+  alerts = 0;
+  private readonly severities = new Map<string, number>();
+  private readonly tactics = new Map<string, number>();
+  private readonly hosts = new Map<string, number>();
+  private readonly rules = new Map<string, number>();
+
+  add(a: BuiltAlert): void {
+    if (a.buildingBlock) return;
+    this.alerts++;
+    const count = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
+    count(this.severities, a.severity);
+    for (const t of (a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []) count(this.tactics, t.tactic?.name ?? '?');
+    count(this.hosts, a.host ?? 'no host');
+    count(this.rules, String(a.doc['kibana.alert.rule.name']));
+  }
+
+  text(): string {
+    const sorted = (m: Map<string, number>): Array<[string, number]> => [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]));
+    const list = (m: Map<string, number>, top = Infinity): string => (m.size ? sorted(m).slice(0, top).map(([k, n]) => `${k} ${n}`).join(', ') : 'none');
+    const TOP = 10;
+    const lines = [`summary: ${counted(this.alerts, 'alert', 'alerts')}`];
+    lines.push(`  by severity: ${list(this.severities)}`);
+    lines.push(`  by ATT&CK tactic: ${list(this.tactics)}`);
+    lines.push(`  by host${this.hosts.size > TOP ? ` (top ${TOP} of ${this.hosts.size.toLocaleString('en-US')})` : ''}: ${list(this.hosts, TOP)}`);
+    lines.push('  by rule:');
+    for (const [k, n] of sorted(this.rules)) lines.push(`    ${String(n).padStart(7)}  ${k}`);
+    return lines.join('\n');
+  }
 }
 
 function progressLine(p: HuntProgress, t0: number): string {
@@ -198,12 +213,11 @@ async function huntAndReport(
   const t0 = performance.now();
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
-  const result = await runHunt({
+  const result = await runHuntSpooled({
     rules,
     inputs: opts.events ?? [],
     stdin,
     index: opts.index,
-    maxAlerts: opts.maxAlerts === undefined ? undefined : Number(opts.maxAlerts),
     workers: opts.workers === undefined ? undefined : Number(opts.workers),
     lateness,
     maxOpenPerRule: opts.maxOpen === undefined ? undefined : Number(opts.maxOpen),
@@ -211,8 +225,17 @@ async function huntAndReport(
     to,
     onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
   });
-  if (showProgress) io.err('\n');
-  const sorted = [...result.alerts].sort((a, b) => (a.originalTime ?? 0) - (b.originalTime ?? 0) || a.id.localeCompare(b.id));
+  try {
+    if (showProgress) io.err('\n');
+    return await report(io, opts, result, { format, belowFloor, fh });
+  } finally {
+    result.alerts.close();
+  }
+}
+
+/** Writes out a hunt's alerts, match by match in time order, and what it says about the hunt. */
+async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { format, belowFloor, fh }: { format: string; belowFloor: number; fh: FileHandle | null }): Promise<number> {
+  const max = opts.maxAlerts === undefined ? Infinity : Number(opts.maxAlerts);
   // the results go out a megabyte at a time: as one string, a few hundred thousand alerts passed the
   // longest string there can be
   let pending = '';
@@ -223,21 +246,35 @@ async function huntAndReport(
     else io.out(pending);
     pending = '';
   };
-  if (format === 'ndjson') for (const a of sorted) await put(`${JSON.stringify(a.doc)}\n`);
-  else if (format === 'json') {
-    // as JSON.stringify(docs, null, 2) writes the array, an element at a time
-    for (let i = 0; i < sorted.length; i++) await put(`${i === 0 ? '[\n' : ',\n'}  ${JSON.stringify(sorted[i]!.doc, null, 2).replace(/\n/g, '\n  ')}`);
-    await put(sorted.length ? '\n]\n' : '[]\n');
-  } else if (format === 'csv') {
-    await put(`${HEAD.join(',')}\n`);
-    for (const r of rows(sorted)) await put(`${r.map(csvCell).join(',')}\n`);
+  const sum = new Summary();
+  let first = true;
+  if (format === 'table') {
+    // a first walk sizes the columns, the second writes the rows
+    const widths = new TableWidths();
+    for (const g of result.alerts.ordered(max)) for (const r of rows(g)) widths.fit(r);
+    await put(`${widths.line(HEAD)}\n${widths.line(widths.widths.map((w) => '-'.repeat(w)))}\n`);
+    for (const g of result.alerts.ordered(max)) {
+      for (const a of g) sum.add(a);
+      for (const r of rows(g)) await put(`${widths.line(r)}\n`);
+    }
+    await put(`\n${sum.text()}\n`);
   } else {
-    for (const line of table(rows(sorted))) await put(`${line}\n`);
-    await put(`\n${summary(result.alerts)}\n`);
+    if (format === 'csv') await put(`${HEAD.join(',')}\n`);
+    for (const g of result.alerts.ordered(max)) {
+      for (const a of g) {
+        sum.add(a);
+        if (format === 'ndjson') await put(`${JSON.stringify(a.doc)}\n`);
+        // as JSON.stringify(docs, null, 2) writes the array, an element at a time
+        else if (format === 'json') await put(`${first ? '[\n' : ',\n'}  ${JSON.stringify(a.doc, null, 2).replace(/\n/g, '\n  ')}`);
+        first = false;
+      }
+      if (format === 'csv') for (const r of rows(g)) await put(`${r.map(csvCell).join(',')}\n`);
+    }
+    if (format === 'json') await put(first ? '[]\n' : '\n]\n');
   }
   await put('', true);
   const info = [
-    `hunt: ${result.events.toLocaleString('en-US')} events, ${counted(result.rulesRun, 'rule', 'rules')} run (${result.rulesSkipped.length.toLocaleString('en-US')} skipped), ${result.alerts.filter((a) => !a.buildingBlock).length.toLocaleString('en-US')} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
+    `hunt: ${result.events.toLocaleString('en-US')} events, ${counted(result.rulesRun, 'rule', 'rules')} run (${result.rulesSkipped.length.toLocaleString('en-US')} skipped), ${sum.alerts.toLocaleString('en-US')} alerts in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round((result.events / result.elapsedMs) * 1000).toLocaleString('en-US')} events/s, ${result.workers === 0 ? 'main thread' : result.workers === 1 ? '1 worker' : `${result.workers} workers`})`,
   ];
   if (result.rulesSkipped.length > 0) {
     // why, in groups; a rule that should run but does not compile is named
@@ -255,7 +292,7 @@ async function huntAndReport(
   }
   if (result.outsideWindow > 0) info.push(`${counted(result.outsideWindow, 'event', 'events')} outside ${[opts.from ? `--from ${opts.from}` : '', opts.to ? `--to ${opts.to}` : ''].filter(Boolean).join(' ')} not hunted`);
   if (belowFloor > 0) info.push(`${counted(belowFloor, 'rule', 'rules')} below --min-severity ${opts.minSeverity} not run`);
-  if (format !== 'table') info.push(summary(result.alerts));
+  if (format !== 'table') info.push(sum.text());
   for (const b of result.badSamples) info.push(`${b.file}:${b.line}: bad line: ${b.message}`);
   if (result.badLines > result.badSamples.length) info.push(`… ${result.badLines - result.badSamples.length} more bad lines`);
   if (result.passedOver.length > 0) {

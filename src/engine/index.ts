@@ -17,4 +17,5 @@ export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './rela
 export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';
 export { RuleSet, coverOf, FIELDS_ONLY, type RuleSetEntry, type RuleSetHit, type RuleSetStats, type RuleSetOptions, type StatefulCode } from './rule-set.js';
 export { PieceAutomaton } from './pieces.js';
+export { Heap } from './heap.js';
 export { rawFilterOf, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';

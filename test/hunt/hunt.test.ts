@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -307,6 +307,13 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   // capped: the same first matches whatever the worker count
   const capped = await Promise.all([1, 2].map((workers) => runHunt({ rules, inputs: [file], now: NOW, workers, maxAlerts: 25 })));
   assert.deepEqual(capped[0]!.alerts.map((a) => a.id), capped[1]!.alerts.map((a) => a.id));
+  // alerts written out to files seven at a time and merged back: the same alerts, whole, and the files gone after
+  const spillDir = mkdtempSync(join(dir, 'spill-'));
+  const inMemory = await runHunt({ rules, inputs: [file], now: NOW, workers: 2 });
+  const spilled = await runHunt({ rules, inputs: [file], now: NOW, workers: 2, holdAlerts: 7, spillDir });
+  assert.deepEqual(spilled.alerts, inMemory.alerts);
+  assert.deepEqual((await runHunt({ rules, inputs: [file], now: NOW, workers: 0, holdAlerts: 7, spillDir, maxAlerts: 25 })).alerts.map((a) => a.id), capped[0]!.alerts.map((a) => a.id));
+  assert.deepEqual(readdirSync(spillDir), []);
   t.diagnostic(`${ids[0]!.length} alerts, identical on 0 (main thread), 1, 2 and 3 workers`);
 });
 

@@ -1,0 +1,154 @@
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BuiltAlert } from '../alerts/index.js';
+import { Heap } from '../engine/index.js';
+
+/** The alerts of one match (a sequence's building blocks, then its own alert); the unit output is ordered by. */
+export type AlertGroup = BuiltAlert[];
+
+/** A group's place in a hunt's output: the time of its own alert (the last), then that alert's id. */
+interface Keyed {
+  readonly t: number;
+  readonly id: string;
+}
+
+function keyOf(g: AlertGroup): Keyed {
+  const head = g[g.length - 1]!;
+  return { t: head.originalTime ?? 0, id: head.id };
+}
+
+const before = (a: Keyed, b: Keyed): boolean => a.t < b.t || (a.t === b.t && a.id < b.id);
+
+/** Alerts held in memory before they are written out (see AlertSpool). */
+export const HOLD_ALERTS = 50_000;
+
+/**
+ * A hunt's alert groups, handed back in order (time, then id) whatever order they came in. An alert
+ * takes about 2 KB of memory: beyond `hold` alerts, the groups held are sorted and written to a file
+ * of their own in a temporary folder, and the output merges those files. A hunt with millions of
+ * matches then needs the memory of `hold` alerts, and the disk of the alerts' JSON.
+ */
+export class AlertSpool {
+  private held: AlertGroup[] = [];
+  private heldAlerts = 0;
+  private dir: string | null = null;
+  /** The sorted files written so far. */
+  private readonly runs: string[] = [];
+  private groupCount = 0;
+  private alertCount = 0;
+
+  constructor(
+    private readonly hold = HOLD_ALERTS,
+    /** Where the temporary folder goes (default: the system's). */
+    private readonly tmp = tmpdir(),
+  ) {}
+
+  /** Groups added. */
+  get groups(): number {
+    return this.groupCount;
+  }
+
+  /** Alerts added, building blocks included. */
+  get alerts(): number {
+    return this.alertCount;
+  }
+
+  /** Files written so far (0: every group is in memory). */
+  get spilled(): number {
+    return this.runs.length;
+  }
+
+  add(g: AlertGroup): void {
+    this.held.push(g);
+    this.heldAlerts += g.length;
+    this.groupCount++;
+    this.alertCount += g.length;
+    if (this.heldAlerts >= this.hold) this.spill();
+  }
+
+  private sortedHeld(): AlertGroup[] {
+    const keyed = this.held.map((g) => ({ g, k: keyOf(g) }));
+    keyed.sort((a, b) => (before(a.k, b.k) ? -1 : before(b.k, a.k) ? 1 : 0));
+    return keyed.map((x) => x.g);
+  }
+
+  /** The groups held, sorted, to a file: one line of JSON per group. */
+  private spill(): void {
+    this.dir ??= mkdtempSync(join(this.tmp, 'vigil-hunt-'));
+    const file = join(this.dir, `${this.runs.length}.ndjson`);
+    const fd = openSync(file, 'w');
+    try {
+      let text = '';
+      for (const g of this.sortedHeld()) {
+        text += `${JSON.stringify(g)}\n`;
+        if (text.length >= 1 << 20) {
+          writeSync(fd, text);
+          text = '';
+        }
+      }
+      if (text) writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    this.runs.push(file);
+    this.held = [];
+    this.heldAlerts = 0;
+  }
+
+  /**
+   * The groups in order, at most `max` of them. May be walked more than once (until `close`); nothing
+   * may be added while it is walked.
+   */
+  *ordered(max = Infinity): Generator<AlertGroup> {
+    const sources: Array<Iterator<AlertGroup>> = [this.sortedHeld()[Symbol.iterator](), ...this.runs.map((f) => readGroups(f))];
+    const heap = new Heap<{ g: AlertGroup; k: Keyed; s: number }>((a, b) => before(a.k, b.k) || (!before(b.k, a.k) && a.s < b.s));
+    const next = (s: number): void => {
+      const r = sources[s]!.next();
+      if (!r.done) heap.push({ g: r.value, k: keyOf(r.value), s });
+    };
+    try {
+      for (let s = 0; s < sources.length; s++) next(s);
+      for (let n = 0; n < max && heap.size > 0; n++) {
+        const top = heap.pop()!;
+        yield top.g;
+        next(top.s);
+      }
+    } finally {
+      // a walk stopped early closes the files it had open
+      for (const s of sources) s.return?.();
+    }
+  }
+
+  /** Removes the files written; the spool is empty after. */
+  close(): void {
+    if (this.dir !== null) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+    this.runs.length = 0;
+    this.held = [];
+    this.heldAlerts = 0;
+  }
+}
+
+/** The groups of one file the spool wrote, a line at a time. */
+function* readGroups(file: string): Generator<AlertGroup> {
+  const fd = openSync(file, 'r');
+  try {
+    const block = Buffer.allocUnsafe(1 << 20);
+    let carry: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const n = readSync(fd, block, 0, block.length, null);
+      if (n === 0) break;
+      // a line end is a byte of its own in UTF-8: lines are cut on bytes, and decoded whole
+      const data = carry.length ? Buffer.concat([carry, block.subarray(0, n)]) : block.subarray(0, n);
+      let at = 0;
+      for (let nl = data.indexOf(10, at); nl >= 0; nl = data.indexOf(10, at)) {
+        yield JSON.parse(data.toString('utf8', at, nl)) as AlertGroup;
+        at = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(at));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
