@@ -18,6 +18,20 @@ function keyOf(g: AlertGroup): Keyed {
   return { t: head.originalTime ?? 0, id: head.id };
 }
 
+/**
+ * A group as the spool takes it: its JSON text, its place, and its number of alerts. Made where the
+ * alerts are built (a worker thread): a string crosses to another thread as one copy, where a group's
+ * objects were cloned one by one, and it is written out as it is.
+ */
+export interface GroupText extends Keyed {
+  readonly n: number;
+  readonly json: string;
+}
+
+export function groupText(g: AlertGroup): GroupText {
+  return { ...keyOf(g), n: g.length, json: JSON.stringify(g) };
+}
+
 const before = (a: Keyed, b: Keyed): boolean => a.t < b.t || (a.t === b.t && a.id < b.id);
 
 /** Alerts held in memory before they are written out (see AlertSpool). */
@@ -30,7 +44,7 @@ export const HOLD_ALERTS = 50_000;
  * matches then needs the memory of `hold` alerts, and the disk of the alerts' JSON.
  */
 export class AlertSpool {
-  private held: AlertGroup[] = [];
+  private held: GroupText[] = [];
   private heldAlerts = 0;
   private dir: string | null = null;
   /** The sorted files written so far. */
@@ -59,18 +73,16 @@ export class AlertSpool {
     return this.runs.length;
   }
 
-  add(g: AlertGroup): void {
+  add(g: GroupText): void {
     this.held.push(g);
-    this.heldAlerts += g.length;
+    this.heldAlerts += g.n;
     this.groupCount++;
-    this.alertCount += g.length;
+    this.alertCount += g.n;
     if (this.heldAlerts >= this.hold) this.spill();
   }
 
-  private sortedHeld(): AlertGroup[] {
-    const keyed = this.held.map((g) => ({ g, k: keyOf(g) }));
-    keyed.sort((a, b) => (before(a.k, b.k) ? -1 : before(b.k, a.k) ? 1 : 0));
-    return keyed.map((x) => x.g);
+  private sortedHeld(): GroupText[] {
+    return [...this.held].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   }
 
   /** The groups held, sorted, to a file: one line of JSON per group. */
@@ -81,7 +93,7 @@ export class AlertSpool {
     try {
       let text = '';
       for (const g of this.sortedHeld()) {
-        text += `${JSON.stringify(g)}\n`;
+        text += `${g.json}\n`;
         if (text.length >= 1 << 20) {
           writeSync(fd, text);
           text = '';
@@ -101,7 +113,7 @@ export class AlertSpool {
    * may be added while it is walked.
    */
   *ordered(max = Infinity): Generator<AlertGroup> {
-    const sources: Array<Iterator<AlertGroup>> = [this.sortedHeld()[Symbol.iterator](), ...this.runs.map((f) => readGroups(f))];
+    const sources: Array<Iterator<AlertGroup>> = [parsed(this.sortedHeld()), ...this.runs.map((f) => readGroups(f))];
     const heap = new Heap<{ g: AlertGroup; k: Keyed; s: number }>((a, b) => before(a.k, b.k) || (!before(b.k, a.k) && a.s < b.s));
     const next = (s: number): void => {
       const r = sources[s]!.next();
@@ -128,6 +140,10 @@ export class AlertSpool {
     this.held = [];
     this.heldAlerts = 0;
   }
+}
+
+function* parsed(groups: readonly GroupText[]): Generator<AlertGroup> {
+  for (const g of groups) yield JSON.parse(g.json) as AlertGroup;
 }
 
 /** The groups of one file the spool wrote, a line at a time. */

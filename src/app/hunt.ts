@@ -10,7 +10,7 @@ import { compileQuery, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type EventHi
 import type { Rule } from '../rules/index.js';
 import { eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { createIndexMatcher } from '../store/index.js';
-import { AlertSpool, type AlertGroup } from './alert-spool.js';
+import { AlertSpool, groupText, type GroupText } from './alert-spool.js';
 
 /**
  * Offline hunt: every rule over every event in the given files, in one pass through a rule set.
@@ -206,12 +206,12 @@ function matchOf(h: EventHit | SequenceHit): RuleMatch {
   return { kind: 'event', event: ev(h) };
 }
 
-/** Turns rule-set hits into alert groups. */
-function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: AlertGroup[]): void {
+/** Turns rule-set hits into alert groups, as the spool takes them. */
+function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: GroupText[]): void {
   for (const { rule, hit } of hits) {
     const m = matchOf(hit);
     if (m.kind === 'sequence' && m.events.length === 0) continue;
-    out.push(buildAlerts({ rule, now, executionId: 'hunt' }, m));
+    out.push(groupText(buildAlerts({ rule, now, executionId: 'hunt' }, m)));
   }
 }
 
@@ -268,8 +268,8 @@ export interface ChunkResult {
   /** Events outside the time window, not scanned. */
   outside: number;
   readonly bad: Array<{ lineNo: number; message: string }>;
-  /** Alerts of event queries, complete. */
-  readonly groups: AlertGroup[];
+  /** Alerts of event queries, complete, as text (see GroupText). */
+  readonly groups: GroupText[];
   /** Events for the stateful rules, in line order, packed (see `CandidateWriter`). */
   stateful: Int32Array;
   /** The texts of candidates on lines that are not ASCII. */
@@ -441,7 +441,7 @@ export class HuntSequencer {
     private readonly now: number,
   ) {}
 
-  feed(r: ChunkResult, groups: AlertGroup[]): void {
+  feed(r: ChunkResult, groups: GroupText[]): void {
     const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
     const p = r.stateful;
     for (let i = 0; i < p.length; ) {
@@ -463,7 +463,7 @@ export class HuntSequencer {
     this.drain(groups);
   }
 
-  flush(groups: AlertGroup[]): void {
+  flush(groups: GroupText[]): void {
     this.set.flush(this.hits);
     this.drain(groups);
   }
@@ -478,7 +478,7 @@ export class HuntSequencer {
     return this.set.droppedByCap();
   }
 
-  private drain(groups: AlertGroup[]): void {
+  private drain(groups: GroupText[]): void {
     if (this.hits.length === 0) return;
     huntAlerts(this.hits, this.now, groups);
     this.hits.length = 0;
@@ -751,7 +751,7 @@ async function huntWith(
   const index = o.index ?? 'hunt';
   const spool = new AlertSpool(o.holdAlerts, o.spillDir);
   // what the stateful rules complete, on its way to the spool
-  const found: AlertGroup[] = [];
+  const found: GroupText[] = [];
   const spoolFound = (): void => {
     for (const g of found) spool.add(g);
     found.length = 0;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { AlertSpool, type AlertGroup } from '../../src/app/index.js';
+import { AlertSpool, groupText, type AlertGroup } from '../../src/app/index.js';
 import type { BuiltAlert } from '../../src/alerts/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-spool-'));
@@ -39,7 +39,7 @@ test('the spool gives its groups back in order (time, then id), whether held or 
   const want = [...groups].sort((a, b) => (a.at(-1)!.originalTime ?? 0) - (b.at(-1)!.originalTime ?? 0) || (a.at(-1)!.id < b.at(-1)!.id ? -1 : 1));
   for (const hold of [1_000_000, 50, 1]) {
     const spool = new AlertSpool(hold, dir);
-    for (const g of groups) spool.add(g);
+    for (const g of groups) spool.add(groupText(g));
     assert.equal(spool.groups, 400);
     assert.equal(spool.alerts, groups.reduce((n, g) => n + g.length, 0));
     if (hold === 1_000_000) assert.equal(spool.spilled, 0);
@@ -57,7 +57,7 @@ test('the spool gives its groups back in order (time, then id), whether held or 
 
 test('a spool that never fills writes nothing', () => {
   const spool = new AlertSpool(10, join(dir, 'never-made'));
-  spool.add(group(5, 'x', 3, 1));
+  spool.add(groupText(group(5, "x", 3, 1)));
   assert.equal(spool.spilled, 0);
   assert.equal([...spool.ordered()].length, 1);
   spool.close();
