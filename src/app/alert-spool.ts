@@ -7,21 +7,32 @@ import { Heap } from '../engine/index.js';
 /** The alerts of one match (a sequence's building blocks, then its own alert); the unit output is ordered by. */
 export type AlertGroup = BuiltAlert[];
 
+/** An alert without its document: what a table row, the summary and the order need. */
+export type AlertFields = Omit<BuiltAlert, 'doc'>;
+
+/** A group as alert fields and each alert's document as JSON text, ready to be written out as NDJSON. */
+export interface GroupDocs {
+  readonly alerts: AlertFields[];
+  readonly docs: string[];
+}
+
 /** A group's place in a hunt's output: the time of its own alert (the last), then that alert's id. */
 interface Keyed {
   readonly t: number;
   readonly id: string;
 }
 
-function keyOf(g: AlertGroup): Keyed {
+function keyOf(g: readonly AlertFields[]): Keyed {
   const head = g[g.length - 1]!;
   return { t: head.originalTime ?? 0, id: head.id };
 }
 
 /**
- * A group as the spool takes it: its JSON text, its place, and its number of alerts. Made where the
+ * A group as the spool takes it: its place, its number of alerts, and its text, made where the
  * alerts are built (a worker thread): a string crosses to another thread as one copy, where a group's
- * objects were cloned one by one, and it is written out as it is.
+ * objects were cloned one by one, and it is written out as it is. The text is one line: the alerts'
+ * fields as a JSON array, then each alert's document as JSON, each after a tab (JSON text holds no
+ * tab of its own: one in a string is written `\t`), so NDJSON output needs no parse of the documents.
  */
 export interface GroupText extends Keyed {
   readonly n: number;
@@ -29,13 +40,37 @@ export interface GroupText extends Keyed {
 }
 
 export function groupText(g: AlertGroup): GroupText {
-  return { ...keyOf(g), n: g.length, json: JSON.stringify(g) };
+  const fields: AlertFields[] = [];
+  let docs = '';
+  for (const a of g) {
+    const { doc, ...rest } = a;
+    fields.push(rest);
+    docs += `\t${JSON.stringify(doc)}`;
+  }
+  return { ...keyOf(g), n: g.length, json: JSON.stringify(fields) + docs };
+}
+
+/** A group's text taken apart: the alerts' fields parsed, the documents' JSON left as it is. */
+function groupDocs(text: string, fields?: AlertFields[]): GroupDocs {
+  const parts = text.split('\t');
+  return { alerts: fields ?? (JSON.parse(parts[0]!) as AlertFields[]), docs: parts.slice(1) };
+}
+
+function wholeGroup(d: GroupDocs): AlertGroup {
+  return d.alerts.map((a, i) => ({ ...a, doc: JSON.parse(d.docs[i]!) as Record<string, unknown> }));
 }
 
 const before = (a: Keyed, b: Keyed): boolean => a.t < b.t || (a.t === b.t && a.id < b.id);
 
 /** Alerts held in memory before they are written out (see AlertSpool). */
 export const HOLD_ALERTS = 50_000;
+
+/** A group on its way out of the spool: its place, its text, and its alerts' fields once parsed. */
+interface Out {
+  readonly k: Keyed;
+  readonly text: string;
+  readonly fields?: AlertFields[];
+}
 
 /**
  * A hunt's alert groups, handed back in order (time, then id) whatever order they came in. An alert
@@ -54,7 +89,7 @@ export class AlertSpool {
 
   constructor(
     private readonly hold = HOLD_ALERTS,
-    /** Where the temporary folder goes (default: the system's). */
+    /** Where the temporary folder goes (default: the system's, TMPDIR). */
     private readonly tmp = tmpdir(),
   ) {}
 
@@ -85,10 +120,10 @@ export class AlertSpool {
     return [...this.held].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   }
 
-  /** The groups held, sorted, to a file: one line of JSON per group. */
+  /** The groups held, sorted, to a file: a line per group. */
   private spill(): void {
     this.dir ??= mkdtempSync(join(this.tmp, 'vigil-hunt-'));
-    const file = join(this.dir, `${this.runs.length}.ndjson`);
+    const file = join(this.dir, `${this.runs.length}.txt`);
     const fd = openSync(file, 'w');
     try {
       let text = '';
@@ -109,21 +144,33 @@ export class AlertSpool {
   }
 
   /**
-   * The groups in order, at most `max` of them. May be walked more than once (until `close`); nothing
-   * may be added while it is walked.
+   * The groups in order, whole, at most `max` of them. May be walked more than once (until `close`);
+   * nothing may be added while it is walked.
    */
   *ordered(max = Infinity): Generator<AlertGroup> {
-    const sources: Array<Iterator<AlertGroup>> = [parsed(this.sortedHeld()), ...this.runs.map((f) => readGroups(f))];
-    const heap = new Heap<{ g: AlertGroup; k: Keyed; s: number }>((a, b) => before(a.k, b.k) || (!before(b.k, a.k) && a.s < b.s));
+    for (const o of this.merged(max)) yield wholeGroup(groupDocs(o.text, o.fields));
+  }
+
+  /** The groups in order as `ordered` gives them, with their documents left as JSON text. */
+  *orderedDocs(max = Infinity): Generator<GroupDocs> {
+    for (const o of this.merged(max)) yield groupDocs(o.text, o.fields);
+  }
+
+  private *merged(max: number): Generator<Out> {
+    const held = function* (groups: readonly GroupText[]): Generator<Out> {
+      for (const g of groups) yield { k: g, text: g.json };
+    };
+    const sources: Array<Iterator<Out>> = [held(this.sortedHeld()), ...this.runs.map((f) => readRun(f))];
+    const heap = new Heap<{ o: Out; s: number }>((a, b) => before(a.o.k, b.o.k) || (!before(b.o.k, a.o.k) && a.s < b.s));
     const next = (s: number): void => {
       const r = sources[s]!.next();
-      if (!r.done) heap.push({ g: r.value, k: keyOf(r.value), s });
+      if (!r.done) heap.push({ o: r.value, s });
     };
     try {
       for (let s = 0; s < sources.length; s++) next(s);
       for (let n = 0; n < max && heap.size > 0; n++) {
         const top = heap.pop()!;
-        yield top.g;
+        yield top.o;
         next(top.s);
       }
     } finally {
@@ -142,12 +189,8 @@ export class AlertSpool {
   }
 }
 
-function* parsed(groups: readonly GroupText[]): Generator<AlertGroup> {
-  for (const g of groups) yield JSON.parse(g.json) as AlertGroup;
-}
-
-/** The groups of one file the spool wrote, a line at a time. */
-function* readGroups(file: string): Generator<AlertGroup> {
+/** The groups of one file the spool wrote, a line at a time, with their alerts' fields parsed (for their place). */
+function* readRun(file: string): Generator<Out> {
   const fd = openSync(file, 'r');
   try {
     const block = Buffer.allocUnsafe(1 << 20);
@@ -159,7 +202,9 @@ function* readGroups(file: string): Generator<AlertGroup> {
       const data = carry.length ? Buffer.concat([carry, block.subarray(0, n)]) : block.subarray(0, n);
       let at = 0;
       for (let nl = data.indexOf(10, at); nl >= 0; nl = data.indexOf(10, at)) {
-        yield JSON.parse(data.toString('utf8', at, nl)) as AlertGroup;
+        const text = data.toString('utf8', at, nl);
+        const fields = JSON.parse(text.slice(0, text.indexOf('\t'))) as AlertFields[];
+        yield { k: keyOf(fields), text, fields };
         at = nl + 1;
       }
       carry = Buffer.from(data.subarray(at));

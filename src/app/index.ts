@@ -2,4 +2,4 @@ export { Vigil, esError, type VigilConfig, type IngestItem, type HttpAnswer } fr
 export { RuleRegistry } from './rule-registry.js';
 export { compileFilter, DslError } from './query-dsl.js';
 export { runHunt, runHuntSpooled, expandInputs, compileHuntRules, defaultWorkers, type HuntOptions, type HuntResult, type SpooledHuntResult, type HuntProgress, type BadLine, type ReadError } from './hunt.js';
-export { AlertSpool, groupText, HOLD_ALERTS, type AlertGroup, type GroupText } from './alert-spool.js';
+export { AlertSpool, groupText, HOLD_ALERTS, type AlertFields, type AlertGroup, type GroupDocs, type GroupText } from './alert-spool.js';

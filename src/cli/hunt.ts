@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
-import { runHuntSpooled, type HuntProgress, type SpooledHuntResult } from '../app/index.js';
+import { runHuntSpooled, type AlertFields, type HuntProgress, type SpooledHuntResult } from '../app/index.js';
 import { defaultParseTimestamp } from '../engine/index.js';
 import { formatDiagnostics } from '../core/index.js';
 import { loadRules, parseDuration, SEVERITIES, type Rule, type Severity } from '../rules/index.js';
@@ -84,7 +84,7 @@ class TableWidths {
   }
 }
 
-/** The closing summary, counted an alert at a time as the alerts go out. */
+/** The closing summary, counted an alert at a time as the alerts go out (by their fields and their rules'). */
 class Summary {
   /** Alerts that are not building blocks. */
   alerts = 0;
@@ -93,14 +93,17 @@ class Summary {
   private readonly hosts = new Map<string, number>();
   private readonly rules = new Map<string, number>();
 
-  add(a: BuiltAlert): void {
+  constructor(private readonly byId: ReadonlyMap<string, Rule>) {}
+
+  add(a: AlertFields): void {
     if (a.buildingBlock) return;
     this.alerts++;
     const count = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
+    const rule = this.byId.get(a.ruleId);
     count(this.severities, a.severity);
-    for (const t of (a.doc['kibana.alert.rule.threat'] as Array<{ tactic?: { name?: string } }> | undefined) ?? []) count(this.tactics, t.tactic?.name ?? '?');
+    for (const t of rule?.threat ?? []) count(this.tactics, t.tactic?.name ?? '?');
     count(this.hosts, a.host ?? 'no host');
-    count(this.rules, String(a.doc['kibana.alert.rule.name']));
+    count(this.rules, rule?.name ?? a.ruleId);
   }
 
   text(): string {
@@ -227,14 +230,14 @@ async function huntAndReport(
   });
   try {
     if (showProgress) io.err('\n');
-    return await report(io, opts, result, { format, belowFloor, fh });
+    return await report(io, opts, result, { format, belowFloor, fh, rules });
   } finally {
     result.alerts.close();
   }
 }
 
 /** Writes out a hunt's alerts, match by match in time order, and what it says about the hunt. */
-async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { format, belowFloor, fh }: { format: string; belowFloor: number; fh: FileHandle | null }): Promise<number> {
+async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { format, belowFloor, fh, rules }: { format: string; belowFloor: number; fh: FileHandle | null; rules: readonly Rule[] }): Promise<number> {
   const max = opts.maxAlerts === undefined ? Infinity : Number(opts.maxAlerts);
   // the results go out a megabyte at a time: as one string, a few hundred thousand alerts passed the
   // longest string there can be
@@ -246,7 +249,7 @@ async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { forma
     else io.out(pending);
     pending = '';
   };
-  const sum = new Summary();
+  const sum = new Summary(new Map(rules.map((r) => [r.rule_id, r])));
   let first = true;
   if (format === 'table') {
     // a first walk sizes the columns, the second writes the rows
@@ -258,14 +261,21 @@ async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { forma
       for (const r of rows(g)) await put(`${widths.line(r)}\n`);
     }
     await put(`\n${sum.text()}\n`);
+  } else if (format === 'ndjson') {
+    // the documents as the spool keeps them: JSON text, not parsed to be written again
+    for (const g of result.alerts.orderedDocs(max)) {
+      for (let i = 0; i < g.alerts.length; i++) {
+        sum.add(g.alerts[i]!);
+        await put(`${g.docs[i]!}\n`);
+      }
+    }
   } else {
     if (format === 'csv') await put(`${HEAD.join(',')}\n`);
     for (const g of result.alerts.ordered(max)) {
       for (const a of g) {
         sum.add(a);
-        if (format === 'ndjson') await put(`${JSON.stringify(a.doc)}\n`);
         // as JSON.stringify(docs, null, 2) writes the array, an element at a time
-        else if (format === 'json') await put(`${first ? '[\n' : ',\n'}  ${JSON.stringify(a.doc, null, 2).replace(/\n/g, '\n  ')}`);
+        if (format === 'json') await put(`${first ? '[\n' : ',\n'}  ${JSON.stringify(a.doc, null, 2).replace(/\n/g, '\n  ')}`);
         first = false;
       }
       if (format === 'csv') for (const r of rows(g)) await put(`${r.map(csvCell).join(',')}\n`);

@@ -24,7 +24,8 @@ function group(t: number | null, id: string, n: number, pad: number): AlertGroup
     process: null,
     groupId: n > 1 ? id : null,
     buildingBlock: i < n - 1,
-    doc: { note: 'é→'.repeat(pad), i },
+    // a tab and a line end in a value: the spool's text cuts on both, and JSON writes them escaped
+    doc: { note: 'é→'.repeat(pad), i, 'odd\tkey': 'a\tb\nc' },
   }));
 }
 
@@ -48,6 +49,16 @@ test('the spool gives its groups back in order (time, then id), whether held or 
     assert.deepEqual([...spool.ordered()], want, `hold ${hold}`);
     assert.deepEqual([...spool.ordered()], want, `hold ${hold}, walked again`);
     assert.deepEqual([...spool.ordered(17)], want.slice(0, 17));
+    // the documents as text, for NDJSON: each the JSON of the document, with the alert's other fields
+    const asText = [...spool.orderedDocs()];
+    assert.deepEqual(
+      asText.map((g) => g.docs),
+      want.map((g) => g.map((a) => JSON.stringify(a.doc))),
+    );
+    assert.deepEqual(
+      asText.map((g) => g.alerts),
+      want.map((g) => g.map(({ doc: _doc, ...rest }) => rest)),
+    );
     // a walk left part way closes its files: the folder can go
     for (const g of spool.ordered()) if (g) break;
     spool.close();
