@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuiltAlert } from '../alerts/index.js';
 import { runHuntSpooled, type AlertFields, type HuntProgress, type SpooledHuntResult } from '../app/index.js';
@@ -213,10 +216,34 @@ async function huntAndReport(
   tty: { readonly out: boolean; readonly err: boolean },
   { format, rules, belowFloor, lateness, from, to, fh }: { format: string; rules: Rule[]; belowFloor: number; lateness: number; from: number | undefined; to: number | undefined; fh: FileHandle | null },
 ): Promise<number> {
-  const t0 = performance.now();
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
+  // the alerts the hunt writes out go to a folder of its own, removed however the hunt ends: at its
+  // end, on exit, and on Ctrl-C or a kill (which end vigil with 130 and 143, as a shell reports them)
+  const spillDir = mkdtempSync(join(tmpdir(), 'vigil-hunt-'));
+  const remove = (): void => rmSync(spillDir, { recursive: true, force: true });
+  const interrupted = (): never => process.exit(130);
+  const killed = (): never => process.exit(143);
+  process.once('exit', remove).once('SIGINT', interrupted).once('SIGTERM', killed);
+  try {
+    return await huntInto(io, opts, stdin, showProgress, spillDir, { format, rules, belowFloor, lateness, from, to, fh });
+  } finally {
+    remove();
+    process.off('exit', remove).off('SIGINT', interrupted).off('SIGTERM', killed);
+  }
+}
+
+async function huntInto(
+  io: Io,
+  opts: HuntOpts,
+  stdin: Readable,
+  showProgress: boolean,
+  spillDir: string,
+  { format, rules, belowFloor, lateness, from, to, fh }: { format: string; rules: Rule[]; belowFloor: number; lateness: number; from: number | undefined; to: number | undefined; fh: FileHandle | null },
+): Promise<number> {
+  const t0 = performance.now();
   const result = await runHuntSpooled({
+    spillDir,
     rules,
     inputs: opts.events ?? [],
     stdin,

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { repoRoot } from '../support/shared.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-spill-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const main = join(repoRoot, 'dist/src/cli/main.js');
+const rulesDir = join(dir, 'rules');
+mkdirSync(rulesDir);
+// a rule every event matches: an alert per event
+writeFileSync(
+  join(rulesDir, 'every.toml'),
+  `[rule]
+name = "Every event"
+rule_id = "every-event"
+description = "every event"
+risk_score = 21
+severity = "low"
+type = "eql"
+language = "eql"
+index = ["logs-*"]
+query = 'any where true'
+`,
+);
+
+/** Every file and folder under `d`. */
+const under = (d: string): string[] => readdirSync(d, { recursive: true }).map(String);
+
+/** `vigil gen --events n | vigil hunt …` with TMPDIR `tmp`; the hunt's process and its end. */
+function genIntoHunt(n: number, tmp: string, out: string): { hunt: ReturnType<typeof spawn>; done: Promise<number | null>; stderr: () => string } {
+  const env = { ...process.env, TMPDIR: tmp };
+  const gen = spawn(process.execPath, [main, 'gen', '--events', String(n), '--seed', '5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const hunt = spawn(process.execPath, [main, 'hunt', '--rules', rulesDir, '--events', '-', '--format', 'ndjson', '-o', out, '--no-progress'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+  gen.stdout.pipe(hunt.stdin!);
+  // a hunt that ends first leaves the generator writing to a closed pipe
+  hunt.stdin!.on('error', () => {});
+  let err = '';
+  hunt.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const done = new Promise<number | null>((resolve) => hunt.on('close', (code) => {
+    gen.kill();
+    resolve(code);
+  }));
+  return { hunt, done, stderr: () => err };
+}
+
+test('vigil hunt writes alerts past what it holds to its own temporary folder, and leaves none behind: at its end, or on Ctrl-C', async () => {
+  // 120,000 alerts: more than the 50,000 a hunt holds, written out in two files and merged back
+  const whole = mkdtempSync(join(dir, 'tmp-'));
+  const out = join(dir, 'all.ndjson');
+  const run = genIntoHunt(120_000, whole, out);
+  assert.equal(await run.done, 0, run.stderr());
+  const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+  assert.equal(lines.length, 120_000);
+  const times = lines.map((l) => (JSON.parse(l) as Record<string, string>)['kibana.alert.original_time']!);
+  assert.ok(times.every((t, i) => i === 0 || times[i - 1]! <= t), 'alerts out of time order');
+  assert.deepEqual(under(whole), []);
+
+  // interrupted once it has written a file: exit 130, and the folder gone
+  const cut = mkdtempSync(join(dir, 'tmp-'));
+  const run2 = genIntoHunt(5_000_000, cut, join(dir, 'cut.ndjson'));
+  const deadline = Date.now() + 60_000;
+  while (!under(cut).some((f) => f.endsWith('.txt'))) {
+    assert.ok(Date.now() < deadline, 'no file written in a minute');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  run2.hunt.kill('SIGINT');
+  assert.equal(await run2.done, 130, run2.stderr());
+  assert.deepEqual(under(cut), []);
+});
