@@ -22,9 +22,10 @@ export type EventInput = Readonly<Record<string, unknown>> | { readonly _index?:
 
 /**
  * An event handed over as its text, with the function that makes its document of it: what a matcher
- * holds of it (a partial sequence, a key waiting for the rest of its sample) is then the text, a few
- * hundred bytes, where a parsed document is kilobytes of objects for the collector to keep moving.
- * The document is made again when a held event is read, as when its match is reported.
+ * holds of it (a partial sequence, a key waiting for the rest of its sample) is then one string, where
+ * a parsed document is a few dozen objects for the collector to trace and move (a hunt's sample that
+ * held 88,000 events: 1.4M objects on the heap, against 3.4M). The document is made again when a
+ * held event is read, as when its match is reported.
  */
 export interface EventText {
   readonly _index: string;
