@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuiltAlert } from '../alerts/index.js';
@@ -120,23 +120,34 @@ export class AlertSpool {
     return [...this.held].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   }
 
-  /** The groups held, sorted, to a file: a line per group. */
+  /**
+   * The groups held, sorted, to a file: a line per group. The folder is made at the first (so a hunt
+   * that holds all its alerts needs no room on disk); a folder that cannot be written is told as such.
+   */
   private spill(): void {
-    this.dir ??= mkdtempSync(join(this.tmp, 'vigil-hunt-'));
-    const file = join(this.dir, `${this.runs.length}.txt`);
-    const fd = openSync(file, 'w');
+    let file = '';
     try {
-      let text = '';
-      for (const g of this.sortedHeld()) {
-        text += `${g.json}\n`;
-        if (text.length >= 1 << 20) {
-          writeSync(fd, text);
-          text = '';
-        }
+      if (this.dir === null) {
+        mkdirSync(this.tmp, { recursive: true });
+        this.dir = mkdtempSync(join(this.tmp, 'vigil-hunt-'));
       }
-      if (text) writeSync(fd, text);
-    } finally {
-      closeSync(fd);
+      file = join(this.dir, `${this.runs.length}.txt`);
+      const fd = openSync(file, 'w');
+      try {
+        let text = '';
+        for (const g of this.sortedHeld()) {
+          text += `${g.json}\n`;
+          if (text.length >= 1 << 20) {
+            writeSync(fd, text);
+            text = '';
+          }
+        }
+        if (text) writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new Error(`cannot write the alerts past the ${this.hold.toLocaleString('en-US')} held in memory to ${this.dir ?? this.tmp} (${(e as Error).message}); set TMPDIR to a folder with room`);
     }
     this.runs.push(file);
     this.held = [];

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,10 +219,19 @@ async function huntAndReport(
 ): Promise<number> {
   // the bar goes to standard error: it shows on a terminal even when the results go to a file or a pipe
   const showProgress = opts.progress ?? tty.err;
-  // the alerts the hunt writes out go to a folder of its own, removed however the hunt ends: at its
-  // end, on exit, and on Ctrl-C or a kill (which end vigil with 130 and 143, as a shell reports them)
-  const spillDir = mkdtempSync(join(tmpdir(), 'vigil-hunt-'));
-  const remove = (): void => rmSync(spillDir, { recursive: true, force: true });
+  // the alerts the hunt writes out go to a folder of its own (made only if it writes any), removed
+  // however the hunt ends: at its end, on exit, and on Ctrl-C or a kill (which end vigil with 130 and
+  // 143, as a shell reports them)
+  const spillDir = join(tmpdir(), `vigil-hunt-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const remove = (): void => {
+    try {
+      rmSync(spillDir, { recursive: true, force: true });
+    } catch (e) {
+      // (a folder that could not be made was not made)
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') io.err(`vigil hunt: could not remove ${spillDir}: ${(e as Error).message}\n`);
+    }
+  };
   const interrupted = (): never => process.exit(130);
   const killed = (): never => process.exit(143);
   process.once('exit', remove).once('SIGINT', interrupted).once('SIGTERM', killed);

@@ -72,3 +72,17 @@ test('vigil hunt writes alerts past what it holds to its own temporary folder, a
   assert.equal(await run2.done, 130, run2.stderr());
   assert.deepEqual(under(cut), []);
 });
+
+test('vigil hunt needs no room on disk until it has more alerts than it holds, and then says where it could not write', async () => {
+  // a TMPDIR below a plain file: nothing can be made there, even by root
+  const blocked = join(dir, 'a-file');
+  writeFileSync(blocked, '');
+  const tmp = join(blocked, 'tmp');
+  const few = genIntoHunt(2_000, tmp, join(dir, 'few.ndjson'));
+  assert.equal(await few.done, 0, few.stderr());
+  assert.equal(readFileSync(join(dir, 'few.ndjson'), 'utf8').trimEnd().split('\n').length, 2_000);
+  const many = genIntoHunt(60_000, tmp, join(dir, 'many.ndjson'));
+  assert.equal(await many.done, 2);
+  assert.match(many.stderr(), /^vigil: cannot write the alerts past the 50,000 held in memory to .*a-file\/tmp\/vigil-hunt-\S+ \(ENOTDIR[^)]*\); set TMPDIR to a folder with room\n$/m);
+  assert.doesNotMatch(many.stderr(), /at .*\.js:\d+/, 'a stack trace');
+});
