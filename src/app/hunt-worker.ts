@@ -5,11 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RuleSet } from '../engine/index.js';
-import { compileHuntRules, HuntScanner, type HuntChunk, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
+import { compileCheckedRules, HuntScanner, type HuntChunk, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
 const setup = workerData as HuntWorkerSetup;
-const { entries } = compileHuntRules(setup.rules, setup.index);
-const scanner = new HuntScanner(new RuleSet(entries, { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now, setup.window);
+const scanner = new HuntScanner(new RuleSet(compileCheckedRules(setup.rules), { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now, setup.window);
 
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {
