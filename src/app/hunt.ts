@@ -9,8 +9,7 @@ import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from 
 import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
 import type { Rule } from '../rules/index.js';
-import { eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
-import { createIndexMatcher } from '../store/index.js';
+import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { AlertSpool, groupText, type GroupText } from './alert-spool.js';
 
 /**

@@ -10,4 +10,5 @@ export {
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { eventDocument, peekEventTimes, peekTimestamp, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
 export { StringMemo, ownString } from './memo.js';
+export { createIndexMatcher } from './index-pattern.js';
 export { JsonProjector, projection, type Projection, type ProjectionNode } from './json-project.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { parseJsonObject } from '../../core/index.js';
-import { createIndexMatcher } from '../index-pattern.js';
+import { createIndexMatcher } from '../../core/index.js';
 import type {
   AlertQuery,
   AlertRow,
