@@ -118,7 +118,7 @@ class Summary {
     lines.push(`  by severity: ${list(this.severities)}`);
     lines.push(`  by ATT&CK tactic: ${list(this.tactics)}`);
     lines.push(`  by host${this.hosts.size > TOP ? ` (top ${TOP} of ${this.hosts.size.toLocaleString('en-US')})` : ''}: ${list(this.hosts, TOP)}`);
-    lines.push('  by rule:');
+    lines.push(`  by rule:${this.rules.size ? '' : ' none'}`);
     for (const [k, n] of sorted(this.rules)) lines.push(`    ${String(n).padStart(7)}  ${k}`);
     return lines.join('\n');
   }

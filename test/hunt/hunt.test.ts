@@ -357,6 +357,14 @@ test('vigil hunt: formats, gzip and folders, bad lines reported with file:line',
   assert.match(nowhere.stderr, /^vigil hunt: cannot write \S+no-such-dir\/out\.json: ENOENT/);
   assert.doesNotMatch(nowhere.stderr, /hunt: \d/);
   assert.match(table.stdout, /\n {2}by host: lin-\d{4} 1\n/);
+  assert.match(table.stdout, /\n {2}by rule:\n {10}1 {2}Linux Restricted Shell Breakout via the mysql command\n/);
+  // nothing found: an empty array, and a summary that says none for each count
+  const empty = join(dir, 'no-events.ndjson');
+  writeFileSync(empty, '');
+  const none = vigil(['hunt', '--events', empty, '--format', 'json']);
+  assert.equal(none.status, 0);
+  assert.equal(none.stdout, '[]\n');
+  assert.match(none.stderr, /summary: 0 alerts\n {2}by severity: none\n {2}by ATT&CK tactic: none\n {2}by host: none\n {2}by rule: none\n/);
 });
 
 test('an input that cannot be read to its end (truncated or corrupt gzip) is reported, its lines before the break hunted, and the other inputs hunted in full', async () => {
