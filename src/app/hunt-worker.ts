@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RuleSet } from '../engine/index.js';
-import { compileCheckedRules, HuntScanner, type HuntChunk, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
+import type { HuntChunk } from './hunt-input.js';
+import { compileCheckedRules, HuntScanner, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
 const setup = workerData as HuntWorkerSetup;
 const scanner = new HuntScanner(new RuleSet(compileCheckedRules(setup.rules), { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now, setup.window);
