@@ -86,11 +86,19 @@ export class AlertSpool {
   private readonly runs: string[] = [];
   private groupCount = 0;
   private alertCount = 0;
+  private written = 0;
+  /** Names for the files, in the order written. */
+  private nextFile = 0;
 
   constructor(
     private readonly hold = HOLD_ALERTS,
     /** Where the temporary folder goes (default: the system's, TMPDIR). */
     private readonly tmp = tmpdir(),
+    /**
+     * The most files kept to merge: at this many, they are merged into one, so the output never has
+     * more open at once (64 files of 50,000 alerts are 3.2M alerts; a merge rewrites them once).
+     */
+    private readonly maxRuns = 64,
   ) {}
 
   /** Groups added. */
@@ -103,8 +111,13 @@ export class AlertSpool {
     return this.alertCount;
   }
 
-  /** Files written so far (0: every group is in memory). */
+  /** Files of held groups written so far (0: every group is in memory). */
   get spilled(): number {
+    return this.written;
+  }
+
+  /** Files the output would merge now (at most `maxRuns`). */
+  get files(): number {
     return this.runs.length;
   }
 
@@ -125,18 +138,34 @@ export class AlertSpool {
    * that holds all its alerts needs no room on disk); a folder that cannot be written is told as such.
    */
   private spill(): void {
-    let file = '';
+    this.runs.push(this.writeRun(this.sortedHeld().map((g) => g.json)));
+    this.written++;
+    this.held = [];
+    this.heldAlerts = 0;
+    if (this.runs.length >= this.maxRuns) {
+      // the files so far, merged into one (held is empty: the merge reads the files alone)
+      const merged = this.writeRun((function* (spool: AlertSpool) {
+        for (const o of spool.merged(Infinity)) yield o.text;
+      })(this));
+      for (const f of this.runs) rmSync(f, { force: true });
+      this.runs.length = 0;
+      this.runs.push(merged);
+    }
+  }
+
+  /** Lines, in order, to a new file of the spool's folder (made at the first); its path. */
+  private writeRun(lines: Iterable<string>): string {
     try {
       if (this.dir === null) {
         mkdirSync(this.tmp, { recursive: true });
         this.dir = mkdtempSync(join(this.tmp, 'vigil-hunt-'));
       }
-      file = join(this.dir, `${this.runs.length}.txt`);
+      const file = join(this.dir, `${this.nextFile++}.txt`);
       const fd = openSync(file, 'w');
       try {
         let text = '';
-        for (const g of this.sortedHeld()) {
-          text += `${g.json}\n`;
+        for (const line of lines) {
+          text += `${line}\n`;
           if (text.length >= 1 << 20) {
             writeSync(fd, text);
             text = '';
@@ -146,12 +175,10 @@ export class AlertSpool {
       } finally {
         closeSync(fd);
       }
+      return file;
     } catch (e) {
       throw new Error(`cannot write the alerts past the ${this.hold.toLocaleString('en-US')} held in memory to ${this.dir ?? this.tmp} (${(e as Error).message}); set TMPDIR to a folder with room`);
     }
-    this.runs.push(file);
-    this.held = [];
-    this.heldAlerts = 0;
   }
 
   /**

@@ -29,7 +29,7 @@ function group(t: number | null, id: string, n: number, pad: number): AlertGroup
   }));
 }
 
-test('the spool gives its groups back in order (time, then id), whether held or written out, as often as asked, at most max', () => {
+test('the spool gives its groups back in order (time, then id), whether held, written out or its files merged, as often as asked, at most max', () => {
   // groups in a scrambled order, some with equal times, some without a time (as 0), of one to three alerts;
   // their text is long and outside ASCII, so lines cross the reader's blocks and cut characters
   const groups: AlertGroup[] = [];
@@ -38,16 +38,27 @@ test('the spool gives its groups back in order (time, then id), whether held or 
     groups.push(group(k % 50 === 0 ? null : Math.floor(k / 3), `a${String(k).padStart(3, '0')}`, 1 + (k % 3), 1000 + ((k * 31) % 5000)));
   }
   const want = [...groups].sort((a, b) => (a.at(-1)!.originalTime ?? 0) - (b.at(-1)!.originalTime ?? 0) || (a.at(-1)!.id < b.at(-1)!.id ? -1 : 1));
-  for (const hold of [1_000_000, 50, 1]) {
-    const spool = new AlertSpool(hold, dir);
-    for (const g of groups) spool.add(groupText(g));
+  for (const [hold, maxRuns] of [
+    [1_000_000, 64],
+    [50, 64],
+    [1, 64],
+    [1, 8],
+  ] as const) {
+    const spool = new AlertSpool(hold, dir, maxRuns);
+    let mostFiles = 0;
+    for (const g of groups) {
+      spool.add(groupText(g));
+      mostFiles = Math.max(mostFiles, spool.files);
+    }
+    // at maxRuns files they are merged into one: the output never opens more
+    assert.ok(mostFiles < maxRuns, `${mostFiles} files at once`);
     assert.equal(spool.groups, 400);
     assert.equal(spool.alerts, groups.reduce((n, g) => n + g.length, 0));
     if (hold === 1_000_000) assert.equal(spool.spilled, 0);
     // a file is written once `hold` alerts are held: it takes at most a group (three alerts) more
     else assert.ok(spool.spilled >= Math.floor(spool.alerts / (hold + 2)), `${spool.spilled} files for hold ${hold}`);
-    assert.deepEqual([...spool.ordered()], want, `hold ${hold}`);
-    assert.deepEqual([...spool.ordered()], want, `hold ${hold}, walked again`);
+    assert.deepEqual([...spool.ordered()], want, `hold ${hold}, ${maxRuns} files`);
+    assert.deepEqual([...spool.ordered()], want, `hold ${hold}, ${maxRuns} files, walked again`);
     assert.deepEqual([...spool.ordered(17)], want.slice(0, 17));
     // the documents as text, for NDJSON: each the JSON of the document, with the alert's other fields
     const asText = [...spool.orderedDocs()];
