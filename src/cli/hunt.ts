@@ -60,12 +60,15 @@ function row(a: BuiltAlert, events: readonly BuiltAlert[] | undefined): string[]
   ];
 }
 
-/** The rows of one match's alerts that are not building blocks (a sequence's, with its events' alerts). */
+/**
+ * The row of one match: its own alert (the one that is not a building block), with its events'
+ * alerts in event order when it is a sequence's or a sample's (one group: the same group id).
+ */
 function rows(group: readonly BuiltAlert[]): string[][] {
   const blocks = group.filter((a) => a.buildingBlock);
   const index = (b: BuiltAlert): number => Number(b.doc['kibana.alert.group.index'] ?? 0);
   blocks.sort((x, y) => index(x) - index(y));
-  return group.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : blocks.filter((b) => b.groupId === a.groupId)));
+  return group.filter((a) => !a.buildingBlock).map((a) => row(a, a.groupId === null ? undefined : blocks));
 }
 
 /** A count and what it counts, singular or plural: `1 rule`, `1,024 rules`. */
@@ -236,40 +239,29 @@ async function huntAndReport(
   const killed = (): never => process.exit(143);
   process.once('exit', remove).once('SIGINT', interrupted).once('SIGTERM', killed);
   try {
-    return await huntInto(io, opts, stdin, showProgress, spillDir, { format, rules, belowFloor, lateness, from, to, fh });
+    const t0 = performance.now();
+    const result = await runHuntSpooled({
+      spillDir,
+      rules,
+      inputs: opts.events ?? [],
+      stdin,
+      index: opts.index,
+      workers: opts.workers === undefined ? undefined : Number(opts.workers),
+      lateness,
+      maxOpenPerRule: opts.maxOpen === undefined ? undefined : Number(opts.maxOpen),
+      from,
+      to,
+      onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
+    });
+    try {
+      if (showProgress) io.err('\n');
+      return await report(io, opts, result, { format, belowFloor, fh, rules });
+    } finally {
+      result.alerts.close();
+    }
   } finally {
     remove();
     process.off('exit', remove).off('SIGINT', interrupted).off('SIGTERM', killed);
-  }
-}
-
-async function huntInto(
-  io: Io,
-  opts: HuntOpts,
-  stdin: Readable,
-  showProgress: boolean,
-  spillDir: string,
-  { format, rules, belowFloor, lateness, from, to, fh }: { format: string; rules: Rule[]; belowFloor: number; lateness: number; from: number | undefined; to: number | undefined; fh: FileHandle | null },
-): Promise<number> {
-  const t0 = performance.now();
-  const result = await runHuntSpooled({
-    spillDir,
-    rules,
-    inputs: opts.events ?? [],
-    stdin,
-    index: opts.index,
-    workers: opts.workers === undefined ? undefined : Number(opts.workers),
-    lateness,
-    maxOpenPerRule: opts.maxOpen === undefined ? undefined : Number(opts.maxOpen),
-    from,
-    to,
-    onProgress: showProgress ? (p) => io.err(progressLine(p, t0)) : undefined,
-  });
-  try {
-    if (showProgress) io.err('\n');
-    return await report(io, opts, result, { format, belowFloor, fh, rules });
-  } finally {
-    result.alerts.close();
   }
 }
 
