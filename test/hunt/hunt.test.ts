@@ -11,6 +11,7 @@ import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '..
 import { generateEvents, plantedCounts, rng } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
+import { eqlRule } from '../support/rules.js';
 import { ScanBothWays } from '../support/scan-both.js';
 import { repoRoot, requireShared } from '../support/shared.js';
 
@@ -212,10 +213,6 @@ test('the rule-set index never changes results: indexed and rule-by-rule paths a
   assert.deepEqual(indexed.sort(), plain.sort());
   t.diagnostic(`${plain.length} hits from ${entries.length} rules over ${events.length} events, both paths`);
 });
-
-/** An EQL rule of our own, as an NDJSON line of the Kibana export format. */
-const eqlRule = (id: string, query: string): string =>
-  JSON.stringify({ rule_id: id, name: id, description: 'test', type: 'eql', language: 'eql', query, severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1 });
 
 /** Sample rules of our own that the generated events complete, in several ways (see the worker test). */
 const SAMPLE_QUERIES = [

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { eqlRule } from '../support/rules.js';
 import { repoRoot } from '../support/shared.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-spill-cli-'));
@@ -13,20 +14,7 @@ const main = join(repoRoot, 'dist/src/cli/main.js');
 const rulesDir = join(dir, 'rules');
 mkdirSync(rulesDir);
 // a rule every event matches: an alert per event
-writeFileSync(
-  join(rulesDir, 'every.toml'),
-  `[rule]
-name = "Every event"
-rule_id = "every-event"
-description = "every event"
-risk_score = 21
-severity = "low"
-type = "eql"
-language = "eql"
-index = ["logs-*"]
-query = 'any where true'
-`,
-);
+writeFileSync(join(rulesDir, 'every.ndjson'), `${eqlRule('every-event', 'any where true')}\n`);
 
 /** Every file and folder under `d`. */
 const under = (d: string): string[] => readdirSync(d, { recursive: true }).map(String);
