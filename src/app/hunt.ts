@@ -228,12 +228,12 @@ function matchOf(h: EventHit | SequenceHit): RuleMatch {
   return { kind: 'event', event: ev(h) };
 }
 
-/** Turns rule-set hits into alert groups, as the spool takes them. */
-function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: GroupText[]): void {
+/** Turns rule-set hits into alert groups, as the spool takes them, each handed to `out`. */
+function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: (g: GroupText) => void): void {
   for (const { rule, hit } of hits) {
     const m = matchOf(hit);
     if (m.kind === 'sequence' && m.events.length === 0) continue;
-    out.push(groupText(buildAlerts({ rule, now, executionId: 'hunt' }, m)));
+    out(groupText(buildAlerts({ rule, now, executionId: 'hunt' }, m)));
   }
 }
 
@@ -432,7 +432,7 @@ export class HuntScanner {
           const h = this.hits[k]!;
           this.hits[k] = { rule: h.rule, hit: { ...(h.hit as EventHit), _id: id, _source: whole } };
         }
-        huntAlerts(this.hits, this.now, r.groups);
+        huntAlerts(this.hits, this.now, (g) => r.groups.push(g));
         this.hits.length = 0;
       }
     }
@@ -454,7 +454,7 @@ export class HuntSequencer {
     private readonly now: number,
   ) {}
 
-  feed(r: ChunkResult, groups: GroupText[]): void {
+  feed(r: ChunkResult, out: (g: GroupText) => void): void {
     const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
     const p = r.stateful;
     for (let i = 0; i < p.length; ) {
@@ -473,12 +473,12 @@ export class HuntSequencer {
         this.set.feed(code, event, this.hits);
       }
     }
-    this.drain(groups);
+    this.drain(out);
   }
 
-  flush(groups: GroupText[]): void {
+  flush(out: (g: GroupText) => void): void {
     this.set.flush(this.hits);
-    this.drain(groups);
+    this.drain(out);
   }
 
   /** Events that reached a stateful rule after a later one (input not in time order). */
@@ -491,9 +491,9 @@ export class HuntSequencer {
     return this.set.droppedByCap();
   }
 
-  private drain(groups: GroupText[]): void {
+  private drain(out: (g: GroupText) => void): void {
     if (this.hits.length === 0) return;
-    huntAlerts(this.hits, this.now, groups);
+    huntAlerts(this.hits, this.now, out);
     this.hits.length = 0;
   }
 }
@@ -567,12 +567,7 @@ async function huntWith(
 ): Promise<Omit<SpooledHuntResult, 'passedOver'>> {
   const index = o.index ?? 'hunt';
   const spool = new AlertSpool(o.holdAlerts, o.spillDir);
-  // what the stateful rules complete, on its way to the spool
-  const found: GroupText[] = [];
-  const spoolFound = (): void => {
-    for (const g of found) spool.add(g);
-    found.length = 0;
-  };
+  const toSpool = (g: GroupText): void => spool.add(g);
   const badSamples: BadLine[] = [];
   let outsideWindow = 0;
   let lastReport = 0;
@@ -596,8 +591,7 @@ async function huntWith(
     progress.events += r.events;
     outsideWindow += r.outside;
     for (const g of r.groups) spool.add(g);
-    sequencer.feed(r, found);
-    spoolFound();
+    sequencer.feed(r, toSpool);
     progress.matches = spool.groups;
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
@@ -627,8 +621,7 @@ async function huntWith(
       });
       while (queue.length) settle(await queue.shift()!);
     }
-    sequencer.flush(found);
-    spoolFound();
+    sequencer.flush(toSpool);
   } catch (e) {
     // a hunt that fails leaves no files behind
     spool.close();
