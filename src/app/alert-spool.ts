@@ -144,9 +144,7 @@ export class AlertSpool {
     this.heldAlerts = 0;
     if (this.runs.length >= this.maxRuns) {
       // the files so far, merged into one (held is empty: the merge reads the files alone)
-      const merged = this.writeRun((function* (spool: AlertSpool) {
-        for (const o of spool.merged(Infinity)) yield o.text;
-      })(this));
+      const merged = this.writeRun(this.mergedTexts());
       for (const f of this.runs) rmSync(f, { force: true });
       this.runs.length = 0;
       this.runs.push(merged);
@@ -192,6 +190,10 @@ export class AlertSpool {
   /** The groups in order as `ordered` gives them, with their documents left as JSON text. */
   *orderedDocs(max = Infinity): Generator<GroupDocs> {
     for (const o of this.merged(max)) yield groupDocs(o.text, o.fields);
+  }
+
+  private *mergedTexts(): Generator<string> {
+    for (const o of this.merged(Infinity)) yield o.text;
   }
 
   private *merged(max: number): Generator<Out> {
