@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +226,7 @@ async function huntAndReport(
   // however the hunt ends: at its end, on exit, and on Ctrl-C or a kill (which end vigil with 130 and
   // 143, as a shell reports them)
   const spillDir = join(tmpdir(), `vigil-hunt-${process.pid}-${randomBytes(6).toString('hex')}`);
+  removeLeftSpills(io, tmpdir());
   const remove = (): void => {
     try {
       rmSync(spillDir, { recursive: true, force: true });
@@ -262,6 +263,46 @@ async function huntAndReport(
   } finally {
     remove();
     process.off('exit', remove).off('SIGINT', interrupted).off('SIGTERM', killed);
+  }
+}
+
+/** A hunt's own spill folder: its process id, then 12 random hex digits. */
+const SPILL_FOLDER = /^vigil-hunt-(\d+)-[0-9a-f]{12}$/;
+
+/**
+ * Removes the spill folders in `tmp` of hunts whose process is gone: a hunt killed outright (SIGKILL,
+ * the machine's power) cannot remove its own. A folder whose process still runs is left alone (a pid
+ * taken since by another process keeps it until that one ends too). What is removed is said on
+ * standard error, as is a folder that cannot be; neither stops the hunt.
+ */
+function removeLeftSpills(io: Io, tmp: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmp);
+  } catch {
+    return; // no such folder yet: nothing left in it (the spool says so if it cannot make it)
+  }
+  for (const name of names) {
+    const m = SPILL_FOLDER.exec(name);
+    if (!m || processRuns(Number(m[1]))) continue;
+    const path = join(tmp, name);
+    try {
+      rmSync(path, { recursive: true, force: true });
+      io.err(`vigil hunt: removed ${path}, left by a hunt that was killed\n`);
+    } catch (e) {
+      io.err(`vigil hunt: could not remove ${path}, left by a hunt that was killed: ${(e as Error).message}\n`);
+    }
+  }
+}
+
+/** Whether a process with this id runs (one of another user's counts: it is not ours to judge). */
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

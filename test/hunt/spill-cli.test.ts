@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,4 +73,24 @@ test('vigil hunt needs no room on disk until it has more alerts than it holds, a
   assert.equal(await many.done, 2);
   assert.match(many.stderr(), /^vigil: cannot write the alerts past the 50,000 held in memory to .*a-file\/tmp\/vigil-hunt-\S+ \(ENOTDIR[^)]*\); set TMPDIR to a folder with room\n$/m);
   assert.doesNotMatch(many.stderr(), /at .*\.js:\d+/, 'a stack trace');
+});
+
+test('vigil hunt removes the spill folders that hunts killed outright left behind, and only those', async () => {
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
+  // a process that has ended: its pid names the folder a SIGKILL would have left
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+  const left = `vigil-hunt-${gone}-0123456789ab`;
+  mkdirSync(join(tmp, left, 'vigil-hunt-x1y2z3'), { recursive: true });
+  writeFileSync(join(tmp, left, 'vigil-hunt-x1y2z3', '0.txt'), 'alerts\n');
+  // a hunt still running (this test's own process stands in), and folders that are not a hunt's
+  const running = `vigil-hunt-${process.pid}-ba9876543210`;
+  mkdirSync(join(tmp, running));
+  mkdirSync(join(tmp, 'vigil-hunt-notes'));
+  mkdirSync(join(tmp, `vigil-hunt-${gone}-short`));
+  const run = genIntoHunt(100, tmp, join(dir, 'after-kill.ndjson'));
+  assert.equal(await run.done, 0, run.stderr());
+  // said once, before the hunt's own summary
+  assert.ok(run.stderr().startsWith(`vigil hunt: removed ${join(tmp, left)}, left by a hunt that was killed\nhunt: 100 events`), run.stderr());
+  assert.equal(run.stderr().split('left by a hunt').length, 2);
+  assert.deepEqual(readdirSync(tmp).sort(), [`vigil-hunt-${gone}-short`, 'vigil-hunt-notes', running].sort());
 });
