@@ -295,7 +295,7 @@ function removeLeftSpills(io: Io, tmp: string): void {
   }
 }
 
-/** Whether a process with this id runs (one of another user's counts: it is not ours to judge). */
+/** Whether a process with this id runs on this machine (one we may not signal, another user's, runs too). */
 function processRuns(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
