@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createFieldGetter } from '../src/ecs/index.js';
 import { compileQuery } from '../src/engine/index.js';
 
 /** A small deterministic generator: events with jittered arrival. */
@@ -127,4 +128,75 @@ test('maxspan expiry frees state as time passes', () => {
   const m = c.query.createMatcher();
   for (let i = 0; i < 10_000; i++) m.push({ '@timestamp': i * 100, event: { category: 'authentication' }, user: { name: `u${i}` } });
   assert.ok(m.counters.sequence!.expired > 9_000, String(m.counters.sequence!.expired));
+});
+
+/**
+ * Hits of a matcher fed `evs` as text, each with the verdict worked out on its document (see
+ * CompiledQuery.judge), and the events whose text was decoded.
+ */
+function feedJudged(q: string, evs: ReadonlyArray<Record<string, unknown>>, lateness: number): { hits: unknown[]; decoded: Set<string>; judged: number } {
+  const c = compileQuery(q, { idField: 'seq' });
+  assert.ok(c.ok);
+  const judge = c.query.judge(createFieldGetter);
+  assert.ok(judge, `no verdicts for ${q}`);
+  const decoded = new Set<string>();
+  let judged = 0;
+  const m = c.query.createMatcher({ lateness });
+  const hits = [
+    ...evs.flatMap((e, i) => {
+      const v = judge.judge(e);
+      if (v) judged++;
+      const decode = (t: string): Record<string, unknown> => {
+        decoded.add(String(i));
+        return JSON.parse(t) as Record<string, unknown>;
+      };
+      return m.push({ _index: 'i', _id: String(i), _text: JSON.stringify(e), decode }, v ?? undefined);
+    }),
+    ...m.flush(),
+  ];
+  return { hits, decoded, judged };
+}
+
+const statefulQueries = [
+  ...queries.filter((q) => !q.startsWith('process')),
+  'sequence by host.name with maxspan=1m [process where true] [network where true] until [file where host.name == "h3"]',
+  'sequence with maxspan=20s [process where true] by host.name [network where true] by host.name [process where true] with runs=2 by host.name',
+  'sample by host.name, ?process.name [process where true] [network where true] [file where true]',
+];
+
+for (const q of statefulQueries) {
+  test(`events with verdicts match as their documents do, and are decoded only to be reported: ${q}`, () => {
+    for (const [evs, lateness] of [
+      [events(2000, 7), 30_000],
+      [[...events(2000, 7)].sort((a, b) => (a.seq as number) - (b.seq as number)), 0],
+    ] as const) {
+      const docs = feedAs(q, evs, lateness, false).hits;
+      assert.ok(docs.length > 0, 'the query should match something');
+      const { hits, decoded, judged } = feedJudged(q, evs, lateness);
+      assert.equal(judged, evs.length);
+      assert.deepEqual(hits, docs);
+      const reported = new Set(hits.flatMap((h) => ('events' in (h as object) ? (h as { events: Array<{ _id: string }> }).events.map((e) => e._id) : [(h as { _id: string })._id])));
+      for (const id of decoded) assert.ok(reported.has(id), `event ${id} decoded, and not reported`);
+    }
+  });
+}
+
+test('no verdicts where a matcher needs the document; none where a join key would not read back the same', () => {
+  for (const q of ['process where true', 'sequence by host.name [process where descendant of [process where true]] [file where true]']) {
+    const c = compileQuery(q, { dialect: q.includes('descendant') ? 'endgame' : 'elasticsearch' });
+    assert.ok(c.ok, q);
+    assert.equal(c.query.judge(createFieldGetter), null, q);
+  }
+  const tb = compileQuery('sample by n [process where true] [file where true]', { tiebreakerField: 'seq' });
+  assert.ok(tb.ok);
+  assert.equal(tb.query.judge(createFieldGetter), null);
+  const c = compileQuery('sample by n [process where true] [file where true]');
+  assert.ok(c.ok);
+  const judge = c.query.judge(createFieldGetter)!;
+  const doc = (n: unknown): Record<string, unknown> => ({ '@timestamp': '2026-01-01T00:00:01.500Z', event: { category: 'process' }, n });
+  assert.deepEqual(judge.judge(doc(7)), { ts: Date.UTC(2026, 0, 1, 0, 0, 1, 500), mask: 1, keys: ['[7]'] });
+  assert.deepEqual(judge.judge(doc(['a', null, true])), { ts: Date.UTC(2026, 0, 1, 0, 0, 1, 500), mask: 1, keys: ['[["a",null,true]]'] });
+  for (const n of [-0, NaN, Infinity, { a: 1 }]) assert.equal(judge.judge(doc(n)), null, String(n));
+  // a filter it fails: no bit, no key
+  assert.deepEqual(judge.judge({ ...doc(7), event: { category: 'network' } }), { ts: Date.UTC(2026, 0, 1, 0, 0, 1, 500), mask: 0, keys: [] });
 });

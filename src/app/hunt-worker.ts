@@ -9,7 +9,7 @@ import type { HuntChunk } from './hunt-input.js';
 import { compileCheckedRules, HuntScanner, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
 const setup = workerData as HuntWorkerSetup;
-const scanner = new HuntScanner(new RuleSet(compileCheckedRules(setup.rules), { indexed: setup.indexed, lateness: setup.lateness, role: 'scan' }), setup.index ?? 'hunt', setup.now, setup.window);
+const scanner = new HuntScanner(new RuleSet(compileCheckedRules(setup.rules), { indexed: setup.indexed, lateness: setup.lateness, role: 'scan', judge: setup.verdicts }), setup.index ?? 'hunt', setup.now, setup.window);
 
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {
@@ -18,6 +18,7 @@ parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
     const transfer: ArrayBuffer[] = [];
     if (result.bytes) transfer.push(result.bytes.buffer as ArrayBuffer);
     if (result.stateful.length) transfer.push(result.stateful.buffer as ArrayBuffer);
+    if (result.times.length) transfer.push(result.times.buffer as ArrayBuffer);
     parentPort!.postMessage({ id: m.id, result } satisfies HuntWorkerReply, transfer);
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies HuntWorkerReply);

@@ -12,12 +12,13 @@ import {
   type TimeSpan,
   type Value,
 } from '../eql/index.js';
-import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions, type EventText } from './event.js';
+import type { FieldGetter, FieldPath } from '../ecs/index.js';
+import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
 import { compareKeys, JoinMatcher, SampleMatcher, type SampleCounters } from './sample.js';
-import { SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
+import { keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
   readonly dialect?: Dialect;
@@ -71,7 +72,8 @@ export interface MatcherCounters {
 
 /** Drives a compiled query one event at a time; events may arrive out of order within `lateness`. */
 export interface Matcher {
-  push(event: EventInput | EventText): Array<EventHit | SequenceHit>;
+  /** One event; with its verdict (see `CompiledQuery.judge`), matched without reading its document. */
+  push(event: EventInput | EventText, verdict?: Verdict): Array<EventHit | SequenceHit>;
   flush(): Array<EventHit | SequenceHit>;
   /**
    * Event time has reached `ts` (an event the caller did not push, because it cannot match, was
@@ -95,6 +97,24 @@ export interface CompiledQuery {
   /** Runs over a batch of events (any order) and returns Elasticsearch-shaped hits. */
   run(events: Iterable<EventInput>): SearchHits;
   createMatcher(overrides?: { lateness?: number }): Matcher;
+  /**
+   * What a stateful query's stages make of an event, for a matcher of the same query elsewhere
+   * (see Verdict), with its fields read through `field`; null for queries whose matcher needs the
+   * document itself (event queries, joins, relationships, a tiebreaker, index mappings, over 31
+   * filters). `reads` are the fields it reads. `filters`: tests of the query's filters (the stages',
+   * then until's) with the same answers, to run instead of its own (a rule set's generated ones).
+   */
+  judge(field: (path: FieldPath) => FieldGetter, filters?: ReadonlyArray<(source: unknown) => boolean>): Judge | null;
+}
+
+/** See `CompiledQuery.judge`. */
+export interface Judge {
+  readonly reads: readonly FieldPath[];
+  /**
+   * The verdict on a document; null when a join key would not read back as the same values.
+   * `passed`: a filter already known to pass it (by the tests given to `CompiledQuery.judge`).
+   */
+  judge(source: unknown, passed?: number): Verdict | null;
 }
 
 export type CompileResult =
@@ -133,6 +153,18 @@ export function compileStatement(ast: Statement, options: QueryOptions = {}): Co
     createMatcher(overrides?: { lateness?: number }): Matcher {
       return build().matcher(overrides?.lateness ?? options.lateness ?? 0);
     },
+    judge(field: (path: FieldPath) => FieldGetter, filters?: ReadonlyArray<(source: unknown) => boolean>): Judge | null {
+      const reads: FieldPath[] = [];
+      const p = new Pipeline(ast, {
+        ...options,
+        field: (path) => {
+          reads.push(path);
+          return field(path);
+        },
+      });
+      const judge = p.judge(filters);
+      return judge && { reads, judge };
+    },
   };
 }
 
@@ -152,6 +184,8 @@ class Pipeline {
   private readonly sequence: SequenceMatcher | null = null;
   private readonly sample: SampleMatcher | null = null;
   private readonly ci: boolean;
+  /** Each filter's test and join key on a document, by the filter's place (the stages, then `until`). */
+  private readonly filterFns: StageFns[] = [];
 
   constructor(
     private readonly ast: Statement,
@@ -165,6 +199,7 @@ class Pipeline {
     this.ctx = {
       dialect,
       caseInsensitive: this.ci,
+      field: options.field,
       isUnmapped: mappings ? (name) => mappings.every((m) => m.field(name) === undefined) : undefined,
       relationship: (node) => {
         const f = this.filter(node.query);
@@ -181,7 +216,7 @@ class Pipeline {
       }
       case 'sequence': {
         const stages = this.stages(q.stages, q.by);
-        const until = q.until ? this.stage(q.until, q.by) : null;
+        const until = q.until ? this.stage(q.until, q.by, false, q.stages.length) : null;
         const m = new SequenceMatcher(stages, until, q.maxspan ? timeSpanMs(q.maxspan) : null, { maxOpen: options.maxOpenSequences });
         this.sequence = m;
         const toResult = (s: { joinKeys: Value[]; events: (EngineEvent | null)[] }): Result => ({ joinKeys: s.joinKeys, events: s.events });
@@ -202,7 +237,7 @@ class Pipeline {
         break;
       }
       case 'join': {
-        const m = new JoinMatcher(this.stages(q.stages, q.by), q.until ? this.stage(q.until, q.by) : null);
+        const m = new JoinMatcher(this.stages(q.stages, q.by), q.until ? this.stage(q.until, q.by, false, q.stages.length) : null);
         this.process = (e) => m.push(e);
         this.flushInner = () => [];
         break;
@@ -226,18 +261,31 @@ class Pipeline {
     return (s) => catOk(getCat(s)) && pred(s) === true;
   }
 
-  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys = false): StageSpec {
+  /**
+   * One filter of a stateful query (the `index`-th: the stages, then `until`). An event with a verdict
+   * is matched by it; any other by its document.
+   */
+  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys: boolean, index: number): StageSpec {
     const f = this.filter(st.filter);
     const exprs = [...shared, ...st.by];
     const keys = exprs.map((k) => compileExpr(k, this.ctx));
     // which keys may be null: optional fields (and anything that is not a plain field)
     const nullable = exprs.map((k) => !strictKeys || k.kind !== 'field' || k.optional);
     const allNullable = nullable.every(Boolean);
+    const keysOk = allNullable ? null : (s: unknown): boolean => keys.every((k, i) => nullable[i] || k(s) !== null);
+    const fns: StageFns = {
+      test: keysOk === null ? f : (s) => f(s) && keysOk(s),
+      keysOk,
+      key: (s) => keys.map((k) => k(s)),
+    };
+    this.filterFns[index] = fns;
+    const bit = index < 31 ? 1 << index : 0;
     return {
-      matches: allNullable
-        ? (e) => f(e.source)
-        : (e) => f(e.source) && keys.every((k, i) => nullable[i] || k(e.source) !== null),
-      key: (e) => keys.map((k) => k(e.source)),
+      matches: (e) => (e.verdict ? (e.verdict.mask & bit) !== 0 : fns.test(e.source)),
+      key: (e) => {
+        const k = e.verdict?.keys[index];
+        return k === undefined ? fns.key(e.source) : (JSON.parse(k) as Value[]);
+      },
       missing: st.missing,
       fork: st.fork === true,
     };
@@ -245,11 +293,35 @@ class Pipeline {
 
   private stages(list: readonly Stage[], shared: readonly Stage['by'][number][], strictKeys = false): StageSpec[] {
     const out: StageSpec[] = [];
-    for (const st of list) {
-      const spec = this.stage(st, shared, strictKeys);
+    list.forEach((st, i) => {
+      const spec = this.stage(st, shared, strictKeys, i);
       for (let r = 0; r < (st.runs ?? 1); r++) out.push(spec);
-    }
+    });
     return out;
+  }
+
+  /**
+   * See `CompiledQuery.judge`: the verdict of this query's filters on a document, or null where it
+   * cannot stand for them; `filters`, when given, are tests of the same filters to run instead of its own.
+   */
+  judge(filters?: ReadonlyArray<(source: unknown) => boolean>): ((source: unknown, passed?: number) => Verdict | null) | null {
+    const kind = this.ast.query.kind;
+    const fns = this.filterFns;
+    if ((kind !== 'sequence' && kind !== 'sample') || this.tree.active || !this.reader.judgeable || fns.length > 31) return null;
+    if (filters && filters.length !== fns.length) throw new Error(`judge: ${filters.length} filter tests for ${fns.length} filters`);
+    return (source, passed) => {
+      let mask = 0;
+      const keys: Array<string | undefined> = [];
+      for (let i = 0; i < fns.length; i++) {
+        const f = fns[i]!;
+        if (filters ? !((i === passed || filters[i]!(source)) && (f.keysOk === null || f.keysOk(source))) : !f.test(source)) continue;
+        const values = f.key(source);
+        if (!readsBack(values)) return null;
+        mask |= 1 << i;
+        keys[i] = keyString(values);
+      }
+      return { ts: this.reader.timeOf(source), mask, keys };
+    };
   }
 
   matcher(lateness: number): Matcher {
@@ -284,9 +356,9 @@ class Pipeline {
       counters,
       openSequences: () => this.sequence?.openSequences ?? 0,
       idle: () => heap.size === 0 && this.sequence !== null && this.sequence.idle && !this.tree.active,
-      push: (input) => {
+      push: (input, verdict) => {
         counters.eventsIn++;
-        const e = this.reader.read(input);
+        const e = verdict ? this.reader.readJudged(input, verdict) : this.reader.read(input);
         if (!Number.isNaN(e.ts) && e.ts > newest) newest = e.ts;
         if (lateness === 0 && (last === null || compareEvents(last, e) <= 0)) return emit(feed(e));
         heap.push(e);
@@ -307,6 +379,30 @@ class Pipeline {
       },
     };
   }
+}
+
+/** A filter of a stateful query on a document: whether it passes, and its join key values. */
+interface StageFns {
+  readonly test: (source: unknown) => boolean;
+  /** For a sample, whether the keys that must not be null are not (null: none must). */
+  readonly keysOk: ((source: unknown) => boolean) | null;
+  readonly key: (source: unknown) => Value[];
+}
+
+/**
+ * Whether join key values come back the same from their `keyString` (JSON): strings, booleans,
+ * null, finite numbers but -0, and arrays of them.
+ */
+function readsBack(values: readonly unknown[]): boolean {
+  for (const v of values) {
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v) || Object.is(v, -0)) return false;
+      continue;
+    }
+    if (!Array.isArray(v) || !readsBack(v)) return false;
+  }
+  return true;
 }
 
 function hit(e: EngineEvent): EventHit {

@@ -1,4 +1,4 @@
-import { createFieldGetter, parseFieldPath, type FieldGetter } from '../ecs/index.js';
+import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import type { IndexMapping } from './mapping.js';
 
 /** An event as the engine holds it: its document, where it came from, and its place in time. */
@@ -15,6 +15,20 @@ export interface EngineEvent {
   readonly tiebreaker: number | string | null;
   /** Arrival order: the last tiebreaker, so equal events keep their input order. */
   readonly seq: number;
+  /** What a stateful rule's tests make of the event, when another thread already ran them (see Verdict). */
+  readonly verdict?: Verdict;
+}
+
+/**
+ * What one stateful rule's stages make of an event, worked out where the event was scanned (its
+ * fields at hand), so that the thread that runs the rule in order need not parse the event to match
+ * it: its time, which filters it passes (bit i: the i-th stage, then `until`), and for each filter it
+ * passes, its join key as `keyString` writes it. Only made where the key reads back as the same values.
+ */
+export interface Verdict {
+  readonly ts: number;
+  readonly mask: number;
+  readonly keys: ReadonlyArray<string | undefined>;
 }
 
 /** What callers may hand the engine: a bare document or an Elasticsearch-style hit. */
@@ -59,6 +73,7 @@ class TextEvent implements EngineEvent {
     readonly ts: number,
     readonly tiebreaker: number | string | null,
     readonly seq: number,
+    readonly verdict?: Verdict,
   ) {}
 
   get source(): Readonly<Record<string, unknown>> {
@@ -77,6 +92,8 @@ export interface EventOptions {
   readonly eventCategoryField?: string;
   /** Optional field that orders events with equal timestamps. */
   readonly tiebreakerField?: string;
+  /** How fields are read (default: nested objects and dotted keys, as createFieldGetter reads them). */
+  readonly field?: (path: FieldPath) => FieldGetter;
   /** Field holding the event id when the input is a bare document (default: arrival number). */
   readonly idField?: string;
   /** Turns a timestamp value into a number; default: numbers as epoch ms, strings as ISO dates or numbers. */
@@ -166,11 +183,31 @@ export class EventReader {
   private next = 0;
 
   constructor(private readonly options: EventOptions = {}) {
-    this.ts = createFieldGetter(parseFieldPath(options.timestampField ?? '@timestamp'));
-    this.tb = options.tiebreakerField ? createFieldGetter(parseFieldPath(options.tiebreakerField)) : null;
-    this.id = options.idField ? createFieldGetter(parseFieldPath(options.idField)) : null;
-    this.category = createFieldGetter(parseFieldPath(options.eventCategoryField ?? 'event.category'));
+    const field = options.field ?? createFieldGetter;
+    this.ts = field(parseFieldPath(options.timestampField ?? '@timestamp'));
+    this.tb = options.tiebreakerField ? field(parseFieldPath(options.tiebreakerField)) : null;
+    this.id = options.idField ? field(parseFieldPath(options.idField)) : null;
+    this.category = field(parseFieldPath(options.eventCategoryField ?? 'event.category'));
     this.parse = options.parseTimestamp ?? defaultParseTimestamp;
+  }
+
+  /** The time of a document, as events read from it get it. */
+  timeOf(source: unknown): number {
+    return this.parse(this.ts(source));
+  }
+
+  /**
+   * Whether verdicts can stand for this reader's work: no tiebreaker and no index mapping (both need
+   * the document when the event is read).
+   */
+  get judgeable(): boolean {
+    return this.tb === null && (this.options.mappings === undefined || this.options.mappings.size === 0);
+  }
+
+  /** An event given as its text with its verdict: read without a decode (see Verdict). */
+  readJudged(input: EventInput | EventText, verdict: Verdict): EngineEvent {
+    if (!isEventText(input) || !this.judgeable) return this.read(input);
+    return new TextEvent(input._index, input._id, input, verdict.ts, null, this.next++, verdict);
   }
 
   read(input: EventInput | EventText): EngineEvent {

@@ -11,7 +11,7 @@ export {
   type EventHit,
   type SequenceHit,
 } from './compile-query.js';
-export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions, type EventText } from './event.js';
+export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
 export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';

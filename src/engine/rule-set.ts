@@ -2,7 +2,7 @@ import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
-import type { EventInput, EventText } from './event.js';
+import type { EventInput, EventText, Verdict } from './event.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY } from './raw-filter.js';
 
@@ -39,6 +39,8 @@ interface Slot<R> {
   readonly matcher: Matcher | null;
   /** An event query without pipes: answered by its filter, no matcher state. */
   readonly direct: boolean;
+  /** A stateful rule's verdict on the current event, on a rule set that scans (see `scan`); `passed`: a filter it passed. */
+  judge: ((source: unknown, passed: number) => Verdict | null) | null;
   /** The event number this rule was last handed, so that it gets each event once. */
   fed: number;
 }
@@ -53,6 +55,8 @@ interface Unit<R> {
   test: ((source: Record<string, unknown>) => boolean) | null;
   /** A sequence filter that matters only while the sequence holds something. */
   readonly gated: boolean;
+  /** Its filter's place in the rule (the stages, then `until`). */
+  readonly place: number;
   /**
    * Facts the event must have before the test is worth calling (see `gateOf`): groups, each its
    * length then its fact numbers, of which every group needs one. Null: none.
@@ -273,8 +277,14 @@ class FieldCache {
   /** Starts a new event given as fields: `values[k]` for each k in the first `count` of `filled` is the field of slot `ids[k]`. */
   fill(token: unknown, values: readonly unknown[], filled: ArrayLike<number>, count: number, ids: readonly number[]): void {
     this.current = token;
-    const g = ++this.generation;
+    ++this.generation;
     this.complete = true;
+    this.fillMore(values, filled, count, ids);
+  }
+
+  /** More fields of the event given as fields (as `fill` takes them). */
+  fillMore(values: readonly unknown[], filled: ArrayLike<number>, count: number, ids: readonly number[]): void {
+    const g = this.generation;
     for (let i = 0; i < count; i++) {
       const k = filled[i]!;
       const id = ids[k]!;
@@ -375,10 +385,19 @@ export interface RuleSetOptions {
   readonly lateness?: number;
   /** `scan`: only `scan` is called (no matcher state); `feed`: only `feed`/`wants`/`flush` (no index). Default both. */
   readonly role?: 'scan' | 'feed' | 'both';
+  /** With role `scan`: the stateful rules' codes come with verdicts (see `scan`, Verdict). Default false. */
+  readonly judge?: boolean;
 }
 
 /** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
 export type StatefulCode = number;
+
+/** Fields of an event given as fields: `values[k]` for each k of the first `filledCount` of `filled` (see `RuleSet.scanFields`). */
+export interface GivenFields {
+  readonly values: readonly unknown[];
+  readonly filled: ArrayLike<number>;
+  readonly filledCount: number;
+}
 
 /** What stands for an event given as its fields (`RuleSet.scanFields`), as its source. */
 export const FIELDS_ONLY: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -420,9 +439,20 @@ export class RuleSet<R> {
   private dotted = false;
   /** The current event came as its fields (`scanFields`). */
   private given = false;
+  /** Whether some stateful rule's codes come with verdicts (see `judging`). */
+  private judges = false;
   /** The fields scanned (see `fieldsScanned`); per field, its slot in the field cache and its index. */
   private readonly scannedList: Array<readonly string[]>;
   private readonly scannedIds: number[];
+  /** The fields verdicts read that are not scanned (see `fieldsJudged`), and their slots in the field cache. */
+  private readonly judged = new Set<readonly string[]>();
+  private readonly judgedList: Array<readonly string[]>;
+  private readonly judgedIds: number[];
+  /** For an event given as fields: its judged fields, when they are wanted (see `scanFields`). */
+  private moreFields: (() => GivenFields | null) | undefined;
+  /** The event number whose judged fields were read, and whether they could be. */
+  private judgedFor = -1;
+  private judgedOk = false;
   private readonly scannedIndex: Array<FieldIndex | null>;
   readonly stats: RuleSetStats;
 
@@ -455,6 +485,7 @@ export class RuleSet<R> {
         // stateful rules keep events in order; event queries answer at once
         matcher: direct || role === 'scan' ? null : query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
         direct,
+        judge: null,
         fed: -1,
       };
       this.slots.push(slot);
@@ -466,8 +497,11 @@ export class RuleSet<R> {
         continue;
       }
       let allKeyed = true;
+      const tests: Array<(source: unknown) => boolean> = [];
       filters.forEach((f, i) => {
-        const u = this.filterUnit(slot, f, catField, gated[i]!);
+        const u = this.filterUnit(slot, f, catField, gated[i]!, i);
+        const unit = this.units[u]!;
+        tests.push((source) => unit.test!(source as Record<string, unknown>));
         const keys = cover(f.condition);
         const cat = (f.category ?? '').toLowerCase();
         if (!this.catIds.has(cat)) this.catIds.set(cat, this.catIds.size);
@@ -496,6 +530,16 @@ export class RuleSet<R> {
       if (!stateful) {
         if (allKeyed) nIndexed++;
         else nCategory++;
+      } else if (role === 'scan' && options.judge === true) {
+        // a rule set that only scans works out the verdicts of stateful rules, for the one that feeds
+        // them (on another thread) to match by, with the filters' tests made here; the fields they
+        // read beyond those scanned are read only for events that get a verdict (see `fieldsJudged`)
+        const judge = query.judge(this.fields.getter, tests);
+        if (judge) {
+          for (const p of judge.reads) this.judged.add(plainPrefix(p));
+          slot.judge = (source, passed) => judge.judge(source, passed);
+          this.judges = true;
+        }
       }
     }
     for (const fi of this.byField.values()) {
@@ -512,6 +556,10 @@ export class RuleSet<R> {
     for (const p of this.scanned) seen.set(JSON.stringify(p), p);
     this.scannedList = [...seen.values()];
     this.scannedIds = this.scannedList.map((p) => this.fields.idOf(p));
+    const judged = new Map<string, readonly string[]>();
+    for (const p of this.judged) if (!seen.has(JSON.stringify(p))) judged.set(JSON.stringify(p), p);
+    this.judgedList = [...judged.values()];
+    this.judgedIds = this.judgedList.map((p) => this.fields.idOf(p));
     this.scannedIndex = this.scannedList.map((p) => this.byField.get(p.join('\u0000')) ?? null);
     this.stats = { rules: this.slots.length, indexed: nIndexed, byCategoryOnly: nCategory, stateful: nStateful };
   }
@@ -623,8 +671,8 @@ export class RuleSet<R> {
     return true;
   }
 
-  private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean): number {
-    this.units.push({ slot, test, gated, gate: null });
+  private unit(slot: Slot<R>, test: Unit<R>['test'], gated: boolean, place = 0): number {
+    this.units.push({ slot, test, gated, place, gate: null });
     this.unitCat.push(0);
     return this.units.length - 1;
   }
@@ -635,13 +683,13 @@ export class RuleSet<R> {
    * into the walk's trie, so that the walk sees every object those reads pass through: when none
    * has a dotted key, a read that finds nothing is an absent field (see `absent`).
    */
-  private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean): number {
+  private filterUnit(slot: Slot<R>, f: EventFilter, categoryField: string, gated: boolean, place: number): number {
     const catPath = parseFieldPath(categoryField);
     const reads: Array<readonly string[]> = [plainPrefix(catPath)];
     fieldsRead(f.condition, reads);
     // a gated filter is never tested here (its matcher tests it), so its reads need no walk
     if (!gated) for (const p of reads) if (p.length > 0) this.trieNode(p);
-    const u = this.unit(slot, null, gated);
+    const u = this.unit(slot, null, gated, place);
     const unit = this.units[u]!;
     const category = f.category === null ? null : { field: { kind: 'field', path: catPath, optional: false, span: f.span } satisfies FieldRef, value: f.category };
     unit.test = (source) => {
@@ -759,26 +807,37 @@ export class RuleSet<R> {
   /**
    * Tests one event against the filters it can meet. Event queries that match go to `out`; each
    * stateful rule with a filter it passes gets one code in `stateful`, for `feed` (here or, in
-   * order, on another thread).
+   * order, on another thread), and, with `verdicts` (on a rule set with `judge`), its verdict there.
    */
-  scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+  scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[], verdicts?: Array<Verdict | null>): void {
     const source = ('_source' in event && event._source ? event._source : event) as Record<string, unknown>;
     this.fields.reset(source);
     this.begin(source, false);
     this.walk(source, this.root);
     this.indexPositional(source);
-    this.decide(event, source, out, stateful);
+    this.decide(event, source, out, stateful, verdicts);
   }
 
   /**
    * `scan` for an event given as its fields (a projection, see `fieldsScanned`): `values[k]`, for
    * each k in the first `count` of `filled`, is the value of the k-th field scanned; every other
    * field is absent, and no key of the event held a dot. Its hits carry `FIELDS_ONLY` as their
-   * source, for the caller to replace with the document.
+   * source, for the caller to replace with the document. `judgedFields` gives the event's fields
+   * that verdicts read (`fieldsJudged`), or null when it cannot (the event then gets no verdicts).
    */
-  scanFields(values: readonly unknown[], filled: ArrayLike<number>, count: number, event: { readonly _index?: string; readonly _id?: string }, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+  scanFields(
+    values: readonly unknown[],
+    filled: ArrayLike<number>,
+    count: number,
+    event: { readonly _index?: string; readonly _id?: string },
+    out: Array<RuleSetHit<R>>,
+    stateful: StatefulCode[],
+    verdicts?: Array<Verdict | null>,
+    judgedFields?: () => GivenFields | null,
+  ): void {
     const source = FIELDS_ONLY;
     this.fields.fill(source, values, filled, count, this.scannedIds);
+    this.moreFields = judgedFields;
     this.begin(source, true);
     const byField = this.scannedIndex;
     for (let i = 0; i < count; i++) {
@@ -788,7 +847,7 @@ export class RuleSet<R> {
       if (fi !== null && fi !== undefined && v !== undefined && v !== null) this.index(v, fi);
     }
     this.indexPositional(source);
-    this.decide(event, source, out, stateful);
+    this.decide(event, source, out, stateful, verdicts);
   }
 
   /** Starts an event: the units every event of its categories meets. */
@@ -823,8 +882,11 @@ export class RuleSet<R> {
     }
   }
 
-  /** Tests the candidates: hits of event queries to `out`, codes of stateful rules to `stateful`. */
-  private decide(event: { readonly _index?: string; readonly _id?: string }, source: Readonly<Record<string, unknown>>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+  /**
+   * Tests the candidates: hits of event queries to `out`, codes of stateful rules to `stateful`, and
+   * with each code, when `verdicts` is given, its verdict there (null: none; see `Verdict`).
+   */
+  private decide(event: { readonly _index?: string; readonly _id?: string }, source: Readonly<Record<string, unknown>>, out: Array<RuleSetHit<R>>, stateful: StatefulCode[], verdicts: Array<Verdict | null> | undefined): void {
     const cand = this.candidates;
     const n = this.nCandidates;
     const no = this.eventNo;
@@ -846,8 +908,42 @@ export class RuleSet<R> {
       }
       slot.fed = no;
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: event._index ?? '', _id: event._id ?? '', _source: source } });
-      else stateful.push(slot.order * 2 + (gated ? 1 : 0));
+      else {
+        stateful.push(slot.order * 2 + (gated ? 1 : 0));
+        // an event of a gated filter only: the rule may not want it (and its other tests are not run)
+        if (verdicts) verdicts.push(!gated && slot.judge !== null && this.judgedRead() ? slot.judge(source, unit.place) : null);
+      }
     }
+  }
+
+  /** Whether some stateful rule's codes come with verdicts (see `scan`). */
+  get judging(): boolean {
+    return this.judges;
+  }
+
+  /**
+   * Whether the fields verdicts read are at hand for the current event: always for a document; for an
+   * event given as fields, once they are read (`fieldsJudged`, asked of the caller at the event's first
+   * verdict). False: the event gets no verdicts.
+   */
+  private judgedRead(): boolean {
+    if (!this.given || this.judgedList.length === 0) return true;
+    if (this.judgedFor !== this.eventNo) {
+      this.judgedFor = this.eventNo;
+      const f = this.moreFields?.() ?? null;
+      this.judgedOk = f !== null;
+      if (f) this.fields.fillMore(f.values, f.filled, f.filledCount, this.judgedIds);
+    }
+    return this.judgedOk;
+  }
+
+  /**
+   * The fields the verdicts of stateful rules read beyond `fieldsScanned` (as paths up to an array
+   * position), which an event given as fields supplies only when asked: `scanFields` takes a function
+   * that gives them, in this order, when the event's first verdict is worked out.
+   */
+  fieldsJudged(): ReadonlyArray<readonly string[]> {
+    return this.judgedList;
   }
 
   /**
@@ -870,10 +966,13 @@ export class RuleSet<R> {
     return (code & 1) === 0 || !this.slots[code >> 1]!.matcher!.idle();
   }
 
-  /** Hands an event to the stateful rule of `code` (in input order); hits it completes go to `out`. */
-  feed(code: StatefulCode, event: EventInput | EventText, out: Array<RuleSetHit<R>>): void {
+  /**
+   * Hands an event to the stateful rule of `code` (in input order), with the verdict `scan` gave with
+   * the code, if any; hits it completes go to `out`.
+   */
+  feed(code: StatefulCode, event: EventInput | EventText, out: Array<RuleSetHit<R>>, verdict?: Verdict): void {
     const slot = this.slots[code >> 1]!;
-    for (const hit of slot.matcher!.push(event)) out.push({ rule: slot.rule, hit });
+    for (const hit of slot.matcher!.push(event, verdict)) out.push({ rule: slot.rule, hit });
   }
 
   /** Feeds one event to the rules that can match it; returns the hits it completes. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { compileHuntRules, defaultWorkers, expandInputs, runHunt } from '../../src/app/index.js';
+import { compileHuntRules, defaultWorkers, expandInputs, HuntScanner, runHunt } from '../../src/app/index.js';
 import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts, rng } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
@@ -307,6 +307,24 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   // alerts written out to files seven at a time and merged back: the same alerts, whole, and the files gone after
   const spillDir = mkdtempSync(join(dir, 'spill-'));
   const inMemory = await runHunt({ rules, inputs: [file], now: NOW, workers: 2 });
+  // the stateful rules' verdicts worked out where the events are scanned (the default from 5 workers):
+  // the same alerts, whole; and verdicts there are, for most of what the stateful rules take
+  for (const workers of [0, 2]) assert.deepEqual((await runHunt({ rules, inputs: [file], now: NOW, workers, verdicts: true })).alerts, inMemory.alerts, `on ${workers} workers`);
+  const { entries } = compileHuntRules(rules, undefined);
+  const scanned = new HuntScanner(new RuleSet(entries, { role: 'scan', judge: true }), 'hunt', NOW).chunk({ fi: 0, firstLine: 1, bytes: readFileSync(file) });
+  let codes = 0;
+  let judged = 0;
+  for (let i = 0; i < scanned.stateful.length; ) {
+    const n = scanned.stateful[i + 3]!;
+    for (let k = 0; k < n; k++) {
+      codes++;
+      if (scanned.stateful[i + 4 + 2 * k + 1]! >= 0) judged++;
+    }
+    i += 4 + 2 * n;
+  }
+  assert.equal(scanned.times.length, judged);
+  assert.ok(judged > 1000 && judged > codes / 4, `${judged} verdicts for ${codes} codes`);
+  t.diagnostic(`${judged} verdicts for the ${codes} stateful codes of ${docs.length} events`);
   const spilled = await runHunt({ rules, inputs: [file], now: NOW, workers: 2, holdAlerts: 7, spillDir });
   assert.deepEqual(spilled.alerts, inMemory.alerts);
   assert.deepEqual((await runHunt({ rules, inputs: [file], now: NOW, workers: 0, holdAlerts: 7, spillDir, maxAlerts: 25 })).alerts.map((a) => a.id), capped[0]!.alerts.map((a) => a.id));
