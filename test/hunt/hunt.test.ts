@@ -301,6 +301,8 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   const wide = join(dir, 'workers-wide.ndjson');
   writeFileSync(wide, docs.map((d, i) => (i % 3 === 0 ? JSON.stringify(d).replace('"user":{"name":"', '"user":{"name":"Jos\u00e9 ') : JSON.stringify(d))).join('\n') + '\nnot json\n');
   for (const workers of [0, 2]) assert.deepEqual((await runHunt({ rules, inputs: [wide], now: NOW, workers })).alerts.map((a) => a.id), ids[0]);
+  // (and with verdicts: those lines are parsed in full, and their verdicts worked out on the documents)
+  assert.deepEqual((await runHunt({ rules, inputs: [wide], now: NOW, workers: 2, verdicts: true })).alerts.map((a) => a.id), ids[0]);
   // capped: the same first matches whatever the worker count
   const capped = await Promise.all([1, 2].map((workers) => runHunt({ rules, inputs: [file], now: NOW, workers, maxAlerts: 25 })));
   assert.deepEqual(capped[0]!.alerts.map((a) => a.id), capped[1]!.alerts.map((a) => a.id));
