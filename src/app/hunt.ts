@@ -492,8 +492,9 @@ export class HuntScanner {
 
 /**
  * The stateful rules, fed the candidates of each chunk in input order (so results do not depend on
- * how many threads scanned). A candidate is parsed again only when some rule still wants it: a
- * sequence holding nothing skips the events that could only advance or disprove a partial.
+ * how many threads scanned). A candidate is parsed again only when some rule still wants it (a
+ * sequence holding nothing skips the events that could only advance or disprove a partial), and
+ * one that comes with a verdict only when it is reported.
  */
 export class HuntSequencer {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
