@@ -254,8 +254,7 @@ function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: (g:
 class CandidateWriter {
   private buf = new Int32Array(1 << 14);
   private n = 0;
-  private times = new Float64Array(1 << 10);
-  private nTimes = 0;
+  private times: number[] = [];
   private keys: string[] = [];
 
   /** An event's line, place, and its codes `codes[from..to)` with their verdicts. */
@@ -280,12 +279,7 @@ class CandidateWriter {
         continue;
       }
       b[n++] = v.mask;
-      if (this.nTimes === this.times.length) {
-        const bigger = new Float64Array(this.times.length * 2);
-        bigger.set(this.times);
-        this.times = bigger;
-      }
-      this.times[this.nTimes++] = v.ts;
+      this.times.push(v.ts);
       for (let k = 0; k < v.keys.length; k++) if ((v.mask >> k) & 1) this.keys.push(v.keys[k]!);
     }
     this.n = n;
@@ -293,9 +287,9 @@ class CandidateWriter {
 
   /** The packed candidates so far (copies of their own), and a fresh start. */
   take(): { stateful: Int32Array; times: Float64Array; keys: string[] } {
-    const out = { stateful: this.buf.slice(0, this.n), times: this.times.slice(0, this.nTimes), keys: this.keys };
+    const out = { stateful: this.buf.slice(0, this.n), times: Float64Array.from(this.times), keys: this.keys };
     this.n = 0;
-    this.nTimes = 0;
+    this.times.length = 0;
     this.keys = [];
     return out;
   }

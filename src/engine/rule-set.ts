@@ -537,7 +537,7 @@ export class RuleSet<R> {
         const judge = query.judge(this.fields.getter, tests);
         if (judge) {
           for (const p of judge.reads) this.judged.add(plainPrefix(p));
-          slot.judge = (source, passed) => judge.judge(source, passed);
+          slot.judge = judge.judge;
           this.judges = true;
         }
       }
