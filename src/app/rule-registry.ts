@@ -1,6 +1,6 @@
 import { compileQuery, type CompiledQuery } from '../engine/index.js';
 import { parseDateMath, parseDuration, type Rule } from '../rules/index.js';
-import { DEFAULT_INDEX_PATTERNS, type ActiveRule } from '../scheduler/index.js';
+import { DEFAULT_INDEX_PATTERNS, type ActiveRule } from '../detect/index.js';
 import type { StoredRule } from '../store/index.js';
 
 /**

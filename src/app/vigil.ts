@@ -74,6 +74,8 @@ export class Vigil {
   private lastRetention = -Infinity;
   private readonly started: number;
   private ingested = { events: 0, bytes: 0, failed: 0, since: 0 };
+  private clockMoves: Promise<number> = Promise.resolve(0);
+  private closing = false;
 
   private constructor(
     readonly store: Store,
@@ -142,7 +144,7 @@ export class Vigil {
     const results = await this.store.events.writeAsync(writes);
     const stored: StoredEvent[] = [];
     results.forEach((r, i) => {
-      if (r.ok) stored.push({ index: r.index, id: r.id, version: r.version, seq: r.seq, ts: writes[i]!.ts, json: writes[i]!.json, source: items[i]!.source });
+      if (r.ok) stored.push({ index: r.index, id: r.id, version: r.version, seq: r.seq, ts: writes[i]!.ts, ingested: writes[i]!.ingested, json: writes[i]!.json, source: items[i]!.source });
       else this.ingested.failed++;
     });
     this.ingested.events += stored.length;
@@ -159,10 +161,13 @@ export class Vigil {
 
   // ---- time ---------------------------------------------------------------------------------
 
-  /** One scheduler round at the clock's time, plus streaming run records and retention. */
-  tick(): number {
+  /**
+   * One scheduler round at the clock's time, plus streaming run records and retention. The
+   * scheduler's passes pause often, so the server answers while they run.
+   */
+  async tick(): Promise<number> {
     const now = this.clock.now();
-    const n = this.scheduler.tick();
+    const n = await this.scheduler.tick();
     this.stream.recordRuns(now);
     if (now - this.lastRetention >= 60_000) {
       this.lastRetention = now;
@@ -175,21 +180,26 @@ export class Vigil {
    * With a manual clock: moves time to `t`, running every execution at the time it falls due on
    * the way (as a server that was up all along would have).
    */
-  advanceTo(t: number): number {
-    const clock = this.clock;
-    if (!(clock instanceof ManualClock)) throw new Error('the clock is not manual');
-    let runs = 0;
-    for (let guard = 0; guard < 100_000; guard++) {
-      const due = this.scheduler.nextDueTime();
-      if (due === null || due > t) break;
-      clock.set(Math.max(clock.now(), due));
-      const n = this.tick();
-      runs += n;
-      if (n === 0) break;
-    }
-    clock.set(Math.max(clock.now(), t));
-    runs += this.tick();
-    return runs;
+  advanceTo(t: number): Promise<number> {
+    // moves of the clock run one after the other, each over the time the one before left
+    const run = this.clockMoves.then(async () => {
+      const clock = this.clock;
+      if (!(clock instanceof ManualClock)) throw new Error('the clock is not manual');
+      let runs = 0;
+      for (let guard = 0; guard < 100_000 && !this.closing; guard++) {
+        const due = this.scheduler.nextDueTime();
+        if (due === null || due > t) break;
+        clock.set(Math.max(clock.now(), due));
+        const n = await this.tick();
+        runs += n;
+        if (n === 0) break;
+      }
+      clock.set(Math.max(clock.now(), t));
+      if (!this.closing) runs += await this.tick();
+      return runs;
+    });
+    this.clockMoves = run.catch(() => 0);
+    return run;
   }
 
   private applyRetention(now: number): void {
@@ -395,7 +405,17 @@ export class Vigil {
     };
   }
 
+  /**
+   * Stops detection work: a pass under way ends at its next pause, recording nothing of it (it runs
+   * again at the next start), and no other starts. Ingest and reads still work until `close`.
+   */
+  async halt(): Promise<void> {
+    this.closing = true;
+    await this.scheduler.stop();
+  }
+
   async close(): Promise<void> {
+    await this.halt();
     await this.outputs.idle(2000);
     this.outputs.close();
     await this.store.close();

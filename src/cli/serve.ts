@@ -89,8 +89,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     ].join('\n'),
   );
   const tickMs = Math.max(10, Number(opts.tick) || 1000);
-  const timer = clock instanceof ManualClock ? null : setInterval(() => vigil.tick(), tickMs);
-  if (!(clock instanceof ManualClock)) vigil.tick();
+  const tick = (): void => {
+    vigil.tick().catch((e: unknown) => io.err(`vigil: scheduler: ${e instanceof Error ? e.message : String(e)}\n`));
+  };
+  const timer = clock instanceof ManualClock ? null : setInterval(tick, tickMs);
+  if (!(clock instanceof ManualClock)) tick();
   await new Promise<void>((done) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -101,6 +104,8 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     process.on('SIGTERM', stop);
   });
   if (timer) clearInterval(timer);
+  // detection first: a pass under way (and a request moving the manual clock) ends at its next pause
+  await vigil.halt();
   await server.close();
   await vigil.close();
   io.err('vigil: stopped\n');

@@ -18,4 +18,4 @@ export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.
 export { RuleSet, coverOf, FIELDS_ONLY, type RuleSetEntry, type RuleSetHit, type RuleSetStats, type RuleSetOptions, type StatefulCode } from './rule-set.js';
 export { PieceAutomaton } from './pieces.js';
 export { Heap } from './heap.js';
-export { rawFilterOf, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';
+export { rawFilterOf, unionRawFilter, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';

@@ -233,6 +233,23 @@ export function rawFilterOf(ast: Statement, options: { equalsInsensitive?: boole
   return rawFilterFrom(found);
 }
 
+/** Needles past which a union of raw filters costs more per event than parsing it and asking the rule set. */
+const UNION_NEEDLES = 64;
+
+/**
+ * The raw filter of several rules at once: a text passes when it may match any of them. Passes all
+ * when one of them has no needles, or when they have too many to be worth testing.
+ */
+export function unionRawFilter(filters: readonly RawFilter[]): RawFilter {
+  const all: Needle[] = [];
+  for (const f of filters) {
+    if (f.needles === null) return PASS_ALL;
+    all.push(...f.needles);
+  }
+  if (all.length === 0 || all.length > UNION_NEEDLES) return PASS_ALL;
+  return rawFilterFrom(all);
+}
+
 function rawFilterFrom(found: readonly Needle[]): RawFilter {
   const uniq = (xs: Needle[]): string[] => [...new Set(xs.map((n) => (n.exact ? n.text.slice(1, -1) : n.text)))];
   const exactCs = uniq(found.filter((n) => n.exact && !n.insensitive));

@@ -25,6 +25,13 @@ export interface RuleSetEntry<R> {
   readonly query: CompiledQuery;
   /** The field the query's category test reads (default `event.category`). */
   readonly eventCategoryField?: string;
+  /** This rule's lateness (ms), over the rule set's; for a rule set that feeds. */
+  readonly lateness?: number;
+  /**
+   * A matcher of this query to feed, kept from an earlier rule set (so that a stateful rule keeps
+   * what it holds when other rules change); by default a new one.
+   */
+  readonly matcher?: Matcher;
 }
 
 export interface RuleSetHit<R> {
@@ -43,6 +50,8 @@ interface Slot<R> {
   judge: ((source: unknown, passed: number) => Verdict | null) | null;
   /** The event number this rule was last handed, so that it gets each event once. */
   fed: number;
+  /** Its filters tested so far (see `testsByRule`). */
+  tests: number;
 }
 
 /**
@@ -483,10 +492,11 @@ export class RuleSet<R> {
         order: this.slots.length,
         rule,
         // stateful rules keep events in order; event queries answer at once
-        matcher: direct || role === 'scan' ? null : query.createMatcher({ lateness: stateful ? (options.lateness ?? Infinity) : 0 }),
+        matcher: direct || role === 'scan' ? null : (entry.matcher ?? query.createMatcher({ lateness: stateful ? (entry.lateness ?? options.lateness ?? Infinity) : 0 })),
         direct,
         judge: null,
         fed: -1,
+        tests: 0,
       };
       this.slots.push(slot);
       if (role === 'feed') continue;
@@ -904,6 +914,7 @@ export class RuleSet<R> {
       // a rule's ungated filters come before its gated ones, so the first that passes decides
       if (!gated && unit.test !== null) {
         this.tests++;
+        slot.tests++;
         if (!unit.test(source)) continue;
       }
       slot.fed = no;
@@ -959,6 +970,21 @@ export class RuleSet<R> {
   /** How many times a filter was tested (what the index and the gates leave to test). */
   testsRun(): number {
     return this.tests;
+  }
+
+  /** Per rule, in entry order, its filters tested so far: what the rule costs the scan. */
+  testsByRule(): number[] {
+    return this.slots.map((s) => s.tests);
+  }
+
+  /** The rule (its place among the entries) of a stateful code. */
+  ruleOf(code: StatefulCode): number {
+    return code >> 1;
+  }
+
+  /** The matcher a stateful rule is fed through (null for event queries, and on a rule set that only scans). */
+  matcherOf(order: number): Matcher | null {
+    return this.slots[order]?.matcher ?? null;
   }
 
   /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */

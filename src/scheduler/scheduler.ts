@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
+import { ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
 import type { RunRecord, Store } from '../store/index.js';
-import type { ActiveRule } from './active-rule.js';
-import { executeRule } from './execute-rule.js';
-import { nextDue, planExecution } from './plan.js';
+import { nextDue, planExecution, type Plan, type PlannedWindow } from './plan.js';
 
 export interface SchedulerDeps {
   readonly store: Store;
@@ -17,21 +16,47 @@ export interface SchedulerDeps {
   readonly newExecutionId?: () => string;
   /** Time spent in an execution, for the log; wall time by default even under a manual clock. */
   readonly elapsed?: () => number;
+  /**
+   * Lets others run (HTTP requests, ingest) during a pass; called every `sliceMs` of work. By
+   * default the next turn of the event loop.
+   */
+  readonly pause?: () => Promise<void>;
+  /** Work between two pauses, ms (default 20). */
+  readonly sliceMs?: number;
 }
+
+/** A rule due now, with its plan. */
+interface DueRule {
+  readonly rule: ActiveRule;
+  /** Its place in the scheduled rule set. */
+  readonly place: number;
+  readonly plan: Plan;
+}
+
+const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
 /**
  * Runs every enabled, scheduled rule when its interval has passed, over its look-back window,
- * recording gaps and catching them up. `tick` is driven by a timer in production and by tests
- * moving a manual clock (`runUntil`), which replays each execution at its due time.
+ * recording gaps and catching them up. Rules due at the same time share one pass over the stored
+ * events per time field (see SharedPass), each with its own window, cap and run record. A pass
+ * pauses every few milliseconds so that the server keeps answering, and `stop` ends it at the next
+ * pause: an execution is recorded whole (alerts, run record and covered time in one transaction) or
+ * not at all, and an execution not recorded runs again at the next start.
  */
 export class Scheduler {
   private readonly newId: () => string;
   private readonly elapsed: () => number;
-  private running = false;
+  private readonly pause: () => Promise<void>;
+  private readonly sliceMs: number;
+  private running: Promise<number> | null = null;
+  private stopping = false;
+  private shared: { key: readonly ActiveRule['compiled'][]; set: ScheduledRuleSet } | null = null;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.newId = deps.newExecutionId ?? randomUUID;
     this.elapsed = deps.elapsed ?? (() => performance.now());
+    this.pause = deps.pause ?? nextTurn;
+    this.sliceMs = deps.sliceMs ?? 20;
   }
 
   private scheduled(): ActiveRule[] {
@@ -49,45 +74,139 @@ export class Scheduler {
     return best;
   }
 
-  /** Executes every rule that is due at the clock's current time. Returns how many executions ran. */
-  tick(): number {
-    if (this.running) return 0; // a timer tick during a long run waits for the next one
-    this.running = true;
-    try {
-      let n = 0;
-      for (const r of this.scheduled()) n += this.runRule(r);
-      return n;
-    } finally {
-      this.running = false;
-    }
+  /** Whether a pass is under way. */
+  get busy(): boolean {
+    return this.running !== null;
   }
 
-  private runRule(r: ActiveRule): number {
-    const { store, clock } = this.deps;
-    const id = r.rule.rule_id;
-    const now = clock.now();
-    const plan = planExecution(store.runs.coveredUntil(id), now, r.intervalMs, r.lookbackMs);
-    if (!plan.due) return 0;
-    let gapId: number | null = null;
-    if (plan.gap) gapId = store.runs.addGap({ ruleId: id, from: plan.gap.from, to: plan.gap.to, detected: now, filled: null });
-    let allOk = true;
-    for (const w of plan.windows) {
-      const executionId = this.newId();
-      const t0 = this.elapsed();
-      const base = { ruleId: id, executionId, kind: w.kind, started: now, windowFrom: w.from, windowTo: w.to, gapMs: w.kind === 'scheduled' && plan.gap ? plan.gap.to - plan.gap.from : 0 };
-      let rec: RunRecord;
-      try {
-        const res = executeRule(store, r, w, now, executionId);
-        rec = { ...base, durationMs: this.elapsed() - t0, searched: res.searched, matches: res.matches, written: res.written, existing: res.existing, dropped: res.dropped, status: res.dropped > 0 ? 'partial failure' : 'succeeded', error: res.dropped > 0 ? `max_signals (${r.rule.max_signals}) reached: ${res.dropped} matches not written` : null };
-        if (res.alerts.length) this.deps.onAlerts(res.alerts);
-      } catch (e) {
-        allOk = false;
-        rec = { ...base, durationMs: this.elapsed() - t0, searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
-      }
-      store.runs.record(rec);
+  /**
+   * Executes every rule that is due at the clock's current time. Returns how many executions ran.
+   * A call while a pass runs waits for it and runs nothing more (the next tick will).
+   */
+  async tick(): Promise<number> {
+    if (this.running) {
+      await this.running;
+      return 0;
     }
-    if (gapId !== null && allOk) store.runs.fillGap(gapId, now);
-    store.runs.setCoveredUntil(id, now);
-    return plan.windows.length;
+    if (this.stopping) return 0;
+    this.running = this.runDue().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Ends a pass at its next pause, recording nothing of it; resolves once nothing runs. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => 0);
+  }
+
+  /** The rule set of the scheduled rules, built again only when they change. */
+  private ruleSet(rules: readonly ActiveRule[]): ScheduledRuleSet {
+    const key = rules.map((r) => r.compiled);
+    const s = this.shared;
+    if (s && s.key.length === key.length && s.key.every((c, i) => c === key[i])) return s.set;
+    const set = new ScheduledRuleSet(rules);
+    this.shared = { key, set };
+    return set;
+  }
+
+  private async runDue(): Promise<number> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const rules = this.scheduled();
+    const due: DueRule[] = [];
+    rules.forEach((r, place) => {
+      const plan = planExecution(store.runs.coveredUntil(r.rule.rule_id), now, r.intervalMs, r.lookbackMs);
+      if (plan.due) due.push({ rule: r, place, plan });
+    });
+    if (due.length === 0) return 0;
+    const set = this.ruleSet(rules);
+    let n = 0;
+    for (const byIngested of [false, true]) {
+      const group = due.filter((d) => (d.rule.timeField === 'ingested') === byIngested);
+      if (group.length === 0) continue;
+      const outcomes = await this.pass(set, group, byIngested);
+      if (outcomes === null) return n; // stopped: nothing of this pass is recorded
+      for (const d of group) n += this.record(d, outcomes.get(d)!, now);
+    }
+    return n;
+  }
+
+  /** One pass over the stored events for a group of due rules; null when stopped on the way. */
+  private async pass(set: ScheduledRuleSet, group: readonly DueRule[], byIngested: boolean): Promise<Map<DueRule, Array<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>> | null> {
+    const { store } = this.deps;
+    const windows: PassWindow[] = [];
+    const planned: Array<{ d: DueRule; w: PlannedWindow }> = [];
+    for (const d of group)
+      for (const w of d.plan.windows) {
+        windows.push({ rule: d.place, from: w.from, to: w.to });
+        planned.push({ d, w });
+      }
+    const t0 = this.elapsed();
+    const pass = new SharedPass(set, windows, byIngested);
+    // the indices some due rule reads, by name (each rule's own patterns apply per event)
+    const names = new Set<string>();
+    for (const d of group) for (const name of store.events.resolve(d.rule.indexPatterns)) names.add(name);
+    if (names.size > 0) {
+      const events = store.events.scan({ patterns: [...names], after: Math.min(...windows.map((w) => w.from)), upTo: Math.max(...windows.map((w) => w.to)), timeField: byIngested ? 'ingested' : 'timestamp' });
+      let sliceStart = performance.now();
+      let k = 0;
+      for (const e of events) {
+        pass.push(e);
+        if ((++k & 255) === 0 && performance.now() - sliceStart >= this.sliceMs) {
+          await this.pause();
+          if (this.stopping) return null;
+          sliceStart = performance.now();
+        }
+      }
+    }
+    const outcomes = pass.finish();
+    // executions of one pass finish together: each took the pass's time
+    const ms = this.elapsed() - t0;
+    const out = new Map<DueRule, Array<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>>();
+    outcomes.forEach((outcome, i) => {
+      const { d, w } = planned[i]!;
+      const list = out.get(d) ?? [];
+      list.push({ window: w, outcome, ms });
+      out.set(d, list);
+    });
+    return out;
+  }
+
+  /** Writes one rule's executions: alerts, run records, gap and covered time, in one transaction. */
+  private record(d: DueRule, results: ReadonlyArray<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>, now: number): number {
+    const { store } = this.deps;
+    const r = d.rule;
+    const id = r.rule.rule_id;
+    const plan = d.plan;
+    const written: BuiltAlert[] = [];
+    store.transaction(() => {
+      let gapId: number | null = null;
+      if (plan.gap) gapId = store.runs.addGap({ ruleId: id, from: plan.gap.from, to: plan.gap.to, detected: now, filled: null });
+      let allOk = true;
+      for (const { window: w, outcome: o, ms } of results) {
+        const executionId = this.newId();
+        const base = { ruleId: id, executionId, kind: w.kind, started: now, windowFrom: w.from, windowTo: w.to, gapMs: w.kind === 'scheduled' && plan.gap ? plan.gap.to - plan.gap.from : 0, cpuMs: o.cpuMs, searched: o.searched };
+        let rec: RunRecord;
+        try {
+          if (o.error !== null) throw new Error(o.error);
+          const t0 = this.elapsed();
+          const res = writeMatches(store, r, o.matches, r.rule.max_signals, now, executionId);
+          const writeMs = this.elapsed() - t0;
+          const dropped = res.dropped;
+          rec = { ...base, durationMs: ms + writeMs, cpuMs: o.cpuMs + writeMs, matches: o.matches.length, written: res.written, existing: res.existing, dropped, status: dropped > 0 ? 'partial failure' : 'succeeded', error: dropped > 0 ? `max_signals (${r.rule.max_signals}) reached: ${dropped} matches not written` : null };
+          written.push(...res.alerts);
+        } catch (e) {
+          allOk = false;
+          rec = { ...base, durationMs: ms, matches: 0, written: 0, existing: 0, dropped: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
+        }
+        store.runs.record(rec);
+      }
+      if (gapId !== null && allOk) store.runs.fillGap(gapId, now);
+      store.runs.setCoveredUntil(id, now);
+    });
+    if (written.length) this.deps.onAlerts(written);
+    return results.length;
   }
 }

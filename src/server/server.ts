@@ -344,7 +344,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     else if (typeof v?.advance_ms === 'number') target = vigil.clock.now() + v.advance_ms;
     else return apiError(reply, 400, 'give now (ISO time or epoch ms) or advance_ms');
     if (!Number.isFinite(target) || target < vigil.clock.now()) return apiError(reply, 400, 'time moves forward only');
-    const runs = vigil.advanceTo(target);
+    const runs = await vigil.advanceTo(target);
     return { now: new Date(vigil.clock.now()).toISOString(), executions: runs };
   });
 }

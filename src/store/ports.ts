@@ -28,6 +28,8 @@ export interface StoredEvent {
   readonly version: number;
   readonly seq: number;
   readonly ts: number | null;
+  /** Epoch ms of `event.ingested` or arrival, where the reader has it (scans do). */
+  readonly ingested?: number;
   readonly json: string;
   /** The parsed document when the caller already has it (saves a parse). */
   readonly source?: Readonly<Record<string, unknown>>;
@@ -57,7 +59,10 @@ export interface EventStore {
   /** The same, possibly on another thread; batches are applied in call order. */
   writeAsync(batch: readonly EventWrite[]): Promise<EventWriteResult[]>;
   get(index: string, id: string): StoredEvent | null;
-  /** Events in time order (then arrival order). */
+  /**
+   * Events in time order (then arrival order), by the scan's time field. The iterator holds no
+   * statement open between events: a caller may pause it, and use the store, between two of them.
+   */
   scan(scan: EventScan): IterableIterator<StoredEvent>;
   /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */
   findByField(path: string, value: string, upTo: number | null, limit: number): StoredEvent[];
@@ -150,6 +155,11 @@ export interface RunRecord {
   readonly kind: 'scheduled' | 'catch-up' | 'streaming';
   readonly started: number;
   readonly durationMs: number;
+  /**
+   * The rule's share of CPU time in the pass that ran it (ms): its own matcher's time, plus the
+   * shared scan's time in proportion to the filter tests of its own that the scan ran.
+   */
+  readonly cpuMs: number;
   readonly windowFrom: number;
   readonly windowTo: number;
   readonly searched: number;
@@ -173,6 +183,8 @@ export interface GapRecord {
 export interface RunStore {
   record(run: RunRecord): void;
   runs(q: { ruleId?: string; size?: number; offset?: number }): { total: number; runs: Array<RunRecord & { id: number }> };
+  /** Per rule, its runs since `since` (epoch ms of their start), their CPU time and events examined. */
+  costs(since: number): Map<string, { runs: number; cpuMs: number; events: number }>;
   /** The end of the time the rule has covered (its last execution's window end). */
   coveredUntil(ruleId: string): number | null;
   setCoveredUntil(ruleId: string, t: number): void;

@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { BuiltAlert } from '../alerts/index.js';
-import { parseJsonObject } from '../core/index.js';
-import { PASS_ALL, rawFilterOf, RawText, type Matcher, type RawFilter } from '../engine/index.js';
-import { EventBridge, writeMatches, type ActiveRule } from '../scheduler/index.js';
-import { createIndexMatcher, type Store, type StoredEvent } from '../store/index.js';
+import type { BuiltAlert, RuleMatch } from '../alerts/index.js';
+import { createIndexMatcher, parseJsonObject } from '../core/index.js';
+import { PASS_ALL, rawFilterOf, RawText, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { EventBridge, writeMatches, type ActiveRule } from '../detect/index.js';
+import type { Store, StoredEvent } from '../store/index.js';
 
 interface RuleStream {
   readonly rule: ActiveRule;
-  readonly matcher: Matcher;
-  readonly bridge: EventBridge;
-  readonly inIndex: (name: string) => boolean;
-  /** Events whose text cannot match are neither parsed nor fed to the matcher. */
+  /** What the rule holds between batches (stateful rules, and event queries that need engine state). */
+  matcher: Matcher | null;
+  readonly lateness: number;
+  readonly accepts: (index: string) => boolean;
+  /** The texts of events it may match (see RawFilter); part of the engine's union. */
   readonly raw: RawFilter;
   /** Alerts written per interval bucket (bucket = floor(event time / interval)). */
   readonly perBucket: Map<number, number>;
-  counters: { searched: number; matches: number; written: number; existing: number; dropped: number; since: number };
+  counters: { searched: number; matches: number; written: number; existing: number; dropped: number; cpuMs: number; since: number };
 }
-
-
-const parseSource = (json: string): Record<string, unknown> | null => {
-  const r = parseJsonObject(json);
-  return r.ok ? r.value : null;
-};
 
 /** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
 export function isStreamable(r: ActiveRule): boolean {
@@ -29,14 +24,30 @@ export function isStreamable(r: ActiveRule): boolean {
   return c !== null && (c.kind === 'event' || c.kind === 'sequence') && c.ast.pipes.length === 0;
 }
 
+const memoByName = (f: (name: string) => boolean): ((name: string) => boolean) => {
+  const seen = new Map<string, boolean>();
+  return (name) => {
+    let v = seen.get(name);
+    if (v === undefined) seen.set(name, (v = f(name)));
+    return v;
+  };
+};
+
 /**
- * Matches events as they are ingested, for rules in streaming mode. Same alert ids as a scheduled
- * run over the same events. Event queries match at once; sequences order events within a lateness
- * of `from − interval` (the overlap the scheduled windows would give them). At most `max_signals`
- * alerts per rule per interval of event time; the rest are counted as dropped.
+ * Matches events as they are ingested, for rules in streaming mode, through one rule set: each
+ * batch is parsed once (only the events whose text may match some rule, see `unionRawFilter`) and
+ * scanned once for all rules. Same alert ids as a scheduled run over the same events. Event queries
+ * match at once; sequences order events within a lateness of `from − interval` (the overlap the
+ * scheduled windows would give them). At most `max_signals` alerts per rule per interval of event
+ * time; the rest are counted as dropped.
  */
 export class StreamEngine {
   private streams = new Map<string, RuleStream>();
+  /** The streams in rule-set order, and their rule set. */
+  private order: RuleStream[] = [];
+  private set: RuleSet<RuleStream> | null = null;
+  private raw: RawFilter = PASS_ALL;
+  private readonly bridge = new EventBridge();
 
   constructor(
     private readonly store: Store,
@@ -54,23 +65,35 @@ export class StreamEngine {
         next.set(r.rule.rule_id, prior);
         continue;
       }
-      const lateness = r.compiled!.kind === 'event' ? 0 : Math.max(0, r.lookbackMs - r.intervalMs);
       const stream: RuleStream = {
         rule: r,
-        matcher: r.compiled!.createMatcher({ lateness }),
-        bridge: new EventBridge(),
-        inIndex: createIndexMatcher(r.indexPatterns),
+        matcher: null,
+        lateness: r.compiled!.kind === 'event' ? 0 : Math.max(0, r.lookbackMs - r.intervalMs),
+        accepts: memoByName(createIndexMatcher(r.indexPatterns)),
         // the matcher orders by @timestamp (the stored time) unless the rule overrides it with
         // another event field: then every event is read, since a skipped one could not move time on
         raw: !r.rule.timestamp_override || r.rule.timestamp_override === 'event.ingested' ? rawFilterOf(r.compiled!.ast) : PASS_ALL,
         perBucket: new Map(),
-        counters: { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, since: now },
+        counters: { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, cpuMs: 0, since: now },
       };
       next.set(r.rule.rule_id, stream);
       fresh.push(stream);
     }
     this.streams = next;
-    for (const s of fresh) this.replay(s, now);
+    this.order = [...next.values()];
+    this.set = this.order.length > 0 ? this.ruleSet(this.order) : null;
+    this.raw = unionRawFilter(this.order.map((s) => s.raw));
+    if (fresh.length > 0) this.replay(fresh, now);
+  }
+
+  /** A rule set over `streams` that feeds their matchers (made here for new ones, kept after). */
+  private ruleSet(streams: readonly RuleStream[]): RuleSet<RuleStream> {
+    const set = new RuleSet(
+      streams.map((s) => ({ rule: s, query: s.rule.compiled!, eventCategoryField: s.rule.rule.event_category_override, lateness: s.lateness, matcher: s.matcher ?? undefined })),
+      { role: 'both' },
+    );
+    streams.forEach((s, i) => (s.matcher = set.matcherOf(i)));
+    return set;
   }
 
   get active(): number {
@@ -80,74 +103,129 @@ export class StreamEngine {
   /** Matches newly stored events; returns the alerts written. */
   push(events: readonly StoredEvent[], now: number): BuiltAlert[] {
     const out: BuiltAlert[] = [];
-    if (this.streams.size === 0) return out;
-    // parsed (and lowercased) once per event, and only for events some rule's text test lets through
-    const parsed: Array<Record<string, unknown> | null | undefined> = new Array(events.length);
-    const texts: Array<RawText | undefined> = new Array(events.length);
-    for (const s of this.streams.values()) this.feed(s, events, parsed, texts, now, out);
+    if (this.set === null) return out;
+    this.feed(this.set, this.order, this.raw, events, now, out, null);
     if (out.length) this.onAlerts(out);
     return out;
   }
 
   /**
-   * Feeds a new stream the stored events of its look-back, so that after a restart (or when a rule
+   * Feeds new streams the stored events of their look-back, so that after a restart (or when a rule
    * is switched to streaming) sequences in flight complete and events stored but not yet matched
    * when the server stopped are matched. Alerts already written are recognised by their ids.
    */
-  private replay(s: RuleStream, now: number): void {
-    const r = s.rule;
-    const events = [...this.store.events.scan({ patterns: r.indexPatterns, after: now - r.lookbackMs, upTo: now, timeField: r.timeField })];
-    if (events.length === 0) return;
+  private replay(fresh: readonly RuleStream[], now: number): void {
+    const set = fresh.length === this.order.length ? this.set! : this.ruleSet(fresh);
+    const raw = unionRawFilter(fresh.map((s) => s.raw));
     const out: BuiltAlert[] = [];
-    this.feed(s, events, new Array(events.length), new Array(events.length), now, out);
+    for (const timeField of ['timestamp', 'ingested'] as const) {
+      const group = fresh.filter((s) => s.rule.timeField === timeField);
+      if (group.length === 0) continue;
+      const names = new Set<string>();
+      for (const s of group) for (const n of this.store.events.resolve(s.rule.indexPatterns)) names.add(n);
+      if (names.size === 0) continue;
+      const longest = Math.max(...group.map((s) => s.rule.lookbackMs));
+      const events = [...this.store.events.scan({ patterns: [...names], after: now - longest, upTo: now, timeField })];
+      const wanted = new Set(group);
+      // each rule gets only its own look-back, on its own time field
+      const within = (s: RuleStream, e: StoredEvent): boolean => {
+        if (!wanted.has(s)) return false;
+        const t = timeField === 'ingested' ? e.ingested : e.ts;
+        return t !== undefined && t !== null && t > now - s.rule.lookbackMs;
+      };
+      this.feed(set, fresh, raw, events, now, out, within);
+    }
     if (out.length) this.onAlerts(out);
   }
 
-  private feed(s: RuleStream, events: readonly StoredEvent[], parsed: Array<Record<string, unknown> | null | undefined>, texts: Array<RawText | undefined>, now: number, out: BuiltAlert[]): void {
-    const hits = [];
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (!s.inIndex(e.index)) continue;
-      if (s.rule.timeField === 'timestamp' && e.ts === null) continue; // a scheduled window never holds it
-      s.counters.searched++;
-      if (s.raw.needles && !s.raw.test((texts[i] ??= new RawText(e.json)))) {
-        // not fed, but its time moves held events on (stream time is the timestamp here)
-        if (e.ts !== null && s.rule.compiled!.kind !== 'event') for (const h of s.matcher.advance(e.ts)) hits.push(h);
-        continue;
+  private feed(set: RuleSet<RuleStream>, streams: readonly RuleStream[], raw: RawFilter, events: readonly StoredEvent[], now: number, out: BuiltAlert[], within: ((s: RuleStream, e: StoredEvent) => boolean) | null): void {
+    const takes = (s: RuleStream, e: StoredEvent): boolean => s.accepts(e.index) && !(s.rule.timeField === 'timestamp' && e.ts === null) && (within === null || within(s, e));
+    const found: Array<RuleSetHit<RuleStream>> = [];
+    const hits: Array<RuleSetHit<RuleStream>> = [];
+    const codes: StatefulCode[] = [];
+    const testsBefore = set.testsByRule();
+    let scanMs = 0;
+    let newest = -Infinity;
+    // events per index (and those without a time), for each rule's count of events examined
+    const perIndex = new Map<string, { n: number; untimed: number }>();
+    for (const e of events) {
+      const c = perIndex.get(e.index) ?? { n: 0, untimed: 0 };
+      c.n++;
+      if (e.ts === null) c.untimed++;
+      else if (e.ts > newest) newest = e.ts;
+      perIndex.set(e.index, c);
+      if (raw.needles && !raw.test(new RawText(e.json))) continue;
+      const t0 = performance.now();
+      let source = e.source as Record<string, unknown> | undefined;
+      if (!source) {
+        const p = parseJsonObject(e.json);
+        if (!p.ok) continue;
+        source = p.value;
       }
-      let source = parsed[i];
-      if (source === undefined) source = parsed[i] = (e.source as Record<string, unknown> | undefined) ?? parseSource(e.json);
-      if (source === null) continue;
-      // sequences hand back earlier events, so their versions and times are remembered; an event query's hit is this event
-      if (s.rule.compiled!.kind !== 'event') s.bridge.register(source, e.version, e.ts);
-      for (const h of s.matcher.push({ _index: e.index, _id: e.id, _source: source })) {
-        if (!('events' in h) && h._source === source) s.bridge.register(source, e.version, e.ts);
-        hits.push(h);
+      this.bridge.register(source, e.version, e.ts);
+      const event = { _index: e.index, _id: e.id, _source: source };
+      hits.length = 0;
+      codes.length = 0;
+      set.scan(event, hits, codes);
+      scanMs += performance.now() - t0;
+      for (const h of hits) if (takes(h.rule, e)) found.push(h);
+      for (const code of codes) {
+        const s = streams[set.ruleOf(code)]!;
+        if (!takes(s, e) || !set.wants(code)) continue;
+        const t1 = performance.now();
+        set.feed(code, event, found);
+        s.counters.cpuMs += performance.now() - t1;
       }
     }
-    if (hits.length === 0) return;
-    const matches = hits.map((h) => s.bridge.toMatch(h)).filter((m) => m.kind === 'event' || m.events.length > 0);
-    s.counters.matches += matches.length;
-    // the cap applies per interval of event time
-    const byBucket = new Map<number, typeof matches>();
-    for (const m of matches) {
-      const t = m.kind === 'event' ? m.event.time : (m.events[0]?.time ?? null);
-      const b = Math.floor((t ?? now) / s.rule.intervalMs);
-      const list = byBucket.get(b) ?? [];
-      list.push(m);
-      byBucket.set(b, list);
+    // events no rule was fed still move time on, for rules that order by the stored time
+    if (newest > -Infinity) {
+      for (const s of streams) {
+        if (!s.matcher || s.lateness === 0 || (s.rule.rule.timestamp_override && s.rule.rule.timestamp_override !== 'event.ingested')) continue;
+        for (const hit of s.matcher.advance(newest)) found.push({ rule: s, hit });
+      }
     }
-    for (const [b, list] of byBucket) {
-      const used = s.perBucket.get(b) ?? 0;
-      const w = writeMatches(this.store, s.rule, list, s.rule.rule.max_signals - used, now, randomUUID());
-      // alerts found already written (a replay after restart) fill the interval's cap too
-      s.perBucket.set(b, used + w.written + w.existing);
-      s.counters.written += w.written;
-      s.counters.existing += w.existing;
-      s.counters.dropped += w.dropped;
-      out.push(...w.alerts);
+    const tests = set.testsByRule();
+    const total = tests.reduce((a, n, i) => a + n - testsBefore[i]!, 0);
+    streams.forEach((s, i) => {
+      if (total > 0) s.counters.cpuMs += (scanMs * (tests[i]! - testsBefore[i]!)) / total;
+      for (const [index, c] of perIndex) if (s.accepts(index)) s.counters.searched += s.rule.timeField === 'timestamp' ? c.n - c.untimed : c.n;
+    });
+    if (found.length > 0) this.write(found, now, out);
+  }
+
+  private write(found: ReadonlyArray<RuleSetHit<RuleStream>>, now: number, out: BuiltAlert[]): void {
+    const byStream = new Map<RuleStream, Array<EventHit | SequenceHit>>();
+    for (const { rule, hit } of found) {
+      const list = byStream.get(rule) ?? [];
+      list.push(hit);
+      byStream.set(rule, list);
     }
-    if (s.perBucket.size > 64) for (const k of [...s.perBucket.keys()].sort((x, y) => x - y).slice(0, s.perBucket.size - 64)) s.perBucket.delete(k);
+    for (const [s, hits] of byStream) {
+      const t0 = performance.now();
+      const matches = hits.map((h) => this.bridge.toMatch(h)).filter((m): m is RuleMatch => m !== null);
+      s.counters.matches += matches.length;
+      // the cap applies per interval of event time
+      const byBucket = new Map<number, RuleMatch[]>();
+      for (const m of matches) {
+        const t = m.kind === 'event' ? m.event.time : (m.events[0]?.time ?? null);
+        const b = Math.floor((t ?? now) / s.rule.intervalMs);
+        const list = byBucket.get(b) ?? [];
+        list.push(m);
+        byBucket.set(b, list);
+      }
+      for (const [b, list] of byBucket) {
+        const used = s.perBucket.get(b) ?? 0;
+        const w = writeMatches(this.store, s.rule, list, s.rule.rule.max_signals - used, now, randomUUID());
+        // alerts found already written (a replay after restart) fill the interval's cap too
+        s.perBucket.set(b, used + w.written + w.existing);
+        s.counters.written += w.written;
+        s.counters.existing += w.existing;
+        s.counters.dropped += w.dropped;
+        out.push(...w.alerts);
+      }
+      if (s.perBucket.size > 64) for (const k of [...s.perBucket.keys()].sort((x, y) => x - y).slice(0, s.perBucket.size - 64)) s.perBucket.delete(k);
+      s.counters.cpuMs += performance.now() - t0;
+    }
   }
 
   /**
@@ -164,6 +242,7 @@ export class StreamEngine {
         kind: 'streaming',
         started: c.since,
         durationMs: 0,
+        cpuMs: c.cpuMs,
         windowFrom: c.since,
         windowTo: now,
         searched: c.searched,
@@ -176,7 +255,7 @@ export class StreamEngine {
         error: c.dropped > 0 ? `max_signals (${s.rule.rule.max_signals}) per interval reached: ${c.dropped} matches not written` : null,
       });
       this.store.runs.setCoveredUntil(s.rule.rule.rule_id, now);
-      s.counters = { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, since: now };
+      s.counters = { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, cpuMs: 0, since: now };
     }
   }
 }

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS indices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UN
 CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, id TEXT NOT NULL, explicit INTEGER NOT NULL, version INTEGER NOT NULL, ts INTEGER, ingested INTEGER NOT NULL, source TEXT NOT NULL CONSTRAINT source_is_json CHECK (json_valid(source)));
 CREATE UNIQUE INDEX IF NOT EXISTS events_doc ON events(idx, id) WHERE explicit = 1;
 CREATE INDEX IF NOT EXISTS events_time ON events(idx, ts);
+-- rules that window by event.ingested (most of Elastic's) scan by it
+CREATE INDEX IF NOT EXISTS events_ingested ON events(idx, ingested);
 
 CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(original_time);
@@ -87,6 +89,9 @@ export function prepareDatabase(db: Database.Database): void {
   db.pragma('cache_size = -65536');
   db.exec(SCHEMA);
   db.exec('DROP INDEX IF EXISTS alerts_status; DROP INDEX IF EXISTS alerts_rule'); // replaced by alerts_triage and alerts_rule_bb
+  // run records carry the rule's CPU time since the shared passes (stores made before get the column)
+  const runCols = db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>;
+  if (!runCols.some((c) => c.name === 'cpu_ms')) db.exec('ALTER TABLE runs ADD COLUMN cpu_ms REAL NOT NULL DEFAULT 0');
   // stores made before documents were checked in SQL get the same check as a trigger (slower than
   // the table constraint, same effect)
   const table = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string }).sql;
@@ -372,6 +377,40 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
   });
 }
 
+/** Rows read per page of a scan. */
+const SCAN_PAGE = 2000;
+
+/** Merges per-index scans, each in (time, seq) order, into one such order; time is `ts` or `ingested`. */
+function* mergeByTime(sources: Array<Generator<StoredEvent>>, byIngested: boolean): Generator<StoredEvent> {
+  if (sources.length === 1) {
+    yield* sources[0]!;
+    return;
+  }
+  const keyOf = (e: StoredEvent): number => (byIngested ? (e.ingested ?? 0) : (e.ts ?? -Infinity));
+  // few indices: a linear pick of the smallest head is cheaper than a heap
+  const heads: Array<{ e: StoredEvent; key: number; src: Generator<StoredEvent> }> = [];
+  for (const src of sources) {
+    const n = src.next();
+    if (!n.done) heads.push({ e: n.value, key: keyOf(n.value), src });
+  }
+  while (heads.length > 0) {
+    let b = 0;
+    for (let i = 1; i < heads.length; i++) {
+      const x = heads[i]!;
+      const y = heads[b]!;
+      if (x.key < y.key || (x.key === y.key && x.e.seq < y.e.seq)) b = i;
+    }
+    const h = heads[b]!;
+    yield h.e;
+    const n = h.src.next();
+    if (n.done) heads.splice(b, 1);
+    else {
+      h.e = n.value;
+      h.key = keyOf(n.value);
+    }
+  }
+}
+
 function createEventStore(db: Database.Database, writeAsync: ((batch: readonly EventWrite[]) => Promise<EventWriteResult[]>) | null): EventStore {
   let writer: ((batch: readonly EventWrite[]) => EventWriteResult[]) | null = null;
   const writeBatch = (batch: readonly EventWrite[]): EventWriteResult[] => (writer ??= createEventWriter(db))(batch);
@@ -389,6 +428,37 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
   };
   const nameOf = (): Map<number, string> => new Map([...indexIds()].map(([n, i]) => [i, n]));
 
+  /**
+   * One index's events in the scan's time order, read a page at a time: no statement stays open
+   * between pages, so a caller may pause between events (and the connection serve other queries)
+   * without holding the database busy. Events without a time come first, as ORDER BY puts NULLs.
+   */
+  const pagesOf = function* (idx: number, scan: EventScan, name: string): Generator<StoredEvent> {
+    const col = scan.timeField === 'ingested' ? 'ingested' : 'ts';
+    const cols = 'seq, id, version, ts, ingested, source';
+    type Row = { seq: number; id: string; version: number; ts: number | null; ingested: number; source: string };
+    const toEvent = (r: Row): StoredEvent => ({ index: name, id: r.id, version: r.version, seq: r.seq, ts: r.ts, ingested: r.ingested, json: r.source });
+    if (col === 'ts' && scan.after === undefined) {
+      const nulls = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND ts IS NULL AND seq > ? ORDER BY seq LIMIT ${SCAN_PAGE}`);
+      for (let last = -1; ; ) {
+        const rows = nulls.all(idx, last) as Row[];
+        for (const r of rows) yield toEvent(r);
+        if (rows.length < SCAN_PAGE) break;
+        last = rows[rows.length - 1]!.seq;
+      }
+    }
+    const upTo = scan.upTo ?? Number.MAX_SAFE_INTEGER;
+    const first = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND ${col} > ? AND ${col} <= ? ORDER BY ${col}, seq LIMIT ${SCAN_PAGE}`);
+    const next = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND (${col}, seq) > (?, ?) AND ${col} <= ? ORDER BY ${col}, seq LIMIT ${SCAN_PAGE}`);
+    let rows = first.all(idx, scan.after ?? -Number.MAX_VALUE, upTo) as Row[];
+    for (;;) {
+      for (const r of rows) yield toEvent(r);
+      if (rows.length < SCAN_PAGE) return;
+      const last = rows[rows.length - 1]!;
+      rows = next.all(idx, col === 'ts' ? last.ts : last.ingested, last.seq, upTo) as Row[];
+    }
+  };
+
   return {
     write: (batch) => writeBatch(batch),
     writeAsync: writeAsync ?? ((batch) => Promise.resolve(writeBatch(batch))),
@@ -402,22 +472,8 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
     *scan(scan: EventScan): IterableIterator<StoredEvent> {
       const ids = resolveIds(scan.patterns);
       if (ids.length === 0) return;
-      const col = scan.timeField === 'ingested' ? 'ingested' : 'ts';
-      const where = [`idx IN (${ids.join(',')})`];
-      const args: number[] = [];
-      if (scan.after !== undefined) {
-        where.push(`${col} > ?`);
-        args.push(scan.after);
-      }
-      if (scan.upTo !== undefined) {
-        where.push(`${col} <= ?`);
-        args.push(scan.upTo);
-      }
       const names = nameOf();
-      const stmt = db.prepare(`SELECT seq, idx, id, version, ts, source FROM events WHERE ${where.join(' AND ')} ORDER BY ${col}, seq`);
-      for (const r of stmt.iterate(...args) as IterableIterator<{ seq: number; idx: number; id: string; version: number; ts: number | null; source: string }>) {
-        yield { index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, json: r.source };
-      }
+      yield* mergeByTime(ids.map((idx) => pagesOf(idx, scan, names.get(idx) ?? '')), scan.timeField === 'ingested');
     },
     findByField(path, value, upTo, limit) {
       // an unindexed scan, newest first: used for one process's ancestry, not for searching
@@ -645,7 +701,7 @@ function createRuleStore(db: Database.Database): RuleStore {
 
 function createRunStore(db: Database.Database): RunStore {
   const insert = db.prepare(
-    'INSERT INTO runs(rule_id, execution_id, kind, started, duration_ms, window_from, window_to, searched, matches, written, existing, dropped, gap_ms, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+    'INSERT INTO runs(rule_id, execution_id, kind, started, duration_ms, cpu_ms, window_from, window_to, searched, matches, written, existing, dropped, gap_ms, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
   interface RunRow {
     id: number;
@@ -654,6 +710,7 @@ function createRunStore(db: Database.Database): RunStore {
     kind: RunRecord['kind'];
     started: number;
     duration_ms: number;
+    cpu_ms: number;
     window_from: number;
     window_to: number;
     searched: number;
@@ -672,6 +729,7 @@ function createRunStore(db: Database.Database): RunStore {
     kind: r.kind,
     started: r.started,
     durationMs: r.duration_ms,
+    cpuMs: r.cpu_ms,
     windowFrom: r.window_from,
     windowTo: r.window_to,
     searched: r.searched,
@@ -685,7 +743,7 @@ function createRunStore(db: Database.Database): RunStore {
   });
   return {
     record(r) {
-      insert.run(r.ruleId, r.executionId, r.kind, r.started, r.durationMs, r.windowFrom, r.windowTo, r.searched, r.matches, r.written, r.existing, r.dropped, r.gapMs, r.status, r.error);
+      insert.run(r.ruleId, r.executionId, r.kind, r.started, r.durationMs, r.cpuMs, r.windowFrom, r.windowTo, r.searched, r.matches, r.written, r.existing, r.dropped, r.gapMs, r.status, r.error);
     },
     runs(q) {
       const where = q.ruleId ? 'WHERE rule_id = ?' : '';
@@ -693,6 +751,10 @@ function createRunStore(db: Database.Database): RunStore {
       const total = (db.prepare(`SELECT count(*) AS n FROM runs ${where}`).get(...args) as { n: number }).n;
       const rows = db.prepare(`SELECT * FROM runs ${where} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, q.size ?? 100, q.offset ?? 0) as RunRow[];
       return { total, runs: rows.map(toRun) };
+    },
+    costs(since) {
+      const rows = db.prepare('SELECT rule_id, count(*) AS runs, sum(cpu_ms) AS cpu, sum(searched) AS events FROM runs WHERE started >= ? GROUP BY rule_id').all(since) as Array<{ rule_id: string; runs: number; cpu: number; events: number }>;
+      return new Map(rows.map((r) => [r.rule_id, { runs: r.runs, cpuMs: r.cpu, events: r.events }]));
     },
     coveredUntil(ruleId) {
       const r = db.prepare('SELECT covered_until FROM rule_state WHERE rule_id = ?').get(ruleId) as { covered_until: number } | undefined;
