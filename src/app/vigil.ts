@@ -6,7 +6,8 @@ import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../output
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
 import { createIndexMatcher, openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
-import { StreamEngine, isStreamable } from '../stream/index.js';
+import { StreamEngine } from '../stream/index.js';
+import { isScheduled, isStreamable } from '../detect/index.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
 
@@ -168,6 +169,7 @@ export class Vigil {
   async tick(): Promise<number> {
     const now = this.clock.now();
     const n = await this.scheduler.tick();
+    this.stream.advanceTime(now);
     this.stream.recordRuns(now);
     if (now - this.lastRetention >= 60_000) {
       this.lastRetention = now;
@@ -386,7 +388,7 @@ export class Vigil {
   health(): Record<string, unknown> {
     const now = this.clock.now();
     const lag = this.registry.rules
-      .filter((r) => r.enabled && !r.streaming && r.compiled)
+      .filter(isScheduled)
       .map((r) => {
         const c = this.store.runs.coveredUntil(r.rule.rule_id);
         return { rule_id: r.rule.rule_id, lag_ms: c === null ? null : Math.max(0, now - c - r.intervalMs) };

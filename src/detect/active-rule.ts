@@ -18,3 +18,14 @@ export interface ActiveRule {
 
 /** Kibana's default `securitySolution:defaultIndex`, used when a rule names no index. */
 export const DEFAULT_INDEX_PATTERNS = ['apm-*-transaction*', 'auditbeat-*', 'endgame-*', 'filebeat-*', 'logs-*', 'packetbeat-*', 'traces-apm*', 'winlogbeat-*', '-*elastic-cloud-logs-*'];
+
+/** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
+export function isStreamable(r: ActiveRule): boolean {
+  const c = r.compiled;
+  return c !== null && (c.kind === 'event' || c.kind === 'sequence') && c.ast.pipes.length === 0;
+}
+
+/** Whether the scheduler runs the rule: enabled and runnable, and not streaming (a rule set to stream that cannot is scheduled). */
+export function isScheduled(r: ActiveRule): boolean {
+  return r.enabled && r.compiled !== null && (!r.streaming || !isStreamable(r));
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
-import { ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
+import { isScheduled, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import { nextDue, planExecution, type Plan, type PlannedWindow } from './plan.js';
 
@@ -60,7 +60,7 @@ export class Scheduler {
   }
 
   private scheduled(): ActiveRule[] {
-    return this.deps.rules().filter((r) => r.enabled && !r.streaming && r.compiled !== null);
+    return this.deps.rules().filter(isScheduled);
   }
 
   /** The earliest time any scheduled rule is due (null when none is scheduled). */

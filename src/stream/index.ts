@@ -1,1 +1,1 @@
-export { StreamEngine, isStreamable } from './stream-engine.js';
+export { StreamEngine } from './stream-engine.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BuiltAlert, RuleMatch } from '../alerts/index.js';
 import { createIndexMatcher, parseJsonObject } from '../core/index.js';
 import { PASS_ALL, rawFilterOf, RawText, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
-import { EventBridge, writeMatches, type ActiveRule } from '../detect/index.js';
+import { EventBridge, isStreamable, writeMatches, type ActiveRule } from '../detect/index.js';
 import type { Store, StoredEvent } from '../store/index.js';
 
 interface RuleStream {
@@ -18,10 +18,11 @@ interface RuleStream {
   counters: { searched: number; matches: number; written: number; existing: number; dropped: number; cpuMs: number; since: number };
 }
 
-/** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
-export function isStreamable(r: ActiveRule): boolean {
-  const c = r.compiled;
-  return c !== null && (c.kind === 'event' || c.kind === 'sequence') && c.ast.pipes.length === 0;
+
+/** A stateful stream whose matcher orders events by the stored time (@timestamp), so that time can move it on. */
+function movesWithStoredTime(s: RuleStream): boolean {
+  const o = s.rule.rule.timestamp_override;
+  return s.matcher !== null && s.lateness > 0 && (!o || o === 'event.ingested');
 }
 
 const memoByName = (f: (name: string) => boolean): ((name: string) => boolean) => {
@@ -180,8 +181,8 @@ export class StreamEngine {
     // events no rule was fed still move time on, for rules that order by the stored time
     if (newest > -Infinity) {
       for (const s of streams) {
-        if (!s.matcher || s.lateness === 0 || (s.rule.rule.timestamp_override && s.rule.rule.timestamp_override !== 'event.ingested')) continue;
-        for (const hit of s.matcher.advance(newest)) found.push({ rule: s, hit });
+        if (!movesWithStoredTime(s)) continue;
+        for (const hit of s.matcher!.advance(newest)) found.push({ rule: s, hit });
       }
     }
     const tests = set.testsByRule();
@@ -226,6 +227,23 @@ export class StreamEngine {
       if (s.perBucket.size > 64) for (const k of [...s.perBucket.keys()].sort((x, y) => x - y).slice(0, s.perBucket.size - 64)) s.perBucket.delete(k);
       s.counters.cpuMs += performance.now() - t0;
     }
+  }
+
+  /**
+   * The clock has reached `now`: event time is at least there, so sequences stop waiting for events
+   * older than their lateness allows (without it, the last events of a quiet source would wait for
+   * a newer one). Rules that order by another field than the stored time are left as they are.
+   */
+  advanceTime(now: number): BuiltAlert[] {
+    const found: Array<RuleSetHit<RuleStream>> = [];
+    for (const s of this.order) {
+      if (!movesWithStoredTime(s)) continue;
+      for (const hit of s.matcher!.advance(now)) found.push({ rule: s, hit });
+    }
+    const out: BuiltAlert[] = [];
+    if (found.length > 0) this.write(found, now, out);
+    if (out.length) this.onAlerts(out);
+    return out;
   }
 
   /**

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ManualClock } from '../../src/core/index.js';
+import { runHunt, Vigil, type IngestItem } from '../../src/app/index.js';
+import { generateEvents, rng } from '../../src/gen/index.js';
+import { loadRules, writeNdjsonRules, type Rule } from '../../src/rules/index.js';
+import { requireShared } from '../support/shared.js';
+
+/**
+ * The service's scheduled runs, its streaming and `vigil hunt` are one engine driven three ways: over
+ * the same events with the corpus rules they must raise the same alerts, with the same ids. The
+ * events are generated with noise where the rules look (each process gets the parent and the name of
+ * other processes), so that many rules are candidates and some fire on benign activity.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'vigil-one-engine-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// the index most of the corpus's process rules read (a hunt with --index runs the rules that read it)
+const INDEX = 'logs-endpoint.events.process-default';
+const T0 = Date.parse('2026-11-23T00:00:00Z');
+const MIN = 60_000;
+
+/**
+ * Generated events made noisy where the corpus rules look: each process gets the parent and the name
+ * of other processes, and half of them a name and a parent name that some rule's query names (of the
+ * host's kind: `.exe` names on Windows), so that many rules are candidates and some fire on what is,
+ * here, background activity.
+ */
+function noisyEvents(rules: readonly Rule[]): string[] {
+  const win = new Set<string>();
+  const other = new Set<string>();
+  for (const r of rules)
+    for (const m of (r.query ?? '').matchAll(/process\.(?:parent\.)?name\s*(?::|==|in~?|like~?)\s*\(?([^)\n]*)/g))
+      for (const v of m[1]!.matchAll(/"([A-Za-z0-9_.+-]{2,40})"/g)) (v[1]!.toLowerCase().endsWith('.exe') ? win : other).add(v[1]!);
+  const names = { windows: [...win], other: [...other] };
+  const r = rng(5);
+  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100, start: T0 })].map((l) => JSON.parse(l) as Doc);
+  const procs = docs.filter((d) => d.process?.parent);
+  procs.forEach((d, i) => {
+    d.process!.parent = procs[(i * 7919) % procs.length]!.process!.parent;
+    d.process!.name = procs[(i * 104729) % procs.length]!.process!.name;
+    if (r() < 0.5) return;
+    const pool = d.host.os.type === 'windows' ? names.windows : names.other;
+    d.process!.name = pool[Math.floor(r() * pool.length)];
+    d.process!.parent = { ...d.process!.parent, name: pool[Math.floor(r() * pool.length)] };
+  });
+  return docs.map((d) => JSON.stringify(d));
+}
+
+interface Doc {
+  host: { os: { type: string } };
+  process?: { name?: unknown; parent?: Record<string, unknown> };
+}
+
+async function corpusWithoutCaps(): Promise<string> {
+  const set = await loadRules([requireShared('corpus/detection-rules')]);
+  // no max_signals cap applies: every match is written in each mode
+  const rules = set.rules.filter((r) => r.type === 'eql' && r.metadata?.maturity !== 'deprecated').map((r) => ({ ...r, max_signals: 1_000_000 }));
+  const file = join(dir, 'rules.ndjson');
+  writeFileSync(file, writeNdjsonRules(rules));
+  return file;
+}
+
+async function serviceAlertIds(rulesFile: string, lines: readonly string[], streaming: boolean): Promise<{ ids: Set<string>; rules: Set<string>; executions: number }> {
+  const clock = new ManualClock(T0);
+  const v = await Vigil.open({ dataDir: join(dir, streaming ? 'stream' : 'sched'), memory: true, rulePaths: [rulesFile], clock, streamingDefault: streaming });
+  try {
+    // in batches, as _bulk requests would bring them; ids as the hunt gives them (file 0, line n)
+    for (let i = 0; i < lines.length; i += 500) {
+      const items: IngestItem[] = lines.slice(i, i + 500).map((json, k) => ({ op: 'create', index: INDEX, id: `0:${i + k + 1}`, json }));
+      await v.ingest(items);
+    }
+    const executions = await v.advanceTo(T0 + 60 * MIN);
+    const found = v.store.alerts.search({ size: 1_000_000, buildingBlocks: true });
+    return { ids: new Set(found.alerts.map((a) => a.id)), rules: new Set(found.alerts.map((a) => a.ruleId)), executions };
+  } finally {
+    await v.close();
+  }
+}
+
+test('scheduled runs, streaming and hunt give the same alert ids over noisy events with the corpus rules', async () => {
+  const rulesFile = await corpusWithoutCaps();
+  const ruleSet = await loadRules([rulesFile]);
+  const lines = noisyEvents(ruleSet.rules);
+  const eventsFile = join(dir, 'events.ndjson');
+  writeFileSync(eventsFile, lines.join('\n') + '\n');
+
+  const hunt = await runHunt({ rules: ruleSet.rules, inputs: [eventsFile], index: INDEX, workers: 0, now: T0 });
+  const huntIds = new Set(hunt.alerts.map((a) => a.id));
+  const huntRules = new Set(hunt.alerts.map((a) => String(a.doc['kibana.alert.rule.rule_id'])));
+
+  const scheduled = await serviceAlertIds(rulesFile, lines, false);
+  const streaming = await serviceAlertIds(rulesFile, lines, true);
+
+  const diff = (a: Set<string>, b: Set<string>): string[] => [...a].filter((x) => !b.has(x)).slice(0, 5);
+  // the data is noisy enough to make many rules fire, sequences and samples among them
+  assert.ok(huntIds.size >= 100, `hunt found ${huntIds.size} alerts`);
+  assert.ok(huntRules.size >= 15, `hunt alerts come from ${huntRules.size} rules`);
+  assert.ok(hunt.alerts.some((a) => a.doc['kibana.alert.group.id'] !== undefined), 'sequences or samples among them');
+  console.log(`hunt: ${huntIds.size} alerts from ${huntRules.size} rules; scheduled: ${scheduled.ids.size} in ${scheduled.executions} executions; streaming: ${streaming.ids.size}`);
+  assert.ok(scheduled.executions >= 1024, `${scheduled.executions} scheduled executions`);
+  assert.deepEqual(diff(scheduled.ids, huntIds), [], 'scheduled alerts the hunt did not raise');
+  assert.deepEqual(diff(huntIds, scheduled.ids), [], 'hunt alerts the scheduled runs did not raise');
+  assert.equal(scheduled.ids.size, huntIds.size);
+  assert.deepEqual(diff(streaming.ids, huntIds), [], 'streaming alerts the hunt did not raise');
+  assert.deepEqual(diff(huntIds, streaming.ids), [], 'hunt alerts streaming did not raise');
+  assert.equal(streaming.ids.size, huntIds.size);
+});
