@@ -1,14 +1,15 @@
 /**
  * One hunt for the benchmark, in a process of its own so that its peak memory is its own:
- * `node hunt-child.js <rules dir> <events file> <workers>` prints one JSON line.
+ * `node hunt-child.js <rules dir> <events file> <workers> [index]` prints one JSON line (with an
+ * index, events belong to it and the rules' index patterns apply, as `vigil hunt --index`).
  */
 import { runHunt } from '../src/app/index.js';
 import { loadRules } from '../src/rules/index.js';
 
-const [rulesDir, file, workers] = process.argv.slice(2) as [string, string, string];
+const [rulesDir, file, workers, index] = process.argv.slice(2) as [string, string, string, string | undefined];
 const rules = (await loadRules([rulesDir])).rules;
 const t0 = performance.now();
-const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0 });
+const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0, index });
 const ms = performance.now() - t0;
 const byRule: Record<string, number> = {};
 for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;

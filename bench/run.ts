@@ -7,8 +7,9 @@ import { benchRules } from './rules.js';
 import { benchAdversarial } from './adversarial.js';
 import { benchIngest } from './ingest.js';
 import { benchHunt } from './hunt.js';
+import { benchService } from './service.js';
 
-const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt()];
+const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt(), await benchService()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);

@@ -58,6 +58,9 @@ const isStart = (src: Record<string, unknown>): boolean => {
   return t === 'start' || (Array.isArray(t) && t.includes('start'));
 };
 
+/** The span of run records that a rule's cost sums (a day). */
+const COST_WINDOW_MS = 24 * 3_600_000;
+
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 
@@ -289,13 +292,30 @@ export class Vigil {
 
   // ---- rules --------------------------------------------------------------------------------
 
-  ruleViews(): Array<Record<string, unknown>> {
+  /**
+   * Every rule as the API shows it. `sort: 'cpu' | 'events'` orders them by what their runs of the
+   * last day cost (CPU time, events examined; see RunRecord.cpuMs), most first unless `order: 'asc'`.
+   */
+  ruleViews(q: { sort?: string; order?: string; size?: number } = {}): Array<Record<string, unknown>> {
     const indexNames = this.store.events.indices().map((i) => i.name); // read once for all rules
-    return this.registry.rules.map((r) => this.ruleView(r.rule.rule_id, indexNames)!);
+    const costs = this.ruleCosts();
+    let views = this.registry.rules.map((r) => this.ruleView(r.rule.rule_id, indexNames, costs)!);
+    if (q.sort === 'cpu' || q.sort === 'events') {
+      const key = q.sort === 'cpu' ? 'cpu_ms' : 'events';
+      const sign = q.order === 'asc' ? 1 : -1;
+      const of = (v: Record<string, unknown>): number => (v.cost as Record<string, number>)[key]!;
+      views = views.sort((a, b) => sign * (of(a) - of(b)));
+    }
+    return q.size !== undefined ? views.slice(0, q.size) : views;
+  }
+
+  /** What each rule's runs of the last day cost. */
+  private ruleCosts(): Map<string, { runs: number; cpuMs: number; events: number }> {
+    return this.store.runs.costs(this.clock.now() - COST_WINDOW_MS);
   }
 
   /** `indexNames`: the stored indices, when the caller has them (the rules list reads them once). */
-  ruleView(ruleId: string, indexNames: readonly string[] = this.store.events.indices().map((i) => i.name)): Record<string, unknown> | null {
+  ruleView(ruleId: string, indexNames: readonly string[] = this.store.events.indices().map((i) => i.name), costs = this.ruleCosts()): Record<string, unknown> | null {
     const r = this.registry.find(ruleId);
     const s = this.store.rules.get(ruleId);
     if (!r || !s) return null;
@@ -316,6 +336,8 @@ export class Vigil {
       // whether any stored index matches the rule's patterns (ATT&CK coverage "with data")
       has_data: indexNames.some(createIndexMatcher(r.indexPatterns)),
       alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: false }).total,
+      // its runs of the last day: CPU time (its share of shared passes) and events examined
+      cost: { cpu_ms: costs.get(ruleId)?.cpuMs ?? 0, events: costs.get(ruleId)?.events ?? 0, runs: costs.get(ruleId)?.runs ?? 0, since: new Date(this.clock.now() - COST_WINDOW_MS).toISOString() },
     };
   }
 
@@ -402,6 +424,11 @@ export class Vigil {
       alerts: this.store.alerts.count(),
       rules: { total: this.registry.rules.length, enabled: this.registry.rules.filter((r) => r.enabled).length, streaming: this.stream.active },
       rule_lag: lag,
+      // the ten rules whose runs of the last day took most CPU
+      expensive_rules: [...this.ruleCosts()]
+        .sort((a, b) => b[1].cpuMs - a[1].cpuMs)
+        .slice(0, 10)
+        .map(([id, c]) => ({ rule_id: id, name: this.registry.find(id)?.rule.name ?? id, cpu_ms: c.cpuMs, events: c.events, runs: c.runs })),
       outputs: this.outputs.stats(),
       indices: this.store.events.indices(),
     };

@@ -53,6 +53,8 @@ export function writeMatches(store: Store, rule: ActiveRule, matches: readonly R
   }
   const existing = store.alerts.has([...uniq.keys()]);
   const fresh = [...uniq].filter(([id]) => !existing.has(id));
+  // the cap keeps the earliest matches, whatever order the events were read in
+  if (fresh.length > limit) fresh.sort((a, b) => timeOf(a[1]) - timeOf(b[1]));
   const kept = fresh.slice(0, Math.max(0, limit));
   const alerts = kept.flatMap(([, m]) => buildAlerts({ rule: rule.rule, now, executionId }, m));
   const written = new Set(store.alerts.insert(alerts));
@@ -60,3 +62,5 @@ export function writeMatches(store: Store, rule: ActiveRule, matches: readonly R
   for (const [id] of kept) if (written.has(id)) n++;
   return { written: n, existing: existing.size, dropped: fresh.length - kept.length, alerts: alerts.filter((a) => written.has(a.id)) };
 }
+
+const timeOf = (m: RuleMatch): number => (m.kind === 'event' ? m.event.time : m.events[0]?.time) ?? Infinity;

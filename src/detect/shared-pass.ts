@@ -1,16 +1,17 @@
 import type { RuleMatch } from '../alerts/index.js';
-import { createIndexMatcher, parseJsonObject } from '../core/index.js';
+import { createIndexMatcher, JsonProjector, parseJsonObject, projection } from '../core/index.js';
 import { RuleSet, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { StoredEvent } from '../store/index.js';
 import type { ActiveRule } from './active-rule.js';
 import { EventBridge } from './matches.js';
 
-/** One rule over one window: `(from, to]` on the pass's time field. */
+/** One rule over one window: `(from, to]` on the event's timestamp, or on its ingest time. */
 export interface PassWindow {
   /** The rule's place in the rule set the pass runs (see `ScheduledRuleSet`). */
   readonly rule: number;
   readonly from: number;
   readonly to: number;
+  readonly byIngested: boolean;
 }
 
 /** What one window of one rule found, and what it cost. */
@@ -41,7 +42,11 @@ export class ScheduledRuleSet {
       { role: 'scan' },
     );
     this.accepts = rules.map((r) => memoByName(createIndexMatcher(r.indexPatterns)));
+    this.projector = new JsonProjector(projection(this.set.fieldsScanned()));
   }
+
+  /** Reads of an event's text only the fields the rule set scans (see RuleSet.fieldsScanned). */
+  readonly projector: JsonProjector;
 
   accepted(rule: number, index: string): boolean {
     return this.accepts[rule]!(index);
@@ -60,27 +65,48 @@ function memoByName(f: (name: string) => boolean): (name: string) => boolean {
 interface OpenWindow {
   readonly window: PassWindow;
   readonly matches: RuleMatch[];
-  /** Stateful rules: a matcher of its own for this window, fed in time order. */
+  /** Stateful rules: a matcher of its own for this window (events come in arrival order: it orders them). */
   readonly matcher: Matcher | null;
   matcherMs: number;
   error: string | null;
 }
 
+/** The windows of rules that read one index, and the spans they cover on each time. */
+interface IndexWindows {
+  readonly windows: OpenWindow[];
+  readonly ts: Span;
+  readonly ingested: Span;
+  /** The times of its events seen, to count each window's events at the end. */
+  readonly tsSeen: number[];
+  readonly ingestedSeen: number[];
+}
+
+interface Span {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Text in ASCII alone: its bytes are its characters, as the projector needs. */
+const NOT_ASCII = /[^\u0000-\u007f]/; // eslint-disable-line no-control-regex
+
+/** What an event scanned by its fields is handed as: its hits are given the document after. */
+const NO_ID = {};
+
+const spanOf = (ws: readonly OpenWindow[]): Span => (ws.length === 0 ? { from: 0, to: -1 } : { from: Math.min(...ws.map((o) => o.window.from)), to: Math.max(...ws.map((o) => o.window.to)) });
+const inSpan = (s: Span, t: number | null | undefined): t is number => t !== null && t !== undefined && t > s.from && t <= s.to;
+
 /**
- * One pass over stored events, in the order of a time field, for every window of the rules due
- * together: each event is parsed once and scanned once by the rule set, and a hit counts for a
- * window only when the event lies in it and in the rule's indices. So rules due at the same time
- * share the read, the parse and the index lookups, and each keeps its own window, and so its own
- * results: the same as running it alone over its window.
+ * One pass over stored events (in arrival order, see `EventStore.scanArrivals`) for every window of
+ * the rules due together, whichever time each windows by: each event is parsed once and scanned once
+ * by the rule set, and a hit counts for a window only when the event lies in it and in the rule's
+ * indices. So rules due at the same time share the read, the parse and the index lookups, and each
+ * keeps its own window, and so its own results: the same as running it alone over its window.
  */
 export class SharedPass {
   private readonly open: OpenWindow[];
   /** Per rule, its windows in this pass. */
   private readonly byRule: OpenWindow[][];
-  /** Per index name: the windows of rules that read it, and the time span they cover. */
-  private readonly byIndex = new Map<string, { readonly windows: OpenWindow[]; readonly from: number; readonly to: number }>();
-  /** Per index name, the times of its events seen (in order), to count each window's events. */
-  private readonly times = new Map<string, number[]>();
+  private readonly byIndex = new Map<string, IndexWindows>();
   private readonly bridge = new EventBridge();
   private readonly hits: Array<RuleSetHit<number>> = [];
   private readonly codes: StatefulCode[] = [];
@@ -90,57 +116,77 @@ export class SharedPass {
   constructor(
     private readonly rules: ScheduledRuleSet,
     windows: readonly PassWindow[],
-    private readonly byIngested: boolean,
   ) {
     this.byRule = rules.rules.map(() => []);
     this.open = windows.map((w) => {
       const q = rules.rules[w.rule]!.compiled!;
       const stateful = q.kind !== 'event' || q.ast.pipes.length > 0;
-      // in timestamp order already, unless the rule orders by another field or the pass by ingest time
-      const ordered = !byIngested && !rules.rules[w.rule]!.rule.timestamp_override;
-      const o: OpenWindow = { window: w, matches: [], matcher: stateful ? q.createMatcher({ lateness: ordered ? 0 : Infinity }) : null, matcherMs: 0, error: null };
+      const o: OpenWindow = { window: w, matches: [], matcher: stateful ? q.createMatcher({ lateness: Infinity }) : null, matcherMs: 0, error: null };
       this.byRule[w.rule]!.push(o);
       return o;
     });
     this.testsBefore = rules.set.testsByRule();
   }
 
-  private windowsOf(index: string): { readonly windows: OpenWindow[]; readonly from: number; readonly to: number } {
+  /** The span of each time field the pass must read: every window's, over all indices. */
+  static spans(windows: readonly PassWindow[]): { timestamp: Span | undefined; ingested: Span | undefined } {
+    const of = (byIngested: boolean): Span | undefined => {
+      const ws = windows.filter((w) => w.byIngested === byIngested);
+      return ws.length === 0 ? undefined : { from: Math.min(...ws.map((w) => w.from)), to: Math.max(...ws.map((w) => w.to)) };
+    };
+    return { timestamp: of(false), ingested: of(true) };
+  }
+
+  private windowsOf(index: string): IndexWindows {
     let w = this.byIndex.get(index);
     if (!w) {
       const windows = this.open.filter((o) => this.rules.accepted(o.window.rule, index));
-      w = { windows, from: Math.min(...windows.map((o) => o.window.from)), to: Math.max(...windows.map((o) => o.window.to)) };
+      w = { windows, ts: spanOf(windows.filter((o) => !o.window.byIngested)), ingested: spanOf(windows.filter((o) => o.window.byIngested)), tsSeen: [], ingestedSeen: [] };
       this.byIndex.set(index, w);
-      this.times.set(index, []);
     }
     return w;
   }
 
-  /** One stored event, in the pass's time order. */
+  /** One stored event. */
   push(e: StoredEvent): void {
-    const t = this.byIngested ? e.ingested : e.ts;
-    if (t === undefined || t === null) return;
-    const span = this.windowsOf(e.index);
-    if (span.windows.length === 0 || t <= span.from || t > span.to) return;
-    this.times.get(e.index)!.push(t);
+    const w = this.windowsOf(e.index);
+    const byTs = inSpan(w.ts, e.ts);
+    const byIngested = inSpan(w.ingested, e.ingested);
+    if (!byTs && !byIngested) return;
+    if (byTs) w.tsSeen.push(e.ts!);
+    if (byIngested) w.ingestedSeen.push(e.ingested!);
     const t0 = performance.now();
-    const parsed = e.source ? { ok: true as const, value: e.source as Record<string, unknown> } : parseJsonObject(e.json);
-    if (!parsed.ok) return; // the store holds only JSON objects; a damaged one is not matched
-    const source = parsed.value;
-    this.bridge.register(source, e.version, e.ts);
-    const event = { _index: e.index, _id: e.id, _source: source };
     const hits = this.hits;
     const codes = this.codes;
     hits.length = 0;
     codes.length = 0;
-    this.rules.set.scan(event, hits, codes);
-    this.scanMs += performance.now() - t0;
-    for (const h of hits) {
-      for (const o of this.byRule[h.rule]!) if (inWindow(o.window, t) && this.rules.accepted(o.window.rule, e.index)) this.add(o, h.hit);
+    const set = this.rules.set;
+    // an ASCII text is scanned by the fields the rules read, taken from it without a parse; the
+    // document is parsed only when some rule takes the event (other texts are parsed first)
+    const pj = this.rules.projector;
+    let source: Record<string, unknown> | null = (e.source as Record<string, unknown> | undefined) ?? null;
+    if (source === null && !NOT_ASCII.test(e.json) && pj.project(Buffer.from(e.json, 'latin1'), e.json, 0, e.json.length)) {
+      set.scanFields(pj.values, pj.filled, pj.filledCount, NO_ID, hits, codes);
+    } else {
+      if (source === null) {
+        const parsed = parseJsonObject(e.json);
+        if (!parsed.ok) return; // the store holds only JSON objects; a damaged one is not matched
+        source = parsed.value;
+      }
+      set.scan({ _index: e.index, _id: e.id, _source: source }, hits, codes);
     }
+    this.scanMs += performance.now() - t0;
+    if (hits.length === 0 && codes.length === 0) return;
+    source ??= JSON.parse(e.json) as Record<string, unknown>;
+    const event = { _index: e.index, _id: e.id, _source: source };
+    for (let k = 0; k < hits.length; k++) hits[k] = { rule: hits[k]!.rule, hit: event };
+    // what alert ids need of the event (its version and stored time), for the matches it may make
+    this.bridge.register(source, e.version, e.ts);
+    const takes = (o: OpenWindow): boolean => o.error === null && inWindow(o.window, e) && this.rules.accepted(o.window.rule, e.index);
+    for (const h of hits) for (const o of this.byRule[h.rule]!) if (takes(o)) this.add(o, h.hit);
     for (const code of codes) {
       for (const o of this.byRule[this.rules.set.ruleOf(code)]!) {
-        if (o.error !== null || !inWindow(o.window, t) || !this.rules.accepted(o.window.rule, e.index)) continue;
+        if (!takes(o)) continue;
         const m = o.matcher!;
         // an event of a later stage only: of use only while the sequence holds something
         if ((code & 1) === 1 && m.idle()) continue;
@@ -148,7 +194,6 @@ export class SharedPass {
       }
     }
   }
-
   private feed(o: OpenWindow, step: () => Array<EventHit | SequenceHit>): void {
     const t0 = performance.now();
     try {
@@ -166,6 +211,10 @@ export class SharedPass {
 
   /** Ends the pass: stateful rules report what they hold; one outcome per window, in the order given. */
   finish(): WindowOutcome[] {
+    for (const iw of this.byIndex.values()) {
+      iw.tsSeen.sort((a, b) => a - b);
+      iw.ingestedSeen.sort((a, b) => a - b);
+    }
     for (const o of this.open) if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
     const tests = this.rules.set.testsByRule().map((n, i) => n - this.testsBefore[i]!);
     const totalTests = tests.reduce((a, b) => a + b, 0);
@@ -178,15 +227,19 @@ export class SharedPass {
   /** Events of the rule's indices within the window, counted from the times seen per index. */
   private searched(w: PassWindow): number {
     let n = 0;
-    for (const [index, times] of this.times) if (this.rules.accepted(w.rule, index)) n += upperBound(times, w.to) - upperBound(times, w.from);
+    for (const [index, iw] of this.byIndex) {
+      if (!this.rules.accepted(w.rule, index)) continue;
+      const times = w.byIngested ? iw.ingestedSeen : iw.tsSeen;
+      n += upperBound(times, w.to) - upperBound(times, w.from);
+    }
     return n;
   }
 }
 
-function inWindow(w: PassWindow, t: number): boolean {
-  return t > w.from && t <= w.to;
+function inWindow(w: PassWindow, e: StoredEvent): boolean {
+  const t = w.byIngested ? e.ingested : e.ts;
+  return t !== null && t !== undefined && t > w.from && t <= w.to;
 }
-
 /** The number of leading values `<= x` in a sorted array. */
 function upperBound(xs: readonly number[], x: number): number {
   let lo = 0;

@@ -38,7 +38,7 @@ const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 /**
  * Runs every enabled, scheduled rule when its interval has passed, over its look-back window,
  * recording gaps and catching them up. Rules due at the same time share one pass over the stored
- * events per time field (see SharedPass), each with its own window, cap and run record. A pass
+ * events (see SharedPass), each with its own window, cap and run record. A pass
  * pauses every few milliseconds so that the server keeps answering, and `stop` ends it at the next
  * pause: an execution is recorded whole (alerts, run record and covered time in one transaction) or
  * not at all, and an execution not recorded runs again at the next start.
@@ -122,34 +122,32 @@ export class Scheduler {
     });
     if (due.length === 0) return 0;
     const set = this.ruleSet(rules);
+    const outcomes = await this.pass(set, due);
+    if (outcomes === null) return 0; // stopped: nothing of this pass is recorded
     let n = 0;
-    for (const byIngested of [false, true]) {
-      const group = due.filter((d) => (d.rule.timeField === 'ingested') === byIngested);
-      if (group.length === 0) continue;
-      const outcomes = await this.pass(set, group, byIngested);
-      if (outcomes === null) return n; // stopped: nothing of this pass is recorded
-      for (const d of group) n += this.record(d, outcomes.get(d)!, now);
-    }
+    for (const d of due) n += this.record(d, outcomes.get(d)!, now);
     return n;
   }
 
-  /** One pass over the stored events for a group of due rules; null when stopped on the way. */
-  private async pass(set: ScheduledRuleSet, group: readonly DueRule[], byIngested: boolean): Promise<Map<DueRule, Array<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>> | null> {
+  /** One pass over the stored events for the due rules, whichever time each windows by; null when stopped on the way. */
+  private async pass(set: ScheduledRuleSet, group: readonly DueRule[]): Promise<Map<DueRule, Array<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>> | null> {
     const { store } = this.deps;
     const windows: PassWindow[] = [];
     const planned: Array<{ d: DueRule; w: PlannedWindow }> = [];
     for (const d of group)
       for (const w of d.plan.windows) {
-        windows.push({ rule: d.place, from: w.from, to: w.to });
+        windows.push({ rule: d.place, from: w.from, to: w.to, byIngested: d.rule.timeField === 'ingested' });
         planned.push({ d, w });
       }
     const t0 = this.elapsed();
-    const pass = new SharedPass(set, windows, byIngested);
+    const pass = new SharedPass(set, windows);
     // the indices some due rule reads, by name (each rule's own patterns apply per event)
     const names = new Set<string>();
     for (const d of group) for (const name of store.events.resolve(d.rule.indexPatterns)) names.add(name);
     if (names.size > 0) {
-      const events = store.events.scan({ patterns: [...names], after: Math.min(...windows.map((w) => w.from)), upTo: Math.max(...windows.map((w) => w.to)), timeField: byIngested ? 'ingested' : 'timestamp' });
+      const spans = SharedPass.spans(windows);
+      const range = (s: { from: number; to: number } | undefined): { after: number; upTo: number } | undefined => s && { after: s.from, upTo: s.to };
+      const events = store.events.scanArrivals({ patterns: [...names], timestamp: range(spans.timestamp), ingested: range(spans.ingested) });
       let sliceStart = performance.now();
       let k = 0;
       for (const e of events) {

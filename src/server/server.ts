@@ -291,7 +291,14 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     return { updated: vigil.store.alerts.setStatus(ids, v.status, vigil.clock.now()) };
   });
 
-  app.get('/api/rules', async () => ({ rules: vigil.ruleViews() }));
+  app.get('/api/rules', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const sort = typeof q.sort === 'string' ? q.sort : undefined;
+    if (sort !== undefined && !['cpu', 'events'].includes(sort)) return apiError(reply, 400, 'sort takes cpu or events');
+    const size = q.size === undefined ? undefined : Number(q.size);
+    if (size !== undefined && (!Number.isInteger(size) || size < 0)) return apiError(reply, 400, 'size must be a whole number');
+    return { rules: vigil.ruleViews({ sort, order: typeof q.order === 'string' ? q.order : undefined, size }) };
+  });
   app.get('/api/rules/_export', async (req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="rules_export.ndjson"').send(vigil.exportRules(csv((req.query as Record<string, unknown>).rule_id))));
   app.post('/api/rules/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;

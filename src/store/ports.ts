@@ -46,6 +46,12 @@ export interface EventScan {
   readonly timeField?: 'timestamp' | 'ingested';
 }
 
+/** Exclusive lower and inclusive upper bound, epoch ms. */
+export interface TimeRange {
+  readonly after: number;
+  readonly upTo: number;
+}
+
 export interface IndexInfo {
   readonly name: string;
   readonly docs: number;
@@ -64,6 +70,12 @@ export interface EventStore {
    * statement open between events: a caller may pause it, and use the store, between two of them.
    */
   scan(scan: EventScan): IterableIterator<StoredEvent>;
+  /**
+   * Events of the indices whose timestamp lies in `timestamp`, or whose ingest time lies in
+   * `ingested` (bounds as in EventScan; an absent range selects nothing), in arrival order, read a
+   * page at a time as `scan` is. One read serves rules that window by either time.
+   */
+  scanArrivals(q: { readonly patterns: readonly string[]; readonly timestamp?: TimeRange; readonly ingested?: TimeRange }): IterableIterator<StoredEvent>;
   /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */
   findByField(path: string, value: string, upTo: number | null, limit: number): StoredEvent[];
   /** Index names matching the patterns. */

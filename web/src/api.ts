@@ -34,6 +34,7 @@ export interface RunRecord {
   kind: string;
   started: number;
   durationMs: number;
+  cpuMs: number;
   windowFrom: number;
   windowTo: number;
   searched: number;
@@ -77,6 +78,14 @@ export interface RuleView {
   gaps: { total: number; unfilled: number };
   alerts: number;
   has_data: boolean;
+  /** What its runs of the last day cost: CPU time (its share of shared passes) and events examined. */
+  cost: RuleCost;
+}
+
+export interface RuleCost {
+  cpu_ms: number;
+  events: number;
+  runs: number;
 }
 
 export interface Health {
@@ -87,6 +96,7 @@ export interface Health {
   alerts: number;
   rules: { total: number; enabled: number; streaming: number };
   rule_lag: Array<{ rule_id: string; lag_ms: number | null }>;
+  expensive_rules: Array<{ rule_id: string; name: string; cpu_ms: number; events: number; runs: number }>;
   indices: Array<{ name: string; docs: number; firstSeen: number; lastSeen: number }>;
 }
 

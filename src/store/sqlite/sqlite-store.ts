@@ -21,6 +21,7 @@ import type {
   Store,
   StoredEvent,
   StoredRule,
+  TimeRange,
 } from '../ports.js';
 
 const SCHEMA = `
@@ -474,6 +475,30 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
       if (ids.length === 0) return;
       const names = nameOf();
       yield* mergeByTime(ids.map((idx) => pagesOf(idx, scan, names.get(idx) ?? '')), scan.timeField === 'ingested');
+    },
+    *scanArrivals(q) {
+      const ids = resolveIds(q.patterns);
+      if (ids.length === 0 || (!q.timestamp && !q.ingested)) return;
+      const names = nameOf();
+      const none = { after: 0, upTo: -1 };
+      const ts = q.timestamp ?? none;
+      const ing = q.ingested ?? none;
+      const idxIn = `idx IN (${ids.join(',')})`;
+      // where to start: the first row of either range (each found through its index)
+      const firstOf = (col: string, r: TimeRange): number | null => (db.prepare(`SELECT min(seq) AS s FROM events WHERE ${idxIn} AND ${col} > ? AND ${col} <= ?`).get(r.after, r.upTo) as { s: number | null }).s;
+      const starts = [q.timestamp ? firstOf('ts', ts) : null, q.ingested ? firstOf('ingested', ing) : null].filter((x): x is number => x !== null);
+      if (starts.length === 0) return;
+      // then the rows from there in seq order (the unary + keeps SQLite on the rowid, not the time indices)
+      const page = db.prepare(
+        `SELECT seq, idx, id, version, ts, ingested, source FROM events WHERE seq > ? AND +idx IN (${ids.join(',')}) AND ((+ts > ? AND +ts <= ?) OR (+ingested > ? AND +ingested <= ?)) ORDER BY seq LIMIT ${SCAN_PAGE}`,
+      );
+      type Row = { seq: number; idx: number; id: string; version: number; ts: number | null; ingested: number; source: string };
+      for (let last = Math.min(...starts) - 1; ; ) {
+        const rows = page.all(last, ts.after, ts.upTo, ing.after, ing.upTo) as Row[];
+        for (const r of rows) yield { index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, ingested: r.ingested, json: r.source };
+        if (rows.length < SCAN_PAGE) return;
+        last = rows[rows.length - 1]!.seq;
+      }
     },
     findByField(path, value, upTo, limit) {
       // an unindexed scan, newest first: used for one process's ancestry, not for searching

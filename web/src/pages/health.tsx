@@ -57,6 +57,20 @@ export function HealthPage(): ReactNode {
       />
       <EuiSpacer size="m" />
       <EuiTitle size="s">
+        <h3>Most expensive rules (CPU, last 24 h)</h3>
+      </EuiTitle>
+      <EuiBasicTable
+        data-test-subj="expensiveRules"
+        items={h.expensive_rules}
+        columns={[
+          { field: 'name', name: 'Rule', render: (n: string, r: { rule_id: string }) => <a href={`#/rules/${encodeURIComponent(r.rule_id)}`}>{n}</a> },
+          { field: 'cpu_ms', name: 'CPU', render: (ms: number) => fmtMs(ms) },
+          { field: 'events', name: 'Events examined', render: (n: number) => n.toLocaleString('en-US') },
+          { field: 'runs', name: 'Runs' },
+        ]}
+      />
+      <EuiSpacer size="m" />
+      <EuiTitle size="s">
         <h3>Rule run lag</h3>
       </EuiTitle>
       <EuiBasicTable items={lagged.slice(0, 50)} columns={[{ field: 'rule_id', name: 'Rule' }, { field: 'lag_ms', name: 'Lag', render: (l: number | null) => fmtMs(l) }]} />

@@ -17,7 +17,7 @@ import {
   type EuiBasicTableColumn,
 } from '@elastic/eui';
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { api, ApiError, type ImportResult, type RuleView, type RunRecord } from '../api';
+import { api, ApiError, type ImportResult, type RuleCost, type RuleView, type RunRecord } from '../api';
 import { AttackLinks } from './alert-detail';
 import { ExternalLink, fmtMs, fmtTime, HighlightEql, safeHref, Severity } from '../util';
 
@@ -46,6 +46,7 @@ export function RulesPage(): ReactNode {
     },
     { field: 'last_run', name: 'Last run', width: '150px', render: (run: RunRecord | null) => (run ? `${run.status} · ${fmtTime(run.started).slice(11)}` : '—') },
     { field: 'last_run', name: 'Duration', width: '80px', render: (run: RunRecord | null) => (run ? fmtMs(run.durationMs) : '—') },
+    { field: 'cost', name: 'CPU (24 h)', width: '90px', sortable: (r: RuleView) => r.cost.cpu_ms, render: (c: RuleCost) => <span title={`${c.events.toLocaleString('en-US')} events examined in ${c.runs} runs`}>{fmtMs(c.cpu_ms)}</span> },
     { field: 'alerts', name: 'Alerts', width: '70px', sortable: true },
     { field: 'gaps', name: 'Gaps', width: '60px', render: (g: { unfilled: number; total: number }) => `${g.unfilled}/${g.total}` },
     { field: 'problem', name: 'Errors', render: (p: string | null, r: RuleView) => p ?? r.last_run?.error ?? '' },
@@ -211,6 +212,7 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
           { field: 'kind', name: 'Kind' },
           { field: 'windowFrom', name: 'Window', render: (f: number, r: RunRecord) => `${fmtTime(f).slice(11)} → ${fmtTime(r.windowTo).slice(11)}` },
           { field: 'durationMs', name: 'Duration', render: (d: number) => fmtMs(d) },
+          { field: 'cpuMs', name: 'CPU', render: (d: number) => fmtMs(d) },
           { field: 'searched', name: 'Searched' },
           { field: 'matches', name: 'Matches' },
           { field: 'written', name: 'Written' },
