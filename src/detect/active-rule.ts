@@ -1,3 +1,4 @@
+import { createIndexMatcher } from '../core/index.js';
 import type { CompiledQuery } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
 
@@ -28,4 +29,15 @@ export function isStreamable(r: ActiveRule): boolean {
 /** Whether the scheduler runs the rule: enabled and runnable, and not streaming (a rule set to stream that cannot is scheduled). */
 export function isScheduled(r: ActiveRule): boolean {
   return r.enabled && r.compiled !== null && (!r.streaming || !isStreamable(r));
+}
+
+/** Whether an index name is one of the rule's indices, remembered per name (a pass asks per event). */
+export function ruleIndexMatcher(r: ActiveRule): (index: string) => boolean {
+  const match = createIndexMatcher(r.indexPatterns);
+  const seen = new Map<string, boolean>();
+  return (name) => {
+    let v = seen.get(name);
+    if (v === undefined) seen.set(name, (v = match(name)));
+    return v;
+  };
 }

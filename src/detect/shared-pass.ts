@@ -1,8 +1,8 @@
 import type { RuleMatch } from '../alerts/index.js';
-import { createIndexMatcher, JsonProjector, parseJsonObject, projection } from '../core/index.js';
+import { JsonProjector, parseJsonObject, projection } from '../core/index.js';
 import { RuleSet, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
-import type { StoredEvent } from '../store/index.js';
-import type { ActiveRule } from './active-rule.js';
+import type { StoredEvent, TimeRange } from '../store/index.js';
+import { ruleIndexMatcher, type ActiveRule } from './active-rule.js';
 import { EventBridge } from './matches.js';
 
 /** One rule over one window: `(from, to]` on the event's timestamp, or on its ingest time. */
@@ -41,7 +41,7 @@ export class ScheduledRuleSet {
       rules.map((r, i) => ({ rule: i, query: r.compiled!, eventCategoryField: r.rule.event_category_override })),
       { role: 'scan' },
     );
-    this.accepts = rules.map((r) => memoByName(createIndexMatcher(r.indexPatterns)));
+    this.accepts = rules.map(ruleIndexMatcher);
     this.projector = new JsonProjector(projection(this.set.fieldsScanned()));
   }
 
@@ -53,15 +53,6 @@ export class ScheduledRuleSet {
   }
 }
 
-function memoByName(f: (name: string) => boolean): (name: string) => boolean {
-  const seen = new Map<string, boolean>();
-  return (name) => {
-    let v = seen.get(name);
-    if (v === undefined) seen.set(name, (v = f(name)));
-    return v;
-  };
-}
-
 interface OpenWindow {
   readonly window: PassWindow;
   readonly matches: RuleMatch[];
@@ -71,19 +62,13 @@ interface OpenWindow {
   error: string | null;
 }
 
-/** The windows of rules that read one index, and the spans they cover on each time. */
+/** For one index: the time each field must lie in for some window of a rule that reads it (null: none). */
 interface IndexWindows {
-  readonly windows: OpenWindow[];
-  readonly ts: Span;
-  readonly ingested: Span;
+  readonly ts: TimeRange | null;
+  readonly ingested: TimeRange | null;
   /** The times of its events seen, to count each window's events at the end. */
   readonly tsSeen: number[];
   readonly ingestedSeen: number[];
-}
-
-interface Span {
-  readonly from: number;
-  readonly to: number;
 }
 
 /** Text in ASCII alone: its bytes are its characters, as the projector needs. */
@@ -92,8 +77,13 @@ const NOT_ASCII = /[^\u0000-\u007f]/; // eslint-disable-line no-control-regex
 /** What an event scanned by its fields is handed as: its hits are given the document after. */
 const NO_ID = {};
 
-const spanOf = (ws: readonly OpenWindow[]): Span => (ws.length === 0 ? { from: 0, to: -1 } : { from: Math.min(...ws.map((o) => o.window.from)), to: Math.max(...ws.map((o) => o.window.to)) });
-const inSpan = (s: Span, t: number | null | undefined): t is number => t !== null && t !== undefined && t > s.from && t <= s.to;
+/** The range that holds every window given on one time field (null: none windows by it). */
+function spanOf(ws: readonly PassWindow[], byIngested: boolean): TimeRange | null {
+  const on = ws.filter((w) => w.byIngested === byIngested);
+  return on.length === 0 ? null : { after: Math.min(...on.map((w) => w.from)), upTo: Math.max(...on.map((w) => w.to)) };
+}
+
+const inSpan = (s: TimeRange | null, t: number | null | undefined): t is number => s !== null && t !== null && t !== undefined && t > s.after && t <= s.upTo;
 
 /**
  * One pass over stored events (in arrival order, see `EventStore.scanArrivals`) for every window of
@@ -128,20 +118,16 @@ export class SharedPass {
     this.testsBefore = rules.set.testsByRule();
   }
 
-  /** The span of each time field the pass must read: every window's, over all indices. */
-  static spans(windows: readonly PassWindow[]): { timestamp: Span | undefined; ingested: Span | undefined } {
-    const of = (byIngested: boolean): Span | undefined => {
-      const ws = windows.filter((w) => w.byIngested === byIngested);
-      return ws.length === 0 ? undefined : { from: Math.min(...ws.map((w) => w.from)), to: Math.max(...ws.map((w) => w.to)) };
-    };
-    return { timestamp: of(false), ingested: of(true) };
+  /** What the pass must read of each time field: every window's range, over all indices. */
+  static spans(windows: readonly PassWindow[]): { timestamp: TimeRange | null; ingested: TimeRange | null } {
+    return { timestamp: spanOf(windows, false), ingested: spanOf(windows, true) };
   }
 
   private windowsOf(index: string): IndexWindows {
     let w = this.byIndex.get(index);
     if (!w) {
-      const windows = this.open.filter((o) => this.rules.accepted(o.window.rule, index));
-      w = { windows, ts: spanOf(windows.filter((o) => !o.window.byIngested)), ingested: spanOf(windows.filter((o) => o.window.byIngested)), tsSeen: [], ingestedSeen: [] };
+      const windows = this.open.filter((o) => this.rules.accepted(o.window.rule, index)).map((o) => o.window);
+      w = { ts: spanOf(windows, false), ingested: spanOf(windows, true), tsSeen: [], ingestedSeen: [] };
       this.byIndex.set(index, w);
     }
     return w;
@@ -188,8 +174,7 @@ export class SharedPass {
       for (const o of this.byRule[this.rules.set.ruleOf(code)]!) {
         if (!takes(o)) continue;
         const m = o.matcher!;
-        // an event of a later stage only: of use only while the sequence holds something
-        if ((code & 1) === 1 && m.idle()) continue;
+        if (this.rules.set.gated(code) && m.idle()) continue;
         this.feed(o, () => m.push(event));
       }
     }

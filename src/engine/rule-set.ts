@@ -977,6 +977,11 @@ export class RuleSet<R> {
     return this.slots.map((s) => s.tests);
   }
 
+  /** Whether a stateful code came of a later stage only (of use only while the sequence holds something). */
+  gated(code: StatefulCode): boolean {
+    return (code & 1) === 1;
+  }
+
   /** The rule (its place among the entries) of a stateful code. */
   ruleOf(code: StatefulCode): number {
     return code >> 1;
@@ -989,7 +994,7 @@ export class RuleSet<R> {
 
   /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
   wants(code: StatefulCode): boolean {
-    return (code & 1) === 0 || !this.slots[code >> 1]!.matcher!.idle();
+    return !this.gated(code) || !this.slots[this.ruleOf(code)]!.matcher!.idle();
   }
 
   /**

@@ -74,11 +74,6 @@ export class Scheduler {
     return best;
   }
 
-  /** Whether a pass is under way. */
-  get busy(): boolean {
-    return this.running !== null;
-  }
-
   /**
    * Executes every rule that is due at the clock's current time. Returns how many executions ran.
    * A call while a pass runs waits for it and runs nothing more (the next tick will).
@@ -141,13 +136,11 @@ export class Scheduler {
       }
     const t0 = this.elapsed();
     const pass = new SharedPass(set, windows);
-    // the indices some due rule reads, by name (each rule's own patterns apply per event)
-    const names = new Set<string>();
-    for (const d of group) for (const name of store.events.resolve(d.rule.indexPatterns)) names.add(name);
-    if (names.size > 0) {
+    // the stored indices some due rule reads, by name (each rule's own patterns apply per event)
+    const names = store.events.indices().map((i) => i.name).filter((name) => group.some((d) => set.accepted(d.place, name)));
+    if (names.length > 0) {
       const spans = SharedPass.spans(windows);
-      const range = (s: { from: number; to: number } | undefined): { after: number; upTo: number } | undefined => s && { after: s.from, upTo: s.to };
-      const events = store.events.scanArrivals({ patterns: [...names], timestamp: range(spans.timestamp), ingested: range(spans.ingested) });
+      const events = store.events.scanArrivals({ patterns: names, timestamp: spans.timestamp ?? undefined, ingested: spans.ingested ?? undefined });
       let sliceStart = performance.now();
       let k = 0;
       for (const e of events) {

@@ -65,15 +65,13 @@ export interface EventStore {
   /** The same, possibly on another thread; batches are applied in call order. */
   writeAsync(batch: readonly EventWrite[]): Promise<EventWriteResult[]>;
   get(index: string, id: string): StoredEvent | null;
-  /**
-   * Events in time order (then arrival order), by the scan's time field. The iterator holds no
-   * statement open between events: a caller may pause it, and use the store, between two of them.
-   */
+  /** Events in time order (then arrival order), by the scan's time field. */
   scan(scan: EventScan): IterableIterator<StoredEvent>;
   /**
    * Events of the indices whose timestamp lies in `timestamp`, or whose ingest time lies in
-   * `ingested` (bounds as in EventScan; an absent range selects nothing), in arrival order, read a
-   * page at a time as `scan` is. One read serves rules that window by either time.
+   * `ingested` (bounds as in EventScan; an absent range selects nothing), in arrival order. One read
+   * serves rules that window by either time. The iterator holds no statement open between events: a
+   * caller may pause it, and use the store, between two of them.
    */
   scanArrivals(q: { readonly patterns: readonly string[]; readonly timestamp?: TimeRange; readonly ingested?: TimeRange }): IterableIterator<StoredEvent>;
   /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */

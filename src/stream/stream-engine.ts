@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { BuiltAlert, RuleMatch } from '../alerts/index.js';
-import { createIndexMatcher, parseJsonObject } from '../core/index.js';
+import { parseJsonObject } from '../core/index.js';
 import { PASS_ALL, rawFilterOf, RawText, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
-import { EventBridge, isStreamable, writeMatches, type ActiveRule } from '../detect/index.js';
+import { EventBridge, isStreamable, ruleIndexMatcher, writeMatches, type ActiveRule } from '../detect/index.js';
 import type { Store, StoredEvent } from '../store/index.js';
 
 interface RuleStream {
@@ -18,21 +18,11 @@ interface RuleStream {
   counters: { searched: number; matches: number; written: number; existing: number; dropped: number; cpuMs: number; since: number };
 }
 
-
 /** A stateful stream whose matcher orders events by the stored time (@timestamp), so that time can move it on. */
 function movesWithStoredTime(s: RuleStream): boolean {
   const o = s.rule.rule.timestamp_override;
   return s.matcher !== null && s.lateness > 0 && (!o || o === 'event.ingested');
 }
-
-const memoByName = (f: (name: string) => boolean): ((name: string) => boolean) => {
-  const seen = new Map<string, boolean>();
-  return (name) => {
-    let v = seen.get(name);
-    if (v === undefined) seen.set(name, (v = f(name)));
-    return v;
-  };
-};
 
 /**
  * Matches events as they are ingested, for rules in streaming mode, through one rule set: each
@@ -70,7 +60,7 @@ export class StreamEngine {
         rule: r,
         matcher: null,
         lateness: r.compiled!.kind === 'event' ? 0 : Math.max(0, r.lookbackMs - r.intervalMs),
-        accepts: memoByName(createIndexMatcher(r.indexPatterns)),
+        accepts: ruleIndexMatcher(r),
         // the matcher orders by @timestamp (the stored time) unless the rule overrides it with
         // another event field: then every event is read, since a skipped one could not move time on
         raw: !r.rule.timestamp_override || r.rule.timestamp_override === 'event.ingested' ? rawFilterOf(r.compiled!.ast) : PASS_ALL,

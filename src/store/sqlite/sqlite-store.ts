@@ -381,37 +381,6 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
 /** Rows read per page of a scan. */
 const SCAN_PAGE = 2000;
 
-/** Merges per-index scans, each in (time, seq) order, into one such order; time is `ts` or `ingested`. */
-function* mergeByTime(sources: Array<Generator<StoredEvent>>, byIngested: boolean): Generator<StoredEvent> {
-  if (sources.length === 1) {
-    yield* sources[0]!;
-    return;
-  }
-  const keyOf = (e: StoredEvent): number => (byIngested ? (e.ingested ?? 0) : (e.ts ?? -Infinity));
-  // few indices: a linear pick of the smallest head is cheaper than a heap
-  const heads: Array<{ e: StoredEvent; key: number; src: Generator<StoredEvent> }> = [];
-  for (const src of sources) {
-    const n = src.next();
-    if (!n.done) heads.push({ e: n.value, key: keyOf(n.value), src });
-  }
-  while (heads.length > 0) {
-    let b = 0;
-    for (let i = 1; i < heads.length; i++) {
-      const x = heads[i]!;
-      const y = heads[b]!;
-      if (x.key < y.key || (x.key === y.key && x.e.seq < y.e.seq)) b = i;
-    }
-    const h = heads[b]!;
-    yield h.e;
-    const n = h.src.next();
-    if (n.done) heads.splice(b, 1);
-    else {
-      h.e = n.value;
-      h.key = keyOf(n.value);
-    }
-  }
-}
-
 function createEventStore(db: Database.Database, writeAsync: ((batch: readonly EventWrite[]) => Promise<EventWriteResult[]>) | null): EventStore {
   let writer: ((batch: readonly EventWrite[]) => EventWriteResult[]) | null = null;
   const writeBatch = (batch: readonly EventWrite[]): EventWriteResult[] => (writer ??= createEventWriter(db))(batch);
@@ -429,37 +398,6 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
   };
   const nameOf = (): Map<number, string> => new Map([...indexIds()].map(([n, i]) => [i, n]));
 
-  /**
-   * One index's events in the scan's time order, read a page at a time: no statement stays open
-   * between pages, so a caller may pause between events (and the connection serve other queries)
-   * without holding the database busy. Events without a time come first, as ORDER BY puts NULLs.
-   */
-  const pagesOf = function* (idx: number, scan: EventScan, name: string): Generator<StoredEvent> {
-    const col = scan.timeField === 'ingested' ? 'ingested' : 'ts';
-    const cols = 'seq, id, version, ts, ingested, source';
-    type Row = { seq: number; id: string; version: number; ts: number | null; ingested: number; source: string };
-    const toEvent = (r: Row): StoredEvent => ({ index: name, id: r.id, version: r.version, seq: r.seq, ts: r.ts, ingested: r.ingested, json: r.source });
-    if (col === 'ts' && scan.after === undefined) {
-      const nulls = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND ts IS NULL AND seq > ? ORDER BY seq LIMIT ${SCAN_PAGE}`);
-      for (let last = -1; ; ) {
-        const rows = nulls.all(idx, last) as Row[];
-        for (const r of rows) yield toEvent(r);
-        if (rows.length < SCAN_PAGE) break;
-        last = rows[rows.length - 1]!.seq;
-      }
-    }
-    const upTo = scan.upTo ?? Number.MAX_SAFE_INTEGER;
-    const first = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND ${col} > ? AND ${col} <= ? ORDER BY ${col}, seq LIMIT ${SCAN_PAGE}`);
-    const next = db.prepare(`SELECT ${cols} FROM events WHERE idx = ? AND (${col}, seq) > (?, ?) AND ${col} <= ? ORDER BY ${col}, seq LIMIT ${SCAN_PAGE}`);
-    let rows = first.all(idx, scan.after ?? -Number.MAX_VALUE, upTo) as Row[];
-    for (;;) {
-      for (const r of rows) yield toEvent(r);
-      if (rows.length < SCAN_PAGE) return;
-      const last = rows[rows.length - 1]!;
-      rows = next.all(idx, col === 'ts' ? last.ts : last.ingested, last.seq, upTo) as Row[];
-    }
-  };
-
   return {
     write: (batch) => writeBatch(batch),
     writeAsync: writeAsync ?? ((batch) => Promise.resolve(writeBatch(batch))),
@@ -473,13 +411,29 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
     *scan(scan: EventScan): IterableIterator<StoredEvent> {
       const ids = resolveIds(scan.patterns);
       if (ids.length === 0) return;
+      const col = scan.timeField === 'ingested' ? 'ingested' : 'ts';
+      const where = [`idx IN (${ids.join(',')})`];
+      const args: number[] = [];
+      if (scan.after !== undefined) {
+        where.push(`${col} > ?`);
+        args.push(scan.after);
+      }
+      if (scan.upTo !== undefined) {
+        where.push(`${col} <= ?`);
+        args.push(scan.upTo);
+      }
       const names = nameOf();
-      yield* mergeByTime(ids.map((idx) => pagesOf(idx, scan, names.get(idx) ?? '')), scan.timeField === 'ingested');
+      const stmt = db.prepare(`SELECT seq, idx, id, version, ts, ingested, source FROM events WHERE ${where.join(' AND ')} ORDER BY ${col}, seq`);
+      for (const r of stmt.iterate(...args) as IterableIterator<{ seq: number; idx: number; id: string; version: number; ts: number | null; ingested: number; source: string }>) {
+        yield { index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, ingested: r.ingested, json: r.source };
+      }
     },
     *scanArrivals(q) {
       const ids = resolveIds(q.patterns);
       if (ids.length === 0 || (!q.timestamp && !q.ingested)) return;
       const names = nameOf();
+      // a page at a time: no statement stays open between pages, so the caller may pause between
+      // events, and the connection serve other queries meanwhile
       const none = { after: 0, upTo: -1 };
       const ts = q.timestamp ?? none;
       const ing = q.ingested ?? none;
