@@ -26,30 +26,53 @@ export interface WindowOutcome {
   readonly error: string | null;
 }
 
-/**
- * The scheduled rules as one rule set that only scans (a stateful rule gets a matcher per window of
- * each pass, see `SharedPass`). Built once per set of rules: building it costs far more than one
- * event, little against one pass.
- */
-export class ScheduledRuleSet {
+/** The scheduled rules that read one index, as one rule set that only scans. */
+export interface IndexRuleSet {
+  /** Entries are the rules' places among the scheduled rules. */
   readonly set: RuleSet<number>;
-  /** Per rule, whether an index name is one of its indices (memoised per name). */
-  private readonly accepts: Array<(index: string) => boolean>;
-
-  constructor(readonly rules: readonly ActiveRule[]) {
-    this.set = new RuleSet(
-      rules.map((r, i) => ({ rule: i, query: r.compiled!, eventCategoryField: r.rule.event_category_override })),
-      { role: 'scan' },
-    );
-    this.accepts = rules.map(ruleIndexMatcher);
-    this.projector = new JsonProjector(projection(this.set.fieldsScanned()));
-  }
-
+  /** Per entry (a stateful code's rule, see RuleSet.ruleOf), its place among the scheduled rules. */
+  readonly places: readonly number[];
   /** Reads of an event's text only the fields the rule set scans (see RuleSet.fieldsScanned). */
   readonly projector: JsonProjector;
+}
+
+/**
+ * The scheduled rules, and per index the rule set of those that read it (a stateful rule gets a
+ * matcher per window of each pass, see `SharedPass`). An index's rule set is built when the index
+ * is first read and shared by every index whose rules are the same: building one costs far more
+ * than one event, little against one pass, and an event is scanned only by the rules of its index.
+ */
+export class ScheduledRuleSet {
+  /** Per rule, whether an index name is one of its indices (memoised per name). */
+  private readonly accepts: Array<(index: string) => boolean>;
+  private readonly byIndex = new Map<string, IndexRuleSet>();
+  private readonly byRules = new Map<string, IndexRuleSet>();
+
+  constructor(readonly rules: readonly ActiveRule[]) {
+    this.accepts = rules.map(ruleIndexMatcher);
+  }
 
   accepted(rule: number, index: string): boolean {
     return this.accepts[rule]!(index);
+  }
+
+  /** The rule set of the rules that read `index`. */
+  forIndex(index: string): IndexRuleSet {
+    let part = this.byIndex.get(index);
+    if (part) return part;
+    const places = this.rules.map((_, i) => i).filter((i) => this.accepted(i, index));
+    const key = places.join(',');
+    part = this.byRules.get(key);
+    if (!part) {
+      const set = new RuleSet(
+        places.map((i) => ({ rule: i, query: this.rules[i]!.compiled!, eventCategoryField: this.rules[i]!.rule.event_category_override })),
+        { role: 'scan' },
+      );
+      part = { set, places, projector: new JsonProjector(projection(set.fieldsScanned())) };
+      this.byRules.set(key, part);
+    }
+    this.byIndex.set(index, part);
+    return part;
   }
 }
 
@@ -64,6 +87,7 @@ interface OpenWindow {
 
 /** For one index: the time each field must lie in for some window of a rule that reads it (null: none). */
 interface IndexWindows {
+  readonly part: IndexRuleSet;
   readonly ts: TimeRange | null;
   readonly ingested: TimeRange | null;
   /** The times of its events seen, to count each window's events at the end. */
@@ -100,7 +124,10 @@ export class SharedPass {
   private readonly bridge = new EventBridge();
   private readonly hits: Array<RuleSetHit<number>> = [];
   private readonly codes: StatefulCode[] = [];
-  private readonly testsBefore: number[];
+  /** Per event, the windows that take it, each with its matcher (null: an event query's hit). */
+  private readonly takers: Array<OpenWindow | Matcher | null> = [];
+  /** Per rule set used, the tests its rules had run before the pass (for their cost). */
+  private readonly testsBefore = new Map<IndexRuleSet, number[]>();
   private scanMs = 0;
 
   constructor(
@@ -115,7 +142,6 @@ export class SharedPass {
       this.byRule[w.rule]!.push(o);
       return o;
     });
-    this.testsBefore = rules.set.testsByRule();
   }
 
   /** What the pass must read of each time field: every window's range, over all indices. */
@@ -127,7 +153,9 @@ export class SharedPass {
     let w = this.byIndex.get(index);
     if (!w) {
       const windows = this.open.filter((o) => this.rules.accepted(o.window.rule, index)).map((o) => o.window);
-      w = { ts: spanOf(windows, false), ingested: spanOf(windows, true), tsSeen: [], ingestedSeen: [] };
+      const part = this.rules.forIndex(index);
+      if (!this.testsBefore.has(part)) this.testsBefore.set(part, part.set.testsByRule());
+      w = { part, ts: spanOf(windows, false), ingested: spanOf(windows, true), tsSeen: [], ingestedSeen: [] };
       this.byIndex.set(index, w);
     }
     return w;
@@ -146,10 +174,9 @@ export class SharedPass {
     const codes = this.codes;
     hits.length = 0;
     codes.length = 0;
-    const set = this.rules.set;
+    const { set, places, projector: pj } = w.part;
     // an ASCII text is scanned by the fields the rules read, taken from it without a parse; the
     // document is parsed only when some rule takes the event (other texts are parsed first)
-    const pj = this.rules.projector;
     let source: Record<string, unknown> | null = (e.source as Record<string, unknown> | undefined) ?? null;
     if (source === null && !NOT_ASCII.test(e.json) && pj.project(Buffer.from(e.json, 'latin1'), e.json, 0, e.json.length)) {
       set.scanFields(pj.values, pj.filled, pj.filledCount, NO_ID, hits, codes);
@@ -163,22 +190,32 @@ export class SharedPass {
     }
     this.scanMs += performance.now() - t0;
     if (hits.length === 0 && codes.length === 0) return;
+    // the windows that take the event, found before it is parsed: most events a stateful rule gets
+    // are for a later stage of a sequence that holds nothing yet, and need no parse
+    const takers = this.takers;
+    takers.length = 0;
+    for (const h of hits) for (const o of this.byRule[h.rule]!) if (this.takes(o, e)) takers.push(o, null);
+    for (const code of codes) {
+      const gated = set.gated(code);
+      for (const o of this.byRule[places[set.ruleOf(code)]!]!) if (this.takes(o, e) && !(gated && o.matcher!.idle())) takers.push(o, o.matcher);
+    }
+    if (takers.length === 0) return;
     source ??= JSON.parse(e.json) as Record<string, unknown>;
     const event = { _index: e.index, _id: e.id, _source: source };
-    for (let k = 0; k < hits.length; k++) hits[k] = { rule: hits[k]!.rule, hit: event };
     // what alert ids need of the event (its version and stored time), for the matches it may make
     this.bridge.register(source, e.version, e.ts);
-    const takes = (o: OpenWindow): boolean => o.error === null && inWindow(o.window, e) && this.rules.accepted(o.window.rule, e.index);
-    for (const h of hits) for (const o of this.byRule[h.rule]!) if (takes(o)) this.add(o, h.hit);
-    for (const code of codes) {
-      for (const o of this.byRule[this.rules.set.ruleOf(code)]!) {
-        if (!takes(o)) continue;
-        const m = o.matcher!;
-        if (this.rules.set.gated(code) && m.idle()) continue;
-        this.feed(o, () => m.push(event));
-      }
+    for (let k = 0; k < takers.length; k += 2) {
+      const o = takers[k] as OpenWindow;
+      const m = takers[k + 1] as Matcher | null;
+      if (m === null) this.add(o, event);
+      else this.feed(o, () => m.push(event));
     }
   }
+
+  private takes(o: OpenWindow, e: StoredEvent): boolean {
+    return o.error === null && inWindow(o.window, e) && this.rules.accepted(o.window.rule, e.index);
+  }
+
   private feed(o: OpenWindow, step: () => Array<EventHit | SequenceHit>): void {
     const t0 = performance.now();
     try {
@@ -201,7 +238,8 @@ export class SharedPass {
       iw.ingestedSeen.sort((a, b) => a - b);
     }
     for (const o of this.open) if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
-    const tests = this.rules.set.testsByRule().map((n, i) => n - this.testsBefore[i]!);
+    const tests = new Array<number>(this.rules.rules.length).fill(0);
+    for (const [part, before] of this.testsBefore) part.set.testsByRule().forEach((n, k) => (tests[part.places[k]!]! += n - before[k]!));
     const totalTests = tests.reduce((a, b) => a + b, 0);
     return this.open.map((o) => {
       const share = totalTests === 0 ? 0 : (this.scanMs * tests[o.window.rule]!) / totalTests / this.byRule[o.window.rule]!.length;
