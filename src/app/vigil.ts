@@ -25,6 +25,9 @@ export interface VigilConfig {
   readonly outputOptions?: OutputOptions;
   readonly retention?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
   readonly log?: (line: string) => void;
+  /** Threads the scheduler's passes scan on, and the ranges they take turns by (see SchedulerDeps). */
+  readonly scanThreads?: number;
+  readonly scanRange?: number;
 }
 
 export interface IngestItem {
@@ -88,7 +91,7 @@ export class Vigil {
   ) {
     this.outputs = new OutputDispatcher(config.outputs ?? [], config.outputOptions);
     const onAlerts = (alerts: BuiltAlert[]): void => this.outputs.send(alerts.map((a) => a.doc));
-    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts });
+    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange });
     this.stream = new StreamEngine(store, onAlerts);
     this.started = clock.now();
     this.ingested.since = this.started;
@@ -117,7 +120,8 @@ export class Vigil {
       body: r as unknown as Record<string, unknown>,
       origin,
       updated: now,
-      enabled: overwriteFlags?.enabled,
+      // a deprecated rule (Elastic no longer ships it) is loaded disabled, as the hunt skips it
+      enabled: overwriteFlags?.enabled ?? (known ? undefined : r.metadata?.maturity === 'deprecated' ? false : undefined),
       streaming: known ? undefined : this.config.streamingDefault === true,
     });
   }
@@ -125,6 +129,7 @@ export class Vigil {
   refreshRules(): void {
     this.registry.refresh(this.store.rules.list());
     this.stream.sync(this.registry.rules, this.clock.now());
+    this.scheduler.prepare();
   }
 
   // ---- ingest -------------------------------------------------------------------------------
@@ -424,6 +429,7 @@ export class Vigil {
       alerts: this.store.alerts.count(),
       rules: { total: this.registry.rules.length, enabled: this.registry.rules.filter((r) => r.enabled).length, streaming: this.stream.active },
       rule_lag: lag,
+      scheduler: this.scheduler.threads(),
       // the ten rules whose runs of the last day took most CPU
       expensive_rules: [...this.ruleCosts()]
         .sort((a, b) => b[1].cpuMs - a[1].cpuMs)

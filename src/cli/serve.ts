@@ -20,6 +20,7 @@ export interface ServeOpts {
   readonly retention?: string;
   readonly retentionSize?: string;
   readonly tick: string;
+  readonly scanThreads?: string;
   readonly bodyLimit?: string;
 }
 
@@ -63,6 +64,14 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     }
     retention.maxBytes = b;
   }
+  let scanThreads: number | undefined;
+  if (opts.scanThreads !== undefined) {
+    scanThreads = Number(opts.scanThreads);
+    if (!Number.isInteger(scanThreads) || scanThreads < 0 || scanThreads > 64) {
+      io.err(`vigil serve: --scan-threads takes a whole number from 0 to 64, not '${opts.scanThreads}'\n`);
+      return 2;
+    }
+  }
   const rulePaths = [...(opts.bundledRules ? [bundledRulesDir()] : []), ...(opts.rules ?? [])];
   const vigil = await Vigil.open({
     dataDir: opts.data,
@@ -72,6 +81,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     outputs: (opts.output ?? []).map(parseOutputSpec),
     retention,
     log: (s) => io.err(`${s}\n`),
+    scanThreads,
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;

@@ -1,6 +1,6 @@
 import { createIndexMatcher } from '../core/index.js';
-import type { CompiledQuery } from '../engine/index.js';
-import type { Rule } from '../rules/index.js';
+import { compileQuery, type CompiledQuery } from '../engine/index.js';
+import { parseDateMath, parseDuration, type Rule } from '../rules/index.js';
 
 /** A rule ready to run: the model, its compiled query, and its schedule in milliseconds. */
 export interface ActiveRule {
@@ -39,5 +39,43 @@ export function ruleIndexMatcher(r: ActiveRule): (index: string) => boolean {
     let v = seen.get(name);
     if (v === undefined) seen.set(name, (v = match(name)));
     return v;
+  };
+}
+
+/** A rule's query compiled, or why it cannot run. */
+export function compileRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
+  if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}' is not run by Vigil yet (EQL rules are)` };
+  if (!rule.query) return { compiled: null, problem: 'the rule has no query' };
+  const r = compileQuery(rule.query, {
+    timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp',
+    eventCategoryField: rule.event_category_override ?? 'event.category',
+  });
+  if (!r.ok) {
+    const d = r.diagnostics.find((x) => x.severity === 'error');
+    return { compiled: null, problem: `query does not compile: ${d?.message ?? 'unknown error'}` };
+  }
+  return { compiled: r.query, problem: null };
+}
+
+/** The key under which a rule's compiled query stays the same (see compileRule). */
+export function compileKey(rule: Rule): string {
+  return JSON.stringify([rule.type, rule.query, rule.timestamp_override, rule.event_category_override, rule.language]);
+}
+
+/** A rule ready to run, from its model and flags (its query compiled unless given). */
+export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, compiled: { compiled: CompiledQuery | null; problem: string | null } = compileRule(rule)): ActiveRule {
+  const intervalMs = parseDuration(rule.interval) ?? 300_000;
+  const fromOffset = parseDateMath(rule.from);
+  const lookbackMs = fromOffset !== null && fromOffset < 0 ? -fromOffset : intervalMs;
+  return {
+    rule,
+    enabled,
+    streaming,
+    compiled: compiled.compiled,
+    problem: compiled.problem,
+    intervalMs,
+    lookbackMs: Math.max(lookbackMs, intervalMs),
+    indexPatterns: rule.index && rule.index.length > 0 ? rule.index : DEFAULT_INDEX_PATTERNS,
+    timeField: rule.timestamp_override === 'event.ingested' ? 'ingested' : 'timestamp',
   };
 }

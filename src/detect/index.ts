@@ -1,3 +1,3 @@
-export { DEFAULT_INDEX_PATTERNS, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from './active-rule.js';
+export { activeRule, compileKey, compileRule, DEFAULT_INDEX_PATTERNS, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from './active-rule.js';
 export { EventBridge, writeMatches, type WriteOutcome } from './matches.js';
-export { ScheduledRuleSet, SharedPass, type PassWindow, type WindowOutcome } from './shared-pass.js';
+export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type IndexRuleSet, type PassCandidate, type PassWindow, type ScanSummary, type WindowOutcome } from './shared-pass.js';

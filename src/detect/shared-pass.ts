@@ -79,13 +79,12 @@ export class ScheduledRuleSet {
 interface OpenWindow {
   readonly window: PassWindow;
   readonly matches: RuleMatch[];
-  /** Stateful rules: a matcher of its own for this window (events come in arrival order: it orders them). */
   readonly matcher: Matcher | null;
   matcherMs: number;
   error: string | null;
 }
 
-/** For one index: the time each field must lie in for some window of a rule that reads it (null: none). */
+/** For one index: its rule set, the time each field must lie in for some window of a rule that reads it (null: none). */
 interface IndexWindows {
   readonly part: IndexRuleSet;
   readonly ts: TimeRange | null;
@@ -94,9 +93,6 @@ interface IndexWindows {
   readonly tsSeen: number[];
   readonly ingestedSeen: number[];
 }
-
-/** Text in ASCII alone: its bytes are its characters, as the projector needs. */
-const NOT_ASCII = /[^\u0000-\u007f]/; // eslint-disable-line no-control-regex
 
 /** What an event scanned by its fields is handed as: its hits are given the document after. */
 const NO_ID = {};
@@ -109,26 +105,154 @@ function spanOf(ws: readonly PassWindow[], byIngested: boolean): TimeRange | nul
 
 const inSpan = (s: TimeRange | null, t: number | null | undefined): t is number => s !== null && t !== null && t !== undefined && t > s.after && t <= s.upTo;
 
+/** What the scan half of a pass tells the feed half at the end. */
+export interface ScanSummary {
+  /** Per window (in the order given), the events of its rule's indices within it. */
+  readonly searched: readonly number[];
+  /** Per rule (place), the filters the scan tested for it. */
+  readonly tests: readonly number[];
+  /** Time spent scanning, ms. */
+  readonly scanMs: number;
+}
+
+/** What the pass must read of each time field: every window's range, over all indices. */
+export function passSpans(windows: readonly PassWindow[]): { timestamp: TimeRange | null; ingested: TimeRange | null } {
+  return { timestamp: spanOf(windows, false), ingested: spanOf(windows, true) };
+}
+
 /**
- * One pass over stored events (in arrival order, see `EventStore.scanArrivals`) for every window of
- * the rules due together, whichever time each windows by: each event is parsed once and scanned once
- * by the rule set, and a hit counts for a window only when the event lies in it and in the rule's
- * indices. So rules due at the same time share the read, the parse and the index lookups, and each
- * keeps its own window, and so its own results: the same as running it alone over its window.
+ * The scan half of a pass: which rules may take each event. It keeps no matcher, so it can run on
+ * another thread than the feed half (the scheduler's scan thread): it reads events, projects them by
+ * the fields the rules of their index read and scans them with those rules' index, and hands on
+ * only the events some rule may take, with the rules' places and stateful codes.
  */
-export class SharedPass {
+export class PassScan {
+  private readonly byIndex = new Map<string, IndexWindows>();
+  private readonly ruleHits: Array<RuleSetHit<number>> = [];
+  private readonly ruleCodes: StatefulCode[] = [];
+  /** Of the last event scanned that some rule may take: the places of the event queries it meets. */
+  readonly hits: number[] = [];
+  /** And its stateful codes, by place: `place * 2`, plus 1 for a later stage only (see RuleSet.gated). */
+  readonly codes: number[] = [];
+  /** And its document, when the scan had to parse it (a text not in ASCII alone). */
+  parsed: Record<string, unknown> | null = null;
+  private readonly testsBefore = new Map<IndexRuleSet, number[]>();
+  private scanMs = 0;
+
+  constructor(
+    private readonly rules: ScheduledRuleSet,
+    private readonly windows: readonly PassWindow[],
+  ) {}
+
+  private windowsOf(index: string): IndexWindows {
+    let w = this.byIndex.get(index);
+    if (!w) {
+      const windows = this.windows.filter((x) => this.rules.accepted(x.rule, index));
+      const part = this.rules.forIndex(index);
+      if (!this.testsBefore.has(part)) this.testsBefore.set(part, part.set.testsByRule());
+      w = { part, ts: spanOf(windows, false), ingested: spanOf(windows, true), tsSeen: [], ingestedSeen: [] };
+      this.byIndex.set(index, w);
+    }
+    return w;
+  }
+
+  /** The text of the last event scanned as UTF-8, its first `size` bytes (see `bytes`). */
+  private scratch = Buffer.alloc(1 << 16);
+  size = 0;
+  /** Whether the last event scanned was in ASCII alone (its UTF-8 bytes are its characters). */
+  ascii = false;
+
+  /** The UTF-8 bytes of the last event scanned (valid until the next scan). */
+  get bytes(): Uint8Array {
+    return this.scratch.subarray(0, this.size);
+  }
+
+  /** Scans one stored event, given as its text (or its document); true when some rule may take it (see `hits`, `codes`, `parsed`). */
+  scan(index: string, ts: number | null, ingested: number | null, text: string, source?: Record<string, unknown>): boolean {
+    const w = this.windowsOf(index);
+    const byTs = inSpan(w.ts, ts);
+    const byIngested = inSpan(w.ingested, ingested);
+    if (!byTs && !byIngested) return false;
+    if (byTs) w.tsSeen.push(ts!);
+    if (byIngested) w.ingestedSeen.push(ingested!);
+    const t0 = performance.now();
+    const hits = this.ruleHits;
+    const codes = this.ruleCodes;
+    hits.length = 0;
+    codes.length = 0;
+    this.parsed = null;
+    const { set, places, projector: pj } = w.part;
+    // an ASCII text is scanned by the fields the rules read, taken from it without a parse; the
+    // document is parsed only when some rule takes the event (other texts are parsed here). The text
+    // is written as UTF-8: it is ASCII alone when it takes one byte a character
+    if (this.scratch.length < text.length * 3) this.scratch = Buffer.alloc(Math.max(text.length * 3, this.scratch.length * 2));
+    this.size = this.scratch.write(text, 0, 'utf8');
+    this.ascii = this.size === text.length;
+    const projected = source === undefined && this.ascii && pj.project(this.scratch, text, 0, text.length);
+    if (projected) set.scanFields(pj.values, pj.filled, pj.filledCount, NO_ID, hits, codes);
+    else {
+      if (source === undefined) {
+        const parsed = parseJsonObject(text!);
+        if (!parsed.ok) return false; // the store holds only JSON objects; a damaged one is not matched
+        source = parsed.value;
+      }
+      this.parsed = source;
+      set.scan({ _index: index, _id: '', _source: source }, hits, codes);
+    }
+    this.scanMs += performance.now() - t0;
+    if (hits.length === 0 && codes.length === 0) return false;
+    this.hits.length = 0;
+    this.codes.length = 0;
+    for (const h of hits) this.hits.push(h.rule);
+    for (const c of codes) this.codes.push(places[set.ruleOf(c)]! * 2 + (set.gated(c) ? 1 : 0));
+    return true;
+  }
+
+  /** Ends the scan. */
+  summary(): ScanSummary {
+    for (const iw of this.byIndex.values()) {
+      iw.tsSeen.sort((a, b) => a - b);
+      iw.ingestedSeen.sort((a, b) => a - b);
+    }
+    const tests = new Array<number>(this.rules.rules.length).fill(0);
+    for (const [part, before] of this.testsBefore) part.set.testsByRule().forEach((n, k) => (tests[part.places[k]!]! += n - before[k]!));
+    return { searched: this.windows.map((w) => this.searched(w)), tests, scanMs: this.scanMs };
+  }
+
+  /** Events of the rule's indices within the window, counted from the times seen per index. */
+  private searched(w: PassWindow): number {
+    let n = 0;
+    for (const [index, iw] of this.byIndex) {
+      if (!this.rules.accepted(w.rule, index)) continue;
+      const times = w.byIngested ? iw.ingestedSeen : iw.tsSeen;
+      n += upperBound(times, w.to) - upperBound(times, w.from);
+    }
+    return n;
+  }
+}
+
+/** An event the scan half handed on, as the feed half needs it. */
+export interface PassCandidate {
+  readonly index: string;
+  readonly id: string;
+  readonly version: number;
+  readonly ts: number | null;
+  readonly ingested: number | null;
+}
+
+/**
+ * The feed half of a pass: per window of a due rule, the events that rule's window takes, in arrival
+ * order, to its own matcher (for a stateful rule) or as matches (for an event query). It parses an
+ * event only when some window takes it: most events a stateful rule is handed are for a later stage
+ * of a sequence that holds nothing yet.
+ */
+export class PassFeed {
   private readonly open: OpenWindow[];
   /** Per rule, its windows in this pass. */
   private readonly byRule: OpenWindow[][];
-  private readonly byIndex = new Map<string, IndexWindows>();
   private readonly bridge = new EventBridge();
-  private readonly hits: Array<RuleSetHit<number>> = [];
-  private readonly codes: StatefulCode[] = [];
   /** Per event, the windows that take it, each with its matcher (null: an event query's hit). */
   private readonly takers: Array<OpenWindow | Matcher | null> = [];
-  /** Per rule set used, the tests its rules had run before the pass (for their cost). */
-  private readonly testsBefore = new Map<IndexRuleSet, number[]>();
-  private scanMs = 0;
 
   constructor(
     private readonly rules: ScheduledRuleSet,
@@ -144,63 +268,18 @@ export class SharedPass {
     });
   }
 
-  /** What the pass must read of each time field: every window's range, over all indices. */
-  static spans(windows: readonly PassWindow[]): { timestamp: TimeRange | null; ingested: TimeRange | null } {
-    return { timestamp: spanOf(windows, false), ingested: spanOf(windows, true) };
-  }
-
-  private windowsOf(index: string): IndexWindows {
-    let w = this.byIndex.get(index);
-    if (!w) {
-      const windows = this.open.filter((o) => this.rules.accepted(o.window.rule, index)).map((o) => o.window);
-      const part = this.rules.forIndex(index);
-      if (!this.testsBefore.has(part)) this.testsBefore.set(part, part.set.testsByRule());
-      w = { part, ts: spanOf(windows, false), ingested: spanOf(windows, true), tsSeen: [], ingestedSeen: [] };
-      this.byIndex.set(index, w);
-    }
-    return w;
-  }
-
-  /** One stored event. */
-  push(e: StoredEvent): void {
-    const w = this.windowsOf(e.index);
-    const byTs = inSpan(w.ts, e.ts);
-    const byIngested = inSpan(w.ingested, e.ingested);
-    if (!byTs && !byIngested) return;
-    if (byTs) w.tsSeen.push(e.ts!);
-    if (byIngested) w.ingestedSeen.push(e.ingested!);
-    const t0 = performance.now();
-    const hits = this.hits;
-    const codes = this.codes;
-    hits.length = 0;
-    codes.length = 0;
-    const { set, places, projector: pj } = w.part;
-    // an ASCII text is scanned by the fields the rules read, taken from it without a parse; the
-    // document is parsed only when some rule takes the event (other texts are parsed first)
-    let source: Record<string, unknown> | null = (e.source as Record<string, unknown> | undefined) ?? null;
-    if (source === null && !NOT_ASCII.test(e.json) && pj.project(Buffer.from(e.json, 'latin1'), e.json, 0, e.json.length)) {
-      set.scanFields(pj.values, pj.filled, pj.filledCount, NO_ID, hits, codes);
-    } else {
-      if (source === null) {
-        const parsed = parseJsonObject(e.json);
-        if (!parsed.ok) return; // the store holds only JSON objects; a damaged one is not matched
-        source = parsed.value;
-      }
-      set.scan({ _index: e.index, _id: e.id, _source: source }, hits, codes);
-    }
-    this.scanMs += performance.now() - t0;
-    if (hits.length === 0 && codes.length === 0) return;
-    // the windows that take the event, found before it is parsed: most events a stateful rule gets
-    // are for a later stage of a sequence that holds nothing yet, and need no parse
+  /** One event the scan handed on, with its places and codes (see PassScan), and its document on demand. */
+  take(e: PassCandidate, hits: ArrayLike<number>, codes: ArrayLike<number>, doc: () => Record<string, unknown>): void {
     const takers = this.takers;
     takers.length = 0;
-    for (const h of hits) for (const o of this.byRule[h.rule]!) if (this.takes(o, e)) takers.push(o, null);
-    for (const code of codes) {
-      const gated = set.gated(code);
-      for (const o of this.byRule[places[set.ruleOf(code)]!]!) if (this.takes(o, e) && !(gated && o.matcher!.idle())) takers.push(o, o.matcher);
+    for (let i = 0; i < hits.length; i++) for (const o of this.byRule[hits[i]!]!) if (this.takes(o, e)) takers.push(o, null);
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
+      const gated = (code & 1) === 1;
+      for (const o of this.byRule[code >> 1]!) if (this.takes(o, e) && !(gated && o.matcher!.idle())) takers.push(o, o.matcher);
     }
     if (takers.length === 0) return;
-    source ??= JSON.parse(e.json) as Record<string, unknown>;
+    const source = doc();
     const event = { _index: e.index, _id: e.id, _source: source };
     // what alert ids need of the event (its version and stored time), for the matches it may make
     this.bridge.register(source, e.version, e.ts);
@@ -212,8 +291,9 @@ export class SharedPass {
     }
   }
 
-  private takes(o: OpenWindow, e: StoredEvent): boolean {
-    return o.error === null && inWindow(o.window, e) && this.rules.accepted(o.window.rule, e.index);
+  private takes(o: OpenWindow, e: PassCandidate): boolean {
+    const t = o.window.byIngested ? e.ingested : e.ts;
+    return o.error === null && t !== null && t > o.window.from && t <= o.window.to && this.rules.accepted(o.window.rule, e.index);
   }
 
   private feed(o: OpenWindow, step: () => Array<EventHit | SequenceHit>): void {
@@ -232,37 +312,48 @@ export class SharedPass {
   }
 
   /** Ends the pass: stateful rules report what they hold; one outcome per window, in the order given. */
-  finish(): WindowOutcome[] {
-    for (const iw of this.byIndex.values()) {
-      iw.tsSeen.sort((a, b) => a - b);
-      iw.ingestedSeen.sort((a, b) => a - b);
-    }
+  finish(scan: ScanSummary): WindowOutcome[] {
     for (const o of this.open) if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
-    const tests = new Array<number>(this.rules.rules.length).fill(0);
-    for (const [part, before] of this.testsBefore) part.set.testsByRule().forEach((n, k) => (tests[part.places[k]!]! += n - before[k]!));
-    const totalTests = tests.reduce((a, b) => a + b, 0);
-    return this.open.map((o) => {
-      const share = totalTests === 0 ? 0 : (this.scanMs * tests[o.window.rule]!) / totalTests / this.byRule[o.window.rule]!.length;
-      return { window: o.window, searched: this.searched(o.window), matches: o.matches, cpuMs: o.matcherMs + share, error: o.error };
+    const totalTests = scan.tests.reduce((a, b) => a + b, 0);
+    return this.open.map((o, i) => {
+      const share = totalTests === 0 ? 0 : (scan.scanMs * scan.tests[o.window.rule]!) / totalTests / this.byRule[o.window.rule]!.length;
+      return { window: o.window, searched: scan.searched[i]!, matches: o.matches, cpuMs: o.matcherMs + share, error: o.error };
     });
   }
+}
 
-  /** Events of the rule's indices within the window, counted from the times seen per index. */
-  private searched(w: PassWindow): number {
-    let n = 0;
-    for (const [index, iw] of this.byIndex) {
-      if (!this.rules.accepted(w.rule, index)) continue;
-      const times = w.byIngested ? iw.ingestedSeen : iw.tsSeen;
-      n += upperBound(times, w.to) - upperBound(times, w.from);
-    }
-    return n;
+/**
+ * One pass over stored events (in arrival order, see `EventStore.scanArrivals`) for every window of
+ * the rules due together, whichever time each windows by, on one thread: each event is scanned once
+ * by the rules of its index and parsed at most once, and a hit counts for a window only when the
+ * event lies in it and in the rule's indices. So rules due at the same time share the read, the
+ * parse and the index lookups, and each keeps its own window, and so its own results: the same as
+ * running it alone over its window. (The scheduler may instead run the scan half on a thread of
+ * its own and feed its candidates here through `PassFeed`.)
+ */
+export class SharedPass {
+  private readonly scanHalf: PassScan;
+  private readonly feedHalf: PassFeed;
+
+  constructor(rules: ScheduledRuleSet, windows: readonly PassWindow[]) {
+    this.scanHalf = new PassScan(rules, windows);
+    this.feedHalf = new PassFeed(rules, windows);
+  }
+
+  /** One stored event. */
+  push(e: StoredEvent): void {
+    const s = this.scanHalf;
+    if (!s.scan(e.index, e.ts, e.ingested ?? null, e.json, e.source as Record<string, unknown> | undefined)) return;
+    const candidate: PassCandidate = { index: e.index, id: e.id, version: e.version, ts: e.ts, ingested: e.ingested ?? null };
+    this.feedHalf.take(candidate, s.hits, s.codes, () => s.parsed ?? (JSON.parse(e.json) as Record<string, unknown>));
+  }
+
+  /** Ends the pass: one outcome per window, in the order given. */
+  finish(): WindowOutcome[] {
+    return this.feedHalf.finish(this.scanHalf.summary());
   }
 }
 
-function inWindow(w: PassWindow, e: StoredEvent): boolean {
-  const t = w.byIngested ? e.ingested : e.ts;
-  return t !== null && t !== undefined && t > w.from && t <= w.to;
-}
 /** The number of leading values `<= x` in a sorted array. */
 function upperBound(xs: readonly number[], x: number): number {
   let lo = 0;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Clock } from '../core/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
-import { isScheduled, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
+import { isScheduled, PassFeed, passSpans, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
 import type { RunRecord, Store } from '../store/index.js';
+import { ScanThreads } from './scan-thread.js';
 import { nextDue, planExecution, type Plan, type PlannedWindow } from './plan.js';
 
 export interface SchedulerDeps {
@@ -23,6 +25,14 @@ export interface SchedulerDeps {
   readonly pause?: () => Promise<void>;
   /** Work between two pauses, ms (default 20). */
   readonly sliceMs?: number;
+  /**
+   * Threads passes scan on, beside the one that feeds matchers and records (default: one per core
+   * but one, at least 1 and up to 4; 0: the pass runs on the caller's thread). Only a store that can be read from another
+   * thread (see EventStore.readerFile) allows them.
+   */
+  readonly scanThreads?: number;
+  /** Arrival sequence numbers per range the scan threads take turns by (default 8,192). */
+  readonly scanRange?: number;
 }
 
 /** A rule due now, with its plan. */
@@ -51,12 +61,18 @@ export class Scheduler {
   private running: Promise<number> | null = null;
   private stopping = false;
   private shared: { key: readonly ActiveRule['compiled'][]; set: ScheduledRuleSet } | null = null;
+  private thread: ScanThreads | null;
+  /** Why passes no longer scan on their own thread (null: they do, or never did). */
+  threadProblem: string | null = null;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.newId = deps.newExecutionId ?? randomUUID;
     this.elapsed = deps.elapsed ?? (() => performance.now());
     this.pause = deps.pause ?? nextTurn;
     this.sliceMs = deps.sliceMs ?? 20;
+    const threads = deps.scanThreads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
+    const file = threads > 0 ? deps.store.events.readerFile() : null;
+    this.thread = file === null ? null : new ScanThreads(file, threads, deps.scanRange);
   }
 
   private scheduled(): ActiveRule[] {
@@ -93,7 +109,19 @@ export class Scheduler {
   /** Ends a pass at its next pause, recording nothing of it; resolves once nothing runs. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.thread?.stop();
     await this.running?.catch(() => 0);
+    await this.thread?.close();
+  }
+
+  /** How passes scan: on how many threads of their own (0: on the caller's), and why no longer, if they stopped. */
+  threads(): { scan_threads: number; scan_thread_problem: string | null } {
+    return { scan_threads: this.thread?.count ?? 0, scan_thread_problem: this.threadProblem };
+  }
+
+  /** Readies the scan threads for the scheduled rules as they are now (call when the rules change). */
+  prepare(): void {
+    if (this.thread && !this.running && !this.stopping) this.thread.prepare(this.ruleSet(this.scheduled()));
   }
 
   /** The rule set of the scheduled rules, built again only when they change. */
@@ -135,15 +163,33 @@ export class Scheduler {
         planned.push({ d, w });
       }
     const t0 = this.elapsed();
-    const pass = new SharedPass(set, windows);
     // the stored indices some due rule reads, by name (each rule's own patterns apply per event)
     const names = store.events.indices().map((i) => i.name).filter((name) => group.some((d) => set.accepted(d.place, name)));
-    if (names.length > 0) {
-      const spans = SharedPass.spans(windows);
-      const events = store.events.scanArrivals({ patterns: names, timestamp: spans.timestamp ?? undefined, ingested: spans.ingested ?? undefined });
+    const spans = passSpans(windows);
+    const query = { patterns: names, timestamp: spans.timestamp ?? undefined, ingested: spans.ingested ?? undefined };
+    let outcomes: WindowOutcome[] | null = null;
+    const bounds = names.length === 0 ? null : store.events.arrivalBounds(query);
+    if (bounds === null) outcomes = new SharedPass(set, windows).finish();
+    else if (this.thread) {
+      // the scan half on the scan threads, the feed half here
+      const feed = new PassFeed(set, windows);
+      try {
+        const summary = await this.thread.run(set, windows, query, bounds, feed);
+        if (summary === null || this.stopping) return null;
+        outcomes = feed.finish(summary);
+      } catch (e) {
+        if (this.stopping) return null;
+        // the thread failed: this pass and the next run here
+        this.threadProblem = e instanceof Error ? e.message : String(e);
+        void this.thread.close();
+        this.thread = null;
+      }
+    }
+    if (outcomes === null) {
+      const pass = new SharedPass(set, windows);
       let sliceStart = performance.now();
       let k = 0;
-      for (const e of events) {
+      for (const e of store.events.scanArrivals({ ...query, seq: bounds ?? undefined })) {
         pass.push(e);
         if ((++k & 255) === 0 && performance.now() - sliceStart >= this.sliceMs) {
           await this.pause();
@@ -151,8 +197,8 @@ export class Scheduler {
           sliceStart = performance.now();
         }
       }
+      outcomes = pass.finish();
     }
-    const outcomes = pass.finish();
     // executions of one pass finish together: each took the pass's time
     const ms = this.elapsed() - t0;
     const out = new Map<DueRule, Array<{ window: PlannedWindow; outcome: WindowOutcome; ms: number }>>();

@@ -1,3 +1,3 @@
 export * from './ports.js';
 export { createIndexMatcher } from '../core/index.js';
-export { openSqliteStore } from './sqlite/index.js';
+export { openEventReader, openSqliteStore } from './sqlite/index.js';

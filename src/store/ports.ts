@@ -59,6 +59,28 @@ export interface IndexInfo {
   readonly lastSeen: number;
 }
 
+/** Which events `scanArrivals` reads: of the indices the patterns name, in either time range. */
+export interface ArrivalQuery {
+  readonly patterns: readonly string[];
+  readonly timestamp?: TimeRange;
+  readonly ingested?: TimeRange;
+  /** Only events that arrived in this range of sequence numbers (see arrivalBounds). */
+  readonly seq?: SeqRange;
+}
+
+/** Arrival sequence numbers `(after, upTo]`. */
+export interface SeqRange {
+  readonly after: number;
+  readonly upTo: number;
+}
+
+/** Reads stored events on a thread other than the store's, through a connection of its own. */
+export interface EventReader {
+  /** As EventStore.scanArrivals. */
+  scanArrivals(q: ArrivalQuery): IterableIterator<StoredEvent>;
+  close(): void;
+}
+
 export interface EventStore {
   /** Writes a batch atomically and durably; one result per write, in order. */
   write(batch: readonly EventWrite[]): EventWriteResult[];
@@ -73,7 +95,17 @@ export interface EventStore {
    * serves rules that window by either time. The iterator holds no statement open between events: a
    * caller may pause it, and use the store, between two of them.
    */
-  scanArrivals(q: { readonly patterns: readonly string[]; readonly timestamp?: TimeRange; readonly ingested?: TimeRange }): IterableIterator<StoredEvent>;
+  scanArrivals(q: ArrivalQuery): IterableIterator<StoredEvent>;
+  /**
+   * The sequence numbers `scanArrivals` would read between: from before the first event in either
+   * range to the last event stored (null: no event is in either range). Readers may split them.
+   */
+  arrivalBounds(q: ArrivalQuery): SeqRange | null;
+  /**
+   * The file another thread may open with the adapter's `openEventReader` to read the events this
+   * store has committed (null: the store cannot be shared, as one in memory).
+   */
+  readerFile(): string | null;
   /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */
   findByField(path: string, value: string, upTo: number | null, limit: number): StoredEvent[];
   /** Index names matching the patterns. */

@@ -64,9 +64,18 @@ async function corpusWithoutCaps(): Promise<string> {
   return file;
 }
 
-async function serviceAlertIds(rulesFile: string, lines: readonly string[], streaming: boolean): Promise<{ ids: Set<string>; rules: Set<string>; executions: number }> {
+/**
+ * How the service runs: streaming; scheduled on its own thread (a store in memory); scheduled with
+ * passes scanned on two threads over a store on disk, in ranges of 97 events so that the threads take
+ * many turns and the feed puts them back in arrival order.
+ */
+type Mode = 'streaming' | 'scheduled' | 'scheduled on two scan threads';
+
+async function serviceAlertIds(rulesFile: string, lines: readonly string[], mode: Mode): Promise<{ ids: Set<string>; rules: Set<string>; executions: number }> {
   const clock = new ManualClock(T0);
-  const v = await Vigil.open({ dataDir: join(dir, streaming ? 'stream' : 'sched'), memory: true, rulePaths: [rulesFile], clock, streamingDefault: streaming });
+  const streaming = mode === 'streaming';
+  const threads = mode === 'scheduled on two scan threads';
+  const v = await Vigil.open({ dataDir: join(dir, mode.replace(/ /g, '-')), memory: !threads, rulePaths: [rulesFile], clock, streamingDefault: streaming, scanThreads: threads ? 2 : 0, scanRange: 97 });
   try {
     // in batches, as _bulk requests would bring them; ids as the hunt gives them (file 0, line n)
     for (let i = 0; i < lines.length; i += 500) {
@@ -74,6 +83,8 @@ async function serviceAlertIds(rulesFile: string, lines: readonly string[], stre
       await v.ingest(items);
     }
     const executions = await v.advanceTo(T0 + 60 * MIN);
+    // passes ran where asked: on two scan threads, or on the caller's thread (none failed on the way)
+    assert.deepEqual(v.scheduler.threads(), { scan_threads: threads ? 2 : 0, scan_thread_problem: null });
     const found = v.store.alerts.search({ size: 1_000_000, buildingBlocks: true });
     return { ids: new Set(found.alerts.map((a) => a.id)), rules: new Set(found.alerts.map((a) => a.ruleId)), executions };
   } finally {
@@ -92,19 +103,24 @@ test('scheduled runs, streaming and hunt give the same alert ids over noisy even
   const huntIds = new Set(hunt.alerts.map((a) => a.id));
   const huntRules = new Set(hunt.alerts.map((a) => String(a.doc['kibana.alert.rule.rule_id'])));
 
-  const scheduled = await serviceAlertIds(rulesFile, lines, false);
-  const streaming = await serviceAlertIds(rulesFile, lines, true);
+  const scheduled = await serviceAlertIds(rulesFile, lines, 'scheduled');
+  const threaded = await serviceAlertIds(rulesFile, lines, 'scheduled on two scan threads');
+  const streaming = await serviceAlertIds(rulesFile, lines, 'streaming');
 
   const diff = (a: Set<string>, b: Set<string>): string[] => [...a].filter((x) => !b.has(x)).slice(0, 5);
   // the data is noisy enough to make many rules fire, sequences and samples among them
   assert.ok(huntIds.size >= 100, `hunt found ${huntIds.size} alerts`);
   assert.ok(huntRules.size >= 15, `hunt alerts come from ${huntRules.size} rules`);
   assert.ok(hunt.alerts.some((a) => a.doc['kibana.alert.group.id'] !== undefined), 'sequences or samples among them');
-  console.log(`hunt: ${huntIds.size} alerts from ${huntRules.size} rules; scheduled: ${scheduled.ids.size} in ${scheduled.executions} executions; streaming: ${streaming.ids.size}`);
+  console.log(`hunt: ${huntIds.size} alerts from ${huntRules.size} rules; scheduled: ${scheduled.ids.size} in ${scheduled.executions} executions; on scan threads: ${threaded.ids.size}; streaming: ${streaming.ids.size}`);
   assert.ok(scheduled.executions >= 1024, `${scheduled.executions} scheduled executions`);
   assert.deepEqual(diff(scheduled.ids, huntIds), [], 'scheduled alerts the hunt did not raise');
   assert.deepEqual(diff(huntIds, scheduled.ids), [], 'hunt alerts the scheduled runs did not raise');
   assert.equal(scheduled.ids.size, huntIds.size);
+  assert.equal(threaded.executions, scheduled.executions);
+  assert.deepEqual(diff(threaded.ids, huntIds), [], 'alerts of passes on scan threads the hunt did not raise');
+  assert.deepEqual(diff(huntIds, threaded.ids), [], 'hunt alerts the passes on scan threads did not raise');
+  assert.equal(threaded.ids.size, huntIds.size);
   assert.deepEqual(diff(streaming.ids, huntIds), [], 'streaming alerts the hunt did not raise');
   assert.deepEqual(diff(huntIds, streaming.ids), [], 'hunt alerts streaming did not raise');
   assert.equal(streaming.ids.size, huntIds.size);

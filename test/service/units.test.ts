@@ -7,7 +7,8 @@ import { ManualClock } from '../../src/core/index.js';
 import { buildAlerts, commonFields, matchAlertId, ruleUuid, type MatchedEvent } from '../../src/alerts/index.js';
 import { compileFilter, DslError, Vigil, type IngestItem } from '../../src/app/index.js';
 import { parseBulk } from '../../src/server/index.js';
-import { planExecution } from '../../src/scheduler/index.js';
+import { planExecution, Scheduler } from '../../src/scheduler/index.js';
+import { activeRule } from '../../src/detect/index.js';
 import { createIndexMatcher, openSqliteStore } from '../../src/store/index.js';
 import type { Rule } from '../../src/rules/index.js';
 
@@ -229,6 +230,46 @@ test('streaming after a restart: a sequence begun before the stop completes afte
     assert.equal(count(v, 'seq'), 3, 'two building blocks and the sequence alert');
     assert.equal(count(v, 'ev'), 2);
     await v.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('scan threads: a pass scans beside the feed; a thread that cannot read the store is given up and the pass runs on the scheduler thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-scan-threads-'));
+  try {
+    const rules = [
+      { ...rule, rule_id: 'seq', name: 'a then b', query: 'sequence by host.name with maxspan=5m [process where process.name == "a1"] [process where process.name == "b2"]' },
+      { ...rule, rule_id: 'ev', name: 'b2 seen', query: 'process where process.name == "b2"' },
+    ];
+    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    const docs = Array.from({ length: 300 }, (_, i) => {
+      const name = i % 3 === 0 ? 'a1' : i % 3 === 1 ? 'b2' : 'zz';
+      const json = JSON.stringify({ '@timestamp': new Date(t0 - 200_000 + i * 500).toISOString(), event: { category: ['process'] }, host: { name: `h${i % 7}` }, process: { name } });
+      return { op: 'create' as const, index: 'logs-x', id: `e${i}`, json };
+    });
+    const run = async (name: string, threads: number, badFile: boolean): Promise<{ alerts: string[]; threads: ReturnType<Scheduler['threads']> }> => {
+      const store = openSqliteStore(join(dir, name), { writerThread: true });
+      await store.events.writeAsync(docs.map((d) => ({ ...d, ts: Date.parse(JSON.parse(d.json)['@timestamp'] as string), ingested: t0 })));
+      const events = badFile ? { ...store.events, readerFile: () => join(dir, 'missing', 'vigil.db') } : store.events;
+      const active = rules.map((r) => activeRule(r as Rule, true, false));
+      const s = new Scheduler({ store: { ...store, events }, clock: new ManualClock(t0), rules: () => active, onAlerts: () => undefined, scanThreads: threads, scanRange: 16 });
+      assert.equal(await s.tick(), 2);
+      const out = { alerts: store.alerts.search({ size: 1000, buildingBlocks: true }).alerts.map((a) => a.id).sort(), threads: s.threads() };
+      await s.stop();
+      await store.close();
+      return out;
+    };
+    const here = await run('here', 0, false);
+    const two = await run('two', 2, false);
+    const failed = await run('failed', 1, true);
+    // 100 b2 events; sequences pair an a1 with the next b2 on its host
+    assert.ok(here.alerts.length > 100, `${here.alerts.length} alerts`);
+    assert.deepEqual(two.alerts, here.alerts);
+    assert.deepEqual(two.threads, { scan_threads: 2, scan_thread_problem: null });
+    assert.deepEqual(failed.alerts, here.alerts);
+    assert.equal(failed.threads.scan_threads, 0);
+    assert.match(failed.threads.scan_thread_problem ?? '', /scan thread: .*(missing|unable to open|directory)/i);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,1 +1,1 @@
-export { openSqliteStore } from './sqlite-store.js';
+export { openEventReader, openSqliteStore } from './sqlite-store.js';

@@ -1,0 +1,203 @@
+import { Worker } from 'node:worker_threads';
+import type { PassFeed, PassWindow, ScanSummary, ScheduledRuleSet } from '../detect/index.js';
+import type { ArrivalQuery, SeqRange } from '../store/index.js';
+import { AHEAD, CREDITS, RANGE, STOP, type FromScanThread, type ScanBatch, type ToScanThread } from './scan-protocol.js';
+
+/** One scan thread (see scan-worker.ts): started on first use, it keeps the rules' index until they change. */
+class ScanWorker {
+  private worker: Worker | null = null;
+  private rulesOf: ScheduledRuleSet | null = null;
+  private ready: Promise<void> | null = null;
+  private onMessage: ((m: FromScanThread) => void) | null = null;
+  private onFail: ((e: Error) => void) | null = null;
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./scan-worker.js', import.meta.url));
+    w.on('message', (m: FromScanThread) => this.onMessage?.(m));
+    const fail = (e: Error): void => {
+      if (this.worker === w) {
+        this.worker = null;
+        this.rulesOf = null;
+      }
+      this.onFail?.(e);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`a scan thread exited (${code})`)));
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+
+  /** Sends a message; resolves with the thread's answer (batches go to `onBatch` meanwhile), rejects on its error. */
+  private exchange(msg: ToScanThread, onBatch: (b: ScanBatch) => void): Promise<FromScanThread> {
+    const w = this.start();
+    return new Promise<FromScanThread>((resolve, reject) => {
+      const settle = (): void => {
+        this.onMessage = null;
+        this.onFail = null;
+        w.unref();
+      };
+      this.onMessage = (m) => {
+        if (m.type === 'batch') return onBatch(m);
+        settle();
+        if (m.type === 'error') reject(new Error(`scan thread: ${m.message}`));
+        else resolve(m);
+      };
+      this.onFail = (e) => {
+        settle();
+        reject(e);
+      };
+      w.ref();
+      w.postMessage(msg);
+    });
+  }
+
+  /** Gives the thread the rules (it compiles them and builds their index), unless it has them. */
+  rules(set: ScheduledRuleSet): Promise<void> {
+    if (this.rulesOf === set && this.ready && this.worker) return this.ready;
+    this.rulesOf = set;
+    const ready = this.exchange({ type: 'rules', rules: set.rules.map((r) => ({ rule: r.rule, enabled: r.enabled, streaming: r.streaming })) }, () => undefined).then(
+      () => undefined,
+      (e: unknown) => {
+        if (this.ready === ready) this.rulesOf = null;
+        throw e;
+      },
+    );
+    this.ready = ready;
+    return ready;
+  }
+
+  pass(msg: ToScanThread & { type: 'pass' }, onBatch: (b: ScanBatch) => void): Promise<FromScanThread> {
+    return this.exchange(msg, onBatch);
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+}
+
+/**
+ * The scheduler's scan threads: the scan half of a pass runs there, over connections of their own,
+ * and the events they hand on are fed to the pass's feed half here, a batch per turn of the event
+ * loop, so that the server answers between batches. The threads take turns by ranges of arrival
+ * order, and the feed takes the ranges in order, so every matcher gets its events in arrival order
+ * as on one thread; a thread is at most `AHEAD` batches ahead of the feed.
+ */
+export class ScanThreads {
+  private readonly workers: ScanWorker[];
+  private controls: Int32Array[] = [];
+
+  constructor(
+    private readonly file: string,
+    count: number,
+    /** Arrival sequence numbers per range (see RANGE). */
+    private readonly range = RANGE,
+  ) {
+    this.workers = Array.from({ length: Math.max(1, count) }, () => new ScanWorker());
+  }
+
+  get count(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Starts the threads and gives them the rules ahead of the next pass (compiling them takes a
+   * thread most of a second for Elastic's whole corpus). Does nothing while a pass runs.
+   */
+  prepare(set: ScheduledRuleSet): void {
+    if (this.controls.length > 0) return;
+    for (const w of this.workers) w.rules(set).catch(() => undefined);
+  }
+
+  /**
+   * The scan half of a pass over the events `query` selects between `bounds`, each event handed on
+   * given to `feed`; the scan's summary, or null when stopped on the way. Rejects when a thread fails
+   * (the caller may then run the pass on its own thread).
+   */
+  async run(set: ScheduledRuleSet, windows: readonly PassWindow[], query: ArrivalQuery, bounds: SeqRange, feed: PassFeed): Promise<ScanSummary | null> {
+    await Promise.all(this.workers.map((w) => w.rules(set)));
+    const parts = this.workers.length;
+    const controls = this.workers.map(() => {
+      const c = new Int32Array(new SharedArrayBuffer(8));
+      c[CREDITS] = AHEAD;
+      return c;
+    });
+    this.controls = controls;
+    // batches that came before their range's turn, by range
+    const waiting = new Map<number, ScanBatch[]>();
+    let next = 0;
+    let failed: unknown = null;
+    const take = (b: ScanBatch): void => {
+      if (failed !== null) return;
+      const list = waiting.get(b.range);
+      if (list) list.push(b);
+      else waiting.set(b.range, [b]);
+      try {
+        for (let l = waiting.get(next); l && l.length > 0; l = waiting.get(next)) {
+          const batch = l.shift()!;
+          feedBatch(batch, feed);
+          // the thread of the batch may send another
+          const c = controls[batch.range % parts]!;
+          Atomics.add(c, CREDITS, 1);
+          Atomics.notify(c, CREDITS);
+          if (batch.last) waiting.delete(next++);
+        }
+      } catch (e) {
+        failed = e;
+        this.stop();
+      }
+    };
+    try {
+      const ends = await Promise.all(
+        this.workers.map((w, part) => w.pass({ type: 'pass', file: this.file, windows, query: { ...query, seq: bounds }, range: this.range, part, parts, control: controls[part]!.buffer as SharedArrayBuffer }, take)),
+      );
+      if (failed !== null) throw failed instanceof Error ? failed : new Error(String(failed));
+      if (ends.some((m) => m.type !== 'done')) return null;
+      const summaries = ends.map((m) => (m as { summary: ScanSummary }).summary);
+      return {
+        searched: windows.map((_, i) => summaries.reduce((n, s) => n + s.searched[i]!, 0)),
+        tests: summaries[0]!.tests.map((_, r) => summaries.reduce((n, s) => n + s.tests[r]!, 0)),
+        scanMs: summaries.reduce((n, s) => n + s.scanMs, 0),
+      };
+    } catch (e) {
+      this.stop();
+      throw e;
+    } finally {
+      this.controls = [];
+    }
+  }
+
+  /** Asks a running scan to stop (each thread answers `stopped` soon after). */
+  stop(): void {
+    for (const c of this.controls) {
+      Atomics.store(c, STOP, 1);
+      Atomics.notify(c, CREDITS);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+/** Hands each event of a batch to the feed half, its document parsed only if some window takes it. */
+function feedBatch(b: ScanBatch, feed: PassFeed): void {
+  const { meta, names, ids } = b;
+  const text = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+  for (let i = 0, k = 0; i < meta.length; k++) {
+    const ts = meta[i + 2]!;
+    const ingested = meta[i + 3]!;
+    const start = meta[i + 4]!;
+    const end = meta[i + 5]!;
+    const nHits = meta[i + 6]!;
+    const nCodes = meta[i + 7]!;
+    const e = { index: names[meta[i]!]!, id: ids[k]!, version: meta[i + 1]!, ts: Number.isNaN(ts) ? null : ts, ingested: Number.isNaN(ingested) ? null : ingested };
+    const at = i + 8;
+    feed.take(e, meta.subarray(at, at + nHits), meta.subarray(at + nHits, at + nHits + nCodes), () => JSON.parse(text.toString('utf8', start, end)) as Record<string, unknown>);
+    i = at + nHits + nCodes;
+  }
+}
