@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ManualClock } from '../../src/core/index.js';
 import { runHunt, Vigil, type IngestItem } from '../../src/app/index.js';
-import { generateEvents, rng } from '../../src/gen/index.js';
+import { addNoise, generateEvents, namesInQueries } from '../../src/gen/index.js';
 import { loadRules, writeNdjsonRules, type Rule } from '../../src/rules/index.js';
 import { requireShared } from '../support/shared.js';
 
@@ -24,35 +24,12 @@ const T0 = Date.parse('2026-11-23T00:00:00Z');
 const MIN = 60_000;
 
 /**
- * Generated events made noisy where the corpus rules look: each process gets the parent and the name
- * of other processes, and half of them a name and a parent name that some rule's query names (of the
- * host's kind: `.exe` names on Windows), so that many rules are candidates and some fire on what is,
- * here, background activity.
+ * Generated events made noisy where the corpus rules look (see addNoise): many rules are candidates
+ * and some fire on what is, here, background activity.
  */
 function noisyEvents(rules: readonly Rule[]): string[] {
-  const win = new Set<string>();
-  const other = new Set<string>();
-  for (const r of rules)
-    for (const m of (r.query ?? '').matchAll(/process\.(?:parent\.)?name\s*(?::|==|in~?|like~?)\s*\(?([^)\n]*)/g))
-      for (const v of m[1]!.matchAll(/"([A-Za-z0-9_.+-]{2,40})"/g)) (v[1]!.toLowerCase().endsWith('.exe') ? win : other).add(v[1]!);
-  const names = { windows: [...win], other: [...other] };
-  const r = rng(5);
-  const docs = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100, start: T0 })].map((l) => JSON.parse(l) as Doc);
-  const procs = docs.filter((d) => d.process?.parent);
-  procs.forEach((d, i) => {
-    d.process!.parent = procs[(i * 7919) % procs.length]!.process!.parent;
-    d.process!.name = procs[(i * 104729) % procs.length]!.process!.name;
-    if (r() < 0.5) return;
-    const pool = d.host.os.type === 'windows' ? names.windows : names.other;
-    d.process!.name = pool[Math.floor(r() * pool.length)];
-    d.process!.parent = { ...d.process!.parent, name: pool[Math.floor(r() * pool.length)] };
-  });
-  return docs.map((d) => JSON.stringify(d));
-}
-
-interface Doc {
-  host: { os: { type: string } };
-  process?: { name?: unknown; parent?: Record<string, unknown> };
+  const lines = [...generateEvents({ events: 3000, seed: 11, plantEvery: 100, start: T0 })];
+  return addNoise(lines, namesInQueries(rules.map((r) => r.query ?? '')), { seed: 5 });
 }
 
 async function corpusWithoutCaps(): Promise<string> {
