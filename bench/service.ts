@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateEvents } from '../src/gen/index.js';
+import { addNoise, generateEvents, namesInQueries } from '../src/gen/index.js';
+import { loadRules } from '../src/rules/index.js';
 import { startServer, type RunningServer } from '../test/support/server.js';
 import type { BenchResult } from './parse.js';
 
@@ -13,8 +14,8 @@ import type { BenchResult } from './parse.js';
  * `vigil serve` with every active EQL rule of Elastic's corpus: bulk ingest with all of them
  * streaming against ingest with no rule; one scheduled cycle of all of them over stored events
  * against `vigil hunt` with the same rules over the same events on one worker; the latency of the
- * API while that cycle runs. The events are generated with another seed than the hunt bench's and
- * packed into five minutes, so that one look-back window holds them all.
+ * API while that cycle runs. The events are generated with another seed than the hunt bench's, made
+ * noisy where the rules look, and packed into five minutes, so that one look-back window holds them all.
  */
 const SHARED = process.env.VIGIL_SHARED ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
 const CORPUS = join(SHARED, 'corpus', 'detection-rules');
@@ -39,20 +40,26 @@ function request(url: string, method: string, path: string, body?: string): Prom
   });
 }
 
-/** Writes `n` generated events, their times packed into SPAN from T0, to a file. */
-function writeEvents(file: string, n: number): void {
+/**
+ * Writes `n` generated events, their times packed into SPAN from T0, to a file; made noisy where the
+ * corpus rules look (see addNoise), 10,000 at a time, so that broad rules fire on benign activity.
+ */
+async function writeEvents(file: string, n: number): Promise<void> {
+  const pools = namesInQueries((await loadRules([CORPUS])).rules.map((r) => r.query ?? ''));
   const fd = openSync(file, 'w');
   let buf: string[] = [];
   let i = 0;
+  let chunk = 0;
+  const flush = (): void => {
+    writeSync(fd, addNoise(buf, pools, { seed: ++chunk }).join('\n') + '\n');
+    buf = [];
+  };
   for (const l of generateEvents({ events: n, seed: 3, start: T0 })) {
     const ts = new Date(T0 + Math.floor((i++ * SPAN) / n)).toISOString();
     buf.push(l.replace(/"@timestamp":"[^"]*"/, `"@timestamp":"${ts}"`));
-    if (buf.length === 10_000) {
-      writeSync(fd, buf.join('\n') + '\n');
-      buf = [];
-    }
+    if (buf.length === 10_000) flush();
   }
-  if (buf.length) writeSync(fd, buf.join('\n') + '\n');
+  if (buf.length) flush();
   closeSync(fd);
 }
 
@@ -108,7 +115,7 @@ export async function benchService(events = Number(process.env.VIGIL_BENCH_SERVI
     return s;
   };
   try {
-    writeEvents(file, events);
+    await writeEvents(file, events);
 
     // ingest: no rules, then every corpus rule streaming
     const bare = await serve('bare', []);

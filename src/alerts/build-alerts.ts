@@ -178,17 +178,18 @@ function oneAlert(
 ): BuiltAlert {
   const r = ctx.rule;
   const now = new Date(ctx.now).toISOString();
-  const doc: Record<string, unknown> = {
-    ...sourceFields(source),
-    '@timestamp': now,
-    ...ruleFields(ctx),
-    'kibana.alert.uuid': id,
-    'kibana.alert.start': now,
-    'kibana.alert.last_detected': now,
-    'kibana.alert.original_time': iso(originalTime),
-    'kibana.alert.reason': alertReason(r, ev ? ev.source : source, !ev),
-    ...extra,
-  };
+  // the fields are set one by one on the copy of the source, in the order (and with the overwrites)
+  // of spreading them into one literal, which costs several times more for documents this large
+  const doc = sourceFields(source);
+  doc['@timestamp'] = now;
+  const rf = ruleFields(ctx);
+  for (const k in rf) doc[k] = rf[k];
+  doc['kibana.alert.uuid'] = id;
+  doc['kibana.alert.start'] = now;
+  doc['kibana.alert.last_detected'] = now;
+  doc['kibana.alert.original_time'] = iso(originalTime);
+  doc['kibana.alert.reason'] = alertReason(r, ev ? ev.source : source, !ev);
+  for (const k in extra) doc[k] = extra[k];
   const oe = ev ? originalEvent(ev.source) : null;
   if (oe) doc['kibana.alert.original_event'] = oe;
   if (buildingBlock) doc['kibana.alert.building_block_type'] = 'default';
