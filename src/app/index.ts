@@ -1,5 +1,5 @@
 export { Vigil, esError, type VigilConfig, type IngestItem, type HttpAnswer } from './vigil.js';
 export { RuleRegistry } from './rule-registry.js';
 export { compileFilter, DslError } from './query-dsl.js';
-export { runHunt, runHuntSpooled, expandInputs, compileHuntRules, defaultWorkers, HuntScanner, type HuntOptions, type HuntResult, type SpooledHuntResult, type HuntProgress, type BadLine, type ReadError } from './hunt.js';
-export { AlertSpool, groupText, HOLD_ALERTS, type AlertFields, type AlertGroup, type GroupDocs, type GroupText } from './alert-spool.js';
+// the hunt is a driver of its own (src/hunt); the service and the CLI reach it through here
+export * from '../hunt/index.js';
