@@ -1,4 +1,5 @@
 import { toNumber, type Expr, type EventFilter, type Stage, type Statement } from '../eql/index.js';
+import { LOW_CARDINALITY, literalCover, type LeafTest } from './literal-cover.js';
 
 /**
  * A test on an event's JSON text, before it is parsed: strings of which at least one must occur in
@@ -20,12 +21,7 @@ export interface Needle {
   readonly common?: boolean;
 }
 
-/** Fields with few distinct values: a test on them lets nearly every event through. */
-export const LOW_CARDINALITY: ReadonlySet<string> = new Set([
-  'event.type', 'event.category', 'event.kind', 'event.outcome', 'event.action', 'event.module', 'event.dataset', 'event.provider', 'event.code',
-  'data_stream.dataset', 'data_stream.namespace', 'agent.type', 'host.os.type', 'host.os.family', 'host.os.name', 'host.os.platform', 'host.os.kernel',
-  'network.direction', 'network.transport', 'network.protocol', 'network.type', 'process.pe.original_file_name_missing', 'user.domain', 'winlog.channel',
-]);
+export { LOW_CARDINALITY };
 
 export interface RawFilter {
   /** At least one of these occurs in any event that can match; null: any event can. */
@@ -134,8 +130,6 @@ function wildcard(pattern: string, insensitive: boolean): Needle | null {
   return { text, insensitive };
 }
 
-const isField = (e: Expr): boolean => e.kind === 'field';
-
 function all(values: readonly Expr[], f: (v: string) => Needle | null): Needle[] | null {
   const out: Needle[] = [];
   for (const v of values) {
@@ -163,10 +157,6 @@ function weakness(ns: readonly Needle[]): number {
   return (common ? 1e6 : 0) + (pieces ? 5e5 : 0) - Math.min(min, 100) * 100 + ns.length;
 }
 
-function fieldIsCommon(e: Expr): boolean {
-  return e.kind === 'field' && LOW_CARDINALITY.has(e.path.join('.'));
-}
-
 const marked = (ns: Needle[] | null, common: boolean): Needle[] | null => (ns && common ? ns.map((n) => ({ ...n, common: true })) : ns);
 
 function better(a: Needle[] | null, b: Needle[] | null): Needle[] | null {
@@ -175,30 +165,20 @@ function better(a: Needle[] | null, b: Needle[] | null): Needle[] | null {
   return weakness(b) < weakness(a) ? b : a;
 }
 
+/**
+ * A leaf's literal test as strings to look for (see literal-cover.ts): equal values and wildcard
+ * patterns that are strings; not numbers, regular expressions, a field's presence nor the pieces of
+ * startsWith and the like.
+ */
+function leafNeedles(t: LeafTest, equalsInsensitive: boolean): Needle[] | null {
+  if (t.kind !== 'values' || t.compare === 'regex') return null;
+  const insensitive = t.insensitive || equalsInsensitive;
+  const found = all(t.list, (v) => (t.compare === 'wildcard' ? wildcard(v, insensitive) : exact(v, insensitive)));
+  return marked(found, LOW_CARDINALITY.has(t.field.join('.')));
+}
+
 function needles(e: Expr, equalsInsensitive: boolean): Needle[] | null {
-  switch (e.kind) {
-    case 'logical': {
-      const l = needles(e.left, equalsInsensitive);
-      const r = needles(e.right, equalsInsensitive);
-      if (e.op === 'and') return better(l, r);
-      return l && r ? [...l, ...r] : null;
-    }
-    case 'compare': {
-      if (e.op !== '==') return null;
-      const lit = isField(e.left) ? e.right : isField(e.right) ? e.left : null;
-      if (!lit || lit.kind !== 'string') return null;
-      const n = exact(lit.value, equalsInsensitive);
-      return n ? marked([n], fieldIsCommon(lit === e.right ? e.left : e.right)) : null;
-    }
-    case 'in':
-      if (e.negated || !isField(e.value)) return null;
-      return marked(all(e.list, (v) => exact(v, e.insensitive || equalsInsensitive)), fieldIsCommon(e.value));
-    case 'match':
-      if (!isField(e.value) || (e.op !== ':' && e.op !== 'like' && e.op !== 'like~')) return null;
-      return marked(all(e.patterns, (v) => wildcard(v, e.op !== 'like' || equalsInsensitive)), fieldIsCommon(e.value));
-    default:
-      return null;
-  }
+  return literalCover(e, (t) => leafNeedles(t, equalsInsensitive), weakness);
 }
 
 function filterNeedles(f: EventFilter, equalsInsensitive: boolean): Needle[] | null {

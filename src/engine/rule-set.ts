@@ -4,7 +4,7 @@ import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type F
 import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
 import type { EventInput, EventText, Verdict } from './event.js';
 import { PieceAutomaton } from './pieces.js';
-import { LOW_CARDINALITY } from './raw-filter.js';
+import { LOW_CARDINALITY, literalCover, type LeafTest } from './literal-cover.js';
 
 /**
  * Many rules in one pass. Every filter of every rule (an event query's, each stage and `until` of a
@@ -110,10 +110,6 @@ function keyCost(k: LiteralKey): number {
   return k.values.reduce((n, v) => n + (k.kind === 'piece' ? (v.length < 5 ? 8 : 2) : 1), 0);
 }
 
-function fieldOf(e: Expr): readonly (string | number)[] | null {
-  return e.kind === 'field' ? e.path : null;
-}
-
 /** The field must be present (not null) for the test to hold. */
 function present(field: readonly (string | number)[]): LiteralKey[] {
   return [{ field, values: [''], kind: 'present' }];
@@ -172,58 +168,29 @@ function patternKeys(field: readonly (string | number)[], list: readonly Expr[],
 }
 
 /**
- * A cover of a condition: literal tests such that any event satisfying the condition passes at
- * least one of them. `and` takes the cheapest cover among its sides, `or` needs both sides covered
- * and unites them. Each key is a necessary condition on one field: an exact value (folded, so a
- * case-sensitive test is covered too) or a piece the value contains.
+ * A leaf's literal test as index keys (see literal-cover.ts): exact values (folded, so that a
+ * case-sensitive test is covered too) and numbers; the longest piece of wildcard patterns and the
+ * text of startsWith and the like; else, where the test needs the field, its presence.
+ */
+function leafKeys(t: LeafTest): LiteralKey[] | null {
+  switch (t.kind) {
+    case 'present':
+      return present(t.field);
+    case 'contains':
+      return t.text.length > 0 && selective(t.text) ? [{ field: t.field, values: [t.text.toLowerCase()], kind: 'piece' }] : null;
+    case 'values':
+      if (t.compare === 'regex') return present(t.field);
+      if (t.compare === 'wildcard') return patternKeys(t.field, t.list, true) ?? present(t.field);
+      return patternKeys(t.field, t.list, false) ?? (t.list.some((x) => x.kind === 'null') ? null : present(t.field));
+  }
+}
+
+/**
+ * A cover of a condition for the index: keys such that any event satisfying the condition passes at
+ * least one of them, each a necessary condition on one field.
  */
 function cover(e: Expr): LiteralKey[] | null {
-  switch (e.kind) {
-    case 'logical': {
-      const l = cover(e.left);
-      const r = cover(e.right);
-      if (e.op === 'or') return l && r ? [...l, ...r] : null;
-      if (!l) return r;
-      if (!r) return l;
-      return coverCost(r) < coverCost(l) ? r : l;
-    }
-    case 'compare': {
-      // a comparison with null on either side holds for no null operand, except `== null`
-      const isNull = (x: Expr): boolean => x.kind === 'null';
-      if (isNull(e.left) || isNull(e.right)) {
-        const f = fieldOf(isNull(e.left) ? e.right : e.left);
-        return e.op === '!=' && f ? present(f) : null;
-      }
-      const f = fieldOf(e.left);
-      if (f && e.op === '==' && e.right.kind === 'string') {
-        const k = exactKey(e.right.value);
-        if (k !== null) return [{ field: f, values: [k], kind: 'exact' }];
-      }
-      if (f && e.op === '==' && e.right.kind === 'number') return [{ field: f, values: [String(e.right.value)], kind: 'exact', numeric: true }];
-      const g = f ?? fieldOf(e.right);
-      return g ? present(g) : null;
-    }
-    case 'in': {
-      const f = e.negated ? null : fieldOf(e.value);
-      if (!f) return null;
-      return patternKeys(f, e.list, false) ?? (e.list.some((x) => x.kind === 'null') ? null : present(f));
-    }
-    case 'match': {
-      const f = fieldOf(e.value);
-      if (!f || e.patterns.some((x) => x.kind === 'null')) return null;
-      return ((e.op === ':' || e.op === 'like' || e.op === 'like~') && patternKeys(f, e.patterns, true)) || present(f);
-    }
-    case 'call': {
-      const name = e.name.toLowerCase();
-      if (name !== 'startswith' && name !== 'endswith' && name !== 'stringcontains') return null;
-      const f = e.args[0] ? fieldOf(e.args[0]) : null;
-      const lit = e.args[1];
-      if (!f || e.args.length !== 2 || !lit || lit.kind !== 'string') return null;
-      return lit.value.length > 0 && selective(lit.value) ? [{ field: f, values: [lit.value.toLowerCase()], kind: 'piece' }] : null;
-    }
-    default:
-      return null;
-  }
+  return literalCover(e, leafKeys, coverCost);
 }
 
 /** A cover as text, to tell covers apart. */
