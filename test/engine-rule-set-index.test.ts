@@ -16,7 +16,7 @@ function hitsOf(entries: ReadonlyArray<RuleSetEntry<string>>, events: ReadonlyAr
   const out: Array<RuleSetHit<string>> = [];
   events.forEach((e, i) => set.push({ _index: 'i', _id: String(i), _source: e }, out));
   set.flush(out);
-  return { hits: out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort(), tests: set.testsRun() };
+  return { hits: out.map((h) => `${h.rule} ${'_id' in h.hit ? h.hit._id : ''}`).sort(), tests: set.index.testsRun() };
 }
 
 test('the piece automaton finds exactly the pieces a text contains, overlapping ones included', () => {

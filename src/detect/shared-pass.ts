@@ -1,6 +1,6 @@
 import type { RuleMatch } from '../alerts/index.js';
 import { JsonProjector, parseJsonObject, projection } from '../core/index.js';
-import { RuleSet, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { RuleIndex, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { StoredEvent, TimeRange } from '../store/index.js';
 import { ruleIndexMatcher, type ActiveRule } from './active-rule.js';
 import { EventBridge } from './matches.js';
@@ -29,7 +29,7 @@ export interface WindowOutcome {
 /** The scheduled rules that read one index, as one rule set that only scans. */
 export interface IndexRuleSet {
   /** Entries are the rules' places among the scheduled rules. */
-  readonly set: RuleSet<number>;
+  readonly set: RuleIndex<number>;
   /** Per entry (a stateful code's rule, see RuleSet.ruleOf), its place among the scheduled rules. */
   readonly places: readonly number[];
   /** Reads of an event's text only the fields the rule set scans (see RuleSet.fieldsScanned). */
@@ -64,9 +64,8 @@ export class ScheduledRuleSet {
     const key = places.join(',');
     part = this.byRules.get(key);
     if (!part) {
-      const set = new RuleSet(
+      const set = new RuleIndex(
         places.map((i) => ({ rule: i, query: this.rules[i]!.compiled!, eventCategoryField: this.rules[i]!.rule.event_category_override })),
-        { role: 'scan' },
       );
       part = { set, places, projector: new JsonProjector(projection(set.fieldsScanned())) };
       this.byRules.set(key, part);

@@ -15,7 +15,8 @@ export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, ty
 export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
 export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';
-export { RuleSet, coverOf, FIELDS_ONLY, type RuleSetEntry, type RuleSetHit, type RuleSetStats, type RuleSetOptions, type StatefulCode } from './rule-set.js';
+export { RuleIndex, RuleSet, coverOf, FIELDS_ONLY, type RuleIndexOptions, type RuleSetStats, type RuleSetOptions } from './rule-set.js';
+export { StatefulRules, isGated, ruleOfCode, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
 export { PieceAutomaton } from './pieces.js';
 export { Heap } from './heap.js';
 export { rawFilterOf, unionRawFilter, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';

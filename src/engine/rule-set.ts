@@ -1,49 +1,14 @@
 import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
-import type { CompiledQuery, EventHit, Matcher, SequenceHit } from './compile-query.js';
-import type { EventInput, EventText, Verdict } from './event.js';
+import { isDirect, isStateful, needsState, queryFilters, StatefulRules, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
+import type { EventInput, Verdict } from './event.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY, literalCover, type LeafTest } from './literal-cover.js';
-
-/**
- * Many rules in one pass. Every filter of every rule (an event query's, each stage and `until` of a
- * sequence or sample) is a unit; units are indexed by a cover — literal tests of which any event the
- * filter matches passes one: exact values (`==`, `in`, wildcard-free `:`, numbers), the longest
- * literal piece of wildcard patterns and of startsWith/endsWith/stringContains, or the presence of a
- * field a comparison needs. One walk of the event's keys along a trie of indexed fields finds them:
- * a hash lookup per exact value, one Aho–Corasick scan per folded string. An event meets only the
- * units whose cover it passes; a unit is tested only when its gate opens (the covers of the other
- * `and` terms of its condition, see `gateOf`), and then its full filter decides. An event query
- * answers at once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of
- * its filters, and a sequence's later stages only while it holds something (see `Matcher.idle`),
- * so matchers see few events. Indexing never changes results: `indexed: false` feeds every event
- * to every rule's own matcher, and the tests compare both paths.
- */
-export interface RuleSetEntry<R> {
-  readonly rule: R;
-  readonly query: CompiledQuery;
-  /** The field the query's category test reads (default `event.category`). */
-  readonly eventCategoryField?: string;
-  /** This rule's lateness (ms), over the rule set's; for a rule set that feeds. */
-  readonly lateness?: number;
-  /**
-   * A matcher of this query to feed, kept from an earlier rule set (so that a stateful rule keeps
-   * what it holds when other rules change); by default a new one.
-   */
-  readonly matcher?: Matcher;
-}
-
-export interface RuleSetHit<R> {
-  readonly rule: R;
-  readonly hit: EventHit | SequenceHit;
-}
 
 interface Slot<R> {
   readonly order: number;
   readonly rule: R;
-  /** Null for event queries answered directly, and on a rule set that only scans. */
-  readonly matcher: Matcher | null;
   /** An event query without pipes: answered by its filter, no matcher state. */
   readonly direct: boolean;
   /** A stateful rule's verdict on the current event, on a rule set that scans (see `scan`); `passed`: a filter it passed. */
@@ -270,11 +235,6 @@ class FieldCache {
   }
 }
 
-/** Whether a condition needs engine state (endgame's relationships): then the rule's matcher sees every event. */
-function needsState(e: Expr): boolean {
-  return e.kind === 'relationship' || childExprs(e).some(needsState);
-}
-
 /** A field path up to its first array position (`process.args[1]` → process.args). */
 function plainPrefix(path: readonly (string | number)[]): readonly string[] {
   const i = path.findIndex((x) => typeof x !== 'string');
@@ -350,23 +310,16 @@ interface FieldNode {
   fi: FieldIndex | null;
 }
 
-export interface RuleSetOptions {
+export interface RuleIndexOptions {
   /** false: every event goes to every rule's own matcher (the plain path the tests compare with). */
   readonly indexed?: boolean;
   readonly eventCategoryField?: string;
-  /**
-   * How far (ms) an event may arrive behind the newest one and still be put in order for sequences
-   * and samples (default: all input is ordered before matching, which holds it in memory).
-   */
-  readonly lateness?: number;
-  /** `scan`: only `scan` is called (no matcher state); `feed`: only `feed`/`wants`/`flush` (no index). Default both. */
-  readonly role?: 'scan' | 'feed' | 'both';
-  /** With role `scan`: the stateful rules' codes come with verdicts (see `scan`, Verdict). Default false. */
+  /** The stateful rules' codes come with verdicts (see `scan`, Verdict). Default false. */
   readonly judge?: boolean;
 }
 
-/** What an event is to a stateful rule: `slot * 2`, plus 1 when it passes only its gated filters. */
-export type StatefulCode = number;
+/** Options of a whole rule set: its index's and its matchers'. */
+export type RuleSetOptions = RuleIndexOptions & StatefulRulesOptions;
 
 /** Fields of an event given as fields: `values[k]` for each k of the first `filledCount` of `filled` (see `RuleSet.scanFields`). */
 export interface GivenFields {
@@ -378,7 +331,22 @@ export interface GivenFields {
 /** What stands for an event given as its fields (`RuleSet.scanFields`), as its source. */
 export const FIELDS_ONLY: Readonly<Record<string, unknown>> = Object.freeze({});
 
-export class RuleSet<R> {
+/**
+ * Many rules in one pass: the index half of the multi-rule engine (see StatefulRules for the other).
+ * Every filter of every rule (an event query's, each stage and `until` of a
+ * sequence or sample) is a unit; units are indexed by a cover — literal tests of which any event the
+ * filter matches passes one: exact values (`==`, `in`, wildcard-free `:`, numbers), the longest
+ * literal piece of wildcard patterns and of startsWith/endsWith/stringContains, or the presence of a
+ * field a comparison needs. One walk of the event's keys along a trie of indexed fields finds them:
+ * a hash lookup per exact value, one Aho–Corasick scan per folded string. An event meets only the
+ * units whose cover it passes; a unit is tested only when its gate opens (the covers of the other
+ * `and` terms of its condition, see `gateOf`), and then its full filter decides. An event query
+ * answers at once; a stateful rule (sequence, sample, pipes) gets only the events that pass one of
+ * its filters, and a sequence's later stages only while it holds something (see `Matcher.idle`),
+ * so matchers see few events. Indexing never changes results: `indexed: false` feeds every event
+ * to every rule's own matcher, and the tests compare both paths.
+ */
+export class RuleIndex<R> {
   private readonly slots: Slot<R>[] = [];
   private readonly units: Unit<R>[] = [];
   /** category (folded; '' = any) → units met by every event of it (no cover). */
@@ -406,7 +374,6 @@ export class RuleSet<R> {
   /** The units the current event meets (the first `nCandidates`; each at most once). */
   private readonly candidates: Int32Array;
   private nCandidates = 0;
-  private readonly codes: StatefulCode[] = [];
   private eventNo = 0;
   /** Filters tested so far (see `testsRun`). */
   private tests = 0;
@@ -432,9 +399,8 @@ export class RuleSet<R> {
   private readonly scannedIndex: Array<FieldIndex | null>;
   readonly stats: RuleSetStats;
 
-  constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleSetOptions = {}) {
+  constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleIndexOptions = {}) {
     const indexed = options.indexed !== false;
-    const role = options.role ?? 'both';
     const categoryPath = parseFieldPath(options.eventCategoryField ?? 'event.category');
     this.getCategory = this.fields.getter(categoryPath);
     this.scanned.add(plainPrefix(categoryPath));
@@ -443,30 +409,27 @@ export class RuleSet<R> {
     let nStateful = 0;
     for (const entry of entries) {
       const { rule, query } = entry;
-      const stateful = query.kind !== 'event' || query.ast.pipes.length > 0;
+      const stateful = isStateful(query);
       if (stateful) nStateful++;
       const q = query.ast.query;
       const catField = entry.eventCategoryField ?? 'event.category';
       // each filter (the query's, or every stage's and until's) is a unit of its own
-      const filters: EventFilter[] = q.kind === 'event' ? [q.filter] : [...q.stages.map((st) => st.filter), ...('until' in q && q.until ? [q.until.filter] : [])];
+      const filters = queryFilters(query);
       // a sequence's filters that only matter while it holds something (see Matcher.idle)
       const firstPositive = q.kind === 'sequence' ? q.stages.findIndex((st) => !st.missing) : -1;
       const gated = filters.map((_, i) => q.kind === 'sequence' && firstPositive >= 0 && i > firstPositive);
+      const direct = isDirect(query, indexed);
       // a rule with a filter that needs engine state sees every event, as one matcher
       const whole = !indexed || filters.some((f) => needsState(f.condition));
-      const direct = !stateful && !whole;
       const slot: Slot<R> = {
         order: this.slots.length,
         rule,
-        // stateful rules keep events in order; event queries answer at once
-        matcher: direct || role === 'scan' ? null : (entry.matcher ?? query.createMatcher({ lateness: stateful ? (entry.lateness ?? options.lateness ?? Infinity) : 0 })),
         direct,
         judge: null,
         fed: -1,
         tests: 0,
       };
       this.slots.push(slot);
-      if (role === 'feed') continue;
       if (whole) {
         // unindexed, or a filter with relationships: its matcher sees every event (the process tree needs them all)
         this.alwaysFor('').push(this.unit(slot, null, false));
@@ -507,7 +470,7 @@ export class RuleSet<R> {
       if (!stateful) {
         if (allKeyed) nIndexed++;
         else nCategory++;
-      } else if (role === 'scan' && options.judge === true) {
+      } else if (options.judge === true) {
         // a rule set that only scans works out the verdicts of stateful rules, for the one that feeds
         // them (on another thread) to match by, with the filters' tests made here; the fields they
         // read beyond those scanned are read only for events that get a verdict (see `fieldsJudged`)
@@ -954,50 +917,39 @@ export class RuleSet<R> {
     return code >> 1;
   }
 
-  /** The matcher a stateful rule is fed through (null for event queries, and on a rule set that only scans). */
-  matcherOf(order: number): Matcher | null {
-    return this.slots[order]?.matcher ?? null;
+}
+
+/**
+ * The multi-rule engine whole: the index (`RuleIndex`) and the stateful rules' matchers
+ * (`StatefulRules`) over the same entries, for a driver that scans and feeds on one thread (the
+ * stream). The hunt and the scheduler's passes use the halves apart, on different threads.
+ */
+export class RuleSet<R> {
+  readonly index: RuleIndex<R>;
+  readonly matchers: StatefulRules<R>;
+  private readonly codes: StatefulCode[] = [];
+
+  constructor(entries: ReadonlyArray<RuleSetEntry<R>>, options: RuleSetOptions = {}) {
+    this.index = new RuleIndex(entries, options);
+    this.matchers = new StatefulRules(entries, options);
   }
 
-  /** Whether stateful rule code `code` needs its event now (false: a gated event the rule cannot use). */
-  wants(code: StatefulCode): boolean {
-    return !this.gated(code) || !this.slots[this.ruleOf(code)]!.matcher!.idle();
+  /** See RuleIndex.scan. */
+  scan(event: EventInput, out: Array<RuleSetHit<R>>, stateful: StatefulCode[]): void {
+    this.index.scan(event, out, stateful);
   }
 
-  /**
-   * Hands an event to the stateful rule of `code` (in input order), with the verdict `scan` gave with
-   * the code, if any; hits it completes go to `out`.
-   */
-  feed(code: StatefulCode, event: EventInput | EventText, out: Array<RuleSetHit<R>>, verdict?: Verdict): void {
-    const slot = this.slots[code >> 1]!;
-    for (const hit of slot.matcher!.push(event, verdict)) out.push({ rule: slot.rule, hit });
-  }
-
-  /** Feeds one event to the rules that can match it; returns the hits it completes. */
+  /** Feeds one event to the rules that can match it; hits it completes go to `out`. */
   push(event: EventInput, out: Array<RuleSetHit<R>>): void {
     const codes = this.codes;
     codes.length = 0;
-    this.scan(event, out, codes);
-    for (const c of codes) if (this.wants(c)) this.feed(c, event, out);
-  }
-
-  /** Partial sequences and samples given up at their caps on open state, over all rules. */
-  droppedByCap(): number {
-    let n = 0;
-    for (const s of this.slots) n += (s.matcher?.counters.sequence?.droppedByCap ?? 0) + (s.matcher?.counters.sample?.droppedByCap ?? 0);
-    return n;
-  }
-
-  /** Events that reached a stateful rule after a later one, over all rules. */
-  lateEvents(): number {
-    let n = 0;
-    for (const s of this.slots) n += s.matcher?.counters.late ?? 0;
-    return n;
+    this.index.scan(event, out, codes);
+    for (const c of codes) if (this.matchers.wants(c)) this.matchers.feed(c, event, out);
   }
 
   /** Ends the input: stateful rules report what they found. */
   flush(out: Array<RuleSetHit<R>>): void {
-    for (const s of this.slots) for (const hit of s.matcher?.flush() ?? []) out.push({ rule: s.rule, hit });
+    this.matchers.flush(out);
   }
 }
 

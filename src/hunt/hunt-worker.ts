@@ -4,12 +4,12 @@
  * the number of events and the bad lines.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { RuleSet } from '../engine/index.js';
+import { RuleIndex } from '../engine/index.js';
 import type { HuntChunk } from './hunt-input.js';
 import { compileCheckedRules, HuntScanner, type HuntWorkerReply, type HuntWorkerSetup } from './hunt.js';
 
 const setup = workerData as HuntWorkerSetup;
-const scanner = new HuntScanner(new RuleSet(compileCheckedRules(setup.rules), { indexed: setup.indexed, lateness: setup.lateness, role: 'scan', judge: setup.verdicts }), setup.index ?? 'hunt', setup.now, setup.window);
+const scanner = new HuntScanner(new RuleIndex(compileCheckedRules(setup.rules), { indexed: setup.indexed, judge: setup.verdicts }), setup.index ?? 'hunt', setup.now, setup.window);
 
 parentPort!.on('message', (m: { id: number; chunk: HuntChunk }) => {
   try {

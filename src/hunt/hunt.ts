@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleSet, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleIndex, StatefulRules, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
 import type { Rule } from '../rules/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
@@ -374,14 +374,14 @@ export class HuntScanner {
   private readonly judgedProjector: JsonProjector;
   /** The line being scanned: its piece's bytes and text, and where it lies in them. */
   private line: { bytes: Uint8Array; text: string; start: number; stop: number } = { bytes: new Uint8Array(0), text: '', start: 0, stop: 0 };
-  /** The judged fields of the line being scanned (see RuleSet.scanFields). */
+  /** The judged fields of the line being scanned (see RuleIndex.scanFields). */
   private readonly judgedFields = (): JsonProjector | null => {
     const l = this.line;
     return this.judgedProjector.project(l.bytes, l.text, l.start, l.stop) ? this.judgedProjector : null;
   };
 
   constructor(
-    private readonly set: RuleSet<Rule>,
+    private readonly set: RuleIndex<Rule>,
     private readonly index: string,
     private readonly now: number,
     /** The time window of the events scanned (see HuntOptions.from), or null for all. */
@@ -494,7 +494,7 @@ export class HuntSequencer {
   private readonly hits: Array<RuleSetHit<Rule>> = [];
 
   constructor(
-    private readonly set: RuleSet<Rule>,
+    private readonly set: StatefulRules<Rule>,
     private readonly index: string,
     private readonly now: number,
   ) {}
@@ -647,7 +647,7 @@ async function huntWith(
   // chunk buffers: those in flight to workers (see below), the one being read, the one being settled
   const buffers = new ChunkPool(IN_FLIGHT * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
-  const sequencer = new HuntSequencer(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'feed' }), index, now);
+  const sequencer = new HuntSequencer(new StatefulRules(entries, { indexed: o.indexed, lateness }), index, now);
   const settle = (r: ChunkResult): void => {
     for (const b of r.bad) {
       progress.badLines++;
@@ -675,7 +675,7 @@ async function huntWith(
   };
   try {
     if (pool === null) {
-      const scanner = new HuntScanner(new RuleSet(entries, { indexed: o.indexed, lateness, role: 'scan', judge: o.verdicts === true }), index, now, window);
+      const scanner = new HuntScanner(new RuleIndex(entries, { indexed: o.indexed, judge: o.verdicts === true }), index, now, window);
       await eachChunk((c) => settle(scanner.chunk(c)));
     } else {
       // chunks go round the workers; results are settled in chunk order, a few in flight per worker

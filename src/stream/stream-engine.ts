@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BuiltAlert, RuleMatch } from '../alerts/index.js';
 import { parseJsonObject } from '../core/index.js';
-import { PASS_ALL, rawFilterOf, RawText, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { PASS_ALL, rawFilterOf, RawText, ruleOfCode, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import { EventBridge, isStreamable, ruleIndexMatcher, writeMatches, type ActiveRule } from '../detect/index.js';
 import type { Store, StoredEvent } from '../store/index.js';
 
@@ -81,9 +81,8 @@ export class StreamEngine {
   private ruleSet(streams: readonly RuleStream[]): RuleSet<RuleStream> {
     const set = new RuleSet(
       streams.map((s) => ({ rule: s, query: s.rule.compiled!, eventCategoryField: s.rule.rule.event_category_override, lateness: s.lateness, matcher: s.matcher ?? undefined })),
-      { role: 'both' },
     );
-    streams.forEach((s, i) => (s.matcher = set.matcherOf(i)));
+    streams.forEach((s, i) => (s.matcher = set.matchers.matcherOf(i)));
     return set;
   }
 
@@ -134,7 +133,7 @@ export class StreamEngine {
     const found: Array<RuleSetHit<RuleStream>> = [];
     const hits: Array<RuleSetHit<RuleStream>> = [];
     const codes: StatefulCode[] = [];
-    const testsBefore = set.testsByRule();
+    const testsBefore = set.index.testsByRule();
     let scanMs = 0;
     let newest = -Infinity;
     // events per index (and those without a time), for each rule's count of events examined
@@ -161,10 +160,10 @@ export class StreamEngine {
       scanMs += performance.now() - t0;
       for (const h of hits) if (takes(h.rule, e)) found.push(h);
       for (const code of codes) {
-        const s = streams[set.ruleOf(code)]!;
-        if (!takes(s, e) || !set.wants(code)) continue;
+        const s = streams[ruleOfCode(code)]!;
+        if (!takes(s, e) || !set.matchers.wants(code)) continue;
         const t1 = performance.now();
-        set.feed(code, event, found);
+        set.matchers.feed(code, event, found);
         s.counters.cpuMs += performance.now() - t1;
       }
     }
@@ -175,7 +174,7 @@ export class StreamEngine {
         for (const hit of s.matcher!.advance(newest)) found.push({ rule: s, hit });
       }
     }
-    const tests = set.testsByRule();
+    const tests = set.index.testsByRule();
     const total = tests.reduce((a, n, i) => a + n - testsBefore[i]!, 0);
     streams.forEach((s, i) => {
       if (total > 0) s.counters.cpuMs += (scanMs * (tests[i]! - testsBefore[i]!)) / total;

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, HuntScanner, runHunt } from '../../src/app/index.js';
-import { RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
+import { RuleIndex, RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
 import { generateEvents, plantedCounts, rng } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
@@ -313,7 +313,7 @@ test('hunt gives the same alerts on any number of worker threads, sequences incl
   // the same alerts, whole; and verdicts there are, for most of what the stateful rules take
   for (const workers of [0, 2]) assert.deepEqual((await runHunt({ rules, inputs: [file], now: NOW, workers, verdicts: true })).alerts, inMemory.alerts, `on ${workers} workers`);
   const { entries } = compileHuntRules(rules, undefined);
-  const scanned = new HuntScanner(new RuleSet(entries, { role: 'scan', judge: true }), 'hunt', NOW).chunk({ fi: 0, firstLine: 1, bytes: readFileSync(file) });
+  const scanned = new HuntScanner(new RuleIndex(entries, { judge: true }), 'hunt', NOW).chunk({ fi: 0, firstLine: 1, bytes: readFileSync(file) });
   let codes = 0;
   let judged = 0;
   for (let i = 0; i < scanned.stateful.length; ) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { JsonProjector, projection } from '../../src/core/index.js';
-import { RuleSet, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
+import { RuleIndex, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
 
 /**
  * Scans events two ways with the same rules — as their fields, read from their JSON text by the
@@ -8,8 +8,8 @@ import { RuleSet, type RuleSetEntry, type RuleSetHit } from '../../src/engine/in
  * same hits (by `key`) and the same stateful codes.
  */
 export class ScanBothWays<R> {
-  private readonly byFields: RuleSet<R>;
-  private readonly byDocument: RuleSet<R>;
+  private readonly byFields: RuleIndex<R>;
+  private readonly byDocument: RuleIndex<R>;
   private readonly projector: JsonProjector;
   /** Events read as fields, hits and codes seen so far. */
   read = 0;
@@ -20,8 +20,8 @@ export class ScanBothWays<R> {
     entries: ReadonlyArray<RuleSetEntry<R>>,
     private readonly key: (rule: R) => string,
   ) {
-    this.byFields = new RuleSet(entries, { lateness: 0, role: 'scan' });
-    this.byDocument = new RuleSet(entries, { lateness: 0, role: 'scan' });
+    this.byFields = new RuleIndex(entries);
+    this.byDocument = new RuleIndex(entries);
     this.projector = new JsonProjector(projection(this.byFields.fieldsScanned()));
   }
 
