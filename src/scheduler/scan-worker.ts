@@ -2,7 +2,7 @@
  * The scheduler's scan thread: the scan half of each pass (see PassScan), over a read-only
  * connection of its own, so that reading, projecting and scanning stored events run beside the
  * thread that feeds matchers and answers HTTP. It hands on only the events some rule may take, in
- * batches (see ScanBatch), at most `credits` batches ahead of the feed.
+ * batches (see ScanBatch), at most `AHEAD` batches ahead of the feed.
  */
 import { parentPort } from 'node:worker_threads';
 import { activeRule, PassScan, ScheduledRuleSet, type PassWindow } from '../detect/index.js';
