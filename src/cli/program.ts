@@ -19,13 +19,14 @@ export function createProgram(io: Io): Command {
 
   program
     .command('check')
-    .description('parse and check an EQL query; print its canonical form or the diagnostics')
-    .argument('[query]', 'the EQL query text')
+    .description('parse and check an EQL (or KQL) query; print its canonical form or the diagnostics')
+    .argument('[query]', 'the query text')
     .option('-f, --file <path>', 'read the query from a file')
-    .option('--dialect <name>', 'elasticsearch or endgame', 'elasticsearch')
-    .option('--strict', 'unknown fields are errors')
+    .option('--language <name>', 'eql, or kuery (KQL)', 'eql')
+    .option('--dialect <name>', 'elasticsearch or endgame (EQL)', 'elasticsearch')
+    .option('--strict', 'unknown fields are errors (EQL)')
     .option('--format <format>', 'text or json', 'text')
-    .action(async (query: string | undefined, opts: { file?: string; dialect: string; strict?: boolean; format: string }) => {
+    .action(async (query: string | undefined, opts: { file?: string; language: string; dialect: string; strict?: boolean; format: string }) => {
       process.exitCode = await runCheck(io, query, opts);
     });
 

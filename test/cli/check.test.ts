@@ -45,3 +45,17 @@ test('vigil check --file names the file; --format json gives data', () => {
 test('vigil check without a query is a usage error', () => {
   assert.equal(vigil(['check']).status, 2);
 });
+
+test('vigil check --language kuery: the canonical KQL, or located KQL diagnostics; an unknown language is a usage error', () => {
+  const ok = vigil(['check', '--language', 'kuery', 'process.name : (cmd.exe OR "power shell.exe") and not user.name:root*']);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, 'process.name: (cmd.exe or "power shell.exe") and not user.name: root*\n');
+  const bad = vigil(['check', '--language', 'kuery', 'event.action:(exec or start']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^<query>:1:14: error KQL2003: expected '\)' to close the '\(' here, found the end of the query\n/);
+  const json = vigil(['check', '--language', 'kuery', '--format', 'json', 'event.duration >= 10']);
+  assert.deepEqual(JSON.parse(json.stdout), { ok: true, canonical: 'event.duration >= 10', diagnostics: [] });
+  const usage = vigil(['check', '--language', 'lucene', 'x']);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /unknown language 'lucene'/);
+});

@@ -1,0 +1,4 @@
+export type { KqlQuery, KqlBool, KqlNot, KqlMatch, KqlExists, KqlRange, KqlNested, KqlText, KqlValue, KqlValueBool, KqlValueNot, KqlLiteral } from './ast.js';
+export { literalText, hasWildcard } from './ast.js';
+export { parseKql, KqlCodes, type ParsedKql } from './parser.js';
+export { printKql } from './printer.js';
