@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDiagnostics, LineMap } from '../core/index.js';
+import { ecsFieldType } from '../ecs/index.js';
+import { kqlStatement } from '../kql/index.js';
 import { loadRules, writeMarkdownRule, writeNdjsonRules, type LoadedRuleSet } from '../rules/index.js';
 import type { Io } from './program.js';
 
@@ -22,11 +24,11 @@ export async function runRulesValidate(io: Io, paths: string[], opts: { format: 
     const shown = f.diagnostics.filter((d) => d.severity !== 'info');
     if (shown.length > 0) io.err(`${formatDiagnostics(shown, f.text, { file: f.path })}\n`);
   }
-  const notRunnable = set.rules.filter((r) => r.type !== 'eql').length;
+  const notRunnable = set.rules.filter((r) => !(r.type === 'eql' || (r.type === 'query' && r.language === 'kuery' && kqlStatement(r.query ?? '', ecsFieldType).ok))).length;
   io.out(`${set.files.length} files, ${set.rules.length} rules loaded, ${errors} errors\n`);
   io.out(`by type:     ${fmt(byType)}\n`);
   io.out(`by severity: ${fmt(bySeverity)}\n`);
-  if (notRunnable > 0) io.out(`${notRunnable} rules are of types Vigil cannot run yet (loaded, not run)\n`);
+  if (notRunnable > 0) io.out(`${notRunnable} rules Vigil cannot run yet (loaded, not run): types other than EQL and KQL query, and KQL queries it cannot translate\n`);
   return errors > 0 ? 1 : 0;
 }
 

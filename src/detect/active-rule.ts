@@ -1,5 +1,7 @@
 import { createIndexMatcher } from '../core/index.js';
-import { compileQuery, type CompiledQuery } from '../engine/index.js';
+import { ecsFieldType } from '../ecs/index.js';
+import { compileQuery, compileStatement, type CompiledQuery } from '../engine/index.js';
+import { kqlStatement } from '../kql/index.js';
 import { parseDateMath, parseDuration, type Rule } from '../rules/index.js';
 
 /** A rule ready to run: the model, its compiled query, and its schedule in milliseconds. */
@@ -44,7 +46,8 @@ export function ruleIndexMatcher(r: ActiveRule): (index: string) => boolean {
 
 /** A rule's query compiled, or why it cannot run. */
 export function compileRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
-  if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}' is not run by Vigil yet (EQL rules are)` };
+  if (rule.type === 'query' && rule.language === 'kuery') return compileKqlRule(rule);
+  if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}'${rule.language && rule.type === 'query' ? ` in ${rule.language}` : ''} is not run by Vigil yet (EQL rules and KQL query rules are)` };
   if (!rule.query) return { compiled: null, problem: 'the rule has no query' };
   const r = compileQuery(rule.query, {
     timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp',
@@ -55,6 +58,17 @@ export function compileRule(rule: Rule): { compiled: CompiledQuery | null; probl
     return { compiled: null, problem: `query does not compile: ${d?.message ?? 'unknown error'}` };
   }
   return { compiled: r.query, problem: null };
+}
+
+/**
+ * A KQL query rule: its query compiled into the EQL engine as an event query (see kqlToEql), each
+ * field typed by ECS. One alert per matching event, as Kibana's query rules.
+ */
+function compileKqlRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
+  const t = kqlStatement(rule.query ?? '', ecsFieldType);
+  if (!t.ok) return { compiled: null, problem: t.problem };
+  const timestampField = rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp';
+  return { compiled: compileStatement(t.statement, { timestampField }), problem: null };
 }
 
 /** The key under which a rule's compiled query stays the same (see compileRule). */

@@ -52,6 +52,24 @@ export function createSchema(fields: Readonly<Record<string, string>>): Schema {
 }
 
 let ecs: Schema | undefined;
+let ecsTypes: Map<string, string> | undefined;
+
+/** Each ECS field's Elasticsearch type (`keyword`, `long`, `match_only_text`…), multi-fields included. */
+function ecsTypeMap(): Map<string, string> {
+  if (ecsTypes) return ecsTypes;
+  const { EcsFlat } = createRequire(import.meta.url)('@elastic/ecs') as typeof import('@elastic/ecs');
+  const m = new Map<string, string>();
+  for (const def of Object.values(EcsFlat) as Array<{ flat_name: string; type: string; multi_fields?: Array<{ flat_name: string; type: string }> }>) {
+    m.set(def.flat_name, def.type);
+    for (const mf of def.multi_fields ?? []) m.set(mf.flat_name, mf.type);
+  }
+  return (ecsTypes = m);
+}
+
+/** The Elasticsearch type ECS gives a field, or undefined for a field ECS does not define. */
+export function ecsFieldType(name: string): string | undefined {
+  return ecsTypeMap().get(name);
+}
 
 /**
  * ECS as published in `@elastic/ecs` (EcsFlat), with each field's multi-fields (`process.name.text`).
@@ -60,12 +78,6 @@ let ecs: Schema | undefined;
  */
 export function ecsSchema(): Schema {
   if (ecs) return ecs;
-  const { EcsFlat } = createRequire(import.meta.url)('@elastic/ecs') as typeof import('@elastic/ecs');
-  const fields: Record<string, string> = {};
-  for (const def of Object.values(EcsFlat) as Array<{ flat_name: string; type: string; multi_fields?: Array<{ flat_name: string; type: string }> }>) {
-    fields[def.flat_name] = def.type;
-    for (const mf of def.multi_fields ?? []) fields[mf.flat_name] = mf.type;
-  }
-  ecs = createSchema(fields);
+  ecs = createSchema(Object.fromEntries(ecsTypeMap()));
   return ecs;
 }

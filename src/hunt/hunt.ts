@@ -7,6 +7,8 @@ import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from 
 import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleIndex, StatefulRules, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
 import type { Rule } from '../rules/index.js';
+import { ecsFieldType } from '../ecs/index.js';
+import { kqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { AlertSpool, groupText, type GroupText } from './alert-spool.js';
 import { ChunkPool, inputChunks, InputError, type HuntChunk } from './hunt-input.js';
@@ -171,7 +173,8 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
 function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
   if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
-  if (rule.type !== 'eql' || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
+  const kql = rule.type === 'query' && rule.language === 'kuery';
+  if ((rule.type !== 'eql' && !kql) || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
   if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return { reason: `its indices do not include ${index}`, group: 'other indices' };
   return null;
 }
@@ -189,6 +192,13 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
     const why = whyNotHunted(rule, index);
     if (why !== null) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
+      continue;
+    }
+    if (rule.type === 'query') {
+      // a KQL query rule: its query compiled into the same engine, as an event query
+      const t = kqlStatement(rule.query!, ecsFieldType);
+      if (!t.ok) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: t.problem, group: null });
+      else entries.push({ rule, query: compileStatement(t.statement, huntQueryOptions(rule, maxOpen)), eventCategoryField: rule.event_category_override });
       continue;
     }
     // a rule without a query has a reason not to run

@@ -2,3 +2,4 @@ export type { KqlQuery, KqlBool, KqlNot, KqlMatch, KqlExists, KqlRange, KqlNeste
 export { literalText, hasWildcard } from './ast.js';
 export { parseKql, KqlCodes, type ParsedKql } from './parser.js';
 export { printKql } from './printer.js';
+export { kqlStatement, kqlToEql, type FieldTypes, type KqlTranslation } from './to-eql.js';

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { diagnosticPosition, formatDiagnostics } from '../../src/core/index.js';
 import { parseKql, printKql, type KqlQuery } from '../../src/kql/index.js';
@@ -112,4 +115,24 @@ test('KQL: a broken query gets a located diagnostic with a stable code, never an
   assert.equal(parseKql('('.repeat(5000)).diagnostics[0]!.code, 'KQL2007');
   // nesting within the limit is fine
   assert.ok(parseKql(`${'('.repeat(100)}a: 1${')'.repeat(100)}`).ok);
+});
+
+test('KQL in a rule file: a broken query is a located diagnostic in its file, and the other rules still load', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-kql-rules-'));
+  try {
+    const rule = (id: string, query: string): string =>
+      ['[metadata]', 'creation_date = "2026/12/03"', 'maturity = "production"', '', '[rule]', 'author = ["Vigil"]', 'description = "d"', 'language = "kuery"', 'license = "Elastic License v2"', `name = "${id}"`, 'risk_score = 21', `rule_id = "${id}"`, 'severity = "low"', 'type = "query"', '', 'query = \'\'\'', query, "'''", ''].join('\n');
+    writeFileSync(join(dir, 'bad.toml'), rule('bad', 'event.category:process and\n  process.name:(cmd.exe or "powershell.exe'));
+    writeFileSync(join(dir, 'good.toml'), rule('good', 'event.category:process and process.name:(cmd.exe or powershell.exe)'));
+    const set = await loadRules([dir]);
+    assert.deepEqual(set.rules.map((r) => r.rule_id), ['good']);
+    const bad = set.files.find((f) => f.path.endsWith('bad.toml'))!;
+    const d = bad.diagnostics.find((x) => x.severity === 'error')!;
+    assert.equal(d.code, 'KQL1001');
+    const shown = formatDiagnostics([d], bad.text, { file: bad.path, context: false });
+    // the query's second line is the file's 18th; the quote opens at column 28
+    assert.match(shown, /bad\.toml:18:28: error KQL1001: this quoted value has no closing "/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -32,17 +32,26 @@ test('counts by type, active and deprecated, match the corpus SOURCE.md', () => 
   assert.deepEqual(actual, expected);
 });
 
-test('every active EQL rule validates with no error, and non-EQL rules are marked not runnable', () => {
+test('every active EQL rule validates with no error; KQL query rules run unless their query cannot be translated; other types are marked not runnable', () => {
   let eql = 0;
+  let kql = 0;
+  const untranslated: string[] = [];
   for (const f of set.files) {
     if (f.path.includes('/_deprecated/')) continue;
     for (const r of f.rules) {
       if (r.type === 'eql') eql++;
       const notRunnable = f.diagnostics.some((d) => d.code === 'RULE015');
-      assert.equal(notRunnable, r.type !== 'eql', f.path);
+      if (r.type === 'query' && r.language === 'kuery') {
+        kql++;
+        if (notRunnable) untranslated.push(f.diagnostics.find((d) => d.code === 'RULE015')!.message);
+      } else assert.equal(notRunnable, r.type !== 'eql', f.path);
     }
   }
   assert.equal(eql, 1024);
+  assert.ok(kql >= 453, `${kql} KQL query rules`);
+  // the known gap, which may only shrink: field names with wildcards
+  assert.ok(untranslated.length <= 7, untranslated.join('\n'));
+  for (const m of untranslated) assert.match(m, /field names with wildcards/);
 });
 
 test('TOML → model → NDJSON → model keeps every field of every rule', () => {
