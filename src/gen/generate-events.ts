@@ -16,7 +16,8 @@ export interface GenerateOptions {
 
 /**
  * The planted patterns: which rule (by name) each one triggers. The first two are the bundled rules
- * (the seeds); the others are rules of Elastic's corpus: an event query, a sequence and a sample.
+ * (the seeds); the others are rules of Elastic's corpus: EQL's event query, sequence and sample, and a
+ * KQL query rule (sudoers).
  */
 export const PLANTED_RULES = {
   mysql: 'Linux Restricted Shell Breakout via the mysql command',
@@ -24,20 +25,21 @@ export const PLANTED_RULES = {
   straceSshd: 'Potential SSH Password Grabbing via strace',
   rwxNetwork: 'Network Connection from Binary with RWX Memory Region',
   netshWlan: 'Wireless Credential Dumping using Netsh Command',
+  sudoersEcho: 'Potential Privilege Escalation via Sudoers File Modification',
 } as const;
 
 type PlantKind = keyof typeof PLANTED_RULES;
 /** Plants take turns in this order. */
-const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan'];
+const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan', 'sudoersEcho'];
 /** Events per plant: one for an event query, two for the sequence and the sample. */
-const PLANT_EVENTS: Readonly<Record<PlantKind, 1 | 2>> = { mysql: 1, xpCmdshell: 1, straceSshd: 2, rwxNetwork: 2, netshWlan: 1 };
+const PLANT_EVENTS: Readonly<Record<PlantKind, 1 | 2>> = { mysql: 1, xpCmdshell: 1, straceSshd: 2, rwxNetwork: 2, netshWlan: 1, sudoersEcho: 1 };
 /**
  * Alerts per plant: an event query's match is one alert; a sequence's or a sample's is one alert of
  * its own and one building-block alert per event, as Kibana raises them.
  */
 const plantAlerts = (kind: PlantKind): number => (PLANT_EVENTS[kind] === 1 ? 1 : PLANT_EVENTS[kind] + 1);
 /** The host of a plant, as the remainder of its host number by 10 (0-4 Linux, 5-8 Windows, 9 macOS). */
-const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6 };
+const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6, sudoersEcho: 3 };
 
 /** mulberry32: small, fast, and the same everywhere. */
 export function rng(seed: number): () => number {
@@ -218,6 +220,9 @@ function plantEvent(kind: PlantKind, common: Record<string, unknown>, entity: st
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['info'], action: 'changed-memory-protection', dataset: 'auditd_manager.auditd' }, auditd: { data: { syscall: 'mprotect', a2: '7' } }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity } });
     case 'netshWlan':
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'start', dataset: 'endpoint.events.process' }, process: { name: 'netsh.exe', executable: 'C:\\Windows\\System32\\netsh.exe', pid: pid + 10000, entity_id: entity, args: ['netsh.exe', 'wlan', 'show', 'profile', 'name=CorpWifi', 'key=clear'], command_line: 'netsh.exe wlan show profile name=CorpWifi key=clear', parent: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', entity_id: `${entity}-p` } } });
+    case 'sudoersEcho':
+      // a shell echoes a rule that lets a user run anything as root into sudoers
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'echo', executable: '/usr/bin/echo', pid, entity_id: entity, args: ['echo', 'svc-web ALL=(ALL) NOPASSWD:ALL'], parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
   }
 }
 

@@ -46,16 +46,19 @@ test('the generator is deterministic and plants what it says', () => {
   assert.deepEqual([...cats].sort(), ['authentication', 'file', 'network', 'process', 'registry']);
   assert.ok(docs.every((d) => Array.isArray(d.event.type)));
   assert.ok(docs.some((d) => Array.isArray(d.process?.args) && d.process!.parent?.entity_id));
-  // nine plants, in turn: mysql, xp_cmdshell, strace (two events), RWX (two events), netsh, then again
+  // nine plants, in turn: mysql, xp_cmdshell, strace (two events), RWX (two events), netsh, sudoers,
+  // then mysql, xp_cmdshell and strace again
   assert.deepEqual(plantedCounts({ events: 5000, seed: 7, plantEvery: 500 }), {
     'Linux Restricted Shell Breakout via the mysql command': 2,
     'Execution via MSSQL xp_cmdshell Stored Procedure': 2,
     'Potential SSH Password Grabbing via strace': 6,
-    'Network Connection from Binary with RWX Memory Region': 6,
+    'Network Connection from Binary with RWX Memory Region': 3,
     'Wireless Credential Dumping using Netsh Command': 1,
+    'Potential Privilege Escalation via Sudoers File Modification': 1,
   });
   assert.equal(a.filter((l) => l.includes('"name":"strace"')).length, 2);
-  assert.equal(a.filter((l) => l.includes('"syscall":"mprotect"')).length, 2);
+  assert.equal(a.filter((l) => l.includes('"syscall":"mprotect"')).length, 1);
+  assert.equal(a.filter((l) => l.includes('NOPASSWD:ALL')).length, 1);
   // a two-event plant that would end past the last event is not planted, nor counted
   assert.equal([...generateEvents({ events: 301, seed: 1, plantEvery: 100 })].filter((l) => l.includes('"name":"strace"')).length, 0);
   assert.equal(plantedCounts({ events: 301, seed: 1, plantEvery: 100 })['Potential SSH Password Grabbing via strace'], undefined);
@@ -121,14 +124,21 @@ test('hunt with the bundled rules finds exactly the planted attacks', async () =
   }
 });
 
-test('hunt with the corpus finds exactly the planted attacks of its rules: an event query, a sequence and a sample', async () => {
+test('hunt with the corpus finds exactly the planted attacks of its rules: an event query, a sequence, a sample and a KQL query', async () => {
   const opts = { events: 20_000, seed: 5, plantEvery: 400 };
   const file = join(dir, 'gen-corpus.ndjson');
   writeFileSync(file, [...generateEvents(opts)].join('\n') + '\n');
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const expected = plantedFor(rules, opts);
-  // 49 plants: 10 of the strace sequence and 10 of the RWX sample (3 alerts each), 9 of netsh
-  assert.deepEqual(expected, { 'Potential SSH Password Grabbing via strace': 30, 'Network Connection from Binary with RWX Memory Region': 30, 'Wireless Credential Dumping using Netsh Command': 9 });
+  // 49 plants, 8 of each kind and a ninth mysql: of the corpus's, the strace sequence and the RWX
+  // sample (3 alerts each), netsh (EQL) and sudoers (KQL); the corpus's mysql and xp_cmdshell rules
+  // look for other events (xp_cmdshell is a new-terms rule there)
+  assert.deepEqual(expected, {
+    'Potential SSH Password Grabbing via strace': 24,
+    'Network Connection from Binary with RWX Memory Region': 24,
+    'Wireless Credential Dumping using Netsh Command': 8,
+    'Potential Privilege Escalation via Sudoers File Modification': 8,
+  });
   const ids: string[] = [];
   for (const workers of [0, 2]) {
     const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
@@ -149,14 +159,14 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const csv = vigil(['hunt', '--rules', strace, '--events', file, '--format', 'csv']);
   assert.equal(csv.status, 0, csv.stderr);
   const rows = csv.stdout.trim().split('\n').slice(1);
-  assert.equal(rows.length, 10);
+  assert.equal(rows.length, 8);
   for (const r of rows) assert.match(r, /^[^,]+,medium,47,Potential SSH Password Grabbing via strace,lin-\d{4},[a-z-]+,sshd → strace$/);
   // the sample holds a key per background connection; with room for 50, the oldest are given up (with
   // a warning), and the planted samples, whose two events come together, are still found
   const rwx = join(requireShared('corpus/detection-rules'), 'rules', 'linux', 'execution_netcon_from_rwx_mem_region_binary.toml');
   const capped = vigil(['hunt', '--rules', rwx, '--events', file, '--format', 'csv', '--max-open', '50']);
   assert.equal(capped.status, 0, capped.stderr);
-  assert.equal(capped.stdout.trim().split('\n').length, 1 + 10);
+  assert.equal(capped.stdout.trim().split('\n').length, 1 + 8);
   const dropped = /warning: ([\d,]+) partial sequences or samples were given up, the oldest first, as a rule held the most open ones it keeps \(--max-open, 50\): matches that needed them are missed/.exec(capped.stderr);
   assert.ok(dropped, capped.stderr);
   const lib = await runHunt({ rules: rules.filter((x) => x.name === 'Network Connection from Binary with RWX Memory Region'), inputs: [file], workers: 0, now: NOW, maxOpenPerRule: 50 });
@@ -166,17 +176,17 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   assert.doesNotMatch(csv.stderr, /given up/);
   assert.equal(vigil(['hunt', '--rules', rwx, '--events', file, '--max-open', '0']).status, 2);
   assert.match(csv.stderr, /hunt: 20,000 events, 1 rule run \(0 skipped\)/);
-  // only the rules of a severity or above: the planted high one (netsh), not the medium ones
+  // only the rules of a severity or above: the planted high ones (netsh, sudoers), not the medium ones
   const high = vigil(['hunt', '--rules', requireShared('corpus/detection-rules'), '--events', file, '--format', 'csv', '--min-severity', 'high']);
   assert.equal(high.status, 0, high.stderr);
-  assert.deepEqual(new Set(high.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[3])), new Set(['Wireless Credential Dumping using Netsh Command']));
+  assert.deepEqual(new Set(high.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[3])), new Set(['Wireless Credential Dumping using Netsh Command', 'Potential Privilege Escalation via Sudoers File Modification']));
   const below = rules.filter((x) => x.severity === 'low' || x.severity === 'medium').length;
   assert.match(high.stderr, new RegExp(`${below.toLocaleString('en-US')} rules below --min-severity high not run`));
   // the rules hunt does not run, by why
   const byWhy = new Map<string, number>();
   for (const x of compileHuntRules(rules.filter((x) => x.severity === 'high' || x.severity === 'critical'), undefined).skipped) byWhy.set(x.reason, (byWhy.get(x.reason) ?? 0) + 1);
   assert.ok((byWhy.get('deprecated') ?? 0) > 0 && (byWhy.get('type esql is not run by hunt') ?? 0) > 0);
-  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules\\)\\n`));
+  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules and KQL query rules\\)\\n`));
   assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('type esql is not run by hunt')} esql\\b`));
   assert.equal(vigil(['hunt', '--events', file, '--min-severity', 'urgent']).status, 2);
 });
