@@ -214,7 +214,7 @@ class Parser {
     if (this.peek().kind === 'end') return { kind: 'and', children: [], span: this.peek().span };
     const q = this.or();
     const t = this.peek();
-    if (t.kind !== 'end') this.error(t.kind === ')' ? KqlCodes.unexpectedToken : KqlCodes.unexpectedToken, `unexpected ${this.describe(t)}: expected 'and', 'or' or the end of the query`, t.span);
+    if (t.kind !== 'end') this.error(KqlCodes.unexpectedToken, `unexpected ${this.describe(t)}: expected 'and', 'or' or the end of the query`, t.span);
     return q;
   }
 

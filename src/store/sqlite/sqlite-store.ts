@@ -719,6 +719,8 @@ function createRuleStore(db: Database.Database): RuleStore {
 }
 
 function createRunStore(db: Database.Database): RunStore {
+  const getCovered = db.prepare('SELECT covered_until FROM rule_state WHERE rule_id = ?');
+  const setCovered = db.prepare('INSERT INTO rule_state(rule_id, covered_until) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET covered_until = excluded.covered_until');
   const insert = db.prepare(
     'INSERT INTO runs(rule_id, execution_id, kind, started, duration_ms, cpu_ms, window_from, window_to, searched, matches, written, existing, dropped, gap_ms, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
@@ -775,12 +777,13 @@ function createRunStore(db: Database.Database): RunStore {
       const rows = db.prepare('SELECT rule_id, count(*) AS runs, sum(cpu_ms) AS cpu, sum(searched) AS events FROM runs WHERE started >= ? GROUP BY rule_id').all(since) as Array<{ rule_id: string; runs: number; cpu: number; events: number }>;
       return new Map(rows.map((r) => [r.rule_id, { runs: r.runs, cpuMs: r.cpu, events: r.events }]));
     },
+    // asked per scheduled rule at every tick and health check: prepared once
     coveredUntil(ruleId) {
-      const r = db.prepare('SELECT covered_until FROM rule_state WHERE rule_id = ?').get(ruleId) as { covered_until: number } | undefined;
+      const r = getCovered.get(ruleId) as { covered_until: number } | undefined;
       return r ? r.covered_until : null;
     },
     setCoveredUntil(ruleId, t) {
-      db.prepare('INSERT INTO rule_state(rule_id, covered_until) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET covered_until = excluded.covered_until').run(ruleId, t);
+      setCovered.run(ruleId, t);
     },
     addGap(g: GapRecord) {
       return Number(db.prepare('INSERT INTO gaps(rule_id, gap_from, gap_to, detected, filled) VALUES (?,?,?,?,?)').run(g.ruleId, g.from, g.to, g.detected, g.filled).lastInsertRowid);
