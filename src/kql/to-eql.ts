@@ -61,10 +61,10 @@ const regexEscape = (text: string): string => text.replace(/[.?+*|{}[\]()"\\#@&<
 /** The words of a text as the standard analyser would index them (lower case, letters, digits and `_`). */
 const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean);
 
-/** A Lucene regex (case-insensitive) for a sequence of words in an analysed text. */
+/** A regex (case-insensitive) for a sequence of words in an analysed text; `(?s)`: the text may span lines. */
 function phraseRegex(ws: readonly string[]): string {
   const sep = '[^a-z0-9_]+';
-  return `(.*[^a-z0-9_])?${ws.map(regexEscape).join(sep)}([^a-z0-9_].*)?`;
+  return `(?s)(.*[^a-z0-9_])?${ws.map(regexEscape).join(sep)}([^a-z0-9_].*)?`;
 }
 
 /**
@@ -108,7 +108,7 @@ function leafTest(name: string, type: string | undefined, l: KqlLiteral): Expr {
   // keyword and the like: exact, case-sensitive
   if (wild) {
     // `like` takes `?` as a wildcard too: a value with one is matched by a regular expression
-    if (text.includes('?')) return { kind: 'match', op: 'regex', value: f, patterns: [str(l.parts.map(regexEscape).join('.*'))], list: false, span: S };
+    if (text.includes('?')) return { kind: 'match', op: 'regex', value: f, patterns: [str(`(?s)${l.parts.map(regexEscape).join('.*')}`)], list: false, span: S };
     return { kind: 'match', op: 'like', value: f, patterns: [str(text)], list: false, span: S };
   }
   const n = numberOf(text);
