@@ -1,15 +1,17 @@
 /**
  * One hunt for the benchmark, in a process of its own so that its peak memory is its own:
- * `node hunt-child.js <rules dir> <events file> <workers> [index]` prints one JSON line (with an
- * index, events belong to it and the rules' index patterns apply, as `vigil hunt --index`).
+ * `node hunt-child.js <rules dir> <events file> <workers> [index] [types]` prints one JSON line (with
+ * an index, events belong to it and the rules' index patterns apply, as `vigil hunt --index`; '' for
+ * none). `types` (comma-separated rule types, e.g. `eql`) keeps only rules of those types.
  */
 import { runHunt } from '../src/app/index.js';
 import { loadRules } from '../src/rules/index.js';
 
-const [rulesDir, file, workers, index] = process.argv.slice(2) as [string, string, string, string | undefined];
-const rules = (await loadRules([rulesDir])).rules;
+const [rulesDir, file, workers, index, types] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined];
+const only = types ? new Set(types.split(',')) : null;
+const rules = (await loadRules([rulesDir])).rules.filter((x) => only === null || only.has(x.type));
 const t0 = performance.now();
-const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0, index });
+const r = await runHunt({ rules, inputs: [file], workers: Number(workers), now: 0, index: index || undefined });
 const ms = performance.now() - t0;
 const byRule: Record<string, number> = {};
 for (const a of r.alerts) byRule[String(a.doc['kibana.alert.rule.name'])] = (byRule[String(a.doc['kibana.alert.rule.name'])] ?? 0) + 1;

@@ -8,9 +8,10 @@ import { generateEvents, plantedCounts } from '../src/gen/index.js';
 import type { BenchResult } from './parse.js';
 
 /**
- * Hunt with every active EQL rule of Elastic's corpus over one generated file, beside the
- * parse-only baseline (read + JSON.parse + touch five fields) of the same file, on one worker and
- * on all; each hunt in its own process, with its peak memory.
+ * Hunt with every rule of Elastic's corpus Vigil runs (active EQL and KQL query rules) over one
+ * generated file, beside the parse-only baseline (read + JSON.parse + touch five fields) of the same
+ * file, on one worker and on all, and with the EQL rules alone on one worker; each hunt in its own
+ * process, with its peak memory.
  */
 const SHARED = process.env.VIGIL_SHARED ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
 
@@ -51,9 +52,10 @@ function checkPlanted(h: HuntRun, events: number, workers: number): void {
   if (found !== JSON.stringify(Object.entries(expected).sort())) throw new Error(`hunt on ${workers} workers found ${found}, planted ${JSON.stringify(expected)}`);
 }
 
-function hunt(file: string, workers: number): HuntRun {
+/** A hunt with the corpus rules Vigil runs (EQL and KQL query), or those of some types only (`eql`). */
+function hunt(file: string, workers: number, types = ''): HuntRun {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'hunt-child.js');
-  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers), '', types], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`hunt failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as HuntRun;
 }
@@ -81,6 +83,7 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     const rounds = Math.max(1, Number(process.env.VIGIL_BENCH_HUNT_ROUNDS ?? 3));
     let base = 0;
     let one: HuntRun | null = null;
+    let eqlOnly: HuntRun | null = null;
     let many: HuntRun | null = null;
     const rate = (h: HuntRun): number => (h.events / h.ms) * 1000;
     const rounds1: number[] = [];
@@ -89,7 +92,10 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
       base = Math.max(base, await baseline(file));
       const h1 = hunt(file, 1);
       const hN = hunt(file, all);
+      const hE = hunt(file, 1, 'eql');
       checkPlanted(h1, events, 1);
+      checkPlanted(hE, events, 1);
+      if (eqlOnly === null || rate(hE) > rate(eqlOnly)) eqlOnly = hE;
       checkPlanted(hN, events, all);
       rounds1.push(rate(h1));
       roundsN.push(rate(hN));
@@ -101,7 +107,8 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
     const list = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
     lines.push(`best of ${rounds} interleaved rounds (1 worker: ${list(rounds1)}; ${all} workers: ${list(roundsN)} events/s)`);
     lines.push(`baseline: read + JSON.parse + touch 5 fields      ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
-    lines.push(`vigil hunt, ${one!.rules} corpus rules, 1 worker      ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one!.alerts.toLocaleString('en-US')} alerts (the planted ones), peak RSS ${Math.round(one!.maxRssKb / 1024)} MiB`);
+    lines.push(`vigil hunt, ${one!.rules} corpus rules (EQL and KQL query), 1 worker ${Math.round(rate1).toLocaleString('en-US').padStart(9)} events/s (${((rate1 / base) * 100).toFixed(1)}% of baseline; floor 50%), ${one!.alerts.toLocaleString('en-US')} alerts (the planted ones), peak RSS ${Math.round(one!.maxRssKb / 1024)} MiB`);
+    lines.push(`vigil hunt, ${eqlOnly!.rules} corpus EQL rules alone, 1 worker ${Math.round(rate(eqlOnly!)).toLocaleString('en-US').padStart(9)} events/s (${((rate(eqlOnly!) / base) * 100).toFixed(1)}% of baseline), ${eqlOnly!.alerts.toLocaleString('en-US')} alerts: the KQL query rules cost ${((1 - rate1 / rate(eqlOnly!)) * 100).toFixed(0)}% of its speed`);
     lines.push(`vigil hunt, ${many!.rules} corpus rules, ${all} workers     ${Math.round(rateN).toLocaleString('en-US').padStart(9)} events/s (${(rateN / rate1).toFixed(2)}× one worker; floor 1.7×), ${many!.alerts.toLocaleString('en-US')} alerts, peak RSS ${Math.round(many!.maxRssKb / 1024)} MiB (floor 1 GiB)`);
     return { title: `Hunt: ${events.toLocaleString('en-US')} generated events (${mib.toFixed(0)} MiB)`, lines };
   } finally {
