@@ -148,7 +148,16 @@ export class Scheduler {
     const outcomes = await this.pass(set, due);
     if (outcomes === null) return 0; // stopped: nothing of this pass is recorded
     let n = 0;
-    for (const d of due) n += this.record(d, outcomes.get(d)!, now);
+    // each rule's executions are one transaction; between them the server answers (recording a
+    // thousand rules took longer than a request should wait)
+    let sliceStart = performance.now();
+    for (const d of due) {
+      n += this.record(d, outcomes.get(d)!, now);
+      if (performance.now() - sliceStart >= this.sliceMs) {
+        await this.pause();
+        sliceStart = performance.now();
+      }
+    }
     return n;
   }
 
