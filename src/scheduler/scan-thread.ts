@@ -29,8 +29,23 @@ class ScanWorker {
     return w;
   }
 
-  /** Sends a message; resolves with the thread's answer (batches go to `onBatch` meanwhile), rejects on its error. */
+  /** The exchange under way, if any: the next waits for it (the thread answers messages in turn). */
+  private last: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  /**
+   * Sends a message once the exchange before it has its answer; resolves with the thread's answer
+   * (batches go to `onBatch` meanwhile), rejects on its error. One exchange at a time: an answer can
+   * then only be the answer to the message it follows.
+   */
   private exchange(msg: ToScanThread, onBatch: (b: ScanBatch) => void): Promise<FromScanThread> {
+    const next = this.last.then(() => this.send(msg, onBatch));
+    this.last = next.catch(() => undefined);
+    return next;
+  }
+
+  private send(msg: ToScanThread, onBatch: (b: ScanBatch) => void): Promise<FromScanThread> {
+    if (this.closed) return Promise.reject(new Error('the scan thread is closed'));
     const w = this.start();
     return new Promise<FromScanThread>((resolve, reject) => {
       const settle = (): void => {
@@ -73,6 +88,8 @@ class ScanWorker {
   }
 
   async close(): Promise<void> {
+    // an exchange still waiting its turn must not start the thread again
+    this.closed = true;
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();

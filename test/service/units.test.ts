@@ -235,7 +235,7 @@ test('streaming after a restart: a sequence begun before the stop completes afte
   }
 });
 
-test('scan threads: a pass scans beside the feed; a thread that cannot read the store is given up and the pass runs on the scheduler thread', async () => {
+test('scan threads: a pass scans beside the feed, also when the rules changed twice while the threads compiled them; a thread that cannot read the store is given up and the pass runs on the scheduler thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-scan-threads-'));
   try {
     const rules = [
@@ -248,12 +248,18 @@ test('scan threads: a pass scans beside the feed; a thread that cannot read the 
       const json = JSON.stringify({ '@timestamp': new Date(t0 - 200_000 + i * 500).toISOString(), event: { category: ['process'] }, host: { name: `h${i % 7}` }, process: { name } });
       return { op: 'create' as const, index: 'logs-x', id: `e${i}`, json };
     });
-    const run = async (name: string, threads: number, badFile: boolean): Promise<{ alerts: string[]; threads: ReturnType<Scheduler['threads']> }> => {
+    const run = async (name: string, threads: number, badFile: boolean, rulesChangeTwice = false): Promise<{ alerts: string[]; threads: ReturnType<Scheduler['threads']> }> => {
       const store = openSqliteStore(join(dir, name), { writerThread: true });
       await store.events.writeAsync(docs.map((d) => ({ ...d, ts: Date.parse(JSON.parse(d.json)['@timestamp'] as string), ingested: t0 })));
       const events = badFile ? { ...store.events, readerFile: () => join(dir, 'missing', 'vigil.db') } : store.events;
-      const active = rules.map((r) => activeRule(r as Rule, true, false));
+      let active = rules.map((r) => activeRule(r as Rule, true, false));
       const s = new Scheduler({ store: { ...store, events }, clock: new ManualClock(t0), rules: () => active, onAlerts: () => undefined, scanThreads: threads, scanRange: 16 });
+      if (rulesChangeTwice) {
+        // the threads get the rules, which change again before they have compiled them
+        s.prepare();
+        active = rules.map((r) => activeRule(r as Rule, true, false));
+        s.prepare();
+      }
       assert.equal(await s.tick(), 2);
       const out = { alerts: store.alerts.search({ size: 1000, buildingBlocks: true }).alerts.map((a) => a.id).sort(), threads: s.threads() };
       await s.stop();
@@ -263,11 +269,14 @@ test('scan threads: a pass scans beside the feed; a thread that cannot read the 
     const here = await run('here', 0, false);
     const two = await run('two', 2, false);
     const failed = await run('failed', 1, true);
+    const changed = await run('changed', 1, false, true);
     // 100 b2 events; sequences pair an a1 with the next b2 on its host
     assert.ok(here.alerts.length > 100, `${here.alerts.length} alerts`);
     assert.deepEqual(two.alerts, here.alerts);
     assert.deepEqual(two.threads, { scan_threads: 2, scan_thread_problem: null });
     assert.deepEqual(failed.alerts, here.alerts);
+    assert.deepEqual(changed.alerts, here.alerts);
+    assert.deepEqual(changed.threads, { scan_threads: 1, scan_thread_problem: null });
     assert.equal(failed.threads.scan_threads, 0);
     assert.match(failed.threads.scan_thread_problem ?? '', /scan thread: .*(missing|unable to open|directory)/i);
   } finally {
