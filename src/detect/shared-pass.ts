@@ -1,6 +1,6 @@
 import type { RuleMatch } from '../alerts/index.js';
 import { JsonProjector, parseJsonObject, projection } from '../core/index.js';
-import { RuleIndex, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { isGated, isStateful, RuleIndex, ruleOfCode, statefulCode, type EventHit, type Matcher, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { StoredEvent, TimeRange } from '../store/index.js';
 import { ruleIndexMatcher, type ActiveRule } from './active-rule.js';
 import { EventBridge } from './matches.js';
@@ -30,7 +30,7 @@ export interface WindowOutcome {
 export interface IndexRuleSet {
   /** Entries are the rules' places among the scheduled rules. */
   readonly set: RuleIndex<number>;
-  /** Per entry (a stateful code's rule, see RuleSet.ruleOf), its place among the scheduled rules. */
+  /** Per entry (a stateful code's rule, see ruleOfCode), its place among the scheduled rules. */
   readonly places: readonly number[];
   /** Reads of an event's text only the fields the rule set scans (see RuleSet.fieldsScanned). */
   readonly projector: JsonProjector;
@@ -131,7 +131,7 @@ export class PassScan {
   private readonly ruleCodes: StatefulCode[] = [];
   /** Of the last event scanned that some rule may take: the places of the event queries it meets. */
   readonly hits: number[] = [];
-  /** And its stateful codes, by place: `place * 2`, plus 1 for a later stage only (see RuleSet.gated). */
+  /** And its stateful codes, by place among the scheduled rules (see statefulCode). */
   readonly codes: number[] = [];
   /** And its document, when the scan had to parse it (a text not in ASCII alone). */
   parsed: Record<string, unknown> | null = null;
@@ -191,7 +191,7 @@ export class PassScan {
     if (projected) set.scanFields(pj.values, pj.filled, pj.filledCount, NO_ID, hits, codes);
     else {
       if (source === undefined) {
-        const parsed = parseJsonObject(text!);
+        const parsed = parseJsonObject(text);
         if (!parsed.ok) return false; // the store holds only JSON objects; a damaged one is not matched
         source = parsed.value;
       }
@@ -203,7 +203,8 @@ export class PassScan {
     this.hits.length = 0;
     this.codes.length = 0;
     for (const h of hits) this.hits.push(h.rule);
-    for (const c of codes) this.codes.push(places[set.ruleOf(c)]! * 2 + (set.gated(c) ? 1 : 0));
+    // the codes by place among the scheduled rules, not among this index's rules
+    for (const c of codes) this.codes.push(statefulCode(places[ruleOfCode(c)]!, isGated(c)));
     return true;
   }
 
@@ -260,8 +261,7 @@ export class PassFeed {
     this.byRule = rules.rules.map(() => []);
     this.open = windows.map((w) => {
       const q = rules.rules[w.rule]!.compiled!;
-      const stateful = q.kind !== 'event' || q.ast.pipes.length > 0;
-      const o: OpenWindow = { window: w, matches: [], matcher: stateful ? q.createMatcher({ lateness: Infinity }) : null, matcherMs: 0, error: null };
+      const o: OpenWindow = { window: w, matches: [], matcher: isStateful(q) ? q.createMatcher({ lateness: Infinity }) : null, matcherMs: 0, error: null };
       this.byRule[w.rule]!.push(o);
       return o;
     });
@@ -274,8 +274,8 @@ export class PassFeed {
     for (let i = 0; i < hits.length; i++) for (const o of this.byRule[hits[i]!]!) if (this.takes(o, e)) takers.push(o, null);
     for (let i = 0; i < codes.length; i++) {
       const code = codes[i]!;
-      const gated = (code & 1) === 1;
-      for (const o of this.byRule[code >> 1]!) if (this.takes(o, e) && !(gated && o.matcher!.idle())) takers.push(o, o.matcher);
+      const gated = isGated(code);
+      for (const o of this.byRule[ruleOfCode(code)]!) if (this.takes(o, e) && !(gated && o.matcher!.idle())) takers.push(o, o.matcher);
     }
     if (takers.length === 0) return;
     const source = doc();

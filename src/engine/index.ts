@@ -16,7 +16,7 @@ export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type Se
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
 export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';
 export { RuleIndex, RuleSet, coverOf, FIELDS_ONLY, type RuleIndexOptions, type RuleSetStats, type RuleSetOptions } from './rule-set.js';
-export { StatefulRules, isGated, ruleOfCode, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
+export { StatefulRules, isGated, isStateful, ruleOfCode, statefulCode, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
 export { PieceAutomaton } from './pieces.js';
 export { Heap } from './heap.js';
 export { rawFilterOf, unionRawFilter, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';

@@ -1,7 +1,7 @@
 import { StringMemo } from '../core/index.js';
 import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } from '../ecs/index.js';
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
-import { isDirect, isStateful, needsState, queryFilters, StatefulRules, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
+import { isDirect, isStateful, needsState, queryFilters, statefulCode, StatefulRules, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
 import type { EventInput, Verdict } from './event.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY, literalCover, type LeafTest } from './literal-cover.js';
@@ -850,7 +850,7 @@ export class RuleIndex<R> {
       slot.fed = no;
       if (slot.direct) out.push({ rule: slot.rule, hit: { _index: event._index ?? '', _id: event._id ?? '', _source: source } });
       else {
-        stateful.push(slot.order * 2 + (gated ? 1 : 0));
+        stateful.push(statefulCode(slot.order, gated));
         // an event of a gated filter only: the rule may not want it (and its other tests are not run)
         if (verdicts) verdicts.push(!gated && slot.judge !== null && this.judgedRead() ? slot.judge(source, unit.place) : null);
       }
@@ -907,15 +907,6 @@ export class RuleIndex<R> {
     return this.slots.map((s) => s.tests);
   }
 
-  /** Whether a stateful code came of a later stage only (of use only while the sequence holds something). */
-  gated(code: StatefulCode): boolean {
-    return (code & 1) === 1;
-  }
-
-  /** The rule (its place among the entries) of a stateful code. */
-  ruleOf(code: StatefulCode): number {
-    return code >> 1;
-  }
 
 }
 

@@ -31,6 +31,11 @@ export interface RuleSetHit<R> {
 /** What an event is to a stateful rule: `order * 2` (its place among the entries), plus 1 when it passes only its gated filters. */
 export type StatefulCode = number;
 
+/** The code of an event for the rule at `order` among the entries; `gated` when it passed only later stages' filters. */
+export function statefulCode(order: number, gated: boolean): StatefulCode {
+  return order * 2 + (gated ? 1 : 0);
+}
+
 /** Whether a stateful code came of a later stage only (of use only while the sequence holds something). */
 export function isGated(code: StatefulCode): boolean {
   return (code & 1) === 1;
