@@ -2,7 +2,7 @@ import { createIndexMatcher } from '../core/index.js';
 import { ecsFieldType } from '../ecs/index.js';
 import { compileQuery, compileStatement, type CompiledQuery } from '../engine/index.js';
 import { kqlStatement } from '../kql/index.js';
-import { parseDateMath, parseDuration, type Rule } from '../rules/index.js';
+import { isKqlQueryRule, parseDateMath, parseDuration, queryTimestampField, type Rule } from '../rules/index.js';
 
 /** A rule ready to run: the model, its compiled query, and its schedule in milliseconds. */
 export interface ActiveRule {
@@ -46,11 +46,11 @@ export function ruleIndexMatcher(r: ActiveRule): (index: string) => boolean {
 
 /** A rule's query compiled, or why it cannot run. */
 export function compileRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
-  if (rule.type === 'query' && rule.language === 'kuery') return compileKqlRule(rule);
+  if (isKqlQueryRule(rule)) return compileKqlRule(rule);
   if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}'${rule.language && rule.type === 'query' ? ` in ${rule.language}` : ''} is not run by Vigil yet (EQL rules and KQL query rules are)` };
   if (!rule.query) return { compiled: null, problem: 'the rule has no query' };
   const r = compileQuery(rule.query, {
-    timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp',
+    timestampField: queryTimestampField(rule),
     eventCategoryField: rule.event_category_override ?? 'event.category',
   });
   if (!r.ok) {
@@ -67,8 +67,7 @@ export function compileRule(rule: Rule): { compiled: CompiledQuery | null; probl
 function compileKqlRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
   const t = kqlStatement(rule.query ?? '', ecsFieldType);
   if (!t.ok) return { compiled: null, problem: t.problem };
-  const timestampField = rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp';
-  return { compiled: compileStatement(t.statement, { timestampField }), problem: null };
+  return { compiled: compileStatement(t.statement, { timestampField: queryTimestampField(rule) }), problem: null };
 }
 
 /** The key under which a rule's compiled query stays the same (see compileRule). */

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
 import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleIndex, StatefulRules, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
-import type { Rule } from '../rules/index.js';
+import { isKqlQueryRule, queryTimestampField, type Rule } from '../rules/index.js';
 import { ecsFieldType } from '../ecs/index.js';
 import { kqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
@@ -173,8 +173,7 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
 function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
   if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
-  const kql = rule.type === 'query' && rule.language === 'kuery';
-  if ((rule.type !== 'eql' && !kql) || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
+  if ((rule.type !== 'eql' && !isKqlQueryRule(rule)) || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
   if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return { reason: `its indices do not include ${index}`, group: 'other indices' };
   return null;
 }
@@ -194,7 +193,7 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
       continue;
     }
-    if (rule.type === 'query') {
+    if (isKqlQueryRule(rule)) {
       // a KQL query rule: its query compiled into the same engine, as an event query
       const t = kqlStatement(rule.query!, ecsFieldType);
       if (!t.ok) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: t.problem, group: null });
@@ -221,7 +220,7 @@ export interface HuntEntry {
 
 /** How a hunt compiles a rule's query (the rule's own timestamp and category fields). */
 function huntQueryOptions(rule: Rule, maxOpen?: number): QueryOptions {
-  return { eager: false, maxOpenSequences: maxOpen, maxOpenSamples: maxOpen, timestampField: rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp', eventCategoryField: rule.event_category_override ?? 'event.category' };
+  return { eager: false, maxOpenSequences: maxOpen, maxOpenSamples: maxOpen, timestampField: queryTimestampField(rule), eventCategoryField: rule.event_category_override ?? 'event.category' };
 }
 
 /** A rule as a worker thread gets it: its query parsed and checked on the main thread, to compile. */

@@ -62,6 +62,19 @@ export interface Rule {
 }
 
 /** Kibana's defaults for fields a rule may leave out. */
+/**
+ * The event field a rule's query orders events by: its `timestamp_override`, except
+ * `event.ingested`, which only moves the rule's window (the query still orders by `@timestamp`).
+ */
+export function queryTimestampField(rule: Rule): string {
+  return rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp';
+}
+
+/** Whether a rule is a KQL custom query (`query` in `kuery`), which Vigil compiles into its EQL engine. */
+export function isKqlQueryRule(rule: Rule): boolean {
+  return rule.type === 'query' && rule.language === 'kuery';
+}
+
 export const RULE_DEFAULTS = {
   interval: '5m',
   from: 'now-6m',
