@@ -385,6 +385,22 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
 const SCAN_PAGE = 2000;
 
 
+/** Index name → id. Index names are few: read fresh, so that indices the writer thread created are seen. */
+function indexIdsOf(db: Database.Database): Map<string, number> {
+  return new Map((db.prepare('SELECT id, name FROM indices').all() as Array<{ id: number; name: string }>).map((r) => [r.name, r.id]));
+}
+
+/** The ids of the indices whose names the patterns match. */
+function idsMatching(all: ReadonlyMap<string, number>, patterns: readonly string[]): number[] {
+  const match = createIndexMatcher(patterns);
+  const ids: number[] = [];
+  for (const [name, id] of all) if (match(name)) ids.push(id);
+  return ids;
+}
+
+/** Index id → name. */
+const namesOf = (all: ReadonlyMap<string, number>): Map<number, string> => new Map([...all].map(([n, i]) => [i, n]));
+
 /** See EventStore.arrivalBounds. */
 function arrivalBounds(db: Database.Database, ids: readonly number[], q: ArrivalQuery): SeqRange | null {
   if (ids.length === 0 || (!q.timestamp && !q.ingested)) return null;
@@ -429,13 +445,10 @@ function* arrivals(db: Database.Database, ids: readonly number[], names: Readonl
 export function openEventReader(file: string): EventReader {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 10000');
-  const indexIds = (): Map<string, number> => new Map((db.prepare('SELECT id, name FROM indices').all() as Array<{ id: number; name: string }>).map((r) => [r.name, r.id]));
   return {
     scanArrivals(q) {
-      const all = indexIds();
-      const match = createIndexMatcher(q.patterns);
-      const ids = [...all].filter(([name]) => match(name)).map(([, id]) => id);
-      return arrivals(db, ids, new Map([...all].map(([n, i]) => [i, n])), q);
+      const all = indexIdsOf(db);
+      return arrivals(db, idsMatching(all, q.patterns), namesOf(all), q);
     },
     close: () => db.close(),
   };
@@ -444,19 +457,13 @@ export function openEventReader(file: string): EventReader {
 function createEventStore(db: Database.Database, writeAsync: ((batch: readonly EventWrite[]) => Promise<EventWriteResult[]>) | null, readerFile: string | null): EventStore {
   let writer: ((batch: readonly EventWrite[]) => EventWriteResult[]) | null = null;
   const writeBatch = (batch: readonly EventWrite[]): EventWriteResult[] => (writer ??= createEventWriter(db))(batch);
-  // index names are few; read them fresh so that indices created by the writer thread are seen
-  const indexIds = (): Map<string, number> => new Map((db.prepare('SELECT id, name FROM indices').all() as Array<{ id: number; name: string }>).map((r) => [r.name, r.id]));
+  const indexIds = (): Map<string, number> => indexIdsOf(db);
   const ids = idScheme(db);
   const getExplicit = db.prepare('SELECT seq, version, ts, source FROM events WHERE idx = ? AND id = ? AND explicit = 1');
   const getSeq = db.prepare('SELECT seq, version, ts, source FROM events WHERE seq = ? AND idx = ? AND id = ?');
 
-  const resolveIds = (patterns: readonly string[]): number[] => {
-    const match = createIndexMatcher(patterns);
-    const ids: number[] = [];
-    for (const [name, id] of indexIds()) if (match(name)) ids.push(id);
-    return ids;
-  };
-  const nameOf = (): Map<number, string> => new Map([...indexIds()].map(([n, i]) => [i, n]));
+  const resolveIds = (patterns: readonly string[]): number[] => idsMatching(indexIds(), patterns);
+  const nameOf = (): Map<number, string> => namesOf(indexIds());
 
   return {
     write: (batch) => writeBatch(batch),
