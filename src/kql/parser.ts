@@ -218,47 +218,42 @@ class Parser {
     return q;
   }
 
-  private or(): KqlQuery {
-    const first = this.and();
-    if (this.peek().kind !== 'or') return first;
+  /** `item (op item)*`: one `op` node when there are two items or more. */
+  private joined<T extends { readonly span: Span }>(op: 'and' | 'or', item: () => T): T | { kind: 'and' | 'or'; children: T[]; span: Span } {
+    const first = item();
+    if (this.peek().kind !== op) return first;
     const children = [first];
-    while (this.peek().kind === 'or') {
+    while (this.peek().kind === op) {
       this.next();
-      children.push(this.and());
+      children.push(item());
     }
-    return { kind: 'or', children, span: createSpan(first.span.start, children[children.length - 1]!.span.end) };
+    return { kind: op, children, span: createSpan(first.span.start, children[children.length - 1]!.span.end) };
   }
 
-  private and(): KqlQuery {
-    const first = this.not();
-    if (this.peek().kind !== 'and') return first;
-    const children = [first];
-    while (this.peek().kind === 'and') {
-      this.next();
-      children.push(this.not());
-    }
-    return { kind: 'and', children, span: createSpan(first.span.start, children[children.length - 1]!.span.end) };
-  }
-
-  private enter(t: Token): void {
-    if (++this.depth > MAX_DEPTH) this.error(KqlCodes.tooDeep, `the query nests deeper than ${MAX_DEPTH} levels`, t.span);
-  }
-
-  private not(): KqlQuery {
+  /** `not item` or `item`, one level deeper (each level of parentheses and `not` passes here). */
+  private negated<T extends { readonly span: Span }>(item: () => T): T | { kind: 'not'; child: T; span: Span } {
     const t = this.peek();
-    this.enter(t);
+    if (++this.depth > MAX_DEPTH) this.error(KqlCodes.tooDeep, `the query nests deeper than ${MAX_DEPTH} levels`, t.span);
     try {
-      return this.notInner(t);
+      if (t.kind !== 'not') return item();
+      this.next();
+      const child = item();
+      return { kind: 'not', child, span: createSpan(t.span.start, child.span.end) };
     } finally {
       this.depth--;
     }
   }
 
-  private notInner(t: Token): KqlQuery {
-    if (t.kind !== 'not') return this.sub();
-    this.next();
-    const child = this.sub();
-    return { kind: 'not', child, span: createSpan(t.span.start, child.span.end) };
+  private or(): KqlQuery {
+    return this.joined('or', () => this.and());
+  }
+
+  private and(): KqlQuery {
+    return this.joined('and', () => this.not());
+  }
+
+  private not(): KqlQuery {
+    return this.negated(() => this.sub());
   }
 
   private sub(): KqlQuery {
@@ -315,42 +310,15 @@ class Parser {
   }
 
   private valueOr(): KqlValue {
-    const first = this.valueAnd();
-    if (this.peek().kind !== 'or') return first;
-    const children = [first];
-    while (this.peek().kind === 'or') {
-      this.next();
-      children.push(this.valueAnd());
-    }
-    return { kind: 'or', children, span: createSpan(first.span.start, children[children.length - 1]!.span.end) };
+    return this.joined('or', () => this.valueAnd());
   }
 
   private valueAnd(): KqlValue {
-    const first = this.valueNot();
-    if (this.peek().kind !== 'and') return first;
-    const children = [first];
-    while (this.peek().kind === 'and') {
-      this.next();
-      children.push(this.valueNot());
-    }
-    return { kind: 'and', children, span: createSpan(first.span.start, children[children.length - 1]!.span.end) };
+    return this.joined('and', () => this.valueNot());
   }
 
   private valueNot(): KqlValue {
-    const t = this.peek();
-    this.enter(t);
-    try {
-      return this.valueNotInner(t);
-    } finally {
-      this.depth--;
-    }
-  }
-
-  private valueNotInner(t: Token): KqlValue {
-    if (t.kind !== 'not') return this.valueList();
-    this.next();
-    const child = this.valueList();
-    return { kind: 'not', child, span: createSpan(t.span.start, child.span.end) };
+    return this.negated(() => this.valueList());
   }
 }
 
