@@ -1,3 +1,3 @@
 export { activeRule, compileKey, compileRule, DEFAULT_INDEX_PATTERNS, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from './active-rule.js';
-export { EventBridge, writeMatches, type WriteOutcome } from './matches.js';
+export { EventBridge, matchTime, writeMatches, type WriteOutcome } from './matches.js';
 export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type IndexRuleSet, type PassCandidate, type PassWindow, type ScanSummary, type WindowOutcome } from './shared-pass.js';

@@ -63,4 +63,9 @@ export function writeMatches(store: Store, rule: ActiveRule, matches: readonly R
   return { written: n, existing: existing.size, dropped: fresh.length - kept.length, alerts: alerts.filter((a) => written.has(a.id)) };
 }
 
-const timeOf = (m: RuleMatch): number => (m.kind === 'event' ? m.event.time : m.events[0]?.time) ?? Infinity;
+/** The time of a match: its event's, or its sequence's first event's (null: none). */
+export function matchTime(m: RuleMatch): number | null {
+  return (m.kind === 'event' ? m.event.time : m.events[0]?.time) ?? null;
+}
+
+const timeOf = (m: RuleMatch): number => matchTime(m) ?? Infinity;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BuiltAlert, RuleMatch } from '../alerts/index.js';
 import { parseJsonObject } from '../core/index.js';
 import { PASS_ALL, rawFilterOf, RawText, ruleOfCode, RuleSet, unionRawFilter, type EventHit, type Matcher, type RawFilter, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
-import { EventBridge, isStreamable, ruleIndexMatcher, writeMatches, type ActiveRule } from '../detect/index.js';
+import { EventBridge, isStreamable, matchTime, ruleIndexMatcher, writeMatches, type ActiveRule } from '../detect/index.js';
 import type { Store, StoredEvent } from '../store/index.js';
 
 interface RuleStream {
@@ -197,8 +197,7 @@ export class StreamEngine {
       // the cap applies per interval of event time
       const byBucket = new Map<number, RuleMatch[]>();
       for (const m of matches) {
-        const t = m.kind === 'event' ? m.event.time : (m.events[0]?.time ?? null);
-        const b = Math.floor((t ?? now) / s.rule.intervalMs);
+        const b = Math.floor((matchTime(m) ?? now) / s.rule.intervalMs);
         const list = byBucket.get(b) ?? [];
         list.push(m);
         byBucket.set(b, list);
