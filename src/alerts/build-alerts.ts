@@ -18,7 +18,32 @@ export interface MatchedEvent {
   readonly time: number | null;
 }
 
-export type RuleMatch = { readonly kind: 'event'; readonly event: MatchedEvent } | { readonly kind: 'sequence'; readonly events: readonly MatchedEvent[] };
+/** A value of a field as a threshold or new-terms rule groups by it. */
+export type TermValue = string | number | boolean;
+
+/** A group of a threshold rule that reached its threshold (Kibana's `threshold_result`). */
+export interface ThresholdResult {
+  readonly terms: ReadonlyArray<{ readonly field: string; readonly value: TermValue }>;
+  readonly count: number;
+  readonly cardinality: ReadonlyArray<{ readonly field: string; readonly value: number }>;
+  /** The earliest and latest times of the events counted (epoch ms). */
+  readonly from: number;
+  readonly to: number;
+}
+
+/** An indicator an event matched (Kibana's `threat.enrichments` entry). */
+export interface Enrichment {
+  readonly indicator: Readonly<Record<string, unknown>>;
+  readonly matched: { readonly atomic: TermValue; readonly field: string; readonly id: string; readonly index: string; readonly type: 'indicator_match_rule' };
+  readonly feed: Readonly<Record<string, unknown>>;
+}
+
+export type RuleMatch =
+  | { readonly kind: 'event'; readonly event: MatchedEvent }
+  | { readonly kind: 'sequence'; readonly events: readonly MatchedEvent[] }
+  | { readonly kind: 'threshold'; readonly result: ThresholdResult }
+  | { readonly kind: 'new_terms'; readonly event: MatchedEvent; readonly terms: readonly TermValue[] }
+  | { readonly kind: 'threat'; readonly event: MatchedEvent; readonly enrichments: readonly Enrichment[] };
 
 export interface AlertContext {
   readonly rule: Rule;
@@ -42,8 +67,30 @@ const eventKey = (e: MatchedEvent): string => `${e.index}\u0000${e.id}\u0000${e.
 
 /** The id an alert for this match gets (the sequence alert's id for a sequence). */
 export function matchAlertId(ruleId: string, m: RuleMatch): string {
-  if (m.kind === 'event') return sha256(`event\u0000${ruleId}\u0000${eventKey(m.event)}`);
-  return sha256(`sequence\u0000${ruleId}\u0000${m.events.map(eventKey).join('\u0001')}`);
+  switch (m.kind) {
+    case 'event':
+    case 'threat':
+      return sha256(`event\u0000${ruleId}\u0000${eventKey(m.event)}`);
+    case 'sequence':
+      return sha256(`sequence\u0000${ruleId}\u0000${m.events.map(eventKey).join('\u0001')}`);
+    case 'new_terms':
+      return sha256(`new_terms\u0000${ruleId}\u0000${eventKey(m.event)}\u0000${JSON.stringify(m.terms)}`);
+    case 'threshold':
+      // the group and its first event's time: the same events give the same id in any window
+      return sha256(`threshold\u0000${ruleId}\u0000${JSON.stringify(m.result.terms.map((t) => [t.field, t.value]))}\u0000${m.result.from}`);
+  }
+}
+
+/** Sets a dotted field in a document as nested objects. */
+function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let o = doc;
+  for (const p of parts.slice(0, -1)) {
+    const next = o[p];
+    if (next && typeof next === 'object' && !Array.isArray(next)) o = next as Record<string, unknown>;
+    else o = o[p] = {};
+  }
+  o[parts[parts.length - 1]!] = value;
 }
 
 const get = (path: string): ((s: unknown) => unknown) => createFieldGetter(parseFieldPath(path));
@@ -92,6 +139,13 @@ export function alertReason(rule: Rule, source: Readonly<Record<string, unknown>
   if (user) text += ` by ${user}`;
   if (host) text += ` on ${host}`;
   return `${text} created ${rule.severity} alert ${rule.name}.`;
+}
+
+/** "42 events by host.name web-1 (distinct user.name: 5) created high alert …". */
+function thresholdReason(rule: Rule, r: ThresholdResult): string {
+  const by = r.terms.length ? ` by ${r.terms.map((t) => `${t.field} ${String(t.value)}`).join(', ')}` : '';
+  const card = r.cardinality.map((c) => ` (distinct ${c.field}: ${c.value})`).join('');
+  return `${r.count} events${by}${card} created ${rule.severity} alert ${rule.name}.`;
 }
 
 /**
@@ -241,6 +295,23 @@ export function buildAlerts(ctx: AlertContext, m: RuleMatch): BuiltAlert[] {
   if (m.kind === 'event') {
     const e = m.event;
     return [oneAlert(ctx, id, e, e.source, e.time, { 'kibana.alert.ancestors': [ancestor(e)] }, null, false)];
+  }
+  if (m.kind === 'new_terms') {
+    const e = m.event;
+    return [oneAlert(ctx, id, e, e.source, e.time, { 'kibana.alert.ancestors': [ancestor(e)], 'kibana.alert.new_terms': m.terms }, null, false)];
+  }
+  if (m.kind === 'threat') {
+    const e = m.event;
+    const source = { ...e.source, threat: { ...((e.source.threat as Record<string, unknown> | undefined) ?? {}), enrichments: m.enrichments } };
+    return [oneAlert(ctx, id, e, source, e.time, { 'kibana.alert.ancestors': [ancestor(e)] }, null, false)];
+  }
+  if (m.kind === 'threshold') {
+    // as Kibana's: a document of the group's values at its latest event's time, and the result
+    const r = m.result;
+    const source: Record<string, unknown> = {};
+    for (const t of r.terms) setPath(source, t.field, t.value);
+    const result = { terms: r.terms, count: r.count, from: iso(r.from), cardinality: r.cardinality };
+    return [oneAlert(ctx, id, null, source, r.to, { 'kibana.alert.threshold_result': result, 'kibana.alert.ancestors': [], 'kibana.alert.reason': thresholdReason(ctx.rule, r) }, null, false)];
   }
   const groupId = sha256(`group\u0000${id}`);
   const blocks = m.events.map((e, i) =>

@@ -1,1 +1,1 @@
-export { buildAlerts, matchAlertId, ruleUuid, alertReason, commonFields, type MatchedEvent, type RuleMatch, type AlertContext, type BuiltAlert } from './build-alerts.js';
+export { buildAlerts, matchAlertId, ruleUuid, alertReason, commonFields, type MatchedEvent, type RuleMatch, type ThresholdResult, type Enrichment, type TermValue, type AlertContext, type BuiltAlert } from './build-alerts.js';

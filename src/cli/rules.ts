@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDiagnostics, LineMap } from '../core/index.js';
-import { ecsFieldType } from '../ecs/index.js';
-import { kqlStatement } from '../kql/index.js';
-import { isKqlQueryRule, loadRules, writeMarkdownRule, writeNdjsonRules, type LoadedRuleSet } from '../rules/index.js';
+import { whyNotRunnable } from '../detect/index.js';
+import { loadRules, writeMarkdownRule, writeNdjsonRules, type LoadedRuleSet } from '../rules/index.js';
 import type { Io } from './program.js';
 
 /** `vigil rules validate`: diagnostics per file and a summary; exit 1 when any rule is invalid. */
@@ -24,11 +23,11 @@ export async function runRulesValidate(io: Io, paths: string[], opts: { format: 
     const shown = f.diagnostics.filter((d) => d.severity !== 'info');
     if (shown.length > 0) io.err(`${formatDiagnostics(shown, f.text, { file: f.path })}\n`);
   }
-  const notRunnable = set.rules.filter((r) => !(r.type === 'eql' || (isKqlQueryRule(r) && kqlStatement(r.query ?? '', ecsFieldType).ok))).length;
+  const notRunnable = set.rules.filter((r) => whyNotRunnable(r) !== null).length;
   io.out(`${set.files.length} files, ${set.rules.length} rules loaded, ${errors} errors\n`);
   io.out(`by type:     ${fmt(byType)}\n`);
   io.out(`by severity: ${fmt(bySeverity)}\n`);
-  if (notRunnable > 0) io.out(`${notRunnable} rules Vigil cannot run yet (loaded, not run): types other than EQL and KQL query, and KQL queries it cannot translate\n`);
+  if (notRunnable > 0) io.out(`${notRunnable} rules Vigil cannot run yet (loaded, not run): types other than EQL and KQL (query, threshold, new terms, indicator match), and KQL queries it cannot translate\n`);
   return errors > 0 ? 1 : 0;
 }
 

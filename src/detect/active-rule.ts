@@ -1,8 +1,32 @@
+import { createHash } from 'node:crypto';
 import { createIndexMatcher } from '../core/index.js';
-import { ecsFieldType } from '../ecs/index.js';
 import { compileQuery, compileStatement, type CompiledQuery } from '../engine/index.js';
-import { kqlStatement } from '../kql/index.js';
-import { isKqlQueryRule, parseDateMath, parseDuration, queryTimestampField, type Rule } from '../rules/index.js';
+import { ruleKqlStatement } from '../kql/index.js';
+import { isKqlRule, newTermsParams, parseDateMath, parseDuration, queryTimestampField, thresholdParams, threatMatchParams, type NewTermsParams, type Rule, type ThresholdParams, type ThreatMatchParams } from '../rules/index.js';
+
+/** What a rule of an aggregating type does with its query's matches before they alert. */
+export type Aggregation =
+  | { readonly kind: 'threshold'; readonly params: ThresholdParams }
+  | { readonly kind: 'new_terms'; readonly params: NewTermsParams }
+  | { readonly kind: 'threat_match'; readonly params: ThreatMatchParams };
+
+/** A rule's aggregation (null: its matches alert one by one), or what is wrong with its parameters. */
+export function aggregationOf(rule: Rule): { aggregation: Aggregation | null; problem: string | null } {
+  const p = rule.type === 'threshold' ? thresholdParams(rule) : rule.type === 'new_terms' ? newTermsParams(rule) : rule.type === 'threat_match' ? threatMatchParams(rule) : null;
+  if (p === null) return { aggregation: null, problem: null };
+  if (!p.ok) return { aggregation: null, problem: p.problem };
+  return { aggregation: { kind: rule.type, params: p.params } as Aggregation, problem: null };
+}
+
+/**
+ * The name of what an aggregating rule remembers (new terms seen, threshold groups alerted): the
+ * rule, and what its memory depends on (type, query, parameters, time field). A rule whose query or
+ * fields change starts afresh.
+ */
+export function stateScope(rule: Rule): string {
+  const h = createHash('sha256').update(JSON.stringify([rule.type, rule.query, rule.language, rule.timestamp_override, rule.extra?.threshold, rule.extra?.new_terms, rule.extra?.new_terms_fields, rule.extra?.history_window_start])).digest('hex');
+  return `${rule.type}:${rule.rule_id}:${h.slice(0, 16)}`;
+}
 
 /** A rule ready to run: the model, its compiled query, and its schedule in milliseconds. */
 export interface ActiveRule {
@@ -17,15 +41,20 @@ export interface ActiveRule {
   readonly indexPatterns: readonly string[];
   /** Which stored time the window applies to. */
   readonly timeField: 'timestamp' | 'ingested';
+  /** What its type does with its query's matches (null: each alerts). */
+  readonly aggregation: Aggregation | null;
 }
 
 /** Kibana's default `securitySolution:defaultIndex`, used when a rule names no index. */
 export const DEFAULT_INDEX_PATTERNS = ['apm-*-transaction*', 'auditbeat-*', 'endgame-*', 'filebeat-*', 'logs-*', 'packetbeat-*', 'traces-apm*', 'winlogbeat-*', '-*elastic-cloud-logs-*'];
 
-/** Whether a rule's query can run as events arrive (samples and pipes need the whole input). */
+/**
+ * Whether a rule's query can run as events arrive (samples and pipes need the whole input; the
+ * aggregating types run over windows).
+ */
 export function isStreamable(r: ActiveRule): boolean {
   const c = r.compiled;
-  return c !== null && (c.kind === 'event' || c.kind === 'sequence') && c.ast.pipes.length === 0;
+  return c !== null && r.aggregation === null && (c.kind === 'event' || c.kind === 'sequence') && c.ast.pipes.length === 0;
 }
 
 /** Whether the scheduler runs the rule: enabled and runnable, and not streaming (a rule set to stream that cannot is scheduled). */
@@ -46,8 +75,8 @@ export function ruleIndexMatcher(r: ActiveRule): (index: string) => boolean {
 
 /** A rule's query compiled, or why it cannot run. */
 export function compileRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
-  if (isKqlQueryRule(rule)) return compileKqlRule(rule);
-  if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}'${rule.language && rule.type === 'query' ? ` in ${rule.language}` : ''} is not run by Vigil yet (EQL rules and KQL query rules are)` };
+  if (isKqlRule(rule)) return compileKqlRule(rule);
+  if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}'${rule.language ? ` in ${rule.language}` : ''} is not run by Vigil yet (EQL rules and KQL query, threshold, new-terms and indicator match rules are)` };
   if (!rule.query) return { compiled: null, problem: 'the rule has no query' };
   const r = compileQuery(rule.query, {
     timestampField: queryTimestampField(rule),
@@ -61,18 +90,34 @@ export function compileRule(rule: Rule): { compiled: CompiledQuery | null; probl
 }
 
 /**
- * A KQL query rule: its query compiled into the EQL engine as an event query (see kqlToEql), each
- * field typed by ECS. One alert per matching event, as Kibana's query rules.
+ * A KQL rule: its query compiled into the EQL engine as an event query (see kqlToEql), each field
+ * typed by ECS; a query rule alerts per matching event, the others aggregate the matches (see
+ * Aggregation), and need parameters that make sense (an indicator query that translates).
  */
 function compileKqlRule(rule: Rule): { compiled: CompiledQuery | null; problem: string | null } {
-  const t = kqlStatement(rule.query ?? '', ecsFieldType);
+  const a = aggregationOf(rule);
+  if (a.problem !== null) return { compiled: null, problem: a.problem };
+  if (a.aggregation?.kind === 'threat_match') {
+    const p = a.aggregation.params;
+    if (p.language !== 'kuery') return { compiled: null, problem: `indicator queries in ${p.language} are not run by Vigil yet (KQL ones are)` };
+    const tq = ruleKqlStatement(p.query, 0);
+    if (!tq.ok) return { compiled: null, problem: `the indicator query: ${tq.problem}` };
+  }
+  const t = ruleKqlStatement(rule.query);
   if (!t.ok) return { compiled: null, problem: t.problem };
   return { compiled: compileStatement(t.statement, { timestampField: queryTimestampField(rule) }), problem: null };
 }
 
+/** Why Vigil cannot run a rule (null: it can). An EQL rule that loaded can (its query was checked then). */
+export function whyNotRunnable(rule: Rule): string | null {
+  if (rule.type === 'eql') return rule.query ? null : 'the rule has no query';
+  return compileRule(rule).problem;
+}
+
 /** The key under which a rule's compiled query stays the same (see compileRule). */
 export function compileKey(rule: Rule): string {
-  return JSON.stringify([rule.type, rule.query, rule.timestamp_override, rule.event_category_override, rule.language]);
+  const x = rule.extra;
+  return JSON.stringify([rule.type, rule.query, rule.timestamp_override, rule.event_category_override, rule.language, x?.threshold, x?.new_terms, x?.new_terms_fields, x?.history_window_start, x?.threat_query, x?.threat_mapping, x?.threat_index, x?.threat_language, x?.threat_filters]);
 }
 
 /** A rule ready to run, from its model and flags (its query compiled unless given). */
@@ -90,5 +135,6 @@ export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, com
     lookbackMs: Math.max(lookbackMs, intervalMs),
     indexPatterns: rule.index && rule.index.length > 0 ? rule.index : DEFAULT_INDEX_PATTERNS,
     timeField: rule.timestamp_override === 'event.ingested' ? 'ingested' : 'timestamp',
+    aggregation: compiled.compiled === null ? null : aggregationOf(rule).aggregation,
   };
 }

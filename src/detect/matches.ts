@@ -65,7 +65,14 @@ export function writeMatches(store: Store, rule: ActiveRule, matches: readonly R
 
 /** The time of a match: its event's, or its sequence's first event's (null: none). */
 export function matchTime(m: RuleMatch): number | null {
-  return (m.kind === 'event' ? m.event.time : m.events[0]?.time) ?? null;
+  switch (m.kind) {
+    case 'sequence':
+      return m.events[0]?.time ?? null;
+    case 'threshold':
+      return m.result.to;
+    default:
+      return m.event.time;
+  }
 }
 
 const timeOf = (m: RuleMatch): number => matchTime(m) ?? Infinity;

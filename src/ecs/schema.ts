@@ -72,6 +72,27 @@ export function ecsFieldType(name: string): string | undefined {
 }
 
 /**
+ * The ECS fields (multi-fields left out) whose names a KQL field-name pattern matches (`*` for any
+ * run of characters, dots included, as Kibana expands it against an index's fields), sorted.
+ */
+export function ecsFieldsMatching(pattern: string): string[] {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const out: string[] = [];
+  for (const [name, type] of ecsTypeMap()) if (re.test(name) && type !== 'object' && type !== 'nested' && !isMultiField(name)) out.push(name);
+  return out.sort();
+}
+
+let multi: Set<string> | undefined;
+function isMultiField(name: string): boolean {
+  if (!multi) {
+    const { EcsFlat } = createRequire(import.meta.url)('@elastic/ecs') as typeof import('@elastic/ecs');
+    multi = new Set();
+    for (const def of Object.values(EcsFlat) as Array<{ multi_fields?: Array<{ flat_name: string }> }>) for (const mf of def.multi_fields ?? []) multi.add(mf.flat_name);
+  }
+  return multi.has(name);
+}
+
+/**
  * ECS as published in `@elastic/ecs` (EcsFlat), with each field's multi-fields (`process.name.text`).
  * The package is loaded when the schema is first asked for: it is 20 ms of every start (each hunt
  * worker's, and every command's) that checks no query against ECS.

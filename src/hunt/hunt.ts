@@ -4,11 +4,11 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, RuleIndex, StatefulRules, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, NewTermsTracker, RuleIndex, StatefulRules, ThresholdCounter, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
-import { isKqlQueryRule, queryTimestampField, type Rule } from '../rules/index.js';
-import { ecsFieldType } from '../ecs/index.js';
-import { kqlStatement } from '../kql/index.js';
+import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, typeParamsProblem, type Rule } from '../rules/index.js';
+import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
+import { ruleKqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
 import { AlertSpool, groupText, type GroupText } from './alert-spool.js';
 import { ChunkPool, inputChunks, InputError, type HuntChunk } from './hunt-input.js';
@@ -173,7 +173,9 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
 function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
   if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
-  if ((rule.type !== 'eql' && !isKqlQueryRule(rule)) || !rule.query) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
+  if (rule.type === 'threat_match') return { reason: 'indicator match runs in `vigil serve`, where the indicators are stored', group: rule.type };
+  if (rule.type !== 'eql' && !isKqlRule(rule)) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
+  if (!rule.query && !isAggregating(rule)) return { reason: 'the rule has no query', group: rule.type };
   if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return { reason: `its indices do not include ${index}`, group: 'other indices' };
   return null;
 }
@@ -193,10 +195,13 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
       continue;
     }
-    if (isKqlQueryRule(rule)) {
-      // a KQL query rule: its query compiled into the same engine, as an event query
-      const t = kqlStatement(rule.query!, ecsFieldType);
-      if (!t.ok) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: t.problem, group: null });
+    if (isKqlRule(rule)) {
+      // a KQL rule: its query compiled into the same engine, as an event query (a threshold or
+      // new-terms rule's matches are then aggregated on the main thread, see HuntAggregates)
+      const t = ruleKqlStatement(rule.query);
+      const bad = typeParamsProblem(rule);
+      if (bad !== null) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: bad.problem, group: null });
+      else if (!t.ok) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: t.problem, group: null });
       else entries.push({ rule, query: compileStatement(t.statement, huntQueryOptions(rule, maxOpen)), eventCategoryField: rule.event_category_override });
       continue;
     }
@@ -321,6 +326,8 @@ export interface ChunkResult {
   readonly lines: string[];
   /** The chunk's bytes, handed back (for reuse, see ChunkPool). */
   bytes?: Uint8Array;
+  /** Matches of aggregating rules (threshold, new terms), in line order, for the main thread: the rule, the line's number and text. */
+  readonly aggregated: Array<{ rule: string; lineNo: number; line: string }>;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -404,7 +411,7 @@ export class HuntScanner {
   }
 
   chunk(c: HuntChunk): ChunkResult {
-    const r: ChunkResult = { fi: c.fi, events: 0, outside: 0, bad: c.skipped ? [...c.skipped] : [], groups: [], stateful: NO_CANDIDATES, times: NO_TIMES, keys: [], lines: [], bytes: c.bytes };
+    const r: ChunkResult = { fi: c.fi, events: 0, outside: 0, bad: c.skipped ? [...c.skipped] : [], groups: [], stateful: NO_CANDIDATES, times: NO_TIMES, keys: [], lines: [], bytes: c.bytes, aggregated: [] };
     const bytes = c.bytes;
     let lineNo = c.firstLine;
     // text is made a piece at a time: a piece of up to PIECE_BYTES (whole lines) is a young string that
@@ -476,6 +483,15 @@ export class HuntScanner {
         this.any = true;
         if (ascii) cands.add(lineNo, offset + start, offset + stop, codes, this.verdictsOut, from, codes.length);
         else cands.add(lineNo, ~(r.lines.push(text.slice(start, stop)) - 1), 0, codes, this.verdictsOut, from, codes.length);
+      }
+      if (this.hits.length) {
+        // the matches of aggregating rules go to the main thread, whole, in input order
+        let n = 0;
+        for (const h of this.hits) {
+          if (isAggregating(h.rule)) r.aggregated.push({ rule: h.rule.rule_id, lineNo, line: text.slice(start, stop) });
+          else this.hits[n++] = h;
+        }
+        this.hits.length = n;
       }
       if (this.hits.length) {
         // an alert carries the whole event, and its id
@@ -558,6 +574,58 @@ export class HuntSequencer {
     if (this.hits.length === 0) return;
     huntAlerts(this.hits, this.now, out);
     this.hits.length = 0;
+  }
+}
+
+/**
+ * The threshold and new-terms rules of a hunt, fed their matches in input order on the main thread.
+ * A hunt is one execution over the whole input: a threshold rule counts its groups over all of it
+ * and alerts at the end; a new-terms rule alerts on each combination of values that was not seen
+ * within its history window before the event (the input being the only history: the first
+ * sighting of each combination is new).
+ */
+export class HuntAggregates {
+  private readonly rules = new Map<string, { rule: Rule; time: (s: unknown) => unknown; threshold: ThresholdCounter | null; newTerms: NewTermsTracker | null }>();
+
+  constructor(
+    entries: readonly HuntEntry[],
+    private readonly index: string,
+    private readonly now: number,
+  ) {
+    for (const { rule } of entries) {
+      if (!isAggregating(rule)) continue;
+      const th = rule.type === 'threshold' ? thresholdParams(rule) : null;
+      const nt = rule.type === 'new_terms' ? newTermsParams(rule) : null;
+      this.rules.set(rule.rule_id, {
+        rule,
+        time: createFieldGetter(parseFieldPath(queryTimestampField(rule))),
+        threshold: th?.ok ? new ThresholdCounter(th.params) : null,
+        newTerms: nt?.ok ? new NewTermsTracker(nt.params) : null,
+      });
+    }
+  }
+
+  /** A chunk's matches of aggregating rules; new terms alert at once. */
+  feed(r: ChunkResult, out: (g: GroupText) => void): void {
+    for (const { rule, lineNo, line } of r.aggregated) {
+      const a = this.rules.get(rule);
+      if (!a) continue;
+      const source = documentOfLine(line);
+      const t = defaultParseTimestamp(a.time(source));
+      // an event without a time is in no window, as in the service
+      if (!Number.isFinite(t)) continue;
+      if (a.threshold) a.threshold.add(source, t);
+      else if (a.newTerms) {
+        const event: MatchedEvent = { index: this.index, id: eventId(r.fi, lineNo), version: 1, source, time: t };
+        for (const terms of a.newTerms.observe(source, t)) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'new_terms', event, terms })));
+      }
+    }
+  }
+
+  /** The end of the input: threshold groups that reached their threshold alert. */
+  flush(out: (g: GroupText) => void): void {
+    for (const a of this.rules.values())
+      if (a.threshold) for (const b of a.threshold.reached()) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'threshold', result: b })));
   }
 }
 
@@ -657,6 +725,7 @@ async function huntWith(
   const buffers = new ChunkPool(IN_FLIGHT * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
   const sequencer = new HuntSequencer(new StatefulRules(entries, { indexed: o.indexed, lateness }), index, now);
+  const aggregates = new HuntAggregates(entries, index, now);
   const settle = (r: ChunkResult): void => {
     for (const b of r.bad) {
       progress.badLines++;
@@ -666,6 +735,7 @@ async function huntWith(
     outsideWindow += r.outside;
     for (const g of r.groups) spool.add(g);
     sequencer.feed(r, toSpool);
+    aggregates.feed(r, toSpool);
     progress.matches = spool.groups;
     buffers.give(r.bytes?.buffer as ArrayBuffer | undefined);
     report();
@@ -696,6 +766,7 @@ async function huntWith(
       while (queue.length) settle(await queue.shift()!);
     }
     sequencer.flush(toSpool);
+    aggregates.flush(toSpool);
   } catch (e) {
     // a hunt that fails leaves no files behind
     spool.close();

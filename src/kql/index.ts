@@ -2,4 +2,5 @@ export type { KqlQuery, KqlBool, KqlNot, KqlMatch, KqlExists, KqlRange, KqlNeste
 export { literalText, hasWildcard } from './ast.js';
 export { parseKql, KqlCodes, type ParsedKql } from './parser.js';
 export { printKql } from './printer.js';
-export { kqlStatement, kqlToEql, type FieldTypes, type KqlTranslation } from './to-eql.js';
+export { kqlStatement, kqlToEql, matchAllStatement, resolveDateMath, type FieldTypes, type KqlOptions, type KqlTranslation } from './to-eql.js';
+export { ruleKqlStatement } from './rule-query.js';

@@ -24,11 +24,20 @@ import { parseKql } from './parser.js';
  *
  * Where we differ: a nested query (`field: { … }`) is read as its tests on `field.*` without
  * requiring one element to pass them all; free text (a value without a field) and field names with
- * wildcards are refused (the rule does not run, and says why).
+ * wildcards are expanded only against the fields the caller knows (ECS for rules: a custom field a
+ * pattern would reach in Elasticsearch is missed), and refused without them.
  */
 
 /** The Elasticsearch type of a field (`keyword`, `long`, …), or undefined when unknown. */
 export type FieldTypes = (field: string) => string | undefined;
+
+/** What a translation may use beyond field types. */
+export interface KqlOptions {
+  /** The known fields a field-name pattern (`file.hash.*`) stands for; without it, such names are refused. */
+  readonly fieldsMatching?: (pattern: string) => readonly string[];
+  /** The time date math (`now-30d/d`) in a range on a date field is relative to; without it, such ranges are refused. */
+  readonly now?: number;
+}
 
 export type KqlTranslation = { readonly ok: true; readonly statement: Statement } | { readonly ok: false; readonly problem: string };
 
@@ -117,8 +126,34 @@ function leafTest(name: string, type: string | undefined, l: KqlLiteral): Expr {
 }
 
 function fieldName(l: KqlLiteral, prefix: string): string {
-  if (l.parts.length > 1) throw new Refused(`field names with wildcards (${l.parts.join('*')}) are not supported yet`);
+  if (l.parts.length > 1) throw new Refused(`field names with wildcards (${l.parts.join('*')}) are not supported here`);
   return prefix + l.parts[0]!;
+}
+
+/**
+ * The fields a field name stands for: itself, or for a pattern the known fields it matches (as
+ * Kibana expands it against the index's fields; a pattern that matches none matches no document).
+ */
+function fieldNames(l: KqlLiteral, prefix: string, o: KqlOptions): string[] {
+  if (l.parts.length === 1) return [prefix + l.parts[0]!];
+  if (!o.fieldsMatching) return [fieldName(l, prefix)];
+  return [...o.fieldsMatching(prefix + l.parts.join('*'))];
+}
+
+const DATE_MATH = /^now(?:([+-])(\d+)([smhdwMy]))?(?:\/([smhdwMy]))?$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, M: 30 * 86_400_000, y: 365 * 86_400_000 };
+
+/** `now`, `now-30d`, `now-30d/d` at `now` (rounded down in UTC; months and years as 30 and 365 days), as an ISO date; null when not date math. */
+export function resolveDateMath(text: string, now: number): string | null {
+  const m = DATE_MATH.exec(text.trim());
+  if (!m) return null;
+  let t = now;
+  if (m[1]) t += (m[1] === '-' ? -1 : 1) * Number(m[2]) * UNIT_MS[m[3]!]!;
+  if (m[4]) {
+    const unit = m[4] === 'M' || m[4] === 'y' || m[4] === 'w' ? 'd' : m[4];
+    t = Math.floor(t / UNIT_MS[unit]!) * UNIT_MS[unit]!;
+  }
+  return new Date(t).toISOString();
 }
 
 function value(name: string, type: string | undefined, v: KqlValue): Expr {
@@ -135,36 +170,43 @@ function exists(name: string): Expr {
   return { kind: 'compare', op: '!=', left: field(name), right: { kind: 'null', span: S }, span: S };
 }
 
-function query(q: KqlQuery, types: FieldTypes, prefix: string): Expr {
+function query(q: KqlQuery, types: FieldTypes, prefix: string, o: KqlOptions): Expr {
   switch (q.kind) {
     case 'and':
     case 'or':
-      return fold(q.kind, q.children.map((c) => query(c, types, prefix)));
+      return fold(q.kind, q.children.map((c) => query(c, types, prefix, o)));
     case 'not':
-      return { kind: 'not', operand: query(q.child, types, prefix), span: S };
+      return { kind: 'not', operand: query(q.child, types, prefix, o), span: S };
     case 'exists':
-      return exists(fieldName(q.field, prefix));
-    case 'match': {
-      const name = fieldName(q.field, prefix);
-      return value(name, types(name), q.value);
-    }
-    case 'range': {
-      const name = fieldName(q.field, prefix);
-      const text = q.value.parts.join('*');
-      const n = numberOf(text);
-      return definite(name, { kind: 'compare', op: q.op, left: field(name), right: n !== null ? num(n) : str(text), span: S });
-    }
+      return fold('or', fieldNames(q.field, prefix, o).map(exists));
+    case 'match':
+      return fold('or', fieldNames(q.field, prefix, o).map((name) => value(name, types(name), q.value)));
+    case 'range':
+      return fold('or', fieldNames(q.field, prefix, o).map((name) => range(name, types(name), q.op, q.value.parts.join('*'), o)));
     case 'nested':
-      return query(q.query, types, `${fieldName(q.field, prefix)}.`);
+      return query(q.query, types, `${fieldName(q.field, prefix)}.`, o);
     case 'text':
       throw new Refused(`free text without a field ('${q.value.parts.join('*')}') is not supported yet`);
   }
 }
 
+function range(name: string, type: string | undefined, op: '<' | '<=' | '>' | '>=', text: string, o: KqlOptions): Expr {
+  let right: Expr;
+  const n = numberOf(text);
+  if (n !== null) right = num(n);
+  else if ((type === 'date' || type === 'date_nanos') && text.trim().startsWith('now')) {
+    if (o.now === undefined) throw new Refused(`date math (${text}) on ${name} is resolved only when the query runs`);
+    const iso = resolveDateMath(text, o.now);
+    if (iso === null) throw new Refused(`${name} is a date field: '${text}' is not date math Vigil reads (now, now-30d, now-30d/d)`);
+    right = str(iso);
+  } else right = str(text);
+  return definite(name, { kind: 'compare', op, left: field(name), right, span: S });
+}
+
 /** The KQL query as an EQL event query over any category; or why it cannot run. */
-export function kqlToEql(q: KqlQuery, types: FieldTypes): KqlTranslation {
+export function kqlToEql(q: KqlQuery, types: FieldTypes, options: KqlOptions = {}): KqlTranslation {
   try {
-    const condition = query(q, types, '');
+    const condition = query(q, types, '', options);
     const filter = { kind: 'filter' as const, category: null, condition, span: S };
     return { ok: true, statement: { kind: 'statement', query: { kind: 'event', filter, span: S }, pipes: [], span: S } };
   } catch (e) {
@@ -174,13 +216,19 @@ export function kqlToEql(q: KqlQuery, types: FieldTypes): KqlTranslation {
 }
 
 /** A KQL query's text as an EQL statement, its fields typed by `types`; or why it cannot run (its first syntax error, located). */
-export function kqlStatement(text: string, types: FieldTypes): KqlTranslation {
+export function kqlStatement(text: string, types: FieldTypes, options: KqlOptions = {}): KqlTranslation {
   const parsed = parseKql(text);
   if (!parsed.ok) {
     const d = parsed.diagnostics.find((x) => x.severity === 'error');
     const at = d ? new LineMap(text).lineCol(d.span.start) : null;
     return { ok: false, problem: `KQL query does not parse${at ? ` (${at.line}:${at.col})` : ''}: ${d?.code ?? ''} ${d?.message ?? 'unknown error'}` };
   }
-  const t = kqlToEql(parsed.ast!, types);
+  const t = kqlToEql(parsed.ast!, types, options);
   return t.ok ? t : { ok: false, problem: `KQL query cannot run: ${t.problem}` };
+}
+
+/** The statement of an empty KQL query: every event (Kibana's empty query matches all). */
+export function matchAllStatement(): Statement {
+  const filter = { kind: 'filter' as const, category: null, condition: bool(true), span: S };
+  return { kind: 'statement', query: { kind: 'event', filter, span: S }, pipes: [], span: S };
 }

@@ -1,10 +1,12 @@
 import type { Diagnostic, Severity as DiagSeverity, Span } from '../core/index.js';
-import { ecsFieldType } from '../ecs/index.js';
+import { ecsFieldsMatching, ecsFieldType } from '../ecs/index.js';
 import { parseQuery } from '../eql/index.js';
 import { kqlToEql, parseKql } from '../kql/index.js';
 import { parseDateMath, parseDuration } from './date-math.js';
 import { RuleCodes } from './messages.js';
+import { typeParamsProblem } from './rule-params.js';
 import {
+  isKqlRule,
   RULE_DEFAULTS,
   RULE_KEYS,
   RULE_TYPES,
@@ -180,19 +182,24 @@ export function buildRule(record: Readonly<Record<string, unknown>>, source: Rul
       }
       if (!parsed.ok) fatal = true;
     }
-  } else if (type === 'query' && language === 'kuery' && query !== undefined && query.trim() !== '') {
-    // a KQL query rule runs in the EQL engine: its query must parse, and its tests translate
-    const parsed = parseKql(query);
-    for (const d of parsed.diagnostics) {
-      const map = source.queryMap;
-      const span = map ? { start: map(d.span.start), end: Math.max(map(d.span.end - 1) + 1, map(d.span.start) + 1) } : source.locate('query');
-      diagnostics.push({ ...d, span, file: source.file });
+  } else if (type !== undefined && isKqlRule({ type, language }) && (type !== 'query' || (query !== undefined && query.trim() !== ''))) {
+    // a KQL rule runs in the EQL engine: its query must parse, and its tests translate (a threshold
+    // rule's may be empty: every event); the aggregating types need their parameters
+    if (query !== undefined && query.trim() !== '') {
+      const parsed = parseKql(query);
+      for (const d of parsed.diagnostics) {
+        const map = source.queryMap;
+        const span = map ? { start: map(d.span.start), end: Math.max(map(d.span.end - 1) + 1, map(d.span.start) + 1) } : source.locate('query');
+        diagnostics.push({ ...d, span, file: source.file });
+      }
+      if (!parsed.ok) fatal = true;
+      else {
+        const t = kqlToEql(parsed.ast!, ecsFieldType, { fieldsMatching: ecsFieldsMatching });
+        if (!t.ok) report(RuleCodes.notRunnable, `this KQL query is not runnable yet (${t.problem}); the rule is loaded but will not run`, 'query', 'info');
+      }
     }
-    if (!parsed.ok) fatal = true;
-    else {
-      const t = kqlToEql(parsed.ast!, ecsFieldType);
-      if (!t.ok) report(RuleCodes.notRunnable, `this KQL query is not runnable yet (${t.problem}); the rule is loaded but will not run`, 'query', 'info');
-    }
+    const bad = typeParamsProblem({ type, extra: record });
+    if (bad !== null) report(RuleCodes.badTypeParams, `${bad.problem}; the rule is loaded but will not run`, bad.key in record ? bad.key : 'type');
   } else if (type !== undefined) {
     report(RuleCodes.notRunnable, `rule type '${type}'${type === 'query' && language ? ` in ${language}` : ''} is not runnable yet; the rule is loaded but will not run`, 'type', 'info');
   }

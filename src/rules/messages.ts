@@ -19,4 +19,5 @@ export const RuleCodes = {
   badThreat: 'RULE018',
   languageMismatch: 'RULE019',
   badVersion: 'RULE021',
+  badTypeParams: 'RULE022',
 } as const;

@@ -61,7 +61,6 @@ export interface Rule {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
-/** Kibana's defaults for fields a rule may leave out. */
 /**
  * The event field a rule's query orders events by: its `timestamp_override`, except
  * `event.ingested`, which only moves the rule's window (the query still orders by `@timestamp`).
@@ -70,11 +69,24 @@ export function queryTimestampField(rule: Rule): string {
   return rule.timestamp_override && rule.timestamp_override !== 'event.ingested' ? rule.timestamp_override : '@timestamp';
 }
 
-/** Whether a rule is a KQL custom query (`query` in `kuery`), which Vigil compiles into its EQL engine. */
-export function isKqlQueryRule(rule: Rule): boolean {
-  return rule.type === 'query' && rule.language === 'kuery';
+/** The rule types whose query is KQL: the custom query, and the three that aggregate its matches. */
+export const KQL_RULE_TYPES: readonly RuleType[] = ['query', 'threshold', 'new_terms', 'threat_match'];
+
+/**
+ * Whether a rule's query is KQL, which Vigil compiles into its EQL engine: a `query` rule in `kuery`,
+ * or a threshold, new-terms or indicator-match rule (in `kuery`, their default).
+ */
+export function isKqlRule(rule: Pick<Rule, 'type' | 'language'>): boolean {
+  if (rule.type === 'query') return rule.language === 'kuery';
+  return KQL_RULE_TYPES.includes(rule.type) && (rule.language ?? 'kuery') === 'kuery';
 }
 
+/** Whether a rule's matches are aggregated before they alert (threshold, new terms, indicator match). */
+export function isAggregating(rule: Pick<Rule, 'type'>): boolean {
+  return rule.type === 'threshold' || rule.type === 'new_terms' || rule.type === 'threat_match';
+}
+
+/** Kibana's defaults for fields a rule may leave out. */
 export const RULE_DEFAULTS = {
   interval: '5m',
   from: 'now-6m',

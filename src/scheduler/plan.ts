@@ -5,7 +5,8 @@
  * windows of at most `lookback` each (Elastic leaves gaps to manual runs).
  */
 export interface PlannedWindow {
-  readonly kind: 'scheduled' | 'catch-up';
+  /** `history`: a stretch before the windows that a new-terms rule learns from, without alerting or a run of its own. */
+  readonly kind: 'scheduled' | 'catch-up' | 'history';
   /** Exclusive start, epoch ms. */
   readonly from: number;
   /** Inclusive end, epoch ms. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Clock } from '../core/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
-import { isScheduled, PassFeed, passSpans, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
+import { isScheduled, PassFeed, passSpans, RuleAggregator, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
 import type { RunRecord, Store } from '../store/index.js';
 import { ScanThreads } from './scan-thread.js';
 import { nextDue, planExecution, type Plan, type PlannedWindow } from './plan.js';
@@ -141,7 +141,10 @@ export class Scheduler {
     const due: DueRule[] = [];
     rules.forEach((r, place) => {
       const plan = planExecution(store.runs.coveredUntil(r.rule.rule_id), now, r.intervalMs, r.lookbackMs);
-      if (plan.due) due.push({ rule: r, place, plan });
+      if (!plan.due) return;
+      // a new-terms rule first learns the history its memory lacks, in the same pass
+      const history = RuleAggregator.historyBefore(store, r, plan.windows[0]!.from);
+      due.push({ rule: r, place, plan: history ? { ...plan, windows: [{ kind: 'history', ...history }, ...plan.windows] } : plan });
     });
     if (due.length === 0) return 0;
     const set = this.ruleSet(rules);
@@ -231,17 +234,27 @@ export class Scheduler {
       let gapId: number | null = null;
       if (plan.gap) gapId = store.runs.addGap({ ruleId: id, from: plan.gap.from, to: plan.gap.to, detected: now, filled: null });
       let allOk = true;
+      // an aggregating rule's windows go through its aggregator, which keeps its memory at the end
+      const agg = r.aggregation ? new RuleAggregator(store, r, r.aggregation, now) : null;
+      let historyError: string | null = null;
       for (const { window: w, outcome: o, ms } of results) {
+        if (w.kind === 'history') {
+          if (o.error !== null) historyError = `learning the history before the window failed: ${o.error}`;
+          else agg?.learn(o.matches, w.to);
+          continue;
+        }
         const executionId = this.newId();
         const base = { ruleId: id, executionId, kind: w.kind, started: now, windowFrom: w.from, windowTo: w.to, gapMs: w.kind === 'scheduled' && plan.gap ? plan.gap.to - plan.gap.from : 0, cpuMs: o.cpuMs, searched: o.searched };
         let rec: RunRecord;
         try {
           if (o.error !== null) throw new Error(o.error);
+          if (historyError !== null) throw new Error(historyError);
           const t0 = this.elapsed();
-          const res = writeMatches(store, r, o.matches, r.rule.max_signals, now, executionId);
+          const matches = agg ? agg.window(o.matches, w.to) : o.matches;
+          const res = writeMatches(store, r, matches, r.rule.max_signals, now, executionId);
           const writeMs = this.elapsed() - t0;
           const dropped = res.dropped;
-          rec = { ...base, durationMs: ms + writeMs, cpuMs: o.cpuMs + writeMs, matches: o.matches.length, written: res.written, existing: res.existing, dropped, status: dropped > 0 ? 'partial failure' : 'succeeded', error: dropped > 0 ? `max_signals (${r.rule.max_signals}) reached: ${dropped} matches not written` : null };
+          rec = { ...base, durationMs: ms + writeMs, cpuMs: o.cpuMs + writeMs, matches: matches.length, written: res.written, existing: res.existing, dropped, status: dropped > 0 ? 'partial failure' : 'succeeded', error: dropped > 0 ? `max_signals (${r.rule.max_signals}) reached: ${dropped} matches not written` : null };
           written.push(...res.alerts);
         } catch (e) {
           allOk = false;
@@ -249,6 +262,7 @@ export class Scheduler {
         }
         store.runs.record(rec);
       }
+      if (allOk) agg?.commit();
       if (gapId !== null && allOk) store.runs.fillGap(gapId, now);
       store.runs.setCoveredUntil(id, now);
     });

@@ -235,12 +235,33 @@ export interface RunStore {
   gaps(ruleId?: string): Array<GapRecord & { id: number }>;
 }
 
+/** When a combination of values was seen (epoch ms). */
+export interface TermsSighting {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * What aggregating rules remember between executions, per scope (a rule's state, named by the rule
+ * and what its state depends on) and key (a combination of values): new terms' first and latest
+ * sightings, threshold groups' latest counted event.
+ */
+export interface TermsStore {
+  get(scope: string, key: string): TermsSighting | null;
+  put(scope: string, entries: Iterable<[string, TermsSighting]>): void;
+  count(scope: string): number;
+  /** Forgets sightings whose latest is before `before`, then the oldest beyond `max`; returns how many went. */
+  prune(scope: string, before: number, max: number): number;
+  drop(scope: string): void;
+}
+
 /** Everything the service stores, behind one handle. */
 export interface Store {
   readonly events: EventStore;
   readonly alerts: AlertStore;
   readonly rules: RuleStore;
   readonly runs: RunStore;
+  readonly terms: TermsStore;
   /** Small named settings (index mappings, templates), as JSON text. */
   readonly meta: { get(key: string): string | null; put(key: string, value: string): void; list(prefix: string): Array<{ key: string; value: string }> };
   /** Runs `fn` in one transaction where the adapter supports it. */

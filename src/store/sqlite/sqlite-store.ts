@@ -24,6 +24,8 @@ import type {
   Store,
   StoredEvent,
   StoredRule,
+  TermsSighting,
+  TermsStore,
   TimeRange,
 } from '../ports.js';
 
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS rule_state(rule_id TEXT PRIMARY KEY, covered_until IN
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, rule_id TEXT NOT NULL, execution_id TEXT NOT NULL, kind TEXT NOT NULL, started INTEGER NOT NULL, duration_ms REAL NOT NULL, window_from INTEGER NOT NULL, window_to INTEGER NOT NULL, searched INTEGER NOT NULL, matches INTEGER NOT NULL, written INTEGER NOT NULL, existing INTEGER NOT NULL, dropped INTEGER NOT NULL, gap_ms INTEGER NOT NULL, status TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS runs_rule ON runs(rule_id, id);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- what aggregating rules remember between executions: first and latest sightings of new terms, and
+-- the latest event a threshold group's alert counted, per rule state (scope) and combination of values
+CREATE TABLE IF NOT EXISTS terms(scope TEXT NOT NULL, key TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY(scope, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS terms_last ON terms(scope, last);
 CREATE TABLE IF NOT EXISTS gaps(id INTEGER PRIMARY KEY, rule_id TEXT NOT NULL, gap_from INTEGER NOT NULL, gap_to INTEGER NOT NULL, detected INTEGER NOT NULL, filled INTEGER);
 `;
 
@@ -264,6 +270,7 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     alerts: createAlertStore(db),
     rules: createRuleStore(db),
     runs: createRunStore(db),
+    terms: createTermsStore(db),
     meta: {
       get: (key) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null,
       put: (key, value) => void db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value),
@@ -286,6 +293,34 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
       await writer?.close();
       await checkpointer?.close();
       db.close();
+    },
+  };
+}
+
+function createTermsStore(db: Database.Database): TermsStore {
+  const get = db.prepare('SELECT first, last FROM terms WHERE scope = ? AND key = ?');
+  const put = db.prepare('INSERT INTO terms(scope, key, first, last) VALUES (?, ?, ?, ?) ON CONFLICT(scope, key) DO UPDATE SET first = excluded.first, last = excluded.last');
+  const count = db.prepare('SELECT count(*) AS n FROM terms WHERE scope = ?');
+  const stale = db.prepare('DELETE FROM terms WHERE scope = ? AND last < ?');
+  const oldest = db.prepare('DELETE FROM terms WHERE scope = ? AND key IN (SELECT key FROM terms WHERE scope = ? ORDER BY last LIMIT ?)');
+  return {
+    get(scope, key) {
+      return (get.get(scope, key) as TermsSighting | undefined) ?? null;
+    },
+    put(scope, entries) {
+      for (const [key, s] of entries) put.run(scope, key, s.first, s.last);
+    },
+    count(scope) {
+      return (count.get(scope) as { n: number }).n;
+    },
+    prune(scope, before, max) {
+      let n = stale.run(scope, before).changes;
+      const over = (count.get(scope) as { n: number }).n - max;
+      if (over > 0) n += oldest.run(scope, scope, over).changes;
+      return n;
+    },
+    drop(scope) {
+      db.prepare('DELETE FROM terms WHERE scope = ?').run(scope);
     },
   };
 }
