@@ -1,4 +1,4 @@
-import { generateEvents } from '../gen/index.js';
+import { generateEvents, MIN_PLANT_EVERY } from '../gen/index.js';
 import type { Io } from './program.js';
 
 /** `vigil gen`: deterministic ECS events with planted attacks, NDJSON on stdout. */
@@ -10,8 +10,8 @@ export async function runGen(io: Io, opts: { events: string; seed: string; plant
     io.err('vigil gen: --events and --seed take integers\n');
     return 2;
   }
-  if (plantEvery !== undefined && !(Number.isInteger(plantEvery) && plantEvery >= 2)) {
-    io.err(`vigil gen: --plant-every takes an integer of at least 2 (a plant may be two events), not ${opts.plantEvery}\n`);
+  if (plantEvery !== undefined && !(Number.isInteger(plantEvery) && plantEvery >= MIN_PLANT_EVERY)) {
+    io.err(`vigil gen: --plant-every takes an integer of at least ${MIN_PLANT_EVERY} (a plant may be ${MIN_PLANT_EVERY - 1} events), not ${opts.plantEvery}\n`);
     return 2;
   }
   let buf = '';

