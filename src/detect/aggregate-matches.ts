@@ -159,7 +159,8 @@ export function loadIndicators(store: Store, p: ThreatMatchParams, now: number):
   const accepts = createIndexMatcher(p.index);
   const names = store.events.indices().map((i) => i.name).filter(accepts);
   if (names.length === 0) return idx;
-  for (const e of store.events.scanArrivals({ patterns: names })) {
+  // every stored indicator (the indicator query says which times count), read by any ingest time
+  for (const e of store.events.scanArrivals({ patterns: names, ingested: { after: Number.MIN_SAFE_INTEGER, upTo: Number.MAX_SAFE_INTEGER } })) {
     const parsed = e.source ? { ok: true as const, value: e.source as Record<string, unknown> } : parseJsonObject(e.json);
     if (!parsed.ok) continue;
     const doc = { _index: e.index, _id: e.id, _source: parsed.value };
