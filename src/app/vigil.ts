@@ -7,7 +7,7 @@ import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/
 import { Scheduler } from '../scheduler/index.js';
 import { createIndexMatcher, openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
-import { isScheduled, isStreamable } from '../detect/index.js';
+import { describeAggregation, isScheduled, isStreamable } from '../detect/index.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
 
@@ -333,6 +333,8 @@ export class Vigil {
       streamable: isStreamable(r),
       runnable: r.compiled !== null,
       problem: r.problem,
+      // threshold, new terms, indicator match: what the rule does with its query's matches
+      aggregation: r.aggregation ? describeAggregation(r.aggregation) : null,
       origin: s.origin,
       updated: new Date(s.updated).toISOString(),
       covered_until: this.store.runs.coveredUntil(ruleId),

@@ -18,6 +18,22 @@ export function aggregationOf(rule: Rule): { aggregation: Aggregation | null; pr
   return { aggregation: { kind: rule.type, params: p.params } as Aggregation, problem: null };
 }
 
+/** What an aggregation does, in words (the rule page shows it). */
+export function describeAggregation(a: Aggregation): string {
+  switch (a.kind) {
+    case 'threshold': {
+      const p = a.params;
+      const by = p.fields.length ? ` with the same ${p.fields.join(', ')}` : '';
+      const card = p.cardinality.map((c) => ` and at least ${c.value} distinct ${c.field}`).join('');
+      return `one alert per group of at least ${p.value} matching events${by}${card} in a run; events a group's alert counted are not counted again`;
+    }
+    case 'new_terms':
+      return `one alert per matching event whose ${a.params.fields.join(' + ')} was not seen in the ${a.params.historyWindowStart.replace('now-', '')} before it (history learnt from stored events, then kept)`;
+    case 'threat_match':
+      return `matching events whose ${[...new Set(a.params.mapping.flat().map((e) => e.field))].join(', ')} equals an indicator's (indicators: ${a.params.index.join(', ')})`;
+  }
+}
+
 /**
  * The name of what an aggregating rule remembers (new terms seen, threshold groups alerted): the
  * rule, and what its memory depends on (type, query, parameters, time field). A rule whose query or

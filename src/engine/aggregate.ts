@@ -44,6 +44,24 @@ export const termsKey = (terms: readonly Term[]): string => JSON.stringify(terms
 
 const gettersOf = (fields: readonly string[]): FieldGetter[] => fields.map((f) => createFieldGetter(parseFieldPath(f)));
 
+/**
+ * Reads the keys of the combinations of some fields' values in a document (see termCombinations,
+ * termsKey): what threshold groups and new terms are kept under. A hunt's workers read them, so that
+ * the thread that aggregates handles keys, not documents.
+ */
+export class TermsReader {
+  private readonly getters: FieldGetter[];
+
+  constructor(readonly fields: readonly string[]) {
+    this.getters = gettersOf(fields);
+  }
+
+  keys(source: unknown): string[] {
+    if (this.getters.length === 0) return [termsKey([])];
+    return termCombinations(this.getters, source).map(termsKey);
+  }
+}
+
 export interface ThresholdSpec {
   readonly fields: readonly string[];
   readonly value: number;
@@ -79,31 +97,40 @@ interface OpenBucket {
  * history), so overlapping windows alert once for the same events.
  */
 export class ThresholdCounter {
-  private readonly getters: FieldGetter[];
-  private readonly cardinalityGetter: FieldGetter | null;
+  private readonly groups: TermsReader;
+  private readonly distinctReader: TermsReader | null;
   private readonly buckets = new Map<string, OpenBucket>();
 
   constructor(
     readonly spec: ThresholdSpec,
     private readonly since: (key: string) => number | null = () => null,
   ) {
-    this.getters = gettersOf(spec.fields);
+    this.groups = new TermsReader(spec.fields);
     const c = spec.cardinality[0];
-    this.cardinalityGetter = c ? createFieldGetter(parseFieldPath(c.field)) : null;
+    this.distinctReader = c ? new TermsReader([c.field]) : null;
+  }
+
+  /** The keys a document is counted under, and the keys of its values of the cardinality field (null: none asked). */
+  keysOf(source: unknown): { keys: string[]; distinct: string[] | null } {
+    return { keys: this.groups.keys(source), distinct: this.distinctReader ? this.distinctReader.keys(source) : null };
   }
 
   /** One matched event, at `time` (epoch ms). */
   add(source: unknown, time: number): void {
-    const combos = this.getters.length === 0 ? [[]] : termCombinations(this.getters, source);
-    for (const terms of combos) {
-      const key = termsKey(terms);
+    const { keys, distinct } = this.keysOf(source);
+    this.addKeys(keys, time, distinct);
+  }
+
+  /** One matched event by its keys (see keysOf). */
+  addKeys(keys: readonly string[], time: number, distinct: readonly string[] | null): void {
+    for (const key of keys) {
       let b = this.buckets.get(key);
-      if (!b) this.buckets.set(key, (b = { terms, since: this.since(key), count: 0, from: Infinity, to: -Infinity, distinct: this.cardinalityGetter ? new Set() : null }));
+      if (!b) this.buckets.set(key, (b = { terms: JSON.parse(key) as Term[], since: this.since(key), count: 0, from: Infinity, to: -Infinity, distinct: this.distinctReader ? new Set() : null }));
       if (b.since !== null && time <= b.since) continue;
       b.count++;
       if (time < b.from) b.from = time;
       if (time > b.to) b.to = time;
-      if (b.distinct) for (const t of termsOf(this.cardinalityGetter!, source)) b.distinct.add(termsKey([t]));
+      if (b.distinct && distinct) for (const d of distinct) b.distinct.add(d);
     }
   }
 
@@ -148,7 +175,7 @@ export interface NewTermsSpec {
  * long ago and again only after t is taken as seen: the table keeps two times, not every sighting).
  */
 export class NewTermsTracker {
-  private readonly getters: FieldGetter[];
+  private readonly reader: TermsReader;
   private readonly known = new Map<string, TermsSighting | null>();
   private readonly changed = new Set<string>();
 
@@ -156,12 +183,12 @@ export class NewTermsTracker {
     readonly spec: NewTermsSpec,
     private readonly lookup: (key: string) => TermsSighting | null = () => null,
   ) {
-    this.getters = gettersOf(spec.fields);
+    this.reader = new TermsReader(spec.fields);
   }
 
-  /** The combinations an event's fields make, with their keys. */
-  combinations(source: unknown): Array<{ key: string; terms: Term[] }> {
-    return termCombinations(this.getters, source).map((terms) => ({ key: termsKey(terms), terms }));
+  /** The keys of the combinations an event's fields make. */
+  keysOf(source: unknown): string[] {
+    return this.reader.keys(source);
   }
 
   private sighting(key: string): TermsSighting | null {
@@ -181,10 +208,15 @@ export class NewTermsTracker {
 
   /** A matched event at `time`: the combinations new at that time (then known). */
   observe(source: unknown, time: number): Term[][] {
-    const fresh: Term[][] = [];
-    for (const { key, terms } of this.combinations(source)) {
+    return this.observeKeys(this.keysOf(source), time).map((k) => JSON.parse(k) as Term[]);
+  }
+
+  /** A matched event at `time` by its keys (see keysOf): the keys new at that time (then known). */
+  observeKeys(keys: readonly string[], time: number): string[] {
+    const fresh: string[] = [];
+    for (const key of keys) {
       const s = this.sighting(key);
-      if (s === null || s.first > time || s.last < time - this.spec.historyMs) fresh.push(terms);
+      if (s === null || s.first > time || s.last < time - this.spec.historyMs) fresh.push(key);
       this.record(key, time);
     }
     return fresh;
@@ -192,7 +224,7 @@ export class NewTermsTracker {
 
   /** A matched event of the history, before the rule's windows: known from then on, never new. */
   learn(source: unknown, time: number): void {
-    for (const { key } of this.combinations(source)) this.record(key, time);
+    for (const key of this.keysOf(source)) this.record(key, time);
   }
 
   /** The sightings learnt or moved since the tracker began, to keep. */

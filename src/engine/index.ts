@@ -20,4 +20,4 @@ export { StatefulRules, isGated, isStateful, ruleOfCode, statefulCode, type Rule
 export { PieceAutomaton } from './pieces.js';
 export { Heap } from './heap.js';
 export { rawFilterOf, unionRawFilter, RawText, PASS_ALL, type RawFilter, type Needle } from './raw-filter.js';
-export { ThresholdCounter, NewTermsTracker, IndicatorIndex, termsOf, termCombinations, termsKey, MAX_COMBINATIONS, type Term, type ThresholdSpec, type ThresholdBucket, type TermsSighting, type NewTermsSpec, type ThreatMappingSpec, type IndicatorDoc, type IndicatorMatch } from './aggregate.js';
+export { ThresholdCounter, NewTermsTracker, IndicatorIndex, TermsReader, termsOf, termCombinations, termsKey, MAX_COMBINATIONS, type Term, type ThresholdSpec, type ThresholdBucket, type TermsSighting, type NewTermsSpec, type ThreatMappingSpec, type IndicatorDoc, type IndicatorMatch } from './aggregate.js';

@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch } from '../alerts/index.js';
-import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, NewTermsTracker, RuleIndex, StatefulRules, ThresholdCounter, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
+import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
 import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, typeParamsProblem, type Rule } from '../rules/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
@@ -173,6 +173,9 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
 function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
   if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
+  // as the service: a rule its file disables (Elastic's onboarding sample, which alerts on every
+  // event; rules that promote Elastic Defend's own alerts) is not run
+  if (!rule.enabled) return { reason: 'disabled in its file', group: 'disabled' };
   if (rule.type === 'threat_match') return { reason: 'indicator match runs in `vigil serve`, where the indicators are stored', group: rule.type };
   if (rule.type !== 'eql' && !isKqlRule(rule)) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
   if (!rule.query && !isAggregating(rule)) return { reason: 'the rule has no query', group: rule.type };
@@ -326,8 +329,46 @@ export interface ChunkResult {
   readonly lines: string[];
   /** The chunk's bytes, handed back (for reuse, see ChunkPool). */
   bytes?: Uint8Array;
-  /** Matches of aggregating rules (threshold, new terms), in line order, for the main thread: the rule, the line's number and text. */
-  readonly aggregated: Array<{ rule: string; lineNo: number; line: string }>;
+  /** Matches of aggregating rules (threshold, new terms), in line order, for the main thread (see AggregatedMatch). */
+  readonly aggregated: AggregatedMatch[];
+}
+
+/**
+ * A match of an aggregating rule as the main thread takes it: the keys of the event's combinations
+ * of the rule's fields (and of its cardinality field's values), its time, and where its line is (the
+ * byte offsets of an ASCII line in the chunk, as for stateful candidates; or its text): the line is
+ * parsed again only for an alert.
+ */
+export interface AggregatedMatch {
+  readonly rule: string;
+  readonly lineNo: number;
+  readonly time: number;
+  readonly keys: string[];
+  readonly distinct: string[] | null;
+  readonly start: number;
+  readonly end: number;
+  readonly text: string | null;
+}
+
+/** What a hunt's scanner reads of a document for an aggregating rule (see AggregatedMatch). */
+interface AggregateReader {
+  readonly time: (s: unknown) => unknown;
+  readonly keys: TermsReader;
+  readonly distinct: TermsReader | null;
+  /** Whether the main thread may need the line (a new term alerts with its event). */
+  readonly needsLine: boolean;
+}
+
+function aggregateReader(rule: Rule): AggregateReader | null {
+  const time = createFieldGetter(parseFieldPath(queryTimestampField(rule)));
+  if (rule.type === 'threshold') {
+    const p = thresholdParams(rule);
+    if (!p.ok) return null;
+    const c = p.params.cardinality[0];
+    return { time, keys: new TermsReader(p.params.fields), distinct: c ? new TermsReader([c.field]) : null, needsLine: false };
+  }
+  const p = newTermsParams(rule);
+  return p.ok ? { time, keys: new TermsReader(p.params.fields), distinct: null, needsLine: true } : null;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -395,6 +436,14 @@ export class HuntScanner {
     const l = this.line;
     return this.judgedProjector.project(l.bytes, l.text, l.start, l.stop) ? this.judgedProjector : null;
   };
+
+  private readonly readers = new Map<Rule, AggregateReader | null>();
+
+  private readerOf(rule: Rule): AggregateReader | null {
+    let a = this.readers.get(rule);
+    if (a === undefined) this.readers.set(rule, (a = aggregateReader(rule)));
+    return a;
+  }
 
   constructor(
     private readonly set: RuleIndex<Rule>,
@@ -485,11 +534,24 @@ export class HuntScanner {
         else cands.add(lineNo, ~(r.lines.push(text.slice(start, stop)) - 1), 0, codes, this.verdictsOut, from, codes.length);
       }
       if (this.hits.length) {
-        // the matches of aggregating rules go to the main thread, whole, in input order
+        // the matches of aggregating rules go to the main thread as keys, in input order
         let n = 0;
+        let doc: Record<string, unknown> | null = null;
         for (const h of this.hits) {
-          if (isAggregating(h.rule)) r.aggregated.push({ rule: h.rule.rule_id, lineNo, line: text.slice(start, stop) });
-          else this.hits[n++] = h;
+          if (!isAggregating(h.rule)) {
+            this.hits[n++] = h;
+            continue;
+          }
+          const a = this.readerOf(h.rule);
+          if (a === null) continue;
+          doc ??= projected ? documentOfLine(text.slice(start, stop)) : source;
+          const t = defaultParseTimestamp(a.time(doc));
+          // an event without a time is in no window, as in the service
+          if (!Number.isFinite(t)) continue;
+          const keys = a.keys.keys(doc);
+          if (keys.length === 0) continue;
+          const inChunk = ascii && a.needsLine;
+          r.aggregated.push({ rule: h.rule.rule_id, lineNo, time: t, keys, distinct: a.distinct ? a.distinct.keys(doc) : null, start: inChunk ? offset + start : 0, end: inChunk ? offset + stop : 0, text: a.needsLine && !ascii ? text.slice(start, stop) : null });
         }
         this.hits.length = n;
       }
@@ -585,7 +647,7 @@ export class HuntSequencer {
  * sighting of each combination is new).
  */
 export class HuntAggregates {
-  private readonly rules = new Map<string, { rule: Rule; time: (s: unknown) => unknown; threshold: ThresholdCounter | null; newTerms: NewTermsTracker | null }>();
+  private readonly rules = new Map<string, { rule: Rule; threshold: ThresholdCounter | null; newTerms: NewTermsTracker | null }>();
 
   constructor(
     entries: readonly HuntEntry[],
@@ -596,28 +658,23 @@ export class HuntAggregates {
       if (!isAggregating(rule)) continue;
       const th = rule.type === 'threshold' ? thresholdParams(rule) : null;
       const nt = rule.type === 'new_terms' ? newTermsParams(rule) : null;
-      this.rules.set(rule.rule_id, {
-        rule,
-        time: createFieldGetter(parseFieldPath(queryTimestampField(rule))),
-        threshold: th?.ok ? new ThresholdCounter(th.params) : null,
-        newTerms: nt?.ok ? new NewTermsTracker(nt.params) : null,
-      });
+      this.rules.set(rule.rule_id, { rule, threshold: th?.ok ? new ThresholdCounter(th.params) : null, newTerms: nt?.ok ? new NewTermsTracker(nt.params) : null });
     }
   }
 
   /** A chunk's matches of aggregating rules; new terms alert at once. */
   feed(r: ChunkResult, out: (g: GroupText) => void): void {
-    for (const { rule, lineNo, line } of r.aggregated) {
-      const a = this.rules.get(rule);
+    const bytes = r.bytes ? Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) : null;
+    for (const m of r.aggregated) {
+      const a = this.rules.get(m.rule);
       if (!a) continue;
-      const source = documentOfLine(line);
-      const t = defaultParseTimestamp(a.time(source));
-      // an event without a time is in no window, as in the service
-      if (!Number.isFinite(t)) continue;
-      if (a.threshold) a.threshold.add(source, t);
+      if (a.threshold) a.threshold.addKeys(m.keys, m.time, m.distinct);
       else if (a.newTerms) {
-        const event: MatchedEvent = { index: this.index, id: eventId(r.fi, lineNo), version: 1, source, time: t };
-        for (const terms of a.newTerms.observe(source, t)) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'new_terms', event, terms })));
+        const fresh = a.newTerms.observeKeys(m.keys, m.time);
+        if (fresh.length === 0) continue;
+        const source = documentOfLine(m.text ?? bytes!.toString('latin1', m.start, m.end));
+        const event: MatchedEvent = { index: this.index, id: eventId(r.fi, m.lineNo), version: 1, source, time: m.time };
+        for (const key of fresh) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'new_terms', event, terms: JSON.parse(key) as TermValue[] })));
       }
     }
   }

@@ -59,6 +59,8 @@ test('the corpus hash indicator rule alerts on events whose hash is a current in
     const rule = v.registry.find(RULE_ID)!;
     assert.equal(rule.problem, null);
     assert.equal(rule.aggregation?.kind, 'threat_match');
+    // the rule page says what the rule does with its matches
+    assert.match(String(v.ruleView(RULE_ID)!.aggregation), /equals an indicator's \(indicators: filebeat-\*, logs-ti_\*\)/);
     await v.ingest([
       indicator('ioc-1', sha(1)),
       indicator('ioc-2', sha(2), { feed: 'MalwareBazaar' }),

@@ -73,6 +73,8 @@ export interface RuleView {
   streamable: boolean;
   runnable: boolean;
   problem: string | null;
+  /** For threshold, new-terms and indicator-match rules: what they do with their query's matches. */
+  aggregation?: string | null;
   origin: string;
   last_run: RunRecord | null;
   gaps: { total: number; unfilled: number };

@@ -167,6 +167,7 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
             listItems={[
               { title: 'Rule id', description: rule.rule_id },
               { title: 'Type', description: `${rule.type}${rule.language ? ` (${rule.language})` : ''}` },
+              ...(rule.aggregation ? [{ title: 'Alerts', description: rule.aggregation }] : []),
               { title: 'Severity', description: <Severity value={rule.severity} /> },
               { title: 'Risk score', description: String(rule.risk_score) },
               { title: 'Schedule', description: `every ${rule.interval ?? '5m'}, looks back to ${rule.from ?? 'now-6m'}, at most ${rule.max_signals ?? 100} alerts per run` },
