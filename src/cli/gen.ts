@@ -1,8 +1,13 @@
-import { generateEvents, MIN_PLANT_EVERY } from '../gen/index.js';
+import { generateEvents, indicatorDocuments, MIN_PLANT_EVERY } from '../gen/index.js';
 import type { Io } from './program.js';
 
 /** `vigil gen`: deterministic ECS events with planted attacks, NDJSON on stdout. */
-export async function runGen(io: Io, opts: { events: string; seed: string; plantEvery?: string }, write: (s: string) => boolean, drain: () => Promise<void>): Promise<number> {
+export async function runGen(io: Io, opts: { events: string; seed: string; plantEvery?: string; indicators?: boolean }, write: (s: string) => boolean, drain: () => Promise<void>): Promise<number> {
+  if (opts.indicators) {
+    // the threat-intel indicators of the generated events, for hunt --indicators or a logs-ti_* index
+    write(`${indicatorDocuments().join('\n')}\n`);
+    return 0;
+  }
   const events = Number(opts.events);
   const seed = Number(opts.seed);
   const plantEvery = opts.plantEvery === undefined ? undefined : Number(opts.plantEvery);

@@ -15,6 +15,7 @@ import { bundledRulesDir } from './serve.js';
 export interface HuntOpts {
   readonly rules?: string[];
   readonly events?: string[];
+  readonly indicators?: string[];
   readonly index?: string;
   readonly format?: string;
   readonly output?: string;
@@ -245,6 +246,7 @@ async function huntAndReport(
       spillDir,
       rules,
       inputs: opts.events ?? [],
+      indicators: opts.indicators,
       stdin,
       index: opts.index,
       workers: opts.workers === undefined ? undefined : Number(opts.workers),
@@ -366,7 +368,7 @@ async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { forma
     }
     const parts = [...groups].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en-US')} ${k}`);
     if (broken.length) parts.push(`${broken.length.toLocaleString('en-US')} that do not compile`);
-    info.push(`skipped: ${parts.join(', ')} (hunt runs EQL rules and KQL query, threshold and new-terms rules)`);
+    info.push(`skipped: ${parts.join(', ')} (hunt runs EQL rules and KQL query, threshold, new-terms and, with --indicators, indicator match rules)`);
     info.push(...broken.slice(0, 10));
     if (broken.length > 10) info.push(`  … ${broken.length - 10} more`);
   }

@@ -71,6 +71,7 @@ export function createProgram(io: Io): Command {
     .option('--rules <paths...>', 'rule files or folders (default: the bundled rules)')
     .option('--events <paths...>', 'event files or folders; - or nothing reads standard input')
     .option('--index <name>', 'the index the events belong to (then rule index patterns apply)')
+    .option('--indicators <paths...>', 'files of threat-intel indicator documents (NDJSON) for indicator match rules')
     .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
     .option('-o, --output <file>', 'write results to a file')
     .option('--max-alerts <n>', 'stop reporting after n matches')
@@ -93,7 +94,8 @@ export function createProgram(io: Io): Command {
     .option('--events <n>', 'how many events', '100000')
     .option('--seed <n>', 'random seed', '1')
     .option('--plant-every <n>', 'one planted attack per n events', '10000')
-    .action(async (opts: { events: string; seed: string; plantEvery?: string }) => {
+    .option('--indicators', 'write the threat-intel indicator documents of the generated events instead (for hunt --indicators)')
+    .action(async (opts: { events: string; seed: string; plantEvery?: string; indicators?: boolean }) => {
       process.exitCode = await runGen(io, opts, (s) => process.stdout.write(s), () => new Promise((r) => process.stdout.once('drain', () => r())));
     });
 

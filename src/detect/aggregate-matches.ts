@@ -1,5 +1,5 @@
 import type { Enrichment, MatchedEvent, RuleMatch } from '../alerts/index.js';
-import { compileStatement, IndicatorIndex, NewTermsTracker, ThresholdCounter, type IndicatorMatch, type TermsSighting } from '../engine/index.js';
+import { compileStatement, IndicatorIndex, NewTermsTracker, ThresholdCounter, type IndicatorDoc, type IndicatorMatch, type TermsSighting } from '../engine/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { createIndexMatcher, parseJsonObject } from '../core/index.js';
 import { ruleKqlStatement } from '../kql/index.js';
@@ -141,13 +141,12 @@ function enrichment(f: IndicatorMatch, path: (s: unknown) => unknown): Enrichmen
 }
 
 /**
- * The indicators of an indicator-match rule: the stored documents of its indicator indices that its
- * indicator query (its date math at `now`) and filters take.
+ * Whether a document is an indicator of an indicator-match rule: its indicator query (date math at
+ * `now`) and its filters take it. Null when the indicator query cannot run.
  */
-export function loadIndicators(store: Store, p: ThreatMatchParams, now: number): IndicatorIndex {
-  const idx = new IndicatorIndex(p);
+export function indicatorTest(p: ThreatMatchParams, now: number): ((doc: IndicatorDoc) => boolean) | null {
   const t = ruleKqlStatement(p.query, now);
-  if (!t.ok) return idx;
+  if (!t.ok) return null;
   const matcher = compileStatement(t.statement).createMatcher();
   const filters = p.filters.map((f) => ({ get: createFieldGetter(parseFieldPath(f.field)), value: f.value, negate: f.negate }));
   const holds = (source: unknown): boolean =>
@@ -156,6 +155,22 @@ export function loadIndicators(store: Store, p: ThreatMatchParams, now: number):
       const hit = Array.isArray(v) ? v.some((x) => x === f.value) : v === f.value;
       return hit !== f.negate;
     });
+  return (doc) => holds(doc.source) && matcher.push({ _index: doc.index, _id: doc.id, _source: doc.source as Record<string, unknown> }).length > 0;
+}
+
+/** The enrichment of an alert for one indicator an event matched (Kibana's `threat.enrichments` entry). */
+export function enrichmentOf(f: IndicatorMatch, p: ThreatMatchParams): Enrichment {
+  return enrichment(f, createFieldGetter(parseFieldPath(p.indicatorPath)));
+}
+
+/**
+ * The indicators of an indicator-match rule: the stored documents of its indicator indices that its
+ * indicator query (its date math at `now`) and filters take.
+ */
+export function loadIndicators(store: Store, p: ThreatMatchParams, now: number): IndicatorIndex {
+  const idx = new IndicatorIndex(p);
+  const test = indicatorTest(p, now);
+  if (test === null) return idx;
   const accepts = createIndexMatcher(p.index);
   const names = store.events.indices().map((i) => i.name).filter(accepts);
   if (names.length === 0) return idx;
@@ -163,9 +178,8 @@ export function loadIndicators(store: Store, p: ThreatMatchParams, now: number):
   for (const e of store.events.scanArrivals({ patterns: names, ingested: { after: Number.MIN_SAFE_INTEGER, upTo: Number.MAX_SAFE_INTEGER } })) {
     const parsed = e.source ? { ok: true as const, value: e.source as Record<string, unknown> } : parseJsonObject(e.json);
     if (!parsed.ok) continue;
-    const doc = { _index: e.index, _id: e.id, _source: parsed.value };
-    if (!holds(doc._source) || matcher.push(doc).length === 0) continue;
-    idx.add({ index: e.index, id: e.id, source: parsed.value });
+    const doc = { index: e.index, id: e.id, source: parsed.value };
+    if (test(doc)) idx.add(doc);
   }
   return idx;
 }

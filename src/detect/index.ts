@@ -1,4 +1,4 @@
 export { activeRule, aggregationOf, describeAggregation, compileKey, compileRule, stateScope, whyNotRunnable, type Aggregation, DEFAULT_INDEX_PATTERNS, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from './active-rule.js';
 export { EventBridge, matchTime, writeMatches, type WriteOutcome } from './matches.js';
 export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type IndexRuleSet, type PassCandidate, type PassWindow, type ScanSummary, type WindowOutcome } from './shared-pass.js';
-export { RuleAggregator, loadIndicators, MAX_TERMS_PER_RULE } from './aggregate-matches.js';
+export { RuleAggregator, enrichmentOf, indicatorTest, loadIndicators, MAX_TERMS_PER_RULE } from './aggregate-matches.js';

@@ -281,21 +281,34 @@ export class IndicatorIndex {
     }
   }
 
-  /** The indicators an event matches, each once (in the order of the groups, then of the indicators' addition). */
-  matches(source: unknown): IndicatorMatch[] {
+  /**
+   * The keys an event is looked up under, per mapping group (see matchKeys): what a hunt's workers
+   * read of an event, so that the thread that matches handles keys, not documents.
+   */
+  eventKeys(source: unknown): string[][] {
+    return this.groups.map((g) => termCombinations(g.event, source).map(termsKey));
+  }
+
+  /** The indicators an event matches, by its keys per group (see eventKeys). */
+  matchKeys(keys: readonly (readonly string[])[]): IndicatorMatch[] {
     const out: IndicatorMatch[] = [];
     const seen = new Set<IndicatorDoc>();
-    for (const g of this.groups) {
-      for (const terms of termCombinations(g.event, source)) {
-        const docs = g.byKey.get(termsKey(terms));
+    this.groups.forEach((g, i) => {
+      for (const key of keys[i] ?? []) {
+        const docs = g.byKey.get(key);
         if (!docs) continue;
         for (const d of docs) {
           if (seen.has(d)) continue;
           seen.add(d);
-          out.push({ indicator: d, atomic: terms[0]!, field: g.fields[0]! });
+          out.push({ indicator: d, atomic: (JSON.parse(key) as Term[])[0]!, field: g.fields[0]! });
         }
       }
-    }
+    });
     return out;
+  }
+
+  /** The indicators an event matches, each once (in the order of the groups, then of the indicators' addition). */
+  matches(source: unknown): IndicatorMatch[] {
+    return this.matchKeys(this.eventKeys(source));
   }
 }

@@ -19,7 +19,8 @@ export interface GenerateOptions {
  * (the seeds; the corpus's xp_cmdshell rule of that name is a new-terms rule, which the plant meets
  * too); the others are rules of Elastic's corpus: EQL's event query, sequence and sample, a KQL
  * query rule (sudoers), a threshold rule (15 kills) and a new-terms rule (the AWS CLI with a custom
- * endpoint, twice on one host: new the first time only).
+ * endpoint, twice on one host: new the first time only). The RWX plant's binary is a known miner:
+ * with `indicatorDocuments`, the corpus's hash indicator match rule finds it too.
  */
 export const PLANTED_RULES = {
   mysql: 'Linux Restricted Shell Breakout via the mysql command',
@@ -45,6 +46,32 @@ export const MIN_PLANT_EVERY = Math.max(...Object.values(PLANT_EVENTS)) + 1;
  * and a new term's one (its second event is not new).
  */
 const plantAlerts = (kind: PlantKind): number => (kind === 'killBurst' || kind === 'awsEndpoint' || PLANT_EVENTS[kind] === 1 ? 1 : PLANT_EVENTS[kind] + 1);
+/**
+ * Alerts of rules other than the plant's own that a plant raises by design: the RWX plant's binary
+ * is a known cryptominer, whose hash is an indicator (see indicatorDocuments).
+ */
+const OTHER_ALERTS: Partial<Record<PlantKind, Readonly<Record<string, number>>>> = { rwxNetwork: { 'Threat Intel Hash Indicator Match': 1 } };
+
+/** The SHA-256 of the RWX plant's binary, an indicator of compromise (see indicatorDocuments). */
+export const MINER_SHA256 = 'd8e9ae6a0e7b8e1c3e5b5f0b7a4c2d9e6f1a3b5c7d9e0f2a4b6c8d0e1f3a5b7c';
+
+/**
+ * Threat-intel indicator documents (as Elastic's threat-intel integrations store them) for the
+ * generated events: the miner's hash, current (a day before the events), and two that must match
+ * nothing: an indicator 40 days old for a hash the events do not carry, and a current one for
+ * another hash. For `vigil hunt --indicators`, or to ingest into a `logs-ti_*` index.
+ */
+export function indicatorDocuments(options: { start?: number } = {}): string[] {
+  const start = options.start ?? Date.parse('2026-11-23T00:00:00Z');
+  const doc = (at: number, sha256: string, feed: string): string =>
+    JSON.stringify({
+      '@timestamp': new Date(at).toISOString(),
+      event: { module: 'ti_abusech', dataset: 'ti_abusech.malware', category: ['threat'], kind: 'enrichment', type: ['indicator'] },
+      threat: { feed: { name: feed }, indicator: { type: 'file', provider: 'abusech', file: { hash: { sha256 } } } },
+    });
+  return [doc(start - 86_400_000, MINER_SHA256, 'AbuseCH Malware'), doc(start - 40 * 86_400_000, 'f'.repeat(64), 'AbuseCH Malware'), doc(start - 86_400_000, 'e'.repeat(64), 'MalwareBazaar')];
+}
+
 /**
  * Plants whose rule alerts once per host (a threshold group, a new term): a second plant on a host
  * that had one raises no alert of its own.
@@ -124,6 +151,7 @@ export function plantedCounts(options: GenerateOptions): Record<string, number> 
       hostsHit.add(key);
     }
     out[PLANTED_RULES[kind]] = (out[PLANTED_RULES[kind]] ?? 0) + plantAlerts(kind);
+    for (const [name, n] of Object.entries(OTHER_ALERTS[kind] ?? {})) out[name] = (out[name] ?? 0) + n;
   }
   return out;
 }
@@ -238,7 +266,8 @@ function plantEvent(kind: PlantKind, common: Record<string, unknown>, entity: st
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['end'], action: 'end', dataset: 'endpoint.events.process' }, process: { name: 'sshd', executable: '/usr/sbin/sshd', pid, entity_id: entity, args: ['sshd: alice [priv]'], parent: { name: 'sshd', executable: '/usr/sbin/sshd', entity_id: `${entity}-p` } } });
     case 'rwxNetwork':
       // a process asks for read-write-execute memory (auditd's mprotect with protection 7) ...
-      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['info'], action: 'changed-memory-protection', dataset: 'auditd_manager.auditd' }, auditd: { data: { syscall: 'mprotect', a2: '7' } }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity } });
+      // (the binary is a known miner: its hash is an indicator)
+      return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['info'], action: 'changed-memory-protection', dataset: 'auditd_manager.auditd' }, auditd: { data: { syscall: 'mprotect', a2: '7' } }, process: { name: 'kdevtmpfsi', executable: '/tmp/.x/kdevtmpfsi', pid, entity_id: entity, hash: { sha256: MINER_SHA256 } } });
     case 'netshWlan':
       return JSON.stringify({ ...common, event: { kind: 'event', category: ['process'], type: ['start'], action: 'start', dataset: 'endpoint.events.process' }, process: { name: 'netsh.exe', executable: 'C:\\Windows\\System32\\netsh.exe', pid: pid + 10000, entity_id: entity, args: ['netsh.exe', 'wlan', 'show', 'profile', 'name=CorpWifi', 'key=clear'], command_line: 'netsh.exe wlan show profile name=CorpWifi key=clear', parent: { name: 'cmd.exe', executable: 'C:\\Windows\\System32\\cmd.exe', entity_id: `${entity}-p` } } });
     case 'killBurst':

@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
-import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, IndicatorIndex, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type IndicatorDoc, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import type { Statement } from '../eql/index.js';
-import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, typeParamsProblem, type Rule } from '../rules/index.js';
+import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, threatMatchParams, typeParamsProblem, type Rule, type ThreatMatchParams } from '../rules/index.js';
+import { enrichmentOf, indicatorTest } from '../detect/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { ruleKqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
@@ -21,6 +22,12 @@ import { ChunkPool, inputChunks, InputError, type HuntChunk } from './hunt-input
 export interface HuntOptions {
   readonly rules: readonly Rule[];
   readonly inputs: readonly string[];
+  /**
+   * Files of indicator documents (NDJSON; Elasticsearch hits too) for indicator-match rules: those
+   * of them the rule's indicator query and filters take are its indicators. Without any, such rules
+   * are skipped.
+   */
+  readonly indicators?: readonly string[];
   readonly stdin?: Readable;
   /** When given, events belong to this index and rule index patterns apply. */
   readonly index?: string;
@@ -171,12 +178,12 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 }
 
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
-function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; group: string } | null {
+function whyNotHunted(rule: Rule, index: string | undefined, indicators: boolean): { reason: string; group: string } | null {
   if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
   // as the service: a rule its file disables (Elastic's onboarding sample, which alerts on every
   // event; rules that promote Elastic Defend's own alerts) is not run
   if (!rule.enabled) return { reason: 'disabled in its file', group: 'disabled' };
-  if (rule.type === 'threat_match') return { reason: 'indicator match runs in `vigil serve`, where the indicators are stored', group: rule.type };
+  if (rule.type === 'threat_match' && !indicators) return { reason: 'indicator match needs indicator documents (--indicators FILE…)', group: rule.type };
   if (rule.type !== 'eql' && !isKqlRule(rule)) return { reason: `type ${rule.type} is not run by hunt`, group: rule.type };
   if (!rule.query && !isAggregating(rule)) return { reason: 'the rule has no query', group: rule.type };
   if (index !== undefined && rule.index && rule.index.length > 0 && !createIndexMatcher(rule.index)(index)) return { reason: `its indices do not include ${index}`, group: 'other indices' };
@@ -189,11 +196,11 @@ function whyNotHunted(rule: Rule, index: string | undefined): { reason: string; 
  * rule set scans with filters of its own, so building the pipelines of 800 event queries took a
  * 5,000-event hunt from 370 to 465 ms.
  */
-export function compileHuntRules(rules: readonly Rule[], index: string | undefined, maxOpen?: number): { entries: HuntEntry[]; skipped: HuntResult['rulesSkipped'] } {
+export function compileHuntRules(rules: readonly Rule[], index: string | undefined, maxOpen?: number, indicators = false): { entries: HuntEntry[]; skipped: HuntResult['rulesSkipped'] } {
   const entries: HuntEntry[] = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
-    const why = whyNotHunted(rule, index);
+    const why = whyNotHunted(rule, index, indicators);
     if (why !== null) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
       continue;
@@ -353,7 +360,7 @@ export interface AggregatedMatch {
 /** What a hunt's scanner reads of a document for an aggregating rule (see AggregatedMatch). */
 interface AggregateReader {
   readonly time: (s: unknown) => unknown;
-  readonly keys: TermsReader;
+  readonly keys: { keys(source: unknown): string[] };
   readonly distinct: TermsReader | null;
   /** Whether the main thread may need the line (a new term alerts with its event). */
   readonly needsLine: boolean;
@@ -366,6 +373,14 @@ function aggregateReader(rule: Rule): AggregateReader | null {
     if (!p.ok) return null;
     const c = p.params.cardinality[0];
     return { time, keys: new TermsReader(p.params.fields), distinct: c ? new TermsReader([c.field]) : null, needsLine: false };
+  }
+  if (rule.type === 'threat_match') {
+    const p = threatMatchParams(rule);
+    if (!p.ok) return null;
+    // per mapping group, the keys of the event's values of its fields, as `<group>\0<key>`
+    const groups = p.params.mapping.map((g) => new TermsReader(g.map((e) => e.field)));
+    const keys = (source: unknown): string[] => groups.flatMap((g, i) => (g.fields.length === 0 ? [] : g.keys(source).map((k) => `${i}\u0000${k}`)));
+    return { time, keys: { keys }, distinct: null, needsLine: true };
   }
   const p = newTermsParams(rule);
   return p.ok ? { time, keys: new TermsReader(p.params.fields), distinct: null, needsLine: true } : null;
@@ -647,18 +662,29 @@ export class HuntSequencer {
  * sighting of each combination is new).
  */
 export class HuntAggregates {
-  private readonly rules = new Map<string, { rule: Rule; threshold: ThresholdCounter | null; newTerms: NewTermsTracker | null }>();
+  private readonly rules = new Map<string, { rule: Rule; threshold: ThresholdCounter | null; newTerms: NewTermsTracker | null; threat: { params: ThreatMatchParams; index: IndicatorIndex } | null }>();
 
   constructor(
     entries: readonly HuntEntry[],
     private readonly index: string,
     private readonly now: number,
+    /** The indicator documents given (see HuntOptions.indicators). */
+    indicators: readonly IndicatorDoc[] = [],
   ) {
     for (const { rule } of entries) {
       if (!isAggregating(rule)) continue;
       const th = rule.type === 'threshold' ? thresholdParams(rule) : null;
       const nt = rule.type === 'new_terms' ? newTermsParams(rule) : null;
-      this.rules.set(rule.rule_id, { rule, threshold: th?.ok ? new ThresholdCounter(th.params) : null, newTerms: nt?.ok ? new NewTermsTracker(nt.params) : null });
+      const tm = rule.type === 'threat_match' ? threatMatchParams(rule) : null;
+      let threat: { params: ThreatMatchParams; index: IndicatorIndex } | null = null;
+      if (tm?.ok) {
+        // its indicators: those of the documents given that its indicator query (at the hunt's time) and filters take
+        const idx = new IndicatorIndex(tm.params);
+        const test = indicatorTest(tm.params, now);
+        if (test) for (const d of indicators) if (test(d)) idx.add(d);
+        threat = { params: tm.params, index: idx };
+      }
+      this.rules.set(rule.rule_id, { rule, threshold: th?.ok ? new ThresholdCounter(th.params) : null, newTerms: nt?.ok ? new NewTermsTracker(nt.params) : null, threat });
     }
   }
 
@@ -669,7 +695,18 @@ export class HuntAggregates {
       const a = this.rules.get(m.rule);
       if (!a) continue;
       if (a.threshold) a.threshold.addKeys(m.keys, m.time, m.distinct);
-      else if (a.newTerms) {
+      else if (a.threat) {
+        const perGroup: string[][] = a.threat.params.mapping.map(() => []);
+        for (const k of m.keys) {
+          const cut = k.indexOf('\u0000');
+          perGroup[Number(k.slice(0, cut))]!.push(k.slice(cut + 1));
+        }
+        const found = a.threat.index.matchKeys(perGroup);
+        if (found.length === 0) continue;
+        const source = documentOfLine(m.text ?? bytes!.toString('latin1', m.start, m.end));
+        const event: MatchedEvent = { index: this.index, id: eventId(r.fi, m.lineNo), version: 1, source, time: m.time };
+        out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'threat', event, enrichments: found.map((f) => enrichmentOf(f, a.threat!.params)) })));
+      } else if (a.newTerms) {
         const fresh = a.newTerms.observeKeys(m.keys, m.time);
         if (fresh.length === 0) continue;
         const source = documentOfLine(m.text ?? bytes!.toString('latin1', m.start, m.end));
@@ -684,6 +721,26 @@ export class HuntAggregates {
     for (const a of this.rules.values())
       if (a.threshold) for (const b of a.threshold.reached()) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'threshold', result: b })));
   }
+}
+
+/**
+ * The indicator documents of a hunt's indicator files: each line's document (that of an
+ * Elasticsearch hit, with its `_index` and `_id`), or `indicators` and `<file>:<line>` for a bare one.
+ * Lines that are not JSON objects are left out.
+ */
+async function readIndicators(files: readonly string[]): Promise<IndicatorDoc[]> {
+  const out: IndicatorDoc[] = [];
+  for (const [fi, f] of files.entries()) {
+    const text = (await readFile(f)).toString('utf8');
+    text.split('\n').forEach((line, i) => {
+      const p = line.trim() === '' ? null : parseJsonObject(line);
+      if (!p?.ok) return;
+      const hit = p.value;
+      const inHit = hit._source !== null && typeof hit._source === 'object';
+      out.push({ index: inHit && typeof hit._index === 'string' ? hit._index : 'indicators', id: inHit && typeof hit._id === 'string' ? hit._id : `${fi}:${i + 1}`, source: eventDocument(hit) });
+    });
+  }
+  return out;
 }
 
 /**
@@ -748,7 +805,7 @@ export async function runHuntSpooled(o: HuntOptions): Promise<SpooledHuntResult>
   // the rules are parsed and checked once, here; each worker compiles their checked queries (compiled
   // code cannot be shared between threads). A worker that parsed them itself took 110-130 ms more of
   // its own CPU, and 110-150 ms more of V8's compiler threads, to start
-  const compiled = compileHuntRules(o.rules, o.index, o.maxOpenPerRule);
+  const compiled = compileHuntRules(o.rules, o.index, o.maxOpenPerRule, (o.indicators?.length ?? 0) > 0);
   const window = o.from !== undefined || o.to !== undefined ? { from: o.from ?? -Infinity, to: o.to ?? Infinity } : null;
   const verdicts = o.verdicts ?? workers >= VERDICT_WORKERS;
   const pool = workers > 0 ? startHuntWorkers(workers, { rules: compiled.entries.map((e) => ({ rule: e.rule, ast: e.query.ast })), index: o.index, now, lateness, indexed: o.indexed !== false, window, verdicts }) : null;
@@ -782,7 +839,7 @@ async function huntWith(
   const buffers = new ChunkPool(IN_FLIGHT * workers + 2);
   // the stateful rules run here, in input order, whatever thread scanned the chunk
   const sequencer = new HuntSequencer(new StatefulRules(entries, { indexed: o.indexed, lateness }), index, now);
-  const aggregates = new HuntAggregates(entries, index, now);
+  const aggregates = new HuntAggregates(entries, index, now, await readIndicators(o.indicators ?? []));
   const settle = (r: ChunkResult): void => {
     for (const b of r.bad) {
       progress.badLines++;

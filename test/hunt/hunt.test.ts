@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { compileHuntRules, defaultWorkers, expandInputs, HuntScanner, runHunt } from '../../src/app/index.js';
 import { RuleIndex, RuleSet, type EventInput, type RuleSetEntry, type RuleSetHit } from '../../src/engine/index.js';
-import { generateEvents, plantedCounts, rng } from '../../src/gen/index.js';
+import { generateEvents, indicatorDocuments, MINER_SHA256, plantedCounts, rng } from '../../src/gen/index.js';
 import { loadRules, type Rule } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
 import { eqlRule } from '../support/rules.js';
@@ -57,6 +57,8 @@ test('the generator is deterministic and plants what it says', () => {
     'Potential Privilege Escalation via Sudoers File Modification': 1,
     'High Number of Process Terminations': 1,
     'AWS CLI Command with Custom Endpoint URL': 1,
+    // the RWX plant's binary is a known miner, whose hash indicatorDocuments lists
+    'Threat Intel Hash Indicator Match': 1,
   });
   assert.equal(a.filter((l) => l.includes('"args":["kill","-9"')).length, 15);
   assert.equal(a.filter((l) => l.includes('--endpoint-url')).length, 2);
@@ -105,8 +107,8 @@ function alertsByRule(alerts: ReadonlyArray<{ readonly doc: Readonly<Record<stri
  * The planted counts of the rules a hunt runs of `rules` (the others' plants cannot be found by them;
  * the corpus has deprecated and non-EQL rules named like the seeds).
  */
-function plantedFor(rules: readonly Rule[], opts: Parameters<typeof plantedCounts>[0]): Record<string, number> {
-  const names = new Set(compileHuntRules(rules, undefined).entries.map((e) => e.rule.name));
+function plantedFor(rules: readonly Rule[], opts: Parameters<typeof plantedCounts>[0], indicators = false): Record<string, number> {
+  const names = new Set(compileHuntRules(rules, undefined, undefined, indicators).entries.map((e) => e.rule.name));
   return Object.fromEntries(Object.entries(plantedCounts(opts)).filter(([name]) => names.has(name)));
 }
 
@@ -157,6 +159,19 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
     ids.push(JSON.stringify(r.alerts.map((a) => a.id)));
   }
   assert.equal(ids[0], ids[1]);
+  // with the indicators of the generated events, the corpus's hash indicator match rule finds the
+  // miner of each RWX plant (and nothing else: the other indicators are old or of other hashes)
+  const iocs = join(dir, 'indicators.ndjson');
+  writeFileSync(iocs, indicatorDocuments().join('\n') + '\n');
+  const withIocs = plantedFor(rules, opts, true);
+  assert.equal(withIocs['Threat Intel Hash Indicator Match'], 6);
+  for (const workers of [0, 2]) {
+    const r = await runHunt({ rules, inputs: [file], indicators: [iocs], now: NOW, workers });
+    assert.deepEqual(alertsByRule(r.alerts), { ...withIocs, ...alsoFiring }, `with indicators on ${workers} workers`);
+    const hit = r.alerts.find((a) => a.doc['kibana.alert.rule.type'] === 'threat_match')!;
+    const threat = hit.doc.threat as { enrichments: Array<{ matched: Record<string, unknown>; feed: Record<string, unknown> }> };
+    assert.deepEqual(threat.enrichments.map((e) => [e.matched.atomic, e.matched.field, e.matched.id, e.feed.name]), [[MINER_SHA256, 'process.hash.sha256', '0:1', 'AbuseCH Malware']]);
+  }
   // the same events as Elasticsearch hits (search results, exports): the documents in them are hunted
   const hits = join(dir, 'gen-corpus-hits.ndjson');
   writeFileSync(hits, [...generateEvents(opts)].map((l, i) => `{"_index":"logs-endpoint.events.process-default","_id":"e${i}","_source":${l}}`).join('\n') + '\n');
@@ -197,7 +212,7 @@ test('hunt with the corpus finds exactly the planted attacks of its rules: an ev
   const byWhy = new Map<string, number>();
   for (const x of compileHuntRules(rules.filter((x) => x.severity === 'high' || x.severity === 'critical'), undefined).skipped) byWhy.set(x.reason, (byWhy.get(x.reason) ?? 0) + 1);
   assert.ok((byWhy.get('deprecated') ?? 0) > 0 && (byWhy.get('type esql is not run by hunt') ?? 0) > 0);
-  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules and KQL query, threshold and new-terms rules\\)\\n`));
+  assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('deprecated')} deprecated\\b.*\\(hunt runs EQL rules and KQL query, threshold, new-terms and, with --indicators, indicator match rules\\)\\n`));
   assert.match(high.stderr, new RegExp(`\\nskipped: .*\\b${byWhy.get('type esql is not run by hunt')} esql\\b`));
   assert.equal(vigil(['hunt', '--events', file, '--min-severity', 'urgent']).status, 2);
 });
