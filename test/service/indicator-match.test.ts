@@ -6,11 +6,13 @@
  * documents are indicators.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Vigil, type IngestItem } from '../../src/app/index.js';
+import { runHunt, Vigil, type IngestItem } from '../../src/app/index.js';
+import { generateEvents, indicatorDocuments, plantedCounts } from '../../src/gen/index.js';
+import { loadRules } from '../../src/rules/index.js';
 import { ManualClock } from '../../src/core/index.js';
 import { requireShared } from '../support/shared.js';
 
@@ -86,6 +88,31 @@ test('the corpus hash indicator rule alerts on events whose hash is a current in
     assert.equal(byEvent.get('e1')!['kibana.alert.rule.type'], 'threat_match');
     // each event alerts once, however many hourly windows saw it
     assert.equal(alerts.length, 2);
+  } finally {
+    await v.close();
+  }
+});
+
+test('over generated events and their indicators, the service finds exactly the planted miners, as the hunt does', async () => {
+  const opts = { events: 3000, seed: 21, plantEvery: 100, start: T0 };
+  const lines = [...generateEvents(opts)];
+  const expected = plantedCounts(opts)['Threat Intel Hash Indicator Match'];
+  assert.ok(expected !== undefined && expected >= 3, String(expected));
+  const clock = new ManualClock(T0);
+  const v = await Vigil.open({ dataDir: join(dir, 'generated'), memory: true, rulePaths: [RULE], clock, scanThreads: 0 });
+  try {
+    await v.ingest(indicatorDocuments({ start: T0 }).map((json, i) => ({ op: 'create', index: 'logs-ti_abusech.malware-default', id: `ioc-${i}`, json })));
+    await v.ingest(lines.map((json, i) => ({ op: 'create', index: 'logs-endpoint.events.process-default', id: `0:${i + 1}`, json })));
+    await v.advanceTo(T0 + 3 * 60 * MIN);
+    const served = v.store.alerts.search({ size: 100, ruleId: [RULE_ID] }).alerts;
+    assert.equal(served.length, expected);
+    // the same alerts, with the same ids, as a hunt over the same events with the indicators as a file
+    const events = join(dir, 'generated.ndjson');
+    const iocs = join(dir, 'generated-iocs.ndjson');
+    writeFileSync(events, lines.join('\n') + '\n');
+    writeFileSync(iocs, indicatorDocuments({ start: T0 }).join('\n') + '\n');
+    const hunt = await runHunt({ rules: (await loadRules([RULE])).rules, inputs: [events], indicators: [iocs], index: 'logs-endpoint.events.process-default', now: T0, workers: 0 });
+    assert.deepEqual(hunt.alerts.map((a) => a.id).sort(), served.map((a) => a.id).sort());
   } finally {
     await v.close();
   }
