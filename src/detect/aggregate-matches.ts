@@ -97,6 +97,8 @@ export class RuleAggregator {
   private threat(matches: readonly RuleMatch[], p: ThreatMatchParams): RuleMatch[] {
     this.indicators ??= loadIndicators(this.store, p, this.now);
     const idx = this.indicators;
+    // no indicator stored: no event can match (the service's own data holds none of most feeds)
+    if (idx.size === 0) return [];
     const path = createFieldGetter(parseFieldPath(p.indicatorPath));
     const out: RuleMatch[] = [];
     for (const m of matches) {
