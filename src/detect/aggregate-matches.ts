@@ -9,6 +9,8 @@ import { stateScope, type ActiveRule, type Aggregation } from './active-rule.js'
 
 /** Combinations of values an aggregating rule remembers at most (the latest kept). */
 export const MAX_TERMS_PER_RULE = 200_000;
+/** A rule's memory up to this size is read at once (see RuleAggregator.lookup). */
+const PRELOAD_TERMS = 20_000;
 
 /** The event matches of a list, in time order (events without a time last), the order they came in otherwise. */
 function eventsInTimeOrder(matches: readonly RuleMatch[]): MatchedEvent[] {
@@ -39,7 +41,17 @@ export class RuleAggregator {
   ) {
     this.scope = stateScope(rule.rule);
     this.learnedUntil = aggregation.kind === 'new_terms' ? learnedUntil(store, this.scope) : null;
-    this.tracker = aggregation.kind === 'new_terms' ? new NewTermsTracker(aggregation.params, (key) => store.terms.get(this.scope, key)) : null;
+    this.tracker = aggregation.kind === 'new_terms' ? new NewTermsTracker(aggregation.params, this.lookup()) : null;
+  }
+
+  /**
+   * How the rule's memory is read: all at once when it is small (a first run reads nothing; a
+   * broad rule over noisy data asked for tens of thousands of keys one by one), else key by key.
+   */
+  private lookup(): (key: string) => TermsSighting | null {
+    if (this.store.terms.count(this.scope) > PRELOAD_TERMS) return (key) => this.store.terms.get(this.scope, key);
+    const all = this.store.terms.all(this.scope);
+    return (key) => all.get(key) ?? null;
   }
 
   /**

@@ -248,6 +248,8 @@ export interface TermsSighting {
  */
 export interface TermsStore {
   get(scope: string, key: string): TermsSighting | null;
+  /** Every sighting of a scope (for a scope small enough to read at once). */
+  all(scope: string): Map<string, TermsSighting>;
   put(scope: string, entries: Iterable<[string, TermsSighting]>): void;
   count(scope: string): number;
   /** Forgets sightings whose latest is before `before`, then the oldest beyond `max`; returns how many went. */

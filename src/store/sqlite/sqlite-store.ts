@@ -307,6 +307,10 @@ function createTermsStore(db: Database.Database): TermsStore {
     get(scope, key) {
       return (get.get(scope, key) as TermsSighting | undefined) ?? null;
     },
+    all(scope) {
+      const rows = db.prepare('SELECT key, first, last FROM terms WHERE scope = ?').raw(true).all(scope) as Array<[string, number, number]>;
+      return new Map(rows.map(([key, first, last]) => [key, { first, last }]));
+    },
     put(scope, entries) {
       for (const [key, s] of entries) put.run(scope, key, s.first, s.last);
     },
