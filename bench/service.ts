@@ -165,7 +165,7 @@ export async function benchService(events = Number(process.env.VIGIL_BENCH_SERVI
     lines.push(`one scheduled cycle, every corpus rule (${fmt(runs)} executions)   ${fmt(cycleRate).padStart(9)} events/s (${((cycleRate / huntRate) * 100).toFixed(0)}% of hunt; floor 50%), ${(cycleMs / 1000).toFixed(1)} s over ${fmt(events)} stored events (ingested at ${fmt(stored.rate)} events/s), ${fmt(schedAlerts.total)} alerts`);
     lines.push(`API during the cycle: GET /api/health p50 ${pct(probes.health, 50).toFixed(1)} ms, p99 ${pct(probes.health, 99).toFixed(1)} ms; GET /api/alerts p50 ${pct(probes.alerts, 50).toFixed(1)} ms, p99 ${pct(probes.alerts, 99).toFixed(1)} ms (${probes.health.length} probes each; floor p99 250 ms)`);
     lines.push(`most expensive rules in the cycle: ${cost.rules.map((r) => `${r.name} (${(r.cost?.cpu_ms ?? 0).toFixed(0)} ms)`).join('; ')}`);
-    return { title: `Service: every corpus rule it runs (EQL and KQL query), ${fmt(events)} generated events`, lines };
+    return { title: `Service: every corpus rule it runs (EQL and KQL), ${fmt(events)} generated events`, lines };
   } finally {
     for (const s of servers) await s.stop(true).catch(() => null);
     rmSync(dir, { recursive: true, force: true });
