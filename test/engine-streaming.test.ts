@@ -93,20 +93,22 @@ test('sequence state is bounded: the cap on open sequences holds and drops are c
   assert.equal(counters.droppedByCap, 49_000);
 });
 
-test('sample state is bounded: beyond the cap on open keys the oldest loses its events, counted; keys that completed keep their count', () => {
+test('sample state is bounded: beyond the cap on open keys the oldest is settled with what it holds, or loses its events (counted) when that is no sample', () => {
   const c = compileQuery('sample by user.name [authentication where true] [process where true]', { maxOpenSamples: 3 });
   assert.ok(c.ok);
   const m = c.query.createMatcher();
   const auth = (t: number, u: string): Record<string, unknown> => ({ '@timestamp': t, event: { category: 'authentication' }, user: { name: u } });
   const proc = (t: number, u: string): Record<string, unknown> => ({ '@timestamp': t, event: { category: 'process' }, user: { name: u } });
-  // z completes first (a sample per key: a later z opens nothing); then a..e open, 3 at most: a and b lose theirs
+  // z has a sample but keeps its key open (its lists are not full); a..e open, 3 at most: c settles
+  // z (a sample: a later z opens nothing), d and e cost a and b their events
   m.push(auth(1, 'z'));
   m.push(proc(2, 'z'));
   for (const [i, u] of ['a', 'b', 'c', 'd', 'e'].entries()) m.push(auth(10 + i, u));
   m.push(auth(20, 'z'));
   m.push(proc(30, 'e'));
   m.push(proc(31, 'c'));
-  // a lost its first event: a process event opens it again, and a second authentication completes it
+  // a lost its first event: a process event opens it again (c, the oldest open key, settles with
+  // its sample), and a second authentication completes it
   m.push(proc(40, 'a'));
   m.push(auth(41, 'a'));
   const keys = m.flush().map((h) => ('join_keys' in h ? h.join_keys[0] : null));

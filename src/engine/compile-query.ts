@@ -4,21 +4,24 @@ import {
   compileExpr,
   compilePredicate,
   parseQuery,
+  fieldName,
   type CompileContext,
   type Dialect,
+  type Expr,
   type EventFilter,
   type Stage,
   type Statement,
   type TimeSpan,
   type Value,
 } from '../eql/index.js';
-import type { FieldGetter, FieldPath } from '../ecs/index.js';
+import { ecsFieldType, type FieldGetter, type FieldPath } from '../ecs/index.js';
+import { semanticsOf, type FieldMapping } from './mapping.js';
 import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
 import { compareKeys, JoinMatcher, SampleMatcher, type SampleCounters } from './sample.js';
-import { keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
+import { expandKeys, keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
   readonly dialect?: Dialect;
@@ -201,6 +204,7 @@ class Pipeline {
       caseInsensitive: this.ci,
       field: options.field,
       isUnmapped: mappings ? (name) => mappings.every((m) => m.field(name) === undefined) : undefined,
+      fieldSemantics: (name) => semanticsOf(this.fieldTypeOf(name)),
       relationship: (node) => {
         const f = this.filter(node.query);
         return this.tree.add(node.relation, (source) => f(source));
@@ -216,7 +220,7 @@ class Pipeline {
       }
       case 'sequence': {
         const stages = this.stages(q.stages, q.by);
-        const until = q.until ? this.stage(q.until, q.by, false, q.stages.length) : null;
+        const until = q.until ? this.stage(q.until, q.by, q.stages.length) : null;
         const m = new SequenceMatcher(stages, until, q.maxspan ? timeSpanMs(q.maxspan) : null, { maxOpen: options.maxOpenSequences });
         this.sequence = m;
         const toResult = (s: { joinKeys: Value[]; events: (EngineEvent | null)[] }): Result => ({ joinKeys: s.joinKeys, events: s.events });
@@ -225,25 +229,45 @@ class Pipeline {
         break;
       }
       case 'sample': {
-        // a null key from a field that is not optional keeps the event out of the sample
-        const m = new SampleMatcher(this.stages(q.stages, q.by, true), options.maxSamplesPerKey ?? 1, options.maxOpenSamples);
+        const m = new SampleMatcher(this.stages(q.stages, q.by), options.maxSamplesPerKey ?? 1, options.maxOpenSamples);
         this.sample = m;
         const found: Result[] = [];
         this.process = (e) => {
           found.push(...m.push(e));
           return [];
         };
-        this.flushInner = () => found.splice(0).sort((a, b) => compareKeys(a.joinKeys ?? [], b.joinKeys ?? []));
+        this.flushInner = () => [...found.splice(0), ...m.flush()].sort((a, b) => compareKeys(a.joinKeys ?? [], b.joinKeys ?? []));
         break;
       }
       case 'join': {
-        const m = new JoinMatcher(this.stages(q.stages, q.by), q.until ? this.stage(q.until, q.by, false, q.stages.length) : null);
+        const m = new JoinMatcher(this.stages(q.stages, q.by), q.until ? this.stage(q.until, q.by, q.stages.length) : null);
         this.process = (e) => m.push(e);
         this.flushInner = () => [];
         break;
       }
     }
     this.pipes = compilePipes(ast.pipes, this.ctx);
+  }
+
+  /**
+   * A field's mapping, when every index mapping that maps it agrees; with no mappings, the ECS type of
+   * an ECS date field (Elasticsearch's dialect), as the ECS index templates map it.
+   */
+  private fieldTypeOf(name: string): FieldMapping | undefined {
+    const all = this.options.mappings;
+    if (all && all.size > 0) {
+      let found: FieldMapping | undefined;
+      for (const m of all.values()) {
+        const fm = m.resolved(name);
+        if (!fm) continue;
+        if (found && (found.type !== fm.type || found.format !== fm.format)) return undefined;
+        found = fm;
+      }
+      return found;
+    }
+    if ((this.options.dialect ?? 'elasticsearch') === 'endgame') return undefined;
+    const t = ecsFieldType(name);
+    return t === 'date' || t === 'date_nanos' ? { type: t } : undefined;
   }
 
   private filter(f: EventFilter): (source: unknown) => boolean {
@@ -265,12 +289,14 @@ class Pipeline {
    * One filter of a stateful query (the `index`-th: the stages, then `until`). An event with a verdict
    * is matched by it; any other by its document.
    */
-  private stage(st: Stage, shared: readonly Stage['by'][number][], strictKeys: boolean, index: number): StageSpec {
+  private stage(st: Stage, shared: readonly Stage['by'][number][], index: number): StageSpec {
     const f = this.filter(st.filter);
     const exprs = [...shared, ...st.by];
-    const keys = exprs.map((k) => compileExpr(k, this.ctx));
-    // which keys may be null: optional fields (and anything that is not a plain field)
-    const nullable = exprs.map((k) => !strictKeys || k.kind !== 'field' || k.optional);
+    const keys = exprs.map((k) => this.keyExpr(k));
+    // Elasticsearch: an event whose key is null takes no part, unless the key is an optional field
+    // (or not a field); endgame joins on null keys, and on a multi-valued key as one value
+    const es = (this.options.dialect ?? 'elasticsearch') !== 'endgame';
+    const nullable = exprs.map((k) => !es || k.kind !== 'field' || k.optional);
     const allNullable = nullable.every(Boolean);
     const keysOk = allNullable ? null : (s: unknown): boolean => keys.every((k, i) => nullable[i] || k(s) !== null);
     const fns: StageFns = {
@@ -282,19 +308,32 @@ class Pipeline {
     const bit = index < 31 ? 1 << index : 0;
     return {
       matches: (e) => (e.verdict ? (e.verdict.mask & bit) !== 0 : fns.test(e.source)),
-      key: (e) => {
+      keys: (e) => {
         const k = e.verdict?.keys[index];
-        return k === undefined ? fns.key(e.source) : (JSON.parse(k) as Value[]);
+        return expandKeys(k === undefined ? fns.key(e.source) : (JSON.parse(k) as Value[]), nullable, es);
       },
       missing: st.missing,
       fork: st.fork === true,
     };
   }
 
-  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][], strictKeys = false): StageSpec[] {
+  /**
+   * A join key's value: a sequence's `date` field prints as an ISO date (Elasticsearch's sequence
+   * join_keys), a sample's as epoch milliseconds (its composite buckets).
+   */
+  private keyExpr(k: Expr): (s: unknown) => Value {
+    const get = compileExpr(k, this.ctx);
+    if (this.ast.query.kind !== 'sequence' || k.kind !== 'field') return get;
+    const type = this.fieldTypeOf(fieldName(k));
+    if (type?.type !== 'date') return get;
+    const iso = (v: Value): Value => (typeof v === 'number' && Number.isFinite(v) ? new Date(v).toISOString() : Array.isArray(v) ? v.map(iso) : v);
+    return (s) => iso(get(s));
+  }
+
+  private stages(list: readonly Stage[], shared: readonly Stage['by'][number][]): StageSpec[] {
     const out: StageSpec[] = [];
     list.forEach((st, i) => {
-      const spec = this.stage(st, shared, strictKeys, i);
+      const spec = this.stage(st, shared, i);
       for (let r = 0; r < (st.runs ?? 1); r++) out.push(spec);
     });
     return out;

@@ -1,4 +1,4 @@
-import { parseIp } from '../eql/index.js';
+import { parseIp, type FieldSemantics, type Scalar } from '../eql/index.js';
 
 /**
  * An Elasticsearch index mapping, as far as EQL semantics depend on it: field types decide how
@@ -11,6 +11,8 @@ export interface FieldMapping {
   readonly format?: string;
   /** For `alias`: the field it reads. */
   readonly path?: string;
+  /** The value an explicit null is searched as (`_source` keeps the null). */
+  readonly nullValue?: unknown;
 }
 
 export class IndexMapping {
@@ -26,15 +28,21 @@ export class IndexMapping {
 
   private walk(props: Record<string, unknown>, prefix: string): void {
     for (const [name, def] of Object.entries(props)) {
-      const d = def as { type?: string; format?: string; path?: string; properties?: Record<string, unknown> };
+      const d = def as { type?: string; format?: string; path?: string; null_value?: unknown; properties?: Record<string, unknown> };
       const full = prefix ? `${prefix}.${name}` : name;
       if (d.properties) this.walk(d.properties, full);
-      if (d.type) this.fields.set(full, { type: d.type, format: d.format, path: d.path });
+      if (d.type) this.fields.set(full, { type: d.type, format: d.format, path: d.path, nullValue: d.null_value ?? undefined });
     }
   }
 
   field(name: string): FieldMapping | undefined {
     return this.fields.get(name);
+  }
+
+  /** The mapping a field is read through: an alias's target's. */
+  resolved(name: string): FieldMapping | undefined {
+    const fm = this.fields.get(name);
+    return fm?.type === 'alias' && fm.path ? this.fields.get(fm.path) : fm;
   }
 
   /** A typed copy of a document: mapped values converted, alias fields filled in (as dotted keys). */
@@ -44,7 +52,7 @@ export class IndexMapping {
       if (fm.type === 'alias') continue;
       const v = readPath(source, name);
       if (v === undefined) continue;
-      const typed = Array.isArray(v) ? v.map((x) => convert(x, fm)) : convert(v, fm);
+      const typed = Array.isArray(v) ? v.map((x) => typedValue(x, fm)) : typedValue(v, fm);
       writePath(out, name, typed);
     }
     for (const [name, fm] of this.fields) {
@@ -83,6 +91,11 @@ function writePath(o: Record<string, unknown>, name: string, value: unknown): vo
   cur[parts[parts.length - 1]!] = value;
 }
 
+/** A value as searched: an explicit null as the mapping's `null_value`, when it has one. */
+function typedValue(v: unknown, fm: FieldMapping): unknown {
+  return v === null && fm.nullValue !== undefined ? convert(fm.nullValue, fm) : convert(v, fm);
+}
+
 const INTEGER_TYPES = new Set(['long', 'integer', 'short', 'byte', 'unsigned_long']);
 const FLOAT_TYPES = new Set(['double', 'float', 'half_float', 'scaled_float']);
 
@@ -103,11 +116,12 @@ export function convert(v: unknown, fm: FieldMapping): unknown {
       const ip = parseIp(v);
       return ip ? formatIp(ip.v6, ip.value) : v;
     }
-    case 'date':
-    case 'date_nanos': {
+    case 'date': {
       const ms = parseDate(v, fm.format);
       return Number.isNaN(ms) ? v : ms;
     }
+    case 'date_nanos':
+      return nanosText(v, fm.format) ?? v;
     default:
       if (INTEGER_TYPES.has(fm.type) || FLOAT_TYPES.has(fm.type)) {
         if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) {
@@ -178,4 +192,109 @@ function parseWithPattern(text: string, pattern: string): number {
   if (!m) return NaN;
   order.forEach((c, k) => (parts[c] = Number(m[k + 1])));
   return Date.UTC(parts.y!, parts.M! - 1, parts.d!, parts.H!, parts.m!, parts.s!, parts.S!);
+}
+
+const ISO_FRACTION = /^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)[.,](\d{1,9})(Z|[+-]\d\d:?\d\d)?$/;
+
+/**
+ * A `date_nanos` value as fixed-width UTC text with nine fraction digits
+ * (`2023-01-02T03:04:05.123456789Z`), whose order as text is its order in time (years 0–9999): how
+ * Vigil keeps the nanoseconds that epoch milliseconds would lose. Null when the value is no date.
+ */
+export function nanosText(v: unknown, format?: string): string | null {
+  let ms: number;
+  let fraction = '';
+  const m = typeof v === 'string' ? ISO_FRACTION.exec(v) : null;
+  if (m) {
+    ms = Date.parse(`${m[1]!.replace(' ', 'T')}${normaliseZone(m[3])}`);
+    fraction = m[2]!;
+  } else {
+    ms = parseDate(v, format);
+    if (Number.isNaN(ms)) return null;
+    fraction = String(((ms % 1000) + 1000) % 1000).padStart(3, '0');
+    ms -= ((ms % 1000) + 1000) % 1000;
+  }
+  if (Number.isNaN(ms)) return null;
+  const whole = new Date(ms).toISOString();
+  if (whole.length !== 24) return null; // beyond year 9999
+  return `${whole.slice(0, 19)}.${fraction.padEnd(9, '0')}Z`;
+}
+
+function normaliseZone(z: string | undefined): string {
+  if (!z || z === 'Z') return 'Z';
+  return z.length === 5 ? `${z.slice(0, 3)}:${z.slice(3)}` : z;
+}
+
+const SEMVER = /^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/;
+
+/**
+ * Order of two `version` values, as Elasticsearch sorts them: numeric parts as numbers, a pre-release
+ * before its release (its identifiers numeric below alphanumeric, each kind in its own order), and
+ * text that is no version after every version, in text order.
+ */
+export function compareVersions(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = SEMVER.exec(a);
+  const y = SEMVER.exec(b);
+  if (!x || !y) return x ? -1 : y ? 1 : a < b ? -1 : 1;
+  const xs = x[1]!.split('.');
+  const ys = y[1]!.split('.');
+  for (let i = 0; i < Math.max(xs.length, ys.length); i++) {
+    if (i >= xs.length) return -1;
+    if (i >= ys.length) return 1;
+    const c = compareDigits(xs[i]!, ys[i]!);
+    if (c !== 0) return c;
+  }
+  const xp = x[2];
+  const yp = y[2];
+  if (xp === undefined || yp === undefined) {
+    if (xp !== yp) return xp === undefined ? 1 : -1;
+  } else {
+    const xi = xp.split('.');
+    const yi = yp.split('.');
+    for (let i = 0; i < Math.max(xi.length, yi.length); i++) {
+      if (i >= xi.length) return -1;
+      if (i >= yi.length) return 1;
+      const p = xi[i]!;
+      const q = yi[i]!;
+      const pn = /^\d+$/.test(p);
+      const qn = /^\d+$/.test(q);
+      const c = pn && qn ? compareDigits(p, q) : pn ? -1 : qn ? 1 : p < q ? -1 : p > q ? 1 : 0;
+      if (c !== 0) return c;
+    }
+  }
+  return a < b ? -1 : 1;
+}
+
+/** Two runs of digits compared as numbers of any length. */
+function compareDigits(a: string, b: string): number {
+  const p = a.replace(/^0+(?=\d)/, '');
+  const q = b.replace(/^0+(?=\d)/, '');
+  if (p.length !== q.length) return p.length < q.length ? -1 : 1;
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
+/**
+ * How a field of this mapping compares with a literal, where that is not as its JSON value: a
+ * `date` as epoch milliseconds read with the mapping's formats, a `date_nanos` as `nanosText`, a
+ * `version` by `compareVersions`. Undefined for every other type.
+ */
+export function semanticsOf(fm: FieldMapping | undefined): FieldSemantics | undefined {
+  switch (fm?.type) {
+    case 'date':
+      return {
+        read: (v: Scalar) => {
+          if (typeof v === 'number') return v;
+          const ms = parseDate(v, fm.format);
+          return Number.isNaN(ms) ? null : ms;
+        },
+        compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+      };
+    case 'date_nanos':
+      return { read: (v: Scalar) => nanosText(v, fm.format), compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0) };
+    case 'version':
+      return { read: (v: Scalar) => (typeof v === 'string' ? v : null), compare: (a, b) => compareVersions(String(a), String(b)) };
+    default:
+      return undefined;
+  }
 }

@@ -5,8 +5,12 @@ import { Queue } from './queue.js';
 /** One stage as the matcher sees it: a test and the join key of an event. */
 export interface StageSpec {
   readonly matches: (e: EngineEvent) => boolean;
-  /** Join key values of an event for this stage (shared `by` first, then the stage's own). */
-  readonly key: (e: EngineEvent) => Value[];
+  /**
+   * The join keys an event takes part under at this stage (each: shared `by` values first, then the
+   * stage's own): one, several when a key field holds several values (Elasticsearch joins under each
+   * combination), none when a key that may not be null is.
+   */
+  readonly keys: (e: EngineEvent) => Value[][];
   /** `![…]`: the event must not happen. */
   readonly missing: boolean;
   /** Endgame `fork=true`: advancing past this stage leaves the earlier partial in place. */
@@ -111,67 +115,79 @@ export class SequenceMatcher {
     const out: SequenceMatch[] = [];
     this.releasePending(out, false);
 
+    // remember events that can disprove a missing stage
+    for (let i = 0; i < this.stages.length; i++) {
+      const st = this.stages[i]!;
+      if (!st.missing || !st.matches(e)) continue;
+      for (const values of st.keys(e)) {
+        const k = keyString(values);
+        const seen = this.missingSeen[i]!;
+        const list = seen.get(k) ?? [];
+        list.push(e);
+        if (list.length > this.maxHistory) list.shift();
+        seen.set(k, list);
+        if (this.maxspan !== null) this.seenOrder.push({ stage: i, k, ts: e.ts });
+      }
+    }
+
+    const last = this.positive.length - 1;
+    for (let i = last; i >= 0; i--) {
+      const st = this.positive[i]!;
+      if (!st.matches(e)) continue;
+      for (const values of st.keys(e)) this.advance(i, e, values, out);
+    }
+    // `until` after the stages, as Elasticsearch rejects only a step over an earlier until event: the
+    // until event that completes a sequence completes it, and a partial it started or moved on ends
     if (this.until && this.until.matches(e)) {
-      const k = keyString(this.until.key(e));
-      const slots = this.open.get(k);
-      if (slots) {
+      for (const values of this.until.keys(e)) {
+        const k = keyString(values);
+        const slots = this.open.get(k);
+        if (!slots) continue;
         const n = slots.filter((x) => x !== undefined).length;
         this.counters.untilDropped += n;
         this.openCount -= n;
         this.open.delete(k);
       }
     }
-    // remember events that can disprove a missing stage
-    this.stages.forEach((st, i) => {
-      if (!st.missing || !st.matches(e)) return;
-      const k = keyString(st.key(e));
-      const seen = this.missingSeen[i]!;
-      const list = seen.get(k) ?? [];
-      list.push(e);
-      if (list.length > this.maxHistory) list.shift();
-      seen.set(k, list);
-      if (this.maxspan !== null) this.seenOrder.push({ stage: i, k, ts: e.ts });
-    });
-
-    const last = this.positive.length - 1;
-    for (let i = last; i >= 0; i--) {
-      const st = this.positive[i]!;
-      if (!st.matches(e)) continue;
-      const values = st.key(e);
-      const k = keyString(values);
-      if (i === 0) {
-        if (last === 0) {
-          this.complete({ events: [e], joinKeys: values }, k, out);
-          continue;
-        }
-        const slots = this.slotsFor(k);
-        if (slots[0] === undefined) this.openCount++;
-        slots[0] = { events: [e], joinKeys: values };
-        this.counters.started++;
-        if (this.maxspan !== null) this.starts.push({ k, ts: e.ts });
-        this.enforceCap();
-        continue;
-      }
-      const slots = this.open.get(k);
-      const prev = slots?.[i - 1];
-      if (!slots || !prev) continue;
-      if (!st.fork) {
-        slots[i - 1] = undefined;
-        this.openCount--;
-      }
-      if (this.maxspan !== null && e.ts - prev.events[0]!.ts > this.maxspan) {
-        this.counters.expired++;
-        continue;
-      }
-      const next: Partial = { events: [...prev.events, e], joinKeys: prev.joinKeys };
-      if (i === last) this.complete(next, k, out);
-      else {
-        if (slots[i] === undefined) this.openCount++;
-        slots[i] = next;
-      }
-    }
     this.expire();
     return out;
+  }
+
+  /** One event at positive stage `i` under one join key. */
+  private advance(i: number, e: EngineEvent, values: Value[], out: SequenceMatch[]): void {
+    const last = this.positive.length - 1;
+    const k = keyString(values);
+    if (i === 0) {
+      if (last === 0) {
+        this.complete({ events: [e], joinKeys: values }, k, out);
+        return;
+      }
+      const slots = this.slotsFor(k);
+      if (slots[0] === undefined) this.openCount++;
+      slots[0] = { events: [e], joinKeys: values };
+      this.counters.started++;
+      if (this.maxspan !== null) this.starts.push({ k, ts: e.ts });
+      this.enforceCap();
+      return;
+    }
+    const st = this.positive[i]!;
+    const slots = this.open.get(k);
+    const prev = slots?.[i - 1];
+    if (!slots || !prev) return;
+    if (!st.fork) {
+      slots[i - 1] = undefined;
+      this.openCount--;
+    }
+    if (this.maxspan !== null && e.ts - prev.events[0]!.ts > this.maxspan) {
+      this.counters.expired++;
+      return;
+    }
+    const next: Partial = { events: [...prev.events, e], joinKeys: prev.joinKeys };
+    if (i === last) this.complete(next, k, out);
+    else {
+      if (slots[i] === undefined) this.openCount++;
+      slots[i] = next;
+    }
   }
 
   /** End of input: trailing missing windows close. */
@@ -308,4 +324,57 @@ export class SequenceMatcher {
 /** A join key as a map key: values compared exactly, as a term would be. */
 export function keyString(values: readonly Value[]): string {
   return values.length === 0 ? '' : JSON.stringify(values);
+}
+
+/**
+ * The join keys of one event from its key values, as Elasticsearch forms them: a multi-valued value
+ * joins under each of its distinct values (nulls in it dropped; sorted, as doc values are), several
+ * multi-valued values under every combination; a value that may not be null (`nullable[i]` false)
+ * and is (or holds no value) gives no key. `multi` false (endgame) takes an array as one value.
+ */
+export function expandKeys(values: Value[], nullable: readonly boolean[], multi: boolean): Value[][] {
+  let plain = true;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Array.isArray(v) && multi) plain = false;
+    else if (v === null && !nullable[i]) return [];
+  }
+  if (plain) return [values];
+  let out: Value[][] = [[]];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    let alts: Value[];
+    if (Array.isArray(v)) {
+      const seen = new Map<string, Value>();
+      for (const x of flatValues(v as Value[])) if (x !== null) seen.set(keyString([x]), x);
+      alts = [...seen.values()].sort(compareScalarValues);
+      if (alts.length === 0) {
+        if (!nullable[i]) return [];
+        alts = [null];
+      }
+    } else alts = [v];
+    if (alts.length === 1) {
+      for (const k of out) k.push(alts[0]!);
+      continue;
+    }
+    const next: Value[][] = [];
+    for (const k of out) for (const a of alts) next.push([...k, a]);
+    out = next;
+  }
+  return out;
+}
+
+function compareScalarValues(a: Value, b: Value): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = typeof a === 'string' ? a : JSON.stringify(a);
+  const y = typeof b === 'string' ? b : JSON.stringify(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function flatValues(v: readonly Value[], out: Value[] = []): Value[] {
+  for (const x of v) {
+    if (Array.isArray(x)) flatValues(x as Value[], out);
+    else out.push(x);
+  }
+  return out;
 }

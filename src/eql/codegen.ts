@@ -16,6 +16,8 @@ import type { Predicate } from './compile.js';
 export interface CodegenHost {
   /** The closure of a node: what generated code calls for what it does not write out. */
   closure(e: Expr): Predicate;
+  /** Whether a field compares in its own terms (a date, a version): its comparisons go to the closures. */
+  typed?(e: Expr): boolean;
   /** The getter of a plain event field (it reads as createFieldGetter does), or null (bound names, fields read as null). */
   field(e: FieldRef): FieldGetter | null;
   /** The test of one string value for a `match` node, or null when it has no such test. */
@@ -155,7 +157,7 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
           const isNull = `((${t} = ${v}) === null || ${t} === undefined || (Array.isArray(${t}) && ${t}.length === 0))`;
           return e.op === '==' ? isNull : `!${isNull}`;
         }
-        if (!host.exactStrings) return closure(e);
+        if (!host.exactStrings || host.typed?.(e.left) || host.typed?.(e.right)) return closure(e);
         const [field, lit] = e.right.kind === 'string' ? [e.left, e.right] : e.left.kind === 'string' ? [e.right, e.left] : [null, null];
         if (!field || !lit || lit.kind !== 'string') return closure(e);
         const want = JSON.stringify(lit.value);
@@ -163,7 +165,7 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
       }
       case 'in': {
         // literal strings only: a string is in the list when the set has it (folded for `in~`)
-        if (!host.exactStrings || !e.list.every((x) => x.kind === 'string' || x.kind === 'null')) return closure(e);
+        if (!host.exactStrings || host.typed?.(e.value) || !e.list.every((x) => x.kind === 'string' || x.kind === 'null')) return closure(e);
         const folded = e.insensitive;
         const set = new Set(e.list.flatMap((x) => (x.kind === 'string' ? [folded ? x.value.toLowerCase() : x.value] : [])));
         const k = sets.push(set) - 1;

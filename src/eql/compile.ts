@@ -38,6 +38,19 @@ export interface CompileContext {
    * in Elasticsearch (so `?x == ?y` holds when neither exists).
    */
   readonly isUnmapped?: (name: string) => boolean;
+  /**
+   * How a field compares with literals where that is not by its JSON value (a date, a version), per
+   * the index mappings; undefined for every other field.
+   */
+  readonly fieldSemantics?: (name: string) => FieldSemantics | undefined;
+}
+
+/** See CompileContext.fieldSemantics. */
+export interface FieldSemantics {
+  /** A value (the document's or a literal) in the field's terms, or null when it is none (an unreadable date). */
+  readonly read: (v: Scalar) => number | string | null;
+  /** The order of two values as `read` gives them. */
+  readonly compare: (a: number | string, b: number | string) => number;
 }
 
 /** Compiles an expression once into closures; evaluating never walks the AST. */
@@ -84,6 +97,7 @@ export function compileGeneratedFilter(
 function codegenHost(c: Compiler): CodegenHost {
   return {
     closure: (x) => c.predicate(x),
+    typed: (f) => c.semanticsOf(f) !== undefined,
     field: (f) => c.plainField(f),
     stringTest: (m) => c.stringTest(m),
     exactStrings: !c.caseInsensitive,
@@ -124,6 +138,14 @@ class Compiler {
     const head = e.path[0];
     if (typeof head === 'string' && this.bound.has(head)) return null;
     return this.getField(e.path);
+  }
+
+  /** The field's own comparison semantics (see CompileContext.fieldSemantics), for a field read from the document. */
+  semanticsOf(e: Expr): FieldSemantics | undefined {
+    if (e.kind !== 'field' || !this.ctx.fieldSemantics || this.isNullLiteral(e)) return undefined;
+    const head = e.path[0];
+    if (typeof head === 'string' && this.bound.has(head)) return undefined;
+    return this.ctx.fieldSemantics(fieldName(e));
   }
 
   predicate(e: Expr): Predicate {
@@ -285,6 +307,8 @@ class Compiler {
         return (s) => isNullish(v(s)) === want;
       }
     }
+    const typed = this.typedCompare(e);
+    if (typed) return typed;
     const l = this.value(e.left);
     const r = this.value(e.right);
     const ci = this.ci;
@@ -314,7 +338,47 @@ class Compiler {
     return (s) => pair(l(s), r(s));
   }
 
+  /**
+   * A comparison of a typed field (a date, a version) with a literal, in the field's terms; null
+   * when the comparison is not one (or the literal does not read as the field's type).
+   */
+  private typedCompare(e: Extract<Expr, { kind: 'compare' }>): Predicate | null {
+    const leftSem = this.semanticsOf(e.left);
+    const sem = leftSem ?? this.semanticsOf(e.right);
+    const [field, lit] = leftSem ? [e.left, e.right] : [e.right, e.left];
+    if (!sem || (lit.kind !== 'string' && lit.kind !== 'number')) return null;
+    const want = sem.read(lit.value);
+    if (want === null) return null;
+    const v = this.value(field);
+    const flip = !leftSem;
+    const test = COMPARE[e.op]!;
+    const one = (x: Scalar): boolean | null => {
+      if (x === null) return null;
+      const got = sem.read(x);
+      if (got === null) return false;
+      const c = sem.compare(got, want);
+      return e.op === '!=' ? c === 0 : test(flip ? -c : c);
+    };
+    // a != b is "not (a == b)" over multi-valued fields
+    if (e.op === '!=') return (s) => negate(anyOf(v(s), one));
+    return (s) => anyOf(v(s), one);
+  }
+
   private membership(e: Extract<Expr, { kind: 'in' }>): Predicate {
+    const sem = e.insensitive ? undefined : this.semanticsOf(e.value);
+    if (sem && e.list.every((i) => i.kind === 'string' || i.kind === 'number' || i.kind === 'null')) {
+      const wants = e.list.flatMap((i) => (i.kind === 'null' ? [] : [sem.read((i as { value: Scalar }).value)]));
+      if (wants.every((w) => w !== null)) {
+        const v = this.value(e.value);
+        const test = (s: unknown): boolean | null =>
+          anyOf(v(s), (x) => {
+            if (x === null) return null;
+            const got = sem.read(x);
+            return got !== null && wants.some((w) => sem.compare(got, w!) === 0);
+          });
+        return e.negated ? (s) => negate(test(s)) : test;
+      }
+    }
     const v = this.value(e.value);
     const ci = e.insensitive || this.ci;
     const allLiteral = e.list.every(isLiteral);

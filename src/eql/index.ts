@@ -7,7 +7,7 @@ export { FUNCTIONS, lookupFunction, type FunctionSignature, type ParamSpec } fro
 export { Codes, type Code } from './messages.js';
 export { parseQuery, type ParseQueryOptions, type ParsedQuery } from './parse-query.js';
 export type { CategoryTest } from './codegen.js';
-export { compileExpr, compilePredicate, compileGeneratedPredicate, compileGeneratedFilter, type CompileContext, type Evaluator, type Predicate } from './compile.js';
+export { compileExpr, compilePredicate, compileGeneratedPredicate, compileGeneratedFilter, type CompileContext, type Evaluator, type Predicate, type FieldSemantics } from './compile.js';
 export { BUILTINS, type Builtin, type BuiltinContext } from './builtins.js';
 export type { Value, Scalar } from './values.js';
 export { first as firstValue, compareScalars, toNumber } from './values.js';
