@@ -21,6 +21,9 @@ export {
   type EventHit,
   type SequenceHit,
   type EventInput,
+  type EventOptions,
+  IndexMapping,
+  type FieldMapping,
 } from './engine/index.js';
 export { loadRules, writeMarkdownRule, writeNdjsonRules, type Rule, type LoadedRuleSet } from './rules/index.js';
 export { ecsSchema, createSchema, type Schema } from './ecs/index.js';

@@ -246,6 +246,8 @@ export class Vigil {
     if (missing.length > 0) return { status: 404, body: { error: { root_cause: [{ type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, 'resource.id': missing[0] }], type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, index: missing[0] }, status: 404 } };
     const size = b.size === undefined ? 10 : Number(b.size);
     if (!Number.isInteger(size) || size < 0) return esError(400, 'illegal_argument_exception', 'size must be greater than or equal to 0');
+    if (b.max_samples_per_key !== undefined && !(Number.isInteger(b.max_samples_per_key) && (b.max_samples_per_key as number) > 0))
+      return esError(400, 'illegal_argument_exception', 'max_samples_per_key must be greater than 0');
     const timestampField = typeof b.timestamp_field === 'string' ? b.timestamp_field : '@timestamp';
     const mappings = new Map<string, IndexMapping>();
     for (const n of names) {

@@ -14,8 +14,8 @@ import {
   type TimeSpan,
   type Value,
 } from '../eql/index.js';
-import { ecsFieldType, type FieldGetter, type FieldPath } from '../ecs/index.js';
-import { semanticsOf, type FieldMapping } from './mapping.js';
+import type { FieldGetter, FieldPath } from '../ecs/index.js';
+import { ecsDateMapping, semanticsOf, type FieldMapping } from './mapping.js';
 import { compareEvents, EventReader, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
@@ -89,7 +89,8 @@ export interface Matcher {
   /**
    * A sequence holding nothing (no partial, no pending match, no event waiting to be ordered): an
    * event that matches only a later stage, an `until` or a missing stage after the first positive
-   * one changes nothing and need not be pushed. Always false for other queries.
+   * one changes nothing and need not be pushed. Always false for other queries, and with lateness (an
+   * event of a later stage may come before the one that starts its sequence).
    */
   idle(): boolean;
 }
@@ -265,9 +266,7 @@ class Pipeline {
       }
       return found;
     }
-    if ((this.options.dialect ?? 'elasticsearch') === 'endgame') return undefined;
-    const t = ecsFieldType(name);
-    return t === 'date' || t === 'date_nanos' ? { type: t } : undefined;
+    return (this.options.dialect ?? 'elasticsearch') === 'endgame' ? undefined : ecsDateMapping(name);
   }
 
   private filter(f: EventFilter): (source: unknown) => boolean {
@@ -394,7 +393,8 @@ class Pipeline {
     return {
       counters,
       openSequences: () => this.sequence?.openSequences ?? 0,
-      idle: () => heap.size === 0 && this.sequence !== null && this.sequence.idle && !this.tree.active,
+      // with lateness, an event of a later stage may come before the one that starts its sequence: never idle
+      idle: () => lateness === 0 && heap.size === 0 && this.sequence !== null && this.sequence.idle && !this.tree.active,
       push: (input, verdict) => {
         counters.eventsIn++;
         const e = verdict ? this.reader.readJudged(input, verdict) : this.reader.read(input);

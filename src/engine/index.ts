@@ -14,7 +14,7 @@ export {
 export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
-export { IndexMapping, parseDate, formatIp, type FieldMapping } from './mapping.js';
+export { IndexMapping, parseDate, formatIp, nanosText, compareVersions, type FieldMapping } from './mapping.js';
 export { RuleIndex, RuleSet, coverOf, FIELDS_ONLY, type RuleIndexOptions, type RuleSetStats, type RuleSetOptions } from './rule-set.js';
 export { StatefulRules, isGated, isStateful, ruleOfCode, statefulCode, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
 export { PieceAutomaton } from './pieces.js';

@@ -1,3 +1,4 @@
+import { ecsFieldType } from '../ecs/index.js';
 import type { Expr } from '../eql/index.js';
 
 /**
@@ -44,6 +45,11 @@ export const LOW_CARDINALITY: ReadonlySet<string> = new Set([
 
 const fieldOf = (e: Expr): FieldPathLike | null => (e.kind === 'field' ? e.path : null);
 const isLiteralValue = (e: Expr): boolean => e.kind === 'string' || e.kind === 'number';
+/** An ECS date field (its literals are no text to look for: they compare as dates). */
+const isDateField = (f: FieldPathLike): boolean => {
+  const t = ecsFieldType(f.join('.'));
+  return t === 'date' || t === 'date_nanos';
+};
 
 /** A leaf of a condition as a literal test, or null when it holds none (a negation, a function, a comparison of two fields' values…). */
 export function leafTest(e: Expr): LeafTest | null {
@@ -57,6 +63,8 @@ export function leafTest(e: Expr): LeafTest | null {
       }
       const l = fieldOf(e.left);
       const r = fieldOf(e.right);
+      // a date compares as a date: "2026-01-01T00:00:00Z" finds "2026-01-01T00:00:00.000Z"
+      if ((l && isDateField(l)) || (r && isDateField(r))) return { kind: 'present', field: (l ?? r)! };
       if (e.op === '==' && l && isLiteralValue(e.right)) return { kind: 'values', field: l, list: [e.right], insensitive: false, compare: 'equals' };
       if (e.op === '==' && r && isLiteralValue(e.left)) return { kind: 'values', field: r, list: [e.left], insensitive: false, compare: 'equals' };
       // any other comparison of a field holds only where the field has a value
@@ -65,6 +73,7 @@ export function leafTest(e: Expr): LeafTest | null {
     }
     case 'in': {
       const f = e.negated ? null : fieldOf(e.value);
+      if (f && isDateField(f)) return { kind: 'present', field: f };
       return f ? { kind: 'values', field: f, list: e.list, insensitive: e.insensitive, compare: 'equals' } : null;
     }
     case 'match': {

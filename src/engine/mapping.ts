@@ -1,3 +1,4 @@
+import { ecsFieldType } from '../ecs/index.js';
 import { parseIp, type FieldSemantics, type Scalar } from '../eql/index.js';
 
 /**
@@ -297,4 +298,15 @@ export function semanticsOf(fm: FieldMapping | undefined): FieldSemantics | unde
     default:
       return undefined;
   }
+}
+
+/** An ECS date field's type, as the ECS index templates map it (Elasticsearch's dialect, no index mapping given). */
+export function ecsDateMapping(name: string): FieldMapping | undefined {
+  const t = ecsFieldType(name);
+  return t === 'date' || t === 'date_nanos' ? { type: t } : undefined;
+}
+
+/** The comparison semantics of an ECS date field, for documents no index mapping types. */
+export function ecsSemantics(name: string): FieldSemantics | undefined {
+  return semanticsOf(ecsDateMapping(name));
 }

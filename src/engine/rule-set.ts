@@ -3,6 +3,7 @@ import { createFieldGetter, parseFieldPath, type FieldGetter, type FieldPath } f
 import { childExprs, compileGeneratedFilter, type Expr, type EventFilter, type FieldRef } from '../eql/index.js';
 import { isDirect, isStateful, needsState, queryFilters, statefulCode, StatefulRules, type RuleSetEntry, type RuleSetHit, type StatefulCode, type StatefulRulesOptions } from './stateful-rules.js';
 import type { EventInput, Verdict } from './event.js';
+import { ecsSemantics } from './mapping.js';
 import { PieceAutomaton } from './pieces.js';
 import { LOW_CARDINALITY, literalCover, type LeafTest } from './literal-cover.js';
 
@@ -633,7 +634,7 @@ export class RuleIndex<R> {
     const unit = this.units[u]!;
     const category = f.category === null ? null : { field: { kind: 'field', path: catPath, optional: false, span: f.span } satisfies FieldRef, value: f.category };
     unit.test = (source) => {
-      unit.test = compileGeneratedFilter(f.condition, { dialect: 'elasticsearch', field: this.fields.getter, absent: this.absent, fieldsOnly: FIELDS_ONLY }, category);
+      unit.test = compileGeneratedFilter(f.condition, { dialect: 'elasticsearch', fieldSemantics: ecsSemantics, field: this.fields.getter, absent: this.absent, fieldsOnly: FIELDS_ONLY }, category);
       return unit.test(source);
     };
     return u;

@@ -208,10 +208,16 @@ export class AlertSpool {
     };
     try {
       for (let s = 0; s < sources.length; s++) next(s);
-      for (let n = 0; n < max && heap.size > 0; n++) {
+      // a match found twice (one sequence of the same events under two values of a multi-valued
+      // join key) is the same alerts, with the same ids, side by side in this order: written once
+      let last: Keyed | null = null;
+      for (let n = 0; n < max && heap.size > 0; ) {
         const top = heap.pop()!;
-        yield top.o;
         next(top.s);
+        if (last !== null && last.id === top.o.k.id && last.t === top.o.k.t) continue;
+        last = top.o.k;
+        n++;
+        yield top.o;
       }
     } finally {
       // a walk stopped early closes the files it had open
