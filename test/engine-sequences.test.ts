@@ -128,26 +128,31 @@ for (const t of [...sequences, ...joins]) {
     writeFileSync(join(dir, `${name}.ndjson`), t.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
     writeFileSync(join(dir, `${name}.rules.ndjson`), eqlRule(name, t.query) + '\n');
     const rules = (await loadRules([join(dir, `${name}.rules.ndjson`)])).rules;
-    const r = await runHunt({ rules, inputs: [join(dir, `${name}.ndjson`)], workers: 0, lateness: Infinity, now: Date.UTC(2026, 0, 2) });
-    assert.equal(r.rulesRun, 1, JSON.stringify(r.rulesSkipped));
-    const line = (a: (typeof r.alerts)[number]): string => {
-      const anc = (a.doc['kibana.alert.ancestors'] as Array<{ id: string }>)[0]!;
-      return String(Number(/:(\d+)$/.exec(anc.id)![1]));
-    };
-    const groups = new Map<string, Array<{ at: number; id: string }>>();
-    const found: string[] = [];
-    for (const a of r.alerts) {
-      if (a.groupId === null) found.push(line(a));
-      else if (a.buildingBlock) {
-        const g = groups.get(a.groupId) ?? [];
-        g.push({ at: Number(a.doc['kibana.alert.group.index']), id: line(a) });
-        groups.set(a.groupId, g);
+    const hunt = async (workers: number): Promise<string[]> => {
+      // with a worker, verdicts: the worker reads the join keys, this thread expands them
+      const r = await runHunt({ rules, inputs: [join(dir, `${name}.ndjson`)], workers, verdicts: workers > 0, lateness: Infinity, now: Date.UTC(2026, 0, 2) });
+      assert.equal(r.rulesRun, 1, JSON.stringify(r.rulesSkipped));
+      const line = (a: (typeof r.alerts)[number]): string => {
+        const anc = (a.doc['kibana.alert.ancestors'] as Array<{ id: string }>)[0]!;
+        return String(Number(/:(\d+)$/.exec(anc.id)![1]));
+      };
+      const groups = new Map<string, Array<{ at: number; id: string }>>();
+      const found: string[] = [];
+      for (const a of r.alerts) {
+        if (a.groupId === null) found.push(line(a));
+        else if (a.buildingBlock) {
+          const g = groups.get(a.groupId) ?? [];
+          g.push({ at: Number(a.doc['kibana.alert.group.index']), id: line(a) });
+          groups.set(a.groupId, g);
+        }
       }
-    }
-    for (const g of groups.values()) found.push(g.sort((x, y) => x.at - y.at).map((x) => x.id).join(' '));
+      for (const g of groups.values()) found.push(g.sort((x, y) => x.at - y.at).map((x) => x.id).join(' '));
+      return found.sort();
+    };
     // the hunt writes no missing-event slots, orders matches by time, and writes a match of the
     // same events (under another join key) once: its alerts have the same ids
     const want = [...new Set(t.expect.map((s) => s.split(' ').filter((x) => x !== '-').join(' ')))];
-    assert.deepEqual([...found].sort(), want.sort(), 'hunt');
+    assert.deepEqual(await hunt(0), want.sort(), 'hunt');
+    assert.deepEqual(await hunt(1), want, 'hunt with a worker and verdicts');
   });
 }

@@ -309,7 +309,8 @@ class Pipeline {
       matches: (e) => (e.verdict ? (e.verdict.mask & bit) !== 0 : fns.test(e.source)),
       keys: (e) => {
         const k = e.verdict?.keys[index];
-        return expandKeys(k === undefined ? fns.key(e.source) : (JSON.parse(k) as Value[]), nullable, es);
+        // a sequence without keys has the key '' (keyString of none)
+        return expandKeys(k === undefined ? fns.key(e.source) : k === '' ? [] : (JSON.parse(k) as Value[]), nullable, es);
       },
       missing: st.missing,
       fork: st.fork === true,
