@@ -28,6 +28,11 @@ export interface VigilConfig {
   /** Threads the scheduler's passes scan on, and the ranges they take turns by (see SchedulerDeps). */
   readonly scanThreads?: number;
   readonly scanRange?: number;
+  /**
+   * Load the rules Elastic has deprecated (`maturity = "deprecated"`, the corpus's `_deprecated/`):
+   * left out by default, as their replacements would alert twice.
+   */
+  readonly includeDeprecated?: boolean;
 }
 
 export interface IngestItem {
@@ -83,6 +88,8 @@ export class Vigil {
   private ingested = { events: 0, bytes: 0, failed: 0, since: 0 };
   private clockMoves: Promise<number> = Promise.resolve(0);
   private closing = false;
+  /** Deprecated rules in the rule files, not loaded (see VigilConfig.includeDeprecated). */
+  deprecatedLeftOut = 0;
 
   private constructor(
     readonly store: Store,
@@ -105,8 +112,17 @@ export class Vigil {
       for (const f of set.files) if (f.diagnostics.some((d) => d.severity === 'error')) v.startupProblems.push(formatDiagnostics(f.diagnostics.filter((d) => d.severity === 'error'), f.text, { context: false }));
       const now = config.clock.now();
       store.transaction(() => {
-        // a rule imported through the API (edited copy) wins over the file it may have come from
-        for (const r of set.rules) if ((store.rules.get(r.rule_id)?.origin ?? 'file') === 'file') v.upsertRule(r, 'file', now);
+        for (const r of set.rules) {
+          const stored = store.rules.get(r.rule_id);
+          if (r.metadata?.maturity === 'deprecated' && config.includeDeprecated !== true) {
+            // left out, and forgotten when an earlier start loaded it from its file
+            v.deprecatedLeftOut++;
+            if (stored?.origin === 'file') store.rules.remove(r.rule_id);
+            continue;
+          }
+          // a rule imported through the API (edited copy) wins over the file it may have come from
+          if ((stored?.origin ?? 'file') === 'file') v.upsertRule(r, 'file', now);
+        }
       });
     }
     v.refreshRules();
@@ -120,8 +136,7 @@ export class Vigil {
       body: r as unknown as Record<string, unknown>,
       origin,
       updated: now,
-      // a deprecated rule (Elastic no longer ships it) is loaded disabled, as the hunt skips it
-      enabled: overwriteFlags?.enabled ?? (known ? undefined : r.metadata?.maturity === 'deprecated' ? false : undefined),
+      enabled: overwriteFlags?.enabled,
       streaming: known ? undefined : this.config.streamingDefault === true,
     });
   }

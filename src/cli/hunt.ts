@@ -16,6 +16,7 @@ export interface HuntOpts {
   readonly rules?: string[];
   readonly events?: string[];
   readonly indicators?: string[];
+  readonly includeDeprecated?: boolean;
   readonly index?: string;
   readonly format?: string;
   readonly output?: string;
@@ -247,6 +248,7 @@ async function huntAndReport(
       rules,
       inputs: opts.events ?? [],
       indicators: opts.indicators,
+      includeDeprecated: opts.includeDeprecated === true,
       stdin,
       index: opts.index,
       workers: opts.workers === undefined ? undefined : Number(opts.workers),

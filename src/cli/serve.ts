@@ -22,6 +22,7 @@ export interface ServeOpts {
   readonly tick: string;
   readonly scanThreads?: string;
   readonly bodyLimit?: string;
+  readonly includeDeprecated?: boolean;
 }
 
 /** The rules shipped with Vigil (`rules/` at the package root). */
@@ -82,6 +83,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     retention,
     log: (s) => io.err(`${s}\n`),
     scanThreads,
+    includeDeprecated: opts.includeDeprecated === true,
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;
@@ -91,7 +93,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
   io.out(
     [
       `Vigil is running (data in ${resolve(opts.data)}${clock instanceof ManualClock ? `, manual clock at ${new Date(clock.now()).toISOString()}` : ''})`,
-      `  rules:  ${rules.length} loaded, ${rules.filter((r) => r.enabled && r.compiled).length} enabled and runnable, ${vigil.stream.active} streaming`,
+      `  rules:  ${rules.length} loaded, ${rules.filter((r) => r.enabled && r.compiled).length} enabled and runnable, ${vigil.stream.active} streaming${vigil.deprecatedLeftOut > 0 ? ` (${vigil.deprecatedLeftOut} deprecated left out: --include-deprecated loads them)` : ''}`,
       `  ingest: ${address}  (Elasticsearch API: POST /_bulk, /{index}/_doc, /{index}/_eql/search)`,
       `  API:    ${address}/api/alerts, /api/rules, /api/runs, /api/health`,
       `  UI:     ${address}/ui/${existsSync(join(UI_DIR, 'index.html')) ? '' : '  (not built: npm run build:ui)'}`,

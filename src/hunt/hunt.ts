@@ -28,6 +28,8 @@ export interface HuntOptions {
    * are skipped.
    */
   readonly indicators?: readonly string[];
+  /** Run the rules Elastic has deprecated too (skipped by default, as by the service). */
+  readonly includeDeprecated?: boolean;
   readonly stdin?: Readable;
   /** When given, events belong to this index and rule index patterns apply. */
   readonly index?: string;
@@ -178,8 +180,8 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
 }
 
 /** Why a hunt does not run a rule (before compiling its query), filed under a group; null when it does. */
-function whyNotHunted(rule: Rule, index: string | undefined, indicators: boolean): { reason: string; group: string } | null {
-  if (rule.metadata?.maturity === 'deprecated') return { reason: 'deprecated', group: 'deprecated' };
+function whyNotHunted(rule: Rule, index: string | undefined, indicators: boolean, deprecated: boolean): { reason: string; group: string } | null {
+  if (rule.metadata?.maturity === 'deprecated' && !deprecated) return { reason: 'deprecated', group: 'deprecated' };
   // as the service: a rule its file disables (Elastic's onboarding sample, which alerts on every
   // event; rules that promote Elastic Defend's own alerts) is not run
   if (!rule.enabled) return { reason: 'disabled in its file', group: 'disabled' };
@@ -196,11 +198,11 @@ function whyNotHunted(rule: Rule, index: string | undefined, indicators: boolean
  * rule set scans with filters of its own, so building the pipelines of 800 event queries took a
  * 5,000-event hunt from 370 to 465 ms.
  */
-export function compileHuntRules(rules: readonly Rule[], index: string | undefined, maxOpen?: number, indicators = false): { entries: HuntEntry[]; skipped: HuntResult['rulesSkipped'] } {
+export function compileHuntRules(rules: readonly Rule[], index: string | undefined, maxOpen?: number, indicators = false, deprecated = false): { entries: HuntEntry[]; skipped: HuntResult['rulesSkipped'] } {
   const entries: HuntEntry[] = [];
   const skipped: HuntResult['rulesSkipped'] = [];
   for (const rule of rules) {
-    const why = whyNotHunted(rule, index, indicators);
+    const why = whyNotHunted(rule, index, indicators, deprecated);
     if (why !== null) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, ...why });
       continue;
@@ -805,7 +807,7 @@ export async function runHuntSpooled(o: HuntOptions): Promise<SpooledHuntResult>
   // the rules are parsed and checked once, here; each worker compiles their checked queries (compiled
   // code cannot be shared between threads). A worker that parsed them itself took 110-130 ms more of
   // its own CPU, and 110-150 ms more of V8's compiler threads, to start
-  const compiled = compileHuntRules(o.rules, o.index, o.maxOpenPerRule, (o.indicators?.length ?? 0) > 0);
+  const compiled = compileHuntRules(o.rules, o.index, o.maxOpenPerRule, (o.indicators?.length ?? 0) > 0, o.includeDeprecated === true);
   const window = o.from !== undefined || o.to !== undefined ? { from: o.from ?? -Infinity, to: o.to ?? Infinity } : null;
   const verdicts = o.verdicts ?? workers >= VERDICT_WORKERS;
   const pool = workers > 0 ? startHuntWorkers(workers, { rules: compiled.entries.map((e) => ({ rule: e.rule, ast: e.query.ast })), index: o.index, now, lateness, indexed: o.indexed !== false, window, verdicts }) : null;

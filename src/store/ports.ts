@@ -189,6 +189,8 @@ export interface RuleStore {
   /** Inserts or replaces the body; keeps `enabled`/`streaming` of a rule already stored unless given. */
   upsert(rule: { ruleId: string; body: Record<string, unknown>; origin: string; enabled?: boolean; streaming?: boolean; updated: number }): void;
   setFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean;
+  /** Forgets a rule (its runs and alerts stay); false when there was none. */
+  remove(ruleId: string): boolean;
 }
 
 export interface RunRecord {

@@ -761,6 +761,7 @@ function createRuleStore(db: Database.Database): RuleStore {
       if (flags.streaming !== undefined) n += db.prepare('UPDATE rules SET streaming = ? WHERE rule_id = ?').run(flags.streaming ? 1 : 0, ruleId).changes;
       return n > 0;
     },
+    remove: (ruleId) => db.prepare('DELETE FROM rules WHERE rule_id = ?').run(ruleId).changes > 0,
   };
 }
 
