@@ -359,7 +359,8 @@ export class Vigil {
       gaps: { total: gaps.length, unfilled: gaps.filter((g) => g.filled === null).length },
       // whether any stored index matches the rule's patterns (ATT&CK coverage "with data")
       has_data: indexNames.some(createIndexMatcher(r.indexPatterns)),
-      alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: false }).total,
+      // a building-block rule's alerts are all building blocks: they are its alerts
+      alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: r.rule.building_block_type ? undefined : false }).total,
       // its runs of the last day: CPU time (its share of shared passes) and events examined
       cost: { cpu_ms: costs.get(ruleId)?.cpuMs ?? 0, events: costs.get(ruleId)?.events ?? 0, runs: costs.get(ruleId)?.runs ?? 0, since: new Date(this.clock.now() - COST_WINDOW_MS).toISOString() },
     };
@@ -440,12 +441,15 @@ export class Vigil {
         return { rule_id: r.rule.rule_id, lag_ms: c === null ? null : Math.max(0, now - c - r.intervalMs) };
       });
     const secs = Math.max(1, (now - this.ingested.since) / 1000);
+    const shown = this.store.alerts.search({ size: 0, buildingBlocks: false }).total;
     return {
       now: new Date(now).toISOString(),
       uptime_ms: now - this.started,
       events: { stored: this.store.events.count(), ingested: this.ingested.events, failed: this.ingested.failed, bytes: this.ingested.bytes, per_second: this.ingested.events / secs },
       store_bytes: this.store.size(),
-      alerts: this.store.alerts.count(),
+      // the alerts the list shows: building blocks (a sequence's events, building-block rules) apart
+      alerts: shown,
+      building_block_alerts: this.store.alerts.count() - shown,
       rules: { total: this.registry.rules.length, enabled: this.registry.rules.filter((r) => r.enabled).length, streaming: this.stream.active },
       rule_lag: lag,
       scheduler: this.scheduler.threads(),

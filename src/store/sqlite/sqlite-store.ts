@@ -658,7 +658,7 @@ function createAlertStore(db: Database.Database): AlertStore {
   const insertMany = db.transaction((alerts: readonly AlertRow[]): string[] => {
     const written: string[] = [];
     for (const a of alerts) {
-      const r = insert.run(a.id, a.ruleId, a.created, a.originalTime, a.severity, SEVERITY_RANK[a.severity] ?? 0, a.risk, a.status, a.host, a.user, a.process, a.groupId, a.buildingBlock ? 1 : 0, JSON.stringify(a.doc));
+      const r = insert.run(a.id, a.ruleId, a.created, a.originalTime, a.severity, SEVERITY_RANK[a.severity] ?? 0, a.risk, a.status, a.host, a.user, a.process, a.groupId, isBuildingBlock(a) ? 1 : 0, JSON.stringify(a.doc));
       if (r.changes > 0) written.push(a.id);
     }
     return written;
@@ -850,4 +850,13 @@ function createRunStore(db: Database.Database): RunStore {
       return rows.map((r) => ({ id: r.id, ruleId: r.rule_id, from: r.gap_from, to: r.gap_to, detected: r.detected, filled: r.filled }));
     },
   };
+}
+
+/**
+ * Whether an alert is a building block as Kibana's alerts table sees it, hidden unless asked for: a
+ * sequence's event alert, or any alert of a building-block rule (its document says
+ * `kibana.alert.building_block_type`).
+ */
+function isBuildingBlock(a: AlertRow): boolean {
+  return a.buildingBlock || a.doc['kibana.alert.building_block_type'] !== undefined;
 }

@@ -59,7 +59,7 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   const threat = (doc['kibana.alert.rule.threat'] as Threat[] | undefined) ?? rule?.threat ?? [];
   const eventDoc = source ?? Object.fromEntries(Object.entries(doc).filter(([k]) => !k.startsWith('kibana.')));
   const fields = flatten(eventDoc).sort((a, b) => a[0].localeCompare(b[0]));
-  const members = group.filter((g) => g.building_block).sort((a, b) => (a.original_time ?? 0) - (b.original_time ?? 0));
+  const members = group.filter((g) => g.building_block && g.doc['kibana.alert.group.index'] !== undefined).sort((a, b) => (a.original_time ?? 0) - (b.original_time ?? 0));
 
   return (
     <>
