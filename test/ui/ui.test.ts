@@ -236,6 +236,13 @@ test('sequence alert: its events on a timeline', async () => {
   const timeline = await page.getByTestId('sequenceTimeline').innerText();
   assert.match(timeline, /1\. .*\n?[\s\S]*2\. /);
   await shot('alert-sequence');
+  // another alert in the same tab (the hash changes): nothing of the sequence stays on its page
+  const single = (await api<{ alerts: Array<{ id: string }> }>(server.url, '/api/alerts?rule_id=ui-evil')).body.alerts[0]!;
+  await page.evaluate((hash) => (location.hash = hash), `#/alerts/${encodeURIComponent(single.id)}`);
+  await page.getByTestId('alertTitle').filter({ hasText: SCRIPT }).waitFor();
+  await page.getByTestId('fieldTable').waitFor();
+  assert.equal(await page.getByRole('tab', { name: /Sequence/ }).count(), 0, 'the sequence tab of the alert before stayed');
+  assert.equal(await page.getByTestId('sequenceTimeline').count(), 0);
 });
 
 test('rules: list, disable a rule, its page with the query; a broken import shows its diagnostic in place', async () => {

@@ -31,6 +31,17 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   const [chain, setChain] = useState<Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }>>([]);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  // another alert in the same tab: nothing of the one before may stay on the page
+  const [shownId, setShownId] = useState(id);
+  if (shownId !== id) {
+    setShownId(id);
+    setAlert(null);
+    setRule(null);
+    setSource(null);
+    setGroup([]);
+    setChain([]);
+    setError(null);
+  }
 
   useEffect(() => {
     let live = true;
