@@ -20,8 +20,8 @@ import { compareEvents, EventReader, type EngineEvent, type EventInput, type Eve
 import { Heap } from './heap.js';
 import { compilePipes, type PipeStep, type Result } from './pipes.js';
 import { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, ProcessTree, type ProcessKeys } from './relationships.js';
-import { compareKeys, JoinMatcher, SampleMatcher, type SampleCounters } from './sample.js';
-import { expandKeys, keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
+import { JoinMatcher, SampleMatcher, type SampleCounters } from './sample.js';
+import { compareKeys, expandKeys, keyString, SequenceMatcher, type SequenceCounters, type StageSpec } from './sequence.js';
 
 export interface QueryOptions extends EventOptions {
   readonly dialect?: Dialect;

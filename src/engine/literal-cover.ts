@@ -1,5 +1,5 @@
-import { ecsFieldType } from '../ecs/index.js';
 import type { Expr } from '../eql/index.js';
+import { ecsDateMapping } from './mapping.js';
 
 /**
  * The literal-cover analysis of a filter condition, shared by the two places that skip events a
@@ -46,10 +46,7 @@ export const LOW_CARDINALITY: ReadonlySet<string> = new Set([
 const fieldOf = (e: Expr): FieldPathLike | null => (e.kind === 'field' ? e.path : null);
 const isLiteralValue = (e: Expr): boolean => e.kind === 'string' || e.kind === 'number';
 /** An ECS date field (its literals are no text to look for: they compare as dates). */
-const isDateField = (f: FieldPathLike): boolean => {
-  const t = ecsFieldType(f.join('.'));
-  return t === 'date' || t === 'date_nanos';
-};
+const isDateField = (f: FieldPathLike): boolean => ecsDateMapping(f.join('.')) !== undefined;
 
 /** A leaf of a condition as a literal test, or null when it holds none (a negation, a function, a comparison of two fields' values…). */
 export function leafTest(e: Expr): LeafTest | null {

@@ -275,6 +275,8 @@ function compareDigits(a: string, b: string): number {
   return p < q ? -1 : p > q ? 1 : 0;
 }
 
+const naturalOrder = (a: number | string, b: number | string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
  * How a field of this mapping compares with a literal, where that is not as its JSON value: a
  * `date` as epoch milliseconds read with the mapping's formats, a `date_nanos` as `nanosText`, a
@@ -289,10 +291,10 @@ export function semanticsOf(fm: FieldMapping | undefined): FieldSemantics | unde
           const ms = parseDate(v, fm.format);
           return Number.isNaN(ms) ? null : ms;
         },
-        compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+        compare: naturalOrder,
       };
     case 'date_nanos':
-      return { read: (v: Scalar) => nanosText(v, fm.format), compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0) };
+      return { read: (v: Scalar) => nanosText(v, fm.format), compare: naturalOrder };
     case 'version':
       return { read: (v: Scalar) => (typeof v === 'string' ? v : null), compare: (a, b) => compareVersions(String(a), String(b)) };
     default:

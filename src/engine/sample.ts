@@ -132,23 +132,6 @@ function pickSamples(lists: readonly EngineEvent[][], max: number, found: (event
   walk(0);
 }
 
-/** Samples come out ordered by their join keys, as Elasticsearch's composite buckets do (null first). */
-export function compareKeys(a: readonly Value[], b: readonly Value[]): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? null;
-    const y = b[i] ?? null;
-    if (x === y) continue;
-    if (x === null) return -1;
-    if (y === null) return 1;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    const sx = JSON.stringify(x);
-    const sy = JSON.stringify(y);
-    if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : x > y ? 1 : 0;
-    if (sx !== sy) return sx < sy ? -1 : 1;
-  }
-  return 0;
-}
-
 /**
  * Endgame's `join by k [A] [B] until [C]`: for each key, the first event of each stage in any order;
  * `until` clears a key's progress.

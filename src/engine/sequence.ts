@@ -347,7 +347,7 @@ export function expandKeys(values: Value[], nullable: readonly boolean[], multi:
     if (Array.isArray(v)) {
       const seen = new Map<string, Value>();
       for (const x of flatValues(v as Value[])) if (x !== null) seen.set(keyString([x]), x);
-      alts = [...seen.values()].sort(compareScalarValues);
+      alts = [...seen.values()].sort((a, b) => compareKeys([a], [b]));
       if (alts.length === 0) {
         if (!nullable[i]) return [];
         alts = [null];
@@ -364,11 +364,21 @@ export function expandKeys(values: Value[], nullable: readonly boolean[], multi:
   return out;
 }
 
-function compareScalarValues(a: Value, b: Value): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  const x = typeof a === 'string' ? a : JSON.stringify(a);
-  const y = typeof b === 'string' ? b : JSON.stringify(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+/** Samples come out ordered by their join keys, as Elasticsearch's composite buckets do (null first). */
+export function compareKeys(a: readonly Value[], b: readonly Value[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    if (x === y) continue;
+    if (x === null) return -1;
+    if (y === null) return 1;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    const sx = JSON.stringify(x);
+    const sy = JSON.stringify(y);
+    if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : x > y ? 1 : 0;
+    if (sx !== sy) return sx < sy ? -1 : 1;
+  }
+  return 0;
 }
 
 function flatValues(v: readonly Value[], out: Value[] = []): Value[] {
