@@ -7,7 +7,8 @@ import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/
 import { Scheduler } from '../scheduler/index.js';
 import { createIndexMatcher, openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
-import { describeAggregation, isScheduled, isStreamable } from '../detect/index.js';
+import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from '../detect/index.js';
+import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
 
@@ -315,20 +316,51 @@ export class Vigil {
   // ---- rules --------------------------------------------------------------------------------
 
   /**
-   * Every rule as the API shows it. `sort: 'cpu' | 'events'` orders them by what their runs of the
-   * last day cost (CPU time, events examined; see RunRecord.cpuMs), most first unless `order: 'asc'`.
+   * The rules list: each rule's summary (see RuleSummary), filtered, sorted and paged on the server.
+   * A few queries for all rules (last runs, gaps, alert counts, costs), not a few per rule.
    */
-  ruleViews(q: { sort?: string; order?: string; size?: number } = {}): Array<Record<string, unknown>> {
-    const indexNames = this.store.events.indices().map((i) => i.name); // read once for all rules
+  ruleList(q: RuleListQuery = {}): { total: number; rules: RuleSummary[] } {
+    return selectRules(this.ruleSummaries(), q);
+  }
+
+  /** Every rule's summary. */
+  ruleSummaries(): RuleSummary[] {
+    const indexNames = this.store.events.indices().map((i) => i.name);
     const costs = this.ruleCosts();
-    let views = this.registry.rules.map((r) => this.ruleView(r.rule.rule_id, indexNames, costs)!);
-    if (q.sort === 'cpu' || q.sort === 'events') {
-      const key = q.sort === 'cpu' ? 'cpu_ms' : 'events';
-      const sign = q.order === 'asc' ? 1 : -1;
-      const of = (v: Record<string, unknown>): number => (v.cost as Record<string, number>)[key]!;
-      views = views.sort((a, b) => sign * (of(a) - of(b)));
-    }
-    return q.size !== undefined ? views.slice(0, q.size) : views;
+    const lastRuns = this.store.runs.lastRuns();
+    const gaps = this.store.runs.gapCounts();
+    const alerts = this.store.alerts.countsByRule();
+    return this.registry.rules.map((r): RuleSummary => {
+      const id = r.rule.rule_id;
+      const last = lastRuns.get(id);
+      const c = costs.get(id);
+      const a = alerts.get(id);
+      return {
+        rule_id: id,
+        name: r.rule.name,
+        type: r.rule.type,
+        language: r.rule.language ?? null,
+        severity: r.rule.severity,
+        risk_score: r.rule.risk_score,
+        interval: r.rule.interval ?? '5m',
+        from: r.rule.from ?? 'now-6m',
+        tags: r.rule.tags ?? [],
+        enabled: r.enabled,
+        streaming: r.streaming,
+        streamable: isStreamable(r),
+        runnable: r.compiled !== null,
+        state: ruleState(r),
+        problem: r.problem,
+        building_block: r.rule.building_block_type !== undefined,
+        last_run: last ? { started: last.started, durationMs: last.durationMs, status: last.status, error: last.error, kind: last.kind, written: last.written } : null,
+        gaps: gaps.get(id) ?? { total: 0, unfilled: 0 },
+        // a building-block rule's alerts are all building blocks: they are its alerts
+        alerts: (r.rule.building_block_type !== undefined ? a?.all : a?.shown) ?? 0,
+        has_data: this.hasData(r, indexNames),
+        cost: { cpu_ms: c?.cpuMs ?? 0, events: c?.events ?? 0, runs: c?.runs ?? 0 },
+        techniques: techniquesOf(r.rule.threat),
+      };
+    });
   }
 
   /** What each rule's runs of the last day cost. */
@@ -336,33 +368,69 @@ export class Vigil {
     return this.store.runs.costs(this.clock.now() - COST_WINDOW_MS);
   }
 
-  /** `indexNames`: the stored indices, when the caller has them (the rules list reads them once). */
-  ruleView(ruleId: string, indexNames: readonly string[] = this.store.events.indices().map((i) => i.name), costs = this.ruleCosts()): Record<string, unknown> | null {
+  private readonly dataMatchers = new WeakMap<ActiveRule, (index: string) => boolean>();
+
+  /** Whether any stored index matches the rule's patterns (ATT&CK coverage "with data"). */
+  private hasData(r: ActiveRule, indexNames: readonly string[]): boolean {
+    let m = this.dataMatchers.get(r);
+    if (!m) this.dataMatchers.set(r, (m = ruleIndexMatcher(r)));
+    return indexNames.some(m);
+  }
+
+  /**
+   * ATT&CK coverage: per tactic, the techniques the loaded rules name, each with its rules' names,
+   * states and whether their indices hold events. Counted as covered only by rules that run.
+   */
+  coverage(): { tactics: Array<{ id: string; name: string; techniques: Array<{ id: string; name: string; rules: Array<{ rule_id: string; name: string; state: string; has_data: boolean }> }> }> } {
+    const summaries = new Map(this.ruleSummaries().map((s) => [s.rule_id, s]));
+    const tactics = new Map<string, { id: string; name: string; techniques: Map<string, { id: string; name: string; rules: Array<{ rule_id: string; name: string; state: string; has_data: boolean }> }> }>();
+    for (const r of this.registry.rules) {
+      const s = summaries.get(r.rule.rule_id)!;
+      for (const t of r.rule.threat ?? []) {
+        const tid = t.tactic?.id;
+        if (!tid) continue;
+        let tactic = tactics.get(tid);
+        if (!tactic) tactics.set(tid, (tactic = { id: tid, name: t.tactic.name, techniques: new Map() }));
+        for (const tech of t.technique ?? []) {
+          let cell = tactic.techniques.get(tech.id);
+          if (!cell) tactic.techniques.set(tech.id, (cell = { id: tech.id, name: tech.name, rules: [] }));
+          if (!cell.rules.some((x) => x.rule_id === s.rule_id)) cell.rules.push({ rule_id: s.rule_id, name: s.name, state: s.state, has_data: s.has_data });
+        }
+      }
+    }
+    return { tactics: [...tactics.values()].map((t) => ({ id: t.id, name: t.name, techniques: [...t.techniques.values()].sort((a, b) => a.id.localeCompare(b.id)) })) };
+  }
+
+  /** Sets enabled on the rules chosen (by id, or every rule a list query selects); returns how many changed. */
+  bulkEnable(ruleIds: readonly string[], enabled: boolean): number {
+    let n = 0;
+    this.store.transaction(() => {
+      for (const id of ruleIds) {
+        const r = this.registry.find(id);
+        if (r && r.enabled !== enabled && this.store.rules.setFlags(id, { enabled })) n++;
+      }
+    });
+    if (n) this.refreshRules();
+    return n;
+  }
+
+  /** One rule whole (its query, notes, references…) with its summary's status fields. */
+  ruleView(ruleId: string): Record<string, unknown> | null {
     const r = this.registry.find(ruleId);
     const s = this.store.rules.get(ruleId);
     if (!r || !s) return null;
+    const summary = this.ruleList({ ids: [ruleId] }).rules[0]!;
     const last = this.store.runs.runs({ ruleId, size: 1 }).runs[0] ?? null;
-    const gaps = this.store.runs.gaps(ruleId);
     return {
       ...r.rule,
-      enabled: r.enabled,
-      streaming: r.streaming,
-      streamable: isStreamable(r),
-      runnable: r.compiled !== null,
-      problem: r.problem,
+      ...summary,
+      last_run: last,
       // threshold, new terms, indicator match: what the rule does with its query's matches
       aggregation: r.aggregation ? describeAggregation(r.aggregation) : null,
       origin: s.origin,
       updated: new Date(s.updated).toISOString(),
       covered_until: this.store.runs.coveredUntil(ruleId),
-      last_run: last,
-      gaps: { total: gaps.length, unfilled: gaps.filter((g) => g.filled === null).length },
-      // whether any stored index matches the rule's patterns (ATT&CK coverage "with data")
-      has_data: indexNames.some(createIndexMatcher(r.indexPatterns)),
-      // a building-block rule's alerts are all building blocks: they are its alerts
-      alerts: this.store.alerts.search({ ruleId: [ruleId], size: 0, buildingBlocks: r.rule.building_block_type ? undefined : false }).total,
-      // its runs of the last day: CPU time (its share of shared passes) and events examined
-      cost: { cpu_ms: costs.get(ruleId)?.cpuMs ?? 0, events: costs.get(ruleId)?.events ?? 0, runs: costs.get(ruleId)?.runs ?? 0, since: new Date(this.clock.now() - COST_WINDOW_MS).toISOString() },
+      cost: { ...summary.cost, since: new Date(this.clock.now() - COST_WINDOW_MS).toISOString() },
     };
   }
 
@@ -450,7 +518,8 @@ export class Vigil {
       // the alerts the list shows: building blocks (a sequence's events, building-block rules) apart
       alerts: shown,
       building_block_alerts: this.store.alerts.count() - shown,
-      rules: { total: this.registry.rules.length, enabled: this.registry.rules.filter((r) => r.enabled).length, streaming: this.stream.active },
+      // what runs and what cannot (enabled counts the flag, running what detects)
+      rules: countRules(this.registry.rules),
       rule_lag: lag,
       scheduler: this.scheduler.threads(),
       // the ten rules whose runs of the last day took most CPU

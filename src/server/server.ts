@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { esError, type HttpAnswer, type IngestItem, type Vigil } from '../app/index.js';
+import { countRules, esError, RULE_SORTS, RULE_STATES, type HttpAnswer, type IngestItem, type RuleListQuery, type Vigil } from '../app/index.js';
 import { ManualClock, parseJsonObject } from '../core/index.js';
 import type { AlertQuery, EventWriteResult } from '../store/index.js';
 import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
@@ -45,10 +46,13 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
   app.addHook('preParsing', async (req, _reply, payload) => {
     if (String(req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') {
       delete req.headers['content-length'];
+      delete req.headers['content-encoding']; // decoded here (the compress plugin would decode it again)
       return payload.pipe(createGunzip());
     }
     return payload;
   });
+  // answers of over 1 KiB are compressed when the client accepts it (as Elasticsearch's http.compression)
+  await app.register(fastifyCompress, { threshold: 1024, encodings: ['gzip', 'deflate'] });
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-elastic-product', 'Elasticsearch');
     return payload;
@@ -222,7 +226,15 @@ async function registerUi(app: FastifyInstance): Promise<void> {
     app.get('/ui', async (_req, reply) => reply.code(503).type('text/plain').send('The web UI is not built: run `npm run build:ui`.\n'));
     return;
   }
-  await app.register(fastifyStatic, { root: UI_DIR, prefix: '/ui/', index: 'index.html', wildcard: true, maxAge: 0 });
+  await app.register(fastifyStatic, {
+    root: UI_DIR,
+    prefix: '/ui/',
+    index: 'index.html',
+    wildcard: true,
+    cacheControl: false,
+    // the build names assets by their content's hash: they never change; index.html is asked again each time
+    setHeaders: (res, path) => res.header('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+  });
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   // the router ignores trailing slashes, so /ui/ arrives as /ui
   app.get('/ui', async (_req, reply) => reply.sendFile('index.html'));
@@ -251,6 +263,8 @@ function alertQuery(q: Record<string, unknown>): AlertQuery {
     severity: csv(q.severity),
     ruleId: csv(q.rule_id),
     host: typeof q.host === 'string' && q.host ? q.host : undefined,
+    user: typeof q.user === 'string' && q.user ? q.user : undefined,
+    assignee: typeof q.assignee === 'string' ? (q.assignee === '_none' ? '' : q.assignee || undefined) : undefined,
     groupId: typeof q.group_id === 'string' && q.group_id ? q.group_id : undefined,
     text: typeof q.q === 'string' && q.q ? q.q : undefined,
     from: time(q.from),
@@ -264,12 +278,51 @@ function alertQuery(q: Record<string, unknown>): AlertQuery {
 }
 
 const WORKFLOW = ['open', 'acknowledged', 'closed'];
+/** Kibana's closing reasons. */
+const CLOSE_REASONS = ['false_positive', 'duplicate', 'benign', 'true_positive', 'other'];
+
+const bool = (v: unknown): boolean | undefined | 'bad' => (v === undefined || v === '' ? undefined : v === 'true' ? true : v === 'false' ? false : 'bad');
+
+/** The rules list's parameters (see RuleListQuery), or what is wrong with them. */
+function ruleListQuery(q: Record<string, unknown>): RuleListQuery | string {
+  const sort = typeof q.sort === 'string' && q.sort !== '' ? q.sort : undefined;
+  if (sort !== undefined && !(RULE_SORTS as readonly string[]).includes(sort)) return `sort takes ${RULE_SORTS.join(', ')}`;
+  const size = q.size === undefined || q.size === '' ? undefined : Number(q.size);
+  if (size !== undefined && (!Number.isInteger(size) || size < 0)) return 'size must be a whole number';
+  const offset = q.offset === undefined || q.offset === '' ? undefined : Number(q.offset);
+  if (offset !== undefined && (!Number.isInteger(offset) || offset < 0)) return 'offset must be a whole number';
+  const state = csv(q.state);
+  if (state && !state.every((x) => (RULE_STATES as readonly string[]).includes(x))) return `state takes ${RULE_STATES.join(', ')}`;
+  const flags: Record<string, boolean | undefined> = {};
+  for (const k of ['enabled', 'runnable', 'has_alerts', 'has_errors', 'has_data']) {
+    const b = bool(q[k]);
+    if (b === 'bad') return `${k} takes true or false`;
+    flags[k] = b;
+  }
+  return {
+    q: typeof q.q === 'string' ? q.q : undefined,
+    type: csv(q.type),
+    severity: csv(q.severity),
+    tag: csv(q.tag),
+    state: state as RuleListQuery['state'],
+    enabled: flags.enabled,
+    runnable: flags.runnable,
+    hasAlerts: flags.has_alerts,
+    hasErrors: flags.has_errors,
+    hasData: flags.has_data,
+    technique: typeof q.technique === 'string' && q.technique ? q.technique : undefined,
+    sort: sort as RuleListQuery['sort'],
+    order: q.order === 'asc' ? 'asc' : q.order === 'desc' ? 'desc' : undefined,
+    size,
+    offset,
+  };
+}
 
 /** Vigil's own API: alerts, rules, runs, health, and the test clock. */
 function registerApi(app: FastifyInstance, vigil: Vigil): void {
   app.get('/api/alerts', async (req) => {
     const r = vigil.store.alerts.search(alertQuery(req.query as Record<string, unknown>));
-    return { total: r.total, alerts: r.alerts.map((a) => ({ id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, doc: a.doc })) };
+    return { total: r.total, alerts: r.alerts.map((a) => ({ id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, assignee: a.assignee ?? null, doc: a.doc })) };
   });
   app.get('/api/alerts/_stats', async (req) => {
     const q = req.query as Record<string, unknown>;
@@ -278,26 +331,62 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
   app.get('/api/alerts/:id', async (req, reply) => {
     const a = vigil.store.alerts.get((req.params as { id: string }).id);
     if (!a) return apiError(reply, 404, 'no such alert');
-    return { id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, doc: a.doc };
+    return { id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, assignee: a.assignee ?? null, doc: a.doc };
   });
+  // the alerts chosen: ids, or every alert a filter selects (query: the list's parameters)
+  const chosen = (v: { ids?: unknown; query?: unknown }): string[] | null => {
+    if (Array.isArray(v.ids)) return v.ids.filter((x): x is string => typeof x === 'string');
+    if (v.query && typeof v.query === 'object' && !Array.isArray(v.query)) return vigil.store.alerts.search({ ...alertQuery(v.query as Record<string, unknown>), size: 10_000, offset: 0 }).alerts.map((a) => a.id);
+    return null;
+  };
   app.post('/api/alerts/_status', async (req, reply) => {
     const body = parseJson(req);
-    const v = (body.ok ? body.value : null) as { ids?: unknown; status?: unknown; query?: Record<string, unknown> } | null;
+    const v = (body.ok ? body.value : null) as { ids?: unknown; status?: unknown; query?: unknown; reason?: unknown; note?: unknown; user?: unknown } | null;
     if (!v || typeof v.status !== 'string' || !WORKFLOW.includes(v.status)) return apiError(reply, 400, `status must be one of ${WORKFLOW.join(', ')}`);
-    let ids: string[];
-    if (Array.isArray(v.ids)) ids = v.ids.filter((x): x is string => typeof x === 'string');
-    else if (v.query && typeof v.query === 'object') ids = vigil.store.alerts.search({ ...alertQuery(v.query), size: 10_000, offset: 0 }).alerts.map((a) => a.id);
-    else return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
-    return { updated: vigil.store.alerts.setStatus(ids, v.status, vigil.clock.now()) };
+    if (v.reason !== undefined && v.reason !== null && (typeof v.reason !== 'string' || !CLOSE_REASONS.includes(v.reason))) return apiError(reply, 400, `reason must be one of ${CLOSE_REASONS.join(', ')}`);
+    if (v.reason && v.status !== 'closed') return apiError(reply, 400, 'a reason goes with closing (status closed)');
+    if (v.note !== undefined && v.note !== null && (typeof v.note !== 'string' || v.note.length > 10_000)) return apiError(reply, 400, 'note must be a text of at most 10,000 characters');
+    const ids = chosen(v);
+    if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
+    const extra = { reason: typeof v.reason === 'string' ? v.reason : null, note: typeof v.note === 'string' && v.note.trim() ? v.note : null, by: typeof v.user === 'string' && v.user ? v.user : null };
+    return { updated: vigil.store.alerts.setStatus(ids, v.status, vigil.clock.now(), extra) };
+  });
+  app.post('/api/alerts/_assign', async (req, reply) => {
+    const body = parseJson(req);
+    const v = (body.ok ? body.value : null) as { ids?: unknown; query?: unknown; assignee?: unknown } | null;
+    if (!v || !(v.assignee === null || (typeof v.assignee === 'string' && v.assignee.length > 0 && v.assignee.length <= 200))) return apiError(reply, 400, 'assignee must be a user name (at most 200 characters) or null');
+    const ids = chosen(v);
+    if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
+    return { updated: vigil.store.alerts.assign(ids, v.assignee as string | null, vigil.clock.now()) };
+  });
+  app.get('/api/alerts/_groups', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const by = q.by ?? 'rule';
+    if (by !== 'rule' && by !== 'host' && by !== 'user') return apiError(reply, 400, 'by takes rule, host or user');
+    const r = vigil.store.alerts.groups(alertQuery(q), by, num(q.size) ?? 100);
+    // a rule group carries the rule's name
+    return { total: r.total, groups: r.groups.map((g) => ({ ...g, name: by === 'rule' && g.key ? (vigil.registry.find(g.key)?.rule.name ?? g.key) : g.key })) };
   });
 
   app.get('/api/rules', async (req, reply) => {
-    const q = req.query as Record<string, unknown>;
-    const sort = typeof q.sort === 'string' ? q.sort : undefined;
-    if (sort !== undefined && !['cpu', 'events'].includes(sort)) return apiError(reply, 400, 'sort takes cpu or events');
-    const size = q.size === undefined ? undefined : Number(q.size);
-    if (size !== undefined && (!Number.isInteger(size) || size < 0)) return apiError(reply, 400, 'size must be a whole number');
-    return { rules: vigil.ruleViews({ sort, order: typeof q.order === 'string' ? q.order : undefined, size }) };
+    const q = ruleListQuery(req.query as Record<string, unknown>);
+    if (typeof q === 'string') return apiError(reply, 400, q);
+    return { ...vigil.ruleList(q), counts: countRules(vigil.registry.rules) };
+  });
+  app.get('/api/coverage', async () => vigil.coverage());
+  // enable or disable a selection (ids) or every rule a list query selects (query: the list's parameters)
+  app.post('/api/rules/_bulk_action', async (req, reply) => {
+    const body = parseJson(req);
+    const v = (body.ok ? body.value : null) as { action?: unknown; ids?: unknown; query?: unknown } | null;
+    if (!v || (v.action !== 'enable' && v.action !== 'disable')) return apiError(reply, 400, 'action must be enable or disable');
+    let ids: string[];
+    if (Array.isArray(v.ids)) ids = v.ids.filter((x): x is string => typeof x === 'string');
+    else if (v.query && typeof v.query === 'object' && !Array.isArray(v.query)) {
+      const q = ruleListQuery(Object.fromEntries(Object.entries(v.query as Record<string, unknown>).map(([k, x]) => [k, typeof x === 'string' ? x : Array.isArray(x) ? x.join(',') : String(x)])));
+      if (typeof q === 'string') return apiError(reply, 400, q);
+      ids = vigil.ruleList({ ...q, size: undefined, offset: 0 }).rules.map((r) => r.rule_id);
+    } else return apiError(reply, 400, 'give ids (an array of rule ids) or query (rule list filters)');
+    return { matched: ids.length, updated: vigil.bulkEnable(ids, v.action === 'enable') };
   });
   app.get('/api/rules/_export', async (req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="rules_export.ndjson"').send(vigil.exportRules(csv((req.query as Record<string, unknown>).rule_id))));
   app.post('/api/rules/_import', async (req, reply) => {

@@ -132,6 +132,8 @@ export interface AlertRow {
   readonly groupId: string | null;
   readonly buildingBlock: boolean;
   readonly doc: Record<string, unknown>;
+  /** Who the alert is assigned to (null: nobody). */
+  readonly assignee?: string | null;
 }
 
 export interface AlertQuery {
@@ -139,9 +141,15 @@ export interface AlertQuery {
   readonly severity?: readonly string[];
   readonly ruleId?: readonly string[];
   readonly host?: string;
+  readonly user?: string;
   readonly groupId?: string;
-  /** Free text, matched anywhere in the alert document. */
+  /**
+   * Free text, matched in the alert's event fields (the source event's values, host, user,
+   * process, rule name), not in the rule's own parameters (its query, description, references).
+   */
   readonly text?: string;
+  /** Alerts assigned to this user ('' for unassigned ones). */
+  readonly assignee?: string;
   /** Epoch ms bounds on the alert's original (event) time, inclusive. */
   readonly from?: number;
   readonly to?: number;
@@ -158,7 +166,20 @@ export interface AlertStore {
   has(ids: readonly string[]): Set<string>;
   get(id: string): AlertRow | null;
   search(q: AlertQuery): { total: number; alerts: AlertRow[] };
-  setStatus(ids: readonly string[], status: string, at: number): number;
+  /**
+   * Sets the workflow status; `reason` (closing only: false_positive, duplicate, benign,
+   * true_positive, …) and `note` go with it, as Kibana's workflow_reason and a note of Vigil's.
+   */
+  setStatus(ids: readonly string[], status: string, at: number, extra?: { reason?: string | null; note?: string | null; by?: string | null }): number;
+  /** Assigns the alerts to `assignee` (null: unassigns). */
+  assign(ids: readonly string[], assignee: string | null, at: number): number;
+  /**
+   * The filtered alerts grouped by rule, host or user: each group's count, highest severity and
+   * span of event time, largest groups first.
+   */
+  groups(q: AlertQuery, by: 'rule' | 'host' | 'user', size: number): { total: number; groups: AlertGroup[] };
+  /** Per rule, its alerts the list shows (not building blocks) and all its alerts. */
+  countsByRule(): Map<string, { shown: number; all: number }>;
   /** Counts by severity, rule and time bucket over the filtered alerts. */
   stats(
     q: AlertQuery,
@@ -171,6 +192,18 @@ export interface AlertStore {
     overTimeByRule: Array<{ t: number; ruleId: string; count: number }>;
   };
   count(): number;
+}
+
+export interface AlertGroup {
+  /** The rule id, host name or user name (null: alerts without one). */
+  readonly key: string | null;
+  readonly count: number;
+  readonly severity: string;
+  readonly maxRisk: number;
+  readonly first: number | null;
+  readonly last: number | null;
+  /** How many of the group's alerts are open. */
+  readonly open: number;
 }
 
 export interface StoredRule {
@@ -235,6 +268,12 @@ export interface RunStore {
   addGap(gap: GapRecord): number;
   fillGap(id: number, at: number): void;
   gaps(ruleId?: string): Array<GapRecord & { id: number }>;
+  /** Per rule, its latest run (one query for the rules list). */
+  lastRuns(): Map<string, RunRecord & { id: number }>;
+  /** Per rule, how many gaps were recorded and how many are not filled yet. */
+  gapCounts(): Map<string, { total: number; unfilled: number }>;
+  /** Every rule's covered time. */
+  coveredAll(): Map<string, number>;
 }
 
 /** When a combination of values was seen (epoch ms). */

@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS events_time ON events(idx, ts);
 -- rules that window by event.ingested (most of Elastic's) scan by it
 CREATE INDEX IF NOT EXISTS events_ingested ON events(idx, ingested);
 
-CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts(id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, created INTEGER NOT NULL, original_time INTEGER, severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, user TEXT, process TEXT, group_id TEXT, building_block INTEGER NOT NULL, doc TEXT NOT NULL, search_text TEXT, assignee TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(original_time);
 CREATE INDEX IF NOT EXISTS alerts_rule_bb ON alerts(rule_id, building_block, original_time);
 -- covers every filter, sort and count of the triage screen but free text, so that those never read alert documents
@@ -102,6 +102,10 @@ export function prepareDatabase(db: Database.Database): void {
   // run records carry the rule's CPU time since the shared passes (stores made before get the column)
   const runCols = db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>;
   if (!runCols.some((c) => c.name === 'cpu_ms')) db.exec('ALTER TABLE runs ADD COLUMN cpu_ms REAL NOT NULL DEFAULT 0');
+  // alerts carry the text free-text search reads (without the rule's parameters) and an assignee
+  const alertCols = db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>;
+  if (!alertCols.some((c) => c.name === 'search_text')) db.exec('ALTER TABLE alerts ADD COLUMN search_text TEXT');
+  if (!alertCols.some((c) => c.name === 'assignee')) db.exec('ALTER TABLE alerts ADD COLUMN assignee TEXT');
   // stores made before documents were checked in SQL get the same check as a trigger (slower than
   // the table constraint, same effect)
   const table = (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() as { sql: string }).sql;
@@ -587,6 +591,7 @@ interface AlertDbRow {
   group_id: string | null;
   building_block: number;
   doc: string;
+  assignee: string | null;
 }
 
 function toAlert(r: AlertDbRow): AlertRow {
@@ -604,6 +609,7 @@ function toAlert(r: AlertDbRow): AlertRow {
     groupId: r.group_id,
     buildingBlock: r.building_block === 1,
     doc: JSON.parse(r.doc) as Record<string, unknown>,
+    assignee: r.assignee,
   };
 }
 
@@ -631,13 +637,22 @@ function alertWhere(q: AlertQuery): { sql: string; args: Array<string | number> 
     where.push('host = ?');
     args.push(q.host);
   }
+  if (q.user) {
+    where.push('user = ?');
+    args.push(q.user);
+  }
   if (q.groupId) {
     where.push('group_id = ?');
     args.push(q.groupId);
   }
   if (q.text) {
-    where.push("instr(lower(doc), lower(?)) > 0");
+    // stores made before search_text read the whole document
+    where.push('instr(coalesce(search_text, lower(doc)), lower(?)) > 0');
     args.push(q.text);
+  }
+  if (q.assignee !== undefined) {
+    where.push(q.assignee === '' ? 'assignee IS NULL' : 'assignee = ?');
+    if (q.assignee !== '') args.push(q.assignee);
   }
   if (q.from !== undefined) {
     where.push('original_time >= ?');
@@ -653,12 +668,12 @@ function alertWhere(q: AlertQuery): { sql: string; args: Array<string | number> 
 
 function createAlertStore(db: Database.Database): AlertStore {
   const insert = db.prepare(
-    'INSERT OR IGNORE INTO alerts(id, rule_id, created, original_time, severity, severity_rank, risk, status, host, user, process, group_id, building_block, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+    'INSERT OR IGNORE INTO alerts(id, rule_id, created, original_time, severity, severity_rank, risk, status, host, user, process, group_id, building_block, doc, search_text, assignee) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
   const insertMany = db.transaction((alerts: readonly AlertRow[]): string[] => {
     const written: string[] = [];
     for (const a of alerts) {
-      const r = insert.run(a.id, a.ruleId, a.created, a.originalTime, a.severity, SEVERITY_RANK[a.severity] ?? 0, a.risk, a.status, a.host, a.user, a.process, a.groupId, isBuildingBlock(a) ? 1 : 0, JSON.stringify(a.doc));
+      const r = insert.run(a.id, a.ruleId, a.created, a.originalTime, a.severity, SEVERITY_RANK[a.severity] ?? 0, a.risk, a.status, a.host, a.user, a.process, a.groupId, isBuildingBlock(a) ? 1 : 0, JSON.stringify(a.doc), searchText(a.doc), a.assignee ?? null);
       if (r.changes > 0) written.push(a.id);
     }
     return written;
@@ -690,15 +705,50 @@ function createAlertStore(db: Database.Database): AlertStore {
         .all(...args, Math.max(0, Math.min(q.size ?? 50, 10_000)), Math.max(0, q.offset ?? 0)) as AlertDbRow[];
       return { total, alerts: rows.map(toAlert) };
     },
-    setStatus(ids, status, at) {
+    setStatus(ids, status, at, extra = {}) {
+      // Kibana's fields: workflow_reason is set when closing and cleared when opened again
+      const reason = status === 'closed' ? (extra.reason ?? null) : null;
       const stmt = db.prepare(
-        "UPDATE alerts SET status = ?, doc = json_set(doc, '$.\"kibana.alert.workflow_status\"', ?, '$.\"kibana.alert.workflow_status_updated_at\"', ?) WHERE id = ?",
+        `UPDATE alerts SET status = ?, doc = json_set(doc, '$."kibana.alert.workflow_status"', ?, '$."kibana.alert.workflow_status_updated_at"', ?, '$."kibana.alert.workflow_reason"', ?, '$."kibana.alert.workflow_user"', ?${extra.note ? `, '$."vigil.alert.notes"', json_insert(coalesce(json_extract(doc, '$."vigil.alert.notes"'), json('[]')), '$[#]', json(?))` : ''}) WHERE id = ?`,
+      );
+      const note = extra.note ? JSON.stringify({ at: new Date(at).toISOString(), status, reason, by: extra.by ?? null, text: extra.note }) : null;
+      return db.transaction(() => {
+        let n = 0;
+        for (const id of ids) n += (note ? stmt.run(status, status, new Date(at).toISOString(), reason, extra.by ?? null, note, id) : stmt.run(status, status, new Date(at).toISOString(), reason, extra.by ?? null, id)).changes;
+        return n;
+      })();
+    },
+    assign(ids, assignee, at) {
+      const stmt = db.prepare(
+        `UPDATE alerts SET assignee = ?, doc = json_set(doc, '$."kibana.alert.workflow_assignee_ids"', json(?), '$."kibana.alert.workflow_status_updated_at"', ?) WHERE id = ?`,
       );
       return db.transaction(() => {
         let n = 0;
-        for (const id of ids) n += stmt.run(status, status, new Date(at).toISOString(), id).changes;
+        for (const id of ids) n += stmt.run(assignee, JSON.stringify(assignee === null ? [] : [assignee]), new Date(at).toISOString(), id).changes;
         return n;
       })();
+    },
+    groups(q, by, size) {
+      const { sql, args } = alertWhere(q);
+      const col = by === 'rule' ? 'rule_id' : by;
+      const total = (db.prepare(`SELECT count(DISTINCT coalesce(${col}, '')) AS n FROM alerts ${sql}`).get(...args) as { n: number }).n;
+      const rows = db
+        .prepare(
+          `SELECT ${col} AS k, count(*) AS n, max(severity_rank) AS rank, max(risk) AS risk, min(original_time) AS first, max(original_time) AS last, sum(status = 'open') AS open FROM alerts ${sql} GROUP BY ${col} ORDER BY rank DESC, n DESC, k LIMIT ?`,
+        )
+        .all(...args, Math.max(1, Math.min(size, 1000))) as Array<{ k: string | null; n: number; rank: number; risk: number; first: number | null; last: number | null; open: number }>;
+      const severityOf = Object.fromEntries(Object.entries(SEVERITY_RANK).map(([k, v]) => [v, k])) as Record<number, string>;
+      return { total, groups: rows.map((r) => ({ key: r.k, count: r.n, severity: severityOf[r.rank] ?? 'low', maxRisk: r.risk, first: r.first, last: r.last, open: r.open })) };
+    },
+    countsByRule() {
+      const out = new Map<string, { shown: number; all: number }>();
+      for (const r of db.prepare('SELECT rule_id, building_block AS bb, count(*) AS n FROM alerts GROUP BY rule_id, building_block').all() as Array<{ rule_id: string; bb: number; n: number }>) {
+        const c = out.get(r.rule_id) ?? { shown: 0, all: 0 };
+        c.all += r.n;
+        if (r.bb === 0) c.shown += r.n;
+        out.set(r.rule_id, c);
+      }
+      return out;
     },
     stats(q, bucketMs) {
       const { sql, args } = alertWhere(q);
@@ -838,6 +888,18 @@ function createRunStore(db: Database.Database): RunStore {
     fillGap(id, at) {
       db.prepare('UPDATE gaps SET filled = ? WHERE id = ?').run(at, id);
     },
+    lastRuns() {
+      const rows = db.prepare('SELECT * FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY rule_id)').all() as RunRow[];
+      return new Map(rows.map((r) => [r.rule_id, toRun(r)]));
+    },
+    gapCounts() {
+      const rows = db.prepare('SELECT rule_id, count(*) AS total, sum(filled IS NULL) AS unfilled FROM gaps GROUP BY rule_id').all() as Array<{ rule_id: string; total: number; unfilled: number }>;
+      return new Map(rows.map((r) => [r.rule_id, { total: r.total, unfilled: r.unfilled }]));
+    },
+    coveredAll() {
+      const rows = db.prepare('SELECT rule_id, covered_until FROM rule_state').all() as Array<{ rule_id: string; covered_until: number }>;
+      return new Map(rows.map((r) => [r.rule_id, r.covered_until]));
+    },
     gaps(ruleId) {
       const rows = (ruleId ? db.prepare('SELECT * FROM gaps WHERE rule_id = ? ORDER BY id').all(ruleId) : db.prepare('SELECT * FROM gaps ORDER BY id').all()) as Array<{
         id: number;
@@ -859,4 +921,14 @@ function createRunStore(db: Database.Database): RunStore {
  */
 function isBuildingBlock(a: AlertRow): boolean {
   return a.buildingBlock || a.doc['kibana.alert.building_block_type'] !== undefined;
+}
+
+/**
+ * What free text searches in an alert, lower-cased: its document without the rule's parameters
+ * (query, description, references…), which every alert of a rule shares, but with the rule's name.
+ */
+function searchText(doc: Readonly<Record<string, unknown>>): string {
+  const kept: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) if (!k.startsWith('kibana.alert.rule.') || k === 'kibana.alert.rule.name') kept[k] = v;
+  return JSON.stringify(kept).toLowerCase();
 }
