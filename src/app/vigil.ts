@@ -5,7 +5,7 @@ import type { BuiltAlert } from '../alerts/index.js';
 import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
-import { createIndexMatcher, openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
+import { openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
 import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
