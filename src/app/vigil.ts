@@ -61,11 +61,6 @@ export function esError(status: number, type: string, reason: string): HttpAnswe
 const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
 const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
 const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_id'));
-const getEventType = createFieldGetter(parseFieldPath('event.type'));
-const isStart = (src: Record<string, unknown>): boolean => {
-  const t = getEventType(src);
-  return t === 'start' || (Array.isArray(t) && t.includes('start'));
-};
 
 /** The span of run records that a rule's cost sums (a day). */
 const COST_WINDOW_MS = 24 * 3_600_000;
@@ -451,10 +446,12 @@ export class Vigil {
     let upTo = start.ts;
     while (want && !seen.has(want) && chain.length <= depth) {
       seen.add(want);
-      // the process's own start event, or any event of it
-      const found = this.store.events.findByField('process.entity_id', want, upTo, 20);
+      // the process's own start event (it names the parent); else its event that names a parent,
+      // else any of its events (the chain ends there)
+      const starts = this.store.events.findByField('process.entity_id', want, upTo, 1, { path: 'event.type', value: 'start' });
+      const found = starts.length ? starts : this.store.events.findByField('process.entity_id', want, upTo, 50);
       if (found.length === 0) break;
-      const best = found.map((e) => ({ e, source: JSON.parse(e.json) as Record<string, unknown> })).sort((a, b) => Number(isStart(b.source)) - Number(isStart(a.source)))[0]!;
+      const best = found.map((e) => ({ e, source: JSON.parse(e.json) as Record<string, unknown> })).sort((a, b) => Number(parentOf(b.source) !== null) - Number(parentOf(a.source) !== null))[0]!;
       chain.push({ index: best.e.index, id: best.e.id, ts: best.e.ts, source: best.source });
       upTo = best.e.ts ?? upTo;
       want = parentOf(best.source);

@@ -106,8 +106,11 @@ export interface EventStore {
    * store has committed (null: the store cannot be shared, as one in memory).
    */
   readerFile(): string | null;
-  /** Events whose field (dotted path) equals `value`, at or before `upTo`, newest first. */
-  findByField(path: string, value: string, upTo: number | null, limit: number): StoredEvent[];
+  /**
+   * Events whose field (dotted path) equals `value`, at or before `upTo`, newest first; with `and`,
+   * only those whose other field equals, or is an array holding, its value too.
+   */
+  findByField(path: string, value: string, upTo: number | null, limit: number, and?: { path: string; value: string }): StoredEvent[];
   /** Index names matching the patterns. */
   resolve(patterns: readonly string[]): string[];
   indices(): IndexInfo[];

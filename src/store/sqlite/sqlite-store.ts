@@ -544,14 +544,17 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
     },
     arrivalBounds: (q) => arrivalBounds(db, resolveIds(q.patterns), q),
     readerFile: () => readerFile,
-    findByField(path, value, upTo, limit) {
+    findByField(path, value, upTo, limit, and) {
       // an unindexed scan, newest first: used for one process's ancestry, not for searching
-      const nested = `$.${path.split('.').map((p) => `"${p.replace(/"/g, '')}"`).join('.')}`;
-      const dotted = `$."${path.replace(/"/g, '')}"`;
+      const nested = (p: string): string => `$.${p.split('.').map((x) => `"${x.replace(/"/g, '')}"`).join('.')}`;
+      const dotted = (p: string): string => `$."${p.replace(/"/g, '')}"`;
       const names = nameOf();
+      // the second field may hold an array (event.type: ["start"]): json_each reads a scalar as one value
+      const also = and ? 'AND (EXISTS (SELECT 1 FROM json_each(source, ?) WHERE value = ?) OR EXISTS (SELECT 1 FROM json_each(source, ?) WHERE value = ?))' : '';
+      const alsoArgs = and ? [nested(and.path), and.value, dotted(and.path), and.value] : [];
       const rows = db
-        .prepare(`SELECT seq, idx, id, version, ts, source FROM events WHERE (json_extract(source, ?) = ? OR json_extract(source, ?) = ?) AND (ts IS NULL OR ts <= ?) ORDER BY ts DESC, seq DESC LIMIT ?`)
-        .all(nested, value, dotted, value, upTo ?? Number.MAX_SAFE_INTEGER, limit) as Array<{ seq: number; idx: number; id: string; version: number; ts: number | null; source: string }>;
+        .prepare(`SELECT seq, idx, id, version, ts, source FROM events WHERE (json_extract(source, ?) = ? OR json_extract(source, ?) = ?) ${also} AND (ts IS NULL OR ts <= ?) ORDER BY ts DESC, seq DESC LIMIT ?`)
+        .all(nested(path), value, dotted(path), value, ...alsoArgs, upTo ?? Number.MAX_SAFE_INTEGER, limit) as Array<{ seq: number; idx: number; id: string; version: number; ts: number | null; source: string }>;
       return rows.map((r) => ({ index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, json: r.source }));
     },
     resolve(patterns) {
