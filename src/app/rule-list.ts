@@ -53,10 +53,10 @@ export function countRules(rules: readonly ActiveRule[]): RuleCounts {
   return { total: rules.length, enabled, runnable: rules.length - cannot, running: streaming + scheduled, streaming, scheduled, disabled, cannot_run: cannot, cannot_run_by_reason: byReason };
 }
 
-/** A problem's kind, for counting (the text before its first colon, e.g. "rule type machine_learning is not supported"). */
+/** A problem's kind, for counting: its first clause ("rule type 'esql' is not run by Vigil yet"). */
 function reasonClass(problem: string | null): string {
   if (!problem) return 'unknown';
-  const head = problem.split(/[:\n]/)[0]!.trim();
+  const head = problem.split(/ \(|[:\n]/)[0]!.trim();
   return head.length > 80 ? `${head.slice(0, 77)}…` : head;
 }
 

@@ -326,7 +326,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
   });
   app.get('/api/alerts/_stats', async (req) => {
     const q = req.query as Record<string, unknown>;
-    return vigil.store.alerts.stats(alertQuery(q), num(q.bucket) ?? 3_600_000);
+    return vigil.store.alerts.stats(alertQuery(q), q.bucket === 'auto' ? 0 : (num(q.bucket) ?? 3_600_000));
   });
   app.get('/api/alerts/:id', async (req, reply) => {
     const a = vigil.store.alerts.get((req.params as { id: string }).id);

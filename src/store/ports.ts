@@ -183,11 +183,12 @@ export interface AlertStore {
   groups(q: AlertQuery, by: 'rule' | 'host' | 'user', size: number): { total: number; groups: AlertGroup[] };
   /** Per rule, its alerts the list shows (not building blocks) and all its alerts. */
   countsByRule(): Map<string, { shown: number; all: number }>;
-  /** Counts by severity, rule and time bucket over the filtered alerts. */
+  /** Counts by severity, rule and time bucket over the filtered alerts (bucketMs 0: one fitting their time span). */
   stats(
     q: AlertQuery,
     bucketMs: number,
   ): {
+    bucketMs: number;
     bySeverity: Record<string, number>;
     byRule: Array<{ ruleId: string; count: number }>;
     overTime: Array<{ t: number; severity: string; count: number }>;

@@ -13,10 +13,69 @@ export interface AlertRow {
   created: number;
   group_id: string | null;
   building_block: boolean;
+  assignee: string | null;
   doc: Record<string, unknown>;
 }
 
+export interface AlertGroup {
+  key: string | null;
+  /** The rule's name for a rule group; else the key. */
+  name: string | null;
+  count: number;
+  severity: string;
+  maxRisk: number;
+  first: number | null;
+  last: number | null;
+  open: number;
+}
+
+export type RuleState = 'streaming' | 'scheduled' | 'disabled' | 'cannot run';
+
+/** A row of the rules list (GET /api/rules): no query or notes. */
+export interface RuleSummary {
+  rule_id: string;
+  name: string;
+  type: string;
+  language: string | null;
+  severity: string;
+  risk_score: number;
+  interval: string;
+  from: string;
+  tags: string[];
+  enabled: boolean;
+  streaming: boolean;
+  streamable: boolean;
+  runnable: boolean;
+  state: RuleState;
+  problem: string | null;
+  building_block: boolean;
+  last_run: { started: number; durationMs: number; status: string; error: string | null; kind: string; written: number } | null;
+  gaps: { total: number; unfilled: number };
+  alerts: number;
+  has_data: boolean;
+  cost: RuleCost;
+  techniques: string[];
+}
+
+export interface RuleCounts {
+  total: number;
+  enabled: number;
+  runnable: number;
+  running: number;
+  streaming: number;
+  scheduled: number;
+  disabled: number;
+  cannot_run: number;
+  cannot_run_by_reason: Record<string, number>;
+}
+
+export interface Coverage {
+  tactics: Array<{ id: string; name: string; techniques: Array<{ id: string; name: string; rules: Array<{ rule_id: string; name: string; state: RuleState; has_data: boolean }> }> }>;
+}
+
 export interface AlertStats {
+  /** The bucket the server chose (ms) when asked for bucket=auto. */
+  bucketMs: number;
   bySeverity: Record<string, number>;
   byRule: Array<{ ruleId: string; count: number }>;
   overTime: Array<{ t: number; severity: string; count: number }>;
@@ -72,6 +131,8 @@ export interface RuleView {
   streaming: boolean;
   streamable: boolean;
   runnable: boolean;
+  state: RuleState;
+  building_block: boolean;
   problem: string | null;
   /** For threshold, new-terms and indicator-match rules: what they do with their query's matches. */
   aggregation?: string | null;
@@ -96,7 +157,8 @@ export interface Health {
   events: { stored: number; ingested: number; failed: number; bytes: number; per_second: number };
   store_bytes: number;
   alerts: number;
-  rules: { total: number; enabled: number; streaming: number };
+  building_block_alerts: number;
+  rules: RuleCounts;
   rule_lag: Array<{ rule_id: string; lag_ms: number | null }>;
   expensive_rules: Array<{ rule_id: string; name: string; cpu_ms: number; events: number; runs: number }>;
   indices: Array<{ name: string; docs: number; firstSeen: number; lastSeen: number }>;
@@ -143,6 +205,8 @@ export interface AlertFilter {
   status?: string[];
   rule_id?: string[];
   host?: string;
+  user?: string;
+  assignee?: string;
   q?: string;
 }
 
@@ -154,6 +218,8 @@ function params(f: AlertFilter, extra: Record<string, string | number | undefine
   if (f.status?.length) p.set('status', f.status.join(','));
   if (f.rule_id?.length) p.set('rule_id', f.rule_id.join(','));
   if (f.host) p.set('host', f.host);
+  if (f.user) p.set('user', f.user);
+  if (f.assignee) p.set('assignee', f.assignee);
   if (f.q) p.set('q', f.q);
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) p.set(k, String(v));
   return p.toString();
@@ -162,11 +228,18 @@ function params(f: AlertFilter, extra: Record<string, string | number | undefine
 export const api = {
   alerts: (f: AlertFilter, page: { size: number; offset: number; sort: string; order: 'asc' | 'desc' }) =>
     call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?${params(f, { size: page.size, offset: page.offset, sort: page.sort, order: page.order })}`),
-  stats: (f: AlertFilter, bucket: number) => call<AlertStats>('GET', `/api/alerts/_stats?${params(f, { bucket })}`),
+  stats: (f: AlertFilter, bucket: number | 'auto') => call<AlertStats>('GET', `/api/alerts/_stats?${params(f, { bucket })}`),
   alert: (id: string) => call<AlertRow>('GET', `/api/alerts/${encodeURIComponent(id)}`),
   group: (groupId: string) => call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?group_id=${encodeURIComponent(groupId)}&building_blocks=true&size=100&sort=time&order=asc`),
-  setStatus: (ids: string[], status: string) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ ids, status })),
-  rules: () => call<{ rules: RuleView[] }>('GET', '/api/rules'),
+  setStatus: (ids: string[], status: string, extra: { reason?: string; note?: string } = {}) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ ids, status, ...extra })),
+  setStatusWhere: (f: AlertFilter, status: string, extra: { reason?: string; note?: string } = {}) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ query: Object.fromEntries(new URLSearchParams(params(f))), status, ...extra })),
+  assign: (ids: string[], assignee: string | null) => call<{ updated: number }>('POST', '/api/alerts/_assign', JSON.stringify({ ids, assignee })),
+  groups: (f: AlertFilter, by: string) => call<{ total: number; groups: AlertGroup[] }>('GET', `/api/alerts/_groups?${params(f, { by, size: 200 })}`),
+  rules: (q: Record<string, string | number | undefined> = {}) =>
+    call<{ total: number; rules: RuleSummary[]; counts: RuleCounts }>('GET', `/api/rules?${new URLSearchParams(Object.entries(q).filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '').map(([k, v]) => [k, String(v)])).toString()}`),
+  bulkRules: (action: 'enable' | 'disable', target: { ids: string[] } | { query: Record<string, string> }) => call<{ matched: number; updated: number }>('POST', '/api/rules/_bulk_action', JSON.stringify({ action, ...target })),
+  coverage: () => call<Coverage>('GET', '/api/coverage'),
+  clock: () => call<{ now: string; manual: boolean }>('GET', '/api/_clock'),
   rule: (id: string) => call<RuleView>('GET', `/api/rules/${encodeURIComponent(id)}`),
   runs: (id: string) => call<{ runs: RunRecord[]; total: number }>('GET', `/api/rules/${encodeURIComponent(id)}/runs?size=50`),
   setRule: (id: string, flags: { enabled?: boolean; streaming?: boolean }) => call<RuleView>('PATCH', `/api/rules/${encodeURIComponent(id)}`, JSON.stringify(flags)),

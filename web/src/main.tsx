@@ -11,7 +11,8 @@ import './vigil.css';
 
 /** The page named by the URL's hash: #/alerts, #/alerts/<id>, #/rules/<id>, … */
 function useRoute(): string[] {
-  const read = (): string[] => (window.location.hash.replace(/^#\/?/, '') || 'alerts').split('/').map((s) => decodeURIComponent(s));
+  // the part after '?' is the page's own state (see hashParams)
+  const read = (): string[] => (window.location.hash.replace(/^#\/?/, '').split('?')[0] || 'alerts').split('/').map((s) => decodeURIComponent(s));
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = (): void => setRoute(read());

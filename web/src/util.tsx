@@ -1,5 +1,5 @@
 import { EuiBadge, EuiHealth, EuiLink } from '@elastic/eui';
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export const SEVERITY_COLOR: Record<string, string> = { critical: '#BD271E', high: '#E7664C', medium: '#D6BF57', low: '#54B399' };
@@ -33,9 +33,10 @@ export function Severity({ value }: { value: string }): ReactNode {
   return <EuiHealth color={SEVERITY_COLOR[value] ?? 'subdued'}>{value}</EuiHealth>;
 }
 
-export function Status({ value }: { value: string }): ReactNode {
+export function Status({ value, reason }: { value: string; reason?: unknown }): ReactNode {
   const color = value === 'open' ? 'primary' : value === 'acknowledged' ? 'warning' : 'default';
-  return <EuiBadge color={color}>{value}</EuiBadge>;
+  // a closed alert says why (false_positive → false positive)
+  return <EuiBadge color={color}>{value === 'closed' && typeof reason === 'string' && reason ? `closed: ${reason.replace(/_/g, ' ')}` : value}</EuiBadge>;
 }
 
 /** Dotted field → value pairs of a document, arrays kept as values. */
@@ -99,4 +100,47 @@ export function HighlightEql({ query }: { query: string }): ReactNode {
     parts.push(cls ? <span key={k++} className={cls}>{t}</span> : t);
   }
   return <pre className="eql-query" data-test-subj="eqlQuery">{parts}</pre>;
+}
+
+/** The page's parameters after `?` in the hash (#/alerts?status=open&…). */
+export function hashParams(): URLSearchParams {
+  const h = window.location.hash;
+  const i = h.indexOf('?');
+  return new URLSearchParams(i < 0 ? '' : h.slice(i + 1));
+}
+
+/**
+ * Writes the page's state into the hash without a new history entry or a hashchange (so a link
+ * can be shared, and coming back from an alert finds the list as it was). Empty values are left out.
+ */
+export function writeHashParams(values: Record<string, string | number | undefined | null>): void {
+  const h = window.location.hash;
+  const path = h.indexOf('?') < 0 ? h : h.slice(0, h.indexOf('?'));
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  const next = `${path || '#/'}${p.size ? `?${p.toString()}` : ''}`;
+  if (next !== h) window.history.replaceState(null, '', next);
+}
+
+/** The server's clock minus the browser's (ms): time ranges count back from the server's now. */
+let clockSkew = 0;
+export const serverNow = (): number => Date.now() + clockSkew;
+export async function syncServerClock(read: () => Promise<{ now: string }>): Promise<void> {
+  try {
+    const t0 = Date.now();
+    const r = await read();
+    clockSkew = Date.parse(r.now) - Math.round((t0 + Date.now()) / 2);
+  } catch {
+    clockSkew = 0;
+  }
+}
+
+/** A value that follows `value` after it has stayed the same for `ms`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
 }

@@ -56,6 +56,8 @@ CREATE TABLE IF NOT EXISTS gaps(id INTEGER PRIMARY KEY, rule_id TEXT NOT NULL, g
 `;
 
 const SEVERITY_RANK: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
+/** Chart buckets a person reads easily: 1, 5, 15, 30 minutes, 1, 3, 6, 12 hours, 1, 7 days. */
+const NICE_BUCKETS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 604_800_000];
 
 /**
  * Generated ids are 20 URL-safe characters: the row's sequence number (12 base-36 digits) and a
@@ -761,7 +763,13 @@ function createAlertStore(db: Database.Database): AlertStore {
         ruleId: r.rule_id,
         count: r.n,
       }));
-      const b = Math.max(1, Math.floor(bucketMs));
+      // 0: a bucket that cuts the alerts' own time span into about 48 bars
+      let b = Math.max(1, Math.floor(bucketMs));
+      if (bucketMs <= 0) {
+        const span = db.prepare(`SELECT min(original_time) AS lo, max(original_time) AS hi FROM alerts ${sql}`).get(...args) as { lo: number | null; hi: number | null };
+        const want = span.lo === null || span.hi === null ? 3_600_000 : (span.hi - span.lo) / 48;
+        b = NICE_BUCKETS.find((n) => n >= want) ?? NICE_BUCKETS[NICE_BUCKETS.length - 1]!;
+      }
       const overTime = (
         db.prepare(`SELECT (original_time / ${b}) * ${b} AS t, severity, count(*) AS n FROM alerts ${sql} GROUP BY t, severity ORDER BY t`).all(...args) as Array<{ t: number; severity: string; n: number }>
       ).map((r) => ({ t: r.t, severity: r.severity, count: r.n }));
@@ -773,7 +781,7 @@ function createAlertStore(db: Database.Database): AlertStore {
               .all(...args, ...top) as Array<{ t: number; rule_id: string; n: number }>
           ).map((r) => ({ t: r.t, ruleId: r.rule_id, count: r.n }))
         : [];
-      return { bySeverity, byRule, overTime, overTimeByRule };
+      return { bucketMs: b, bySeverity, byRule, overTime, overTimeByRule };
     },
     count: () => (db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n,
   };

@@ -1,9 +1,11 @@
 import {
   EuiBasicTable,
   EuiButton,
+  EuiButtonEmpty,
   EuiCodeBlock,
   EuiDescriptionList,
   EuiFlexGroup,
+  EuiFieldText,
   EuiFlexItem,
   EuiLink,
   EuiMarkdownFormat,
@@ -16,6 +18,7 @@ import {
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, type AlertRow, type RuleView, type Threat } from '../api';
 import { ExternalLink, flatten, fmtTime, get, Severity, Status, STATUSES, text } from '../util';
+import { CloseModal } from './alerts';
 
 interface Ancestor {
   id: string;
@@ -29,6 +32,9 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   const [source, setSource] = useState<Record<string, unknown> | null>(null);
   const [group, setGroup] = useState<AlertRow[]>([]);
   const [chain, setChain] = useState<Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }>>([]);
+  const [nearby, setNearby] = useState<AlertRow[] | null>(null);
+  const [closing, setClosing] = useState(false);
+  const [assignTo, setAssignTo] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   // another alert in the same tab: nothing of the one before may stay on the page
@@ -40,6 +46,7 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
     setSource(null);
     setGroup([]);
     setChain([]);
+    setNearby(null);
     setError(null);
   }
 
@@ -51,6 +58,18 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
         setAlert(a);
         api.rule(a.rule_id).then((r) => live && setRule(r), () => undefined);
         if (a.group_id) api.group(a.group_id).then((g) => live && setGroup(g.alerts), () => undefined);
+        // the other alerts of its host or user in the hour either side
+        const t = a.original_time ?? a.created;
+        const around = { from: new Date(t - HOUR).toISOString(), to: new Date(t + HOUR).toISOString(), status: [] };
+        void Promise.all([a.host ? api.alerts({ ...around, host: a.host }, NEARBY_PAGE) : null, a.user ? api.alerts({ ...around, user: a.user }, NEARBY_PAGE) : null]).then(
+          (rs) => {
+            if (!live) return;
+            const seen = new Map<string, AlertRow>();
+            for (const r of rs) for (const x of r?.alerts ?? []) if (x.id !== a.id) seen.set(x.id, x);
+            setNearby([...seen.values()].sort((x, y) => (x.original_time ?? 0) - (y.original_time ?? 0)));
+          },
+          () => live && setNearby([]),
+        );
         const ev = ((a.doc['kibana.alert.ancestors'] as Ancestor[] | undefined) ?? []).find((x) => x.type === 'event');
         if (ev) {
           api.event(ev.index, ev.id).then((e) => live && setSource(e._source), () => undefined);
@@ -70,6 +89,11 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   const threat = (doc['kibana.alert.rule.threat'] as Threat[] | undefined) ?? rule?.threat ?? [];
   const eventDoc = source ?? Object.fromEntries(Object.entries(doc).filter(([k]) => !k.startsWith('kibana.')));
   const fields = flatten(eventDoc).sort((a, b) => a[0].localeCompare(b[0]));
+  const notes = (doc['vigil.alert.notes'] as Array<{ at: string; status: string; reason: string | null; by: string | null; text: string }> | undefined) ?? [];
+  const flat = new Map(fields);
+  // the fields an analyst decides by, then the ones the rule's query names
+  const queryFields = rule?.query ? [...new Set(rule.query.match(/[A-Za-z_@][\w@]*(?:\.[\w@]+)+/g) ?? [])] : [];
+  const deciding = [...new Set([...DECIDING, ...queryFields])].filter((f) => flat.has(f) && text(flat.get(f)) !== '').map((f) => [f, flat.get(f)] as [string, unknown]);
   const members = group.filter((g) => g.building_block && g.doc['kibana.alert.group.index'] !== undefined).sort((a, b) => (a.original_time ?? 0) - (b.original_time ?? 0));
 
   return (
@@ -89,16 +113,56 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
         <EuiFlexItem grow={false}>Risk {alert.risk_score}</EuiFlexItem>
         <EuiFlexItem grow={false}>{fmtTime(alert.original_time)}</EuiFlexItem>
         <EuiFlexItem grow={false} data-test-subj="alertStatus">
-          <Status value={alert.status} />
+          <Status value={alert.status} reason={doc['kibana.alert.workflow_reason']} />
         </EuiFlexItem>
         {STATUSES.filter((s) => s !== alert.status).map((s) => (
           <EuiFlexItem grow={false} key={s}>
-            <EuiButton size="s" onClick={() => void api.setStatus([alert.id], s).then(() => setTick((t) => t + 1))} data-test-subj={`detailMark-${s}`}>
-              Mark {s}
+            <EuiButton size="s" onClick={() => (s === 'closed' ? setClosing(true) : void api.setStatus([alert.id], s).then(() => setTick((t) => t + 1)))} data-test-subj={`detailMark-${s}`}>
+              {s === 'closed' ? 'Close…' : `Mark ${s}`}
             </EuiButton>
           </EuiFlexItem>
         ))}
+        <EuiFlexItem grow={false}>
+          <EuiFieldText
+            compressed
+            placeholder={alert.assignee ? `Assigned to ${alert.assignee}` : 'Assign to…'}
+            aria-label="Assign to"
+            value={assignTo}
+            onChange={(e) => setAssignTo(e.target.value)}
+            append={
+              <EuiButtonEmpty size="xs" onClick={() => void api.assign([alert.id], assignTo.trim() || null).then(() => (setAssignTo(''), setTick((t) => t + 1)))} data-test-subj="detailAssign">
+                {assignTo.trim() ? 'Assign' : 'Unassign'}
+              </EuiButtonEmpty>
+            }
+            data-test-subj="detailAssignTo"
+          />
+        </EuiFlexItem>
       </EuiFlexGroup>
+      {closing && (
+        <CloseModal
+          what="this alert"
+          onCancel={() => setClosing(false)}
+          onClose={(reason, note) => {
+            setClosing(false);
+            void api.setStatus([alert.id], 'closed', { reason, note: note || undefined }).then(() => setTick((t) => t + 1));
+          }}
+        />
+      )}
+      {notes.length > 0 && (
+        <EuiText size="xs" data-test-subj="alertNotes">
+          {notes.map((n, i) => (
+            <div key={i}>
+              {fmtTime(n.at)} · {n.status}
+              {n.reason ? ` (${n.reason.replace(/_/g, ' ')})` : ''}
+              {n.by ? ` · ${n.by}` : ''}: <span className="field-value">{n.text}</span>
+            </div>
+          ))}
+        </EuiText>
+      )}
+      <EuiSpacer size="m" />
+      <EuiPanel hasBorder paddingSize="m" data-test-subj="decidingFields">
+        <EuiDescriptionList compressed type="column" listItems={deciding.map(([f, v]) => ({ title: f, description: <FieldValue field={f} value={v} host={alert.host} t={alert.original_time} /> }))} />
+      </EuiPanel>
       <EuiSpacer size="m" />
       <EuiPanel hasBorder paddingSize="m">
         <EuiText size="s">
@@ -128,10 +192,10 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
             content: (
               <EuiBasicTable
                 data-test-subj="fieldTable"
-                items={fields.map(([field, value]) => ({ field, value: text(value) }))}
+                items={fields.map(([field, value]) => ({ field, value: text(value), raw: value }))}
                 columns={[
                   { field: 'field', name: 'Field', width: '35%' },
-                  { field: 'value', name: 'Value', render: (v: string) => <span className="field-value">{v}</span> },
+                  { field: 'value', name: 'Value', render: (_v: string, row: { field: string; raw: unknown }) => <FieldValue field={row.field} value={row.raw} host={alert.host} t={alert.original_time} /> },
                 ]}
               />
             ),
@@ -165,6 +229,39 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
               </div>
             ),
           },
+          {
+            id: 'around',
+            name: `Around it${nearby ? ` (${nearby.length})` : ''}`,
+            content: (
+              <div data-test-subj="aroundIt">
+                <EuiText size="s">
+                  <p>
+                    Other alerts of {alert.host ?? 'its host'}
+                    {alert.user ? ` or ${alert.user}` : ''} in the hour either side.{' '}
+                    {alert.host && (
+                      <EuiLink href={searchHref(`any where host.name == ${eqlString(alert.host)}`, alert.original_time, 15 * 60_000)} data-test-subj="hostEvents">
+                        The host&apos;s events in the 15 minutes either side
+                      </EuiLink>
+                    )}
+                  </p>
+                </EuiText>
+                <EuiBasicTable<AlertRow>
+                  items={nearby ?? []}
+                  loading={nearby === null}
+                  noItemsMessage="No other alerts"
+                  columns={[
+                    { field: 'original_time', name: 'Time', width: '190px', render: (t: number | null, a: AlertRow) => <EuiLink href={`#/alerts/${encodeURIComponent(a.id)}`}>{fmtTime(t)}</EuiLink> },
+                    { field: 'severity', name: 'Severity', width: '100px', render: (v: string) => <Severity value={v} /> },
+                    { field: 'doc', name: 'Rule', render: (d: Record<string, unknown>) => text(d['kibana.alert.rule.name']) },
+                    { field: 'host', name: 'Host', render: (h: string | null) => h ?? '—' },
+                    { field: 'user', name: 'User', render: (u: string | null) => u ?? '—' },
+                    { field: 'process', name: 'Process', render: (p: string | null) => p ?? '—' },
+                    { field: 'status', name: 'Status', width: '110px', render: (v: string) => <Status value={v} /> },
+                  ]}
+                />
+              </div>
+            ),
+          },
           ...(members.length
             ? [
                 {
@@ -179,6 +276,7 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
                               {i + 1}. {fmtTime(m.original_time)}
                             </strong>{' '}
                             {text(get(m.doc, 'event.category'))} · {m.host ?? '—'} · {m.process ?? '—'}
+                            {text(get(m.doc, 'process.command_line') ?? get(m.doc, 'process.args')) && <div className="field-value" data-test-subj="stepCommandLine">{text(get(m.doc, 'process.command_line') ?? get(m.doc, 'process.args'))}</div>}
                             <div>{text(m.doc['kibana.alert.reason'])}</div>
                           </EuiText>
                         </div>
@@ -191,6 +289,48 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
         ]}
       />
     </>
+  );
+}
+
+const HOUR = 3_600_000;
+const NEARBY_PAGE = { size: 50, offset: 0, sort: 'time', order: 'asc' as const };
+/** The fields an analyst reads first. */
+const DECIDING = ['process.command_line', 'process.parent.command_line', 'process.executable', 'process.parent.executable', 'user.name', 'host.name', 'host.os.type', 'source.ip', 'destination.ip', 'file.path', 'registry.path', 'dns.question.name', 'url.full'];
+
+/** An EQL string literal for any text. */
+const eqlString = (v: string): string => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+/** The EQL search page with a query over the window `span` either side of `t`. */
+function searchHref(query: string, t: number | null, span: number): string {
+  const p = new URLSearchParams({ index: 'logs-*,winlogbeat-*,auditbeat-*,filebeat-*,endgame-*', query });
+  if (t !== null) {
+    p.set('from', new Date(t - span).toISOString());
+    p.set('to', new Date(t + span).toISOString());
+  }
+  return `#/search?${p.toString()}`;
+}
+
+/** A field's value, wrapped, with "events with / without it" searches (on the alert's host, around its time). */
+function FieldValue({ field, value, host, t }: { field: string; value: unknown; host: string | null; t: number | null }): ReactNode {
+  const shown = text(value);
+  const scalar = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  const lit = typeof value === 'string' ? eqlString(value) : String(value);
+  const onHost = host ? ` and host.name == ${eqlString(host)}` : '';
+  return (
+    <span className="field-value">
+      {shown}
+      {scalar && /^[A-Za-z_@][\w@.]*$/.test(field) && (
+        <span className="field-actions">
+          {' '}
+          <EuiLink href={searchHref(`any where ${field} == ${lit}`, t, HOUR)} title={`Events with ${field} == ${shown}`} data-test-subj="filterIn">
+            ⊕
+          </EuiLink>{' '}
+          <EuiLink href={searchHref(`any where ${field} != ${lit}${onHost}`, t, 15 * 60_000)} title={`The host's events without ${field} == ${shown}`} data-test-subj="filterOut">
+            ⊖
+          </EuiLink>
+        </span>
+      )}
+    </span>
   );
 }
 

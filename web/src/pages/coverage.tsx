@@ -1,6 +1,6 @@
-import { EuiFlexGroup, EuiFlexItem, EuiSpacer, EuiText, EuiTitle, EuiToolTip } from '@elastic/eui';
+import { EuiSpacer, EuiSwitch, EuiText, EuiTitle, EuiToolTip } from '@elastic/eui';
 import { useEffect, useState, type ReactNode } from 'react';
-import { api, type RuleView } from '../api';
+import { api, type Coverage, type RuleState } from '../api';
 
 /** Enterprise ATT&CK tactics in kill-chain order. */
 const TACTICS: Array<[string, string]> = [
@@ -20,77 +20,70 @@ const TACTICS: Array<[string, string]> = [
   ['TA0040', 'Impact'],
 ];
 
-interface Cell {
-  id: string;
-  name: string;
-  rules: RuleView[];
-  withData: number;
-}
-
-/** Tactics × techniques named by the loaded rules, coloured by enabled rules and whether they have data. */
+/**
+ * Tactics × techniques named by the loaded rules. A technique counts as covered only by rules that
+ * run (streaming or scheduled): green when one of them has events in its indices, amber when none
+ * has, white when only disabled rules or rules Vigil cannot run name it. Each links to its rules.
+ */
 export function CoveragePage(): ReactNode {
-  const [rules, setRules] = useState<RuleView[] | null>(null);
-  useEffect(() => void api.rules().then((r) => setRules(r.rules), () => setRules([])), []);
-  if (!rules) return <EuiText>Loading…</EuiText>;
-  const columns = new Map<string, Map<string, Cell>>(TACTICS.map(([id]) => [id, new Map()]));
-  for (const r of rules) {
-    for (const t of r.threat ?? []) {
-      const tactic = t.tactic?.id;
-      if (!tactic) continue;
-      if (!columns.has(tactic)) columns.set(tactic, new Map());
-      for (const tech of t.technique ?? []) {
-        const col = columns.get(tactic)!;
-        const cell = col.get(tech.id) ?? { id: tech.id, name: tech.name, rules: [], withData: 0 };
-        if (!cell.rules.includes(r)) {
-          cell.rules.push(r);
-          if (r.enabled && r.has_data) cell.withData++;
-        }
-        col.set(tech.id, cell);
-      }
-    }
-  }
-  const tacticName = new Map(TACTICS);
-  const enabled = rules.filter((r) => r.enabled).length;
+  const [cov, setCov] = useState<Coverage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [onlyData, setOnlyData] = useState(false);
+  useEffect(() => void api.coverage().then(setCov, (e: Error) => setError(e.message)), []);
+  if (error) return <EuiText color="danger">{error}</EuiText>;
+  if (!cov) return <EuiText>Loading…</EuiText>;
+  const running = (r: { state: RuleState }): boolean => r.state === 'streaming' || r.state === 'scheduled';
+  const known = new Map(cov.tactics.map((t) => [t.id, t]));
+  const order = [...TACTICS.map(([id]) => id).filter((id) => known.has(id)), ...cov.tactics.map((t) => t.id).filter((id) => !TACTICS.some(([x]) => x === id))];
+  // a technique under several tactics counts once, with the rules of all its cells
+  const byId = new Map<string, Array<{ state: RuleState; has_data: boolean }>>();
+  for (const t of cov.tactics) for (const c of t.techniques) byId.set(c.id, [...(byId.get(c.id) ?? []), ...c.rules]);
+  const all = [...byId.values()];
+  const green = all.filter((rs) => rs.some((r) => running(r) && r.has_data)).length;
+  const amber = all.filter((rs) => rs.some(running) && !rs.some((r) => running(r) && r.has_data)).length;
+  const total = all.length;
   return (
     <>
       <EuiTitle size="m">
         <h2>MITRE ATT&CK coverage</h2>
       </EuiTitle>
       <EuiText size="s">
-        <p>
-          Techniques named by the {rules.length} loaded rules ({enabled} enabled). Green: an enabled rule covers it and its indices have events; amber: enabled rules cover it but no
-          matching index has events; white: only disabled rules name it.
+        <p data-test-subj="coverageSummary">
+          {total} techniques named by the loaded rules: {green} covered by running rules with data (green), {amber} by running rules whose indices have no events yet (amber), {total - green - amber} only by
+          rules that are disabled or cannot run (white). Click a technique for its rules.
         </p>
       </EuiText>
+      <EuiSwitch label="Only techniques whose running rules have data" checked={onlyData} onChange={(e) => setOnlyData(e.target.checked)} data-test-subj="coverageOnlyData" />
       <EuiSpacer size="m" />
-      <div style={{ overflowX: 'auto' }} data-test-subj="attackMatrix">
-        <EuiFlexGroup gutterSize="s" responsive={false}>
-          {[...columns.entries()].map(([tactic, cells]) => (
-            <EuiFlexItem key={tactic} className="attack-col" grow={false}>
+      <div className="attack-grid" data-test-subj="attackMatrix">
+        {order.map((id) => {
+          const tactic = known.get(id)!;
+          const cells = tactic.techniques.filter((c) => !onlyData || c.rules.some((r) => running(r) && r.has_data));
+          return (
+            <div key={id} className="attack-col">
               <EuiText size="xs">
-                <strong>{tacticName.get(tactic) ?? tactic}</strong>
-                <div>{cells.size} techniques</div>
+                <strong>{TACTICS.find(([x]) => x === id)?.[1] ?? tactic.name}</strong>
+                <div>{cells.length} techniques</div>
               </EuiText>
               <EuiSpacer size="xs" />
-              {[...cells.values()]
-                .sort((a, b) => a.id.localeCompare(b.id))
-                .map((c) => {
-                  const on = c.rules.filter((r) => r.enabled).length;
-                  const cls = `attack-cell${on ? ' covered' : ''}${on && c.withData === 0 ? ' nodata' : ''}`;
-                  return (
-                    <EuiToolTip key={c.id} content={c.rules.map((r) => `${r.enabled ? '●' : '○'} ${r.name}`).join('\n')}>
-                      <div className={cls} data-test-subj={`technique-${c.id}`}>
-                        {c.id} {c.name}
-                        <div>
-                          {on}/{c.rules.length} rules enabled
-                        </div>
-                      </div>
-                    </EuiToolTip>
-                  );
-                })}
-            </EuiFlexItem>
-          ))}
-        </EuiFlexGroup>
+              {cells.map((c) => {
+                const on = c.rules.filter(running);
+                const withData = on.filter((r) => r.has_data).length;
+                const cls = `attack-cell${on.length ? ' covered' : ''}${on.length && withData === 0 ? ' nodata' : ''}`;
+                return (
+                  <EuiToolTip key={c.id} content={c.rules.map((r) => `${running(r) ? '●' : '○'} ${r.name} (${r.state})`).join('\n')}>
+                    <a className={cls} href={`#/rules?technique=${encodeURIComponent(c.id)}`} data-test-subj={`technique-${c.id}`}>
+                      {c.id} {c.name}
+                      <span className="attack-count">
+                        {on.length}/{c.rules.length} rules running{on.length ? `, ${withData} with data` : ''}
+                      </span>
+                    </a>
+                  </EuiToolTip>
+                );
+              })}
+            </div>
+          );
+        })}
       </div>
     </>
   );

@@ -27,8 +27,8 @@ export function HealthPage(): ReactNode {
           ['Events stored', h.events.stored.toLocaleString('en-US')],
           ['Events refused', h.events.failed.toLocaleString('en-US')],
           ['Store size', fmtBytes(h.store_bytes)],
-          ['Alerts', h.alerts.toLocaleString('en-US')],
-          ['Rules', `${h.rules.enabled}/${h.rules.total} enabled, ${h.rules.streaming} streaming`],
+          ['Alerts', `${h.alerts.toLocaleString('en-US')} (+${h.building_block_alerts.toLocaleString('en-US')} building blocks)`],
+          ['Rules running', `${h.rules.running}/${h.rules.total} (${h.rules.streaming} streaming, ${h.rules.scheduled} scheduled); ${h.rules.disabled} disabled, ${h.rules.cannot_run} cannot run`],
           ['Worst rule lag', lagged.length ? fmtMs(lagged[0]!.lag_ms) : '—'],
         ].map(([title, value]) => (
           <EuiFlexItem key={title}>

@@ -1,7 +1,10 @@
 import {
+  EuiBadge,
   EuiBasicTable,
   EuiButton,
   EuiCallOut,
+  EuiCheckboxGroup,
+  EuiComboBox,
   EuiDescriptionList,
   EuiFieldSearch,
   EuiFilePicker,
@@ -14,56 +17,205 @@ import {
   EuiSwitch,
   EuiText,
   EuiTitle,
+  EuiToolTip,
+  type Criteria,
   type EuiBasicTableColumn,
 } from '@elastic/eui';
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { api, ApiError, type ImportResult, type RuleCost, type RuleView, type RunRecord } from '../api';
+import { api, ApiError, type ImportResult, type RuleCost, type RuleCounts, type RuleState, type RuleSummary, type RuleView, type RunRecord } from '../api';
 import { AttackLinks } from './alert-detail';
-import { ExternalLink, fmtMs, fmtTime, HighlightEql, safeHref, Severity } from '../util';
+import { ExternalLink, fmtMs, fmtTime, hashParams, HighlightEql, safeHref, Severity, SEVERITIES, useDebounced, writeHashParams } from '../util';
 
+const STATE_COLOR: Record<RuleState, string> = { streaming: 'success', scheduled: 'primary', disabled: 'default', 'cannot run': 'danger' };
+
+/** What a rule does now: streams, runs on its schedule, is disabled, or cannot run (and why, on hover). */
+export function RuleStateBadge({ rule }: { rule: Pick<RuleSummary, 'state' | 'problem' | 'interval' | 'from'> }): ReactNode {
+  const badge = (
+    <EuiBadge color={STATE_COLOR[rule.state]} data-test-subj="ruleState">
+      {rule.state === 'scheduled' ? `every ${rule.interval}` : rule.state}
+    </EuiBadge>
+  );
+  return rule.state === 'cannot run' && rule.problem ? <EuiToolTip content={rule.problem}>{badge}</EuiToolTip> : badge;
+}
+
+const RULE_SORT_FIELDS: Record<string, string> = { name: 'name', severity: 'severity', state: 'state', alerts: 'alerts', cost: 'cpu', last_run: 'last_run', gaps: 'gaps', type: 'type' };
+const TYPES = ['eql', 'query', 'threshold', 'new_terms', 'threat_match', 'machine_learning', 'esql', 'saved_query'];
+const STATES: RuleState[] = ['streaming', 'scheduled', 'disabled', 'cannot run'];
+const FLAGS: Array<[string, string]> = [
+  ['has_alerts', 'Has alerts'],
+  ['has_errors', 'Has errors'],
+  ['has_data', 'Has data'],
+];
+
+/** The rules list: filtered, sorted and paged by the server; its state is in the URL. */
 export function RulesPage(): ReactNode {
-  const [rules, setRules] = useState<RuleView[] | null>(null);
-  const [q, setQ] = useState('');
+  const init = useMemo(() => hashParams(), []);
+  const [q, setQ] = useState(init.get('q') ?? '');
+  const query = useDebounced(q, 150);
+  const [types, setTypes] = useState<string[]>(init.get('type')?.split(',') ?? []);
+  const [states, setStates] = useState<string[]>(init.get('state')?.split(',') ?? []);
+  const [severity, setSeverity] = useState<string[]>(init.get('severity')?.split(',') ?? []);
+  const [flags, setFlags] = useState<string[]>(FLAGS.map(([k]) => k).filter((k) => init.get(k) === 'true'));
+  const [technique, setTechnique] = useState(init.get('technique') ?? '');
+  const [page, setPage] = useState({ index: Number(init.get('page') ?? 0) || 0, size: Number(init.get('size') ?? 50) || 50 });
+  const [sort, setSort] = useState<{ field: string; direction: 'asc' | 'desc' }>({ field: init.get('sort') ?? 'name', direction: init.get('order') === 'desc' ? 'desc' : 'asc' });
+  const [data, setData] = useState<{ total: number; rules: RuleSummary[]; counts: RuleCounts } | null>(null);
+  const [selected, setSelected] = useState<RuleSummary[]>([]);
+  const [notice, setNotice] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
-  useEffect(() => void api.rules().then((r) => setRules(r.rules), () => setRules([])), [tick]);
-  const shown = useMemo(() => (rules ?? []).filter((r) => !q || `${r.name} ${r.rule_id} ${(r.tags ?? []).join(' ')}`.toLowerCase().includes(q.toLowerCase())), [rules, q]);
 
-  const toggle = useCallback(async (r: RuleView, enabled: boolean) => {
+  const filter = useMemo(
+    () => ({ q: query, type: types.join(','), state: states.join(','), severity: severity.join(','), technique, ...Object.fromEntries(flags.map((f) => [f, 'true'])) }),
+    [query, types, states, severity, technique, flags],
+  );
+  useEffect(() => {
+    writeHashParams({ ...filter, sort: sort.field === 'name' && sort.direction === 'asc' ? undefined : sort.field, order: sort.field === 'name' && sort.direction === 'asc' ? undefined : sort.direction, page: page.index || undefined, size: page.size === 50 ? undefined : page.size });
+    let live = true;
+    api.rules({ ...filter, sort: RULE_SORT_FIELDS[sort.field] ?? 'name', order: sort.direction, size: page.size, offset: page.index * page.size }).then(
+      (d) => live && setData(d),
+      (e: Error) => live && setNotice(e.message),
+    );
+    return () => {
+      live = false;
+    };
+  }, [filter, sort, page, tick]);
+
+  // a toggle changes its row at once and the counts after the server answers
+  const toggle = useCallback(async (r: RuleSummary, enabled: boolean) => {
+    setData((d) => d && { ...d, rules: d.rules.map((x) => (x.rule_id === r.rule_id ? { ...x, enabled } : x)) });
     await api.setRule(r.rule_id, { enabled });
     setTick((t) => t + 1);
   }, []);
+  const bulk = async (action: 'enable' | 'disable', target: { ids: string[] } | { query: Record<string, string> }): Promise<void> => {
+    const r = await api.bulkRules(action, target);
+    setNotice(`${action === 'enable' ? 'Enabled' : 'Disabled'} ${r.updated} of ${r.matched} rules`);
+    setSelected([]);
+    setTick((t) => t + 1);
+  };
+  const reset = <T,>(set: (v: T) => void) => (v: T) => {
+    set(v);
+    setPage((p) => ({ ...p, index: 0 }));
+  };
 
-  const columns: Array<EuiBasicTableColumn<RuleView>> = [
-    { field: 'name', name: 'Rule', sortable: true, render: (n: string, r: RuleView) => <EuiLink href={`#/rules/${encodeURIComponent(r.rule_id)}`}>{n}</EuiLink> },
-    { field: 'type', name: 'Type', width: '70px' },
+  const columns: Array<EuiBasicTableColumn<RuleSummary>> = [
+    { field: 'name', name: 'Rule', sortable: true, render: (n: string, r: RuleSummary) => <EuiLink href={`#/rules/${encodeURIComponent(r.rule_id)}`}>{n}</EuiLink> },
+    { field: 'type', name: 'Type', width: '100px', sortable: true },
     { field: 'severity', name: 'Severity', width: '100px', sortable: true, render: (s: string) => <Severity value={s} /> },
-    { field: 'interval', name: 'Schedule', width: '150px', render: (i: string | undefined, r: RuleView) => (r.streaming ? 'streaming' : `every ${i ?? '5m'}, ${r.from ?? 'now-6m'}`) },
+    { field: 'state', name: 'Runs', width: '120px', sortable: true, render: (_s: RuleState, r: RuleSummary) => <RuleStateBadge rule={r} /> },
     {
       field: 'enabled',
       name: 'Enabled',
       width: '80px',
-      render: (e: boolean, r: RuleView) => <EuiSwitch label="" showLabel={false} aria-label={`Enable ${r.name}`} checked={e} onChange={(ev) => void toggle(r, ev.target.checked)} data-test-subj={`enable-${r.rule_id}`} />,
+      render: (e: boolean, r: RuleSummary) => <EuiSwitch label="" showLabel={false} aria-label={`Enable ${r.name}`} checked={e} onChange={(ev) => void toggle(r, ev.target.checked)} data-test-subj={`enable-${r.rule_id}`} />,
     },
-    { field: 'last_run', name: 'Last run', width: '150px', render: (run: RunRecord | null) => (run ? `${run.status} · ${fmtTime(run.started).slice(11)}` : '—') },
-    { field: 'last_run', name: 'Duration', width: '80px', render: (run: RunRecord | null) => (run ? fmtMs(run.durationMs) : '—') },
-    { field: 'cost', name: 'CPU (24 h)', width: '90px', sortable: (r: RuleView) => r.cost.cpu_ms, render: (c: RuleCost) => <span title={`${c.events.toLocaleString('en-US')} events examined in ${c.runs} runs`}>{fmtMs(c.cpu_ms)}</span> },
-    { field: 'alerts', name: 'Alerts', width: '70px', sortable: true },
-    { field: 'gaps', name: 'Gaps', width: '60px', render: (g: { unfilled: number; total: number }) => `${g.unfilled}/${g.total}` },
-    { field: 'problem', name: 'Errors', render: (p: string | null, r: RuleView) => p ?? r.last_run?.error ?? '' },
+    { field: 'last_run', name: 'Last run', width: '150px', sortable: true, render: (run: RuleSummary['last_run']) => (run ? `${run.status} · ${fmtTime(run.started).slice(11)}` : '—') },
+    { field: 'cost', name: 'CPU (24 h)', width: '90px', sortable: true, render: (c: RuleCost) => <span title={`${c.events.toLocaleString('en-US')} events examined in ${c.runs} runs`}>{fmtMs(c.cpu_ms)}</span> },
+    { field: 'alerts', name: 'Alerts', width: '70px', sortable: true, render: (n: number, r: RuleSummary) => (n ? <EuiLink href={`#/alerts?rule_id=${encodeURIComponent(r.rule_id)}&status=`}>{n}</EuiLink> : '0') },
+    { field: 'gaps', name: 'Gaps', width: '75px', sortable: true, render: (g: { unfilled: number; total: number }) => `${g.unfilled}/${g.total}` },
+    { field: 'problem', name: 'Errors', truncateText: true, render: (p: string | null, r: RuleSummary) => p ?? r.last_run?.error ?? '' },
   ];
-
+  const c = data?.counts;
   return (
     <>
       <EuiTitle size="m">
         <h2>Rules</h2>
       </EuiTitle>
+      <EuiSpacer size="s" />
+      {c && (
+        <EuiText size="s" data-test-subj="ruleCounts">
+          {c.total.toLocaleString('en-US')} rules: <strong>{c.running.toLocaleString('en-US')} running</strong> ({c.streaming} streaming, {c.scheduled} scheduled), {c.disabled} disabled,{' '}
+          <EuiLink onClick={() => reset(setStates)(['cannot run'])} data-test-subj="cannotRunLink">
+            {c.cannot_run} cannot run
+          </EuiLink>
+          {c.cannot_run > 0 && ` (${Object.entries(c.cannot_run_by_reason).map(([why, n]) => `${n}: ${why}`).join('; ')})`}
+        </EuiText>
+      )}
       <EuiSpacer size="m" />
       <ImportPanel onImported={() => setTick((t) => t + 1)} />
       <EuiSpacer size="m" />
-      <EuiFieldSearch placeholder="Filter rules by name, id or tag" value={q} onChange={(e) => setQ(e.target.value)} fullWidth />
+      <EuiFlexGroup gutterSize="s" wrap>
+        <EuiFlexItem style={{ minWidth: 280 }}>
+          <EuiFieldSearch placeholder="Filter rules by name, id or tag" value={q} onChange={(e) => reset(setQ)(e.target.value)} fullWidth data-test-subj="ruleSearch" />
+        </EuiFlexItem>
+        <EuiFlexItem style={{ minWidth: 180 }}>
+          <EuiComboBox aria-label="Type" placeholder="Any type" options={TYPES.map((t) => ({ label: t }))} selectedOptions={types.map((t) => ({ label: t }))} onChange={(o) => reset(setTypes)(o.map((x) => x.label))} data-test-subj="ruleTypeFilter" />
+        </EuiFlexItem>
+        <EuiFlexItem style={{ minWidth: 200 }}>
+          <EuiComboBox aria-label="Runs" placeholder="Any state" options={STATES.map((t) => ({ label: t }))} selectedOptions={states.map((t) => ({ label: t }))} onChange={(o) => reset(setStates)(o.map((x) => x.label))} data-test-subj="ruleStateFilter" />
+        </EuiFlexItem>
+        <EuiFlexItem style={{ minWidth: 180 }}>
+          <EuiComboBox aria-label="Severity" placeholder="Any severity" options={SEVERITIES.map((t) => ({ label: t }))} selectedOptions={severity.map((t) => ({ label: t }))} onChange={(o) => reset(setSeverity)(o.map((x) => x.label))} />
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <EuiCheckboxGroup
+            compressed
+            legend={{ children: 'Only', display: 'hidden' }}
+            options={FLAGS.map(([id, label]) => ({ id, label, 'data-test-subj': `ruleFlag-${id}` }))}
+            idToSelectedMap={Object.fromEntries(flags.map((f) => [f, true]))}
+            onChange={(id) => reset(setFlags)(flags.includes(id) ? flags.filter((f) => f !== id) : [...flags, id])}
+          />
+        </EuiFlexItem>
+      </EuiFlexGroup>
+      {technique && (
+        <>
+          <EuiSpacer size="s" />
+          <EuiBadge iconType="cross" iconSide="right" iconOnClick={() => reset(setTechnique)('')} iconOnClickAriaLabel="Remove the technique filter" data-test-subj="techniqueFilter">
+            technique {technique}
+          </EuiBadge>
+        </>
+      )}
       <EuiSpacer size="s" />
-      <EuiText size="s">{rules ? `${shown.length} of ${rules.length} rules` : 'Loading…'}</EuiText>
-      <EuiBasicTable<RuleView> data-test-subj="rulesTable" items={shown} itemId="rule_id" columns={columns} loading={rules === null} />
+      <EuiFlexGroup gutterSize="s" alignItems="center" wrap>
+        <EuiFlexItem grow={false}>
+          <EuiText size="s" data-test-subj="ruleTotal">
+            {data ? `${data.total.toLocaleString('en-US')} of ${data.counts.total.toLocaleString('en-US')} rules` : 'Loading…'}
+            {selected.length > 0 && ` · ${selected.length} selected`}
+          </EuiText>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <EuiButton size="s" isDisabled={selected.length === 0} onClick={() => void bulk('enable', { ids: selected.map((r) => r.rule_id) })} data-test-subj="enableSelected">
+            Enable selected
+          </EuiButton>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <EuiButton size="s" isDisabled={selected.length === 0} onClick={() => void bulk('disable', { ids: selected.map((r) => r.rule_id) })} data-test-subj="disableSelected">
+            Disable selected
+          </EuiButton>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <EuiButton size="s" color="text" isDisabled={!data?.total} onClick={() => void bulk('enable', { query: filter })} data-test-subj="enableMatching">
+            Enable all {data?.total ?? ''} matching
+          </EuiButton>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <EuiButton size="s" color="text" isDisabled={!data?.total} onClick={() => void bulk('disable', { query: filter })} data-test-subj="disableMatching">
+            Disable all {data?.total ?? ''} matching
+          </EuiButton>
+        </EuiFlexItem>
+        {notice && (
+          <EuiFlexItem grow={false}>
+            <EuiText size="s" data-test-subj="ruleNotice">
+              {notice}
+            </EuiText>
+          </EuiFlexItem>
+        )}
+      </EuiFlexGroup>
+      <EuiSpacer size="s" />
+      <EuiBasicTable<RuleSummary>
+        data-test-subj="rulesTable"
+        items={data?.rules ?? []}
+        itemId="rule_id"
+        columns={columns}
+        loading={data === null}
+        selection={{ selectable: () => true, onSelectionChange: setSelected, selected }}
+        pagination={{ pageIndex: page.index, pageSize: page.size, totalItemCount: data?.total ?? 0, pageSizeOptions: [25, 50, 100] }}
+        sorting={{ sort: { field: sort.field as keyof RuleSummary, direction: sort.direction } }}
+        onChange={({ page: p, sort: s }: Criteria<RuleSummary>) => {
+          if (p) setPage({ index: p.index, size: p.size });
+          if (s) setSort({ field: String(s.field), direction: s.direction });
+        }}
+        noItemsMessage={data ? 'No rules match' : 'Loading…'}
+      />
     </>
   );
 }
@@ -146,9 +298,12 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
           <EuiSwitch label="Streaming" disabled={!rule.streamable} checked={rule.streaming} onChange={(e) => void api.setRule(rule.rule_id, { streaming: e.target.checked }).then(() => setTick((t) => t + 1))} />
         </EuiFlexItem>
         <EuiFlexItem grow={false}>
-          <EuiButton size="s" href={`#/alerts`} onClick={() => undefined}>
+          <EuiButton size="s" href={`#/alerts?rule_id=${encodeURIComponent(rule.rule_id)}&status=${rule.building_block ? '&building_blocks=true' : ''}`} data-test-subj="ruleAlertsLink">
             {rule.alerts} alerts
           </EuiButton>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
+          <RuleStateBadge rule={{ state: rule.state, problem: rule.problem, interval: rule.interval ?? '5m', from: rule.from ?? 'now-6m' }} />
         </EuiFlexItem>
       </EuiFlexGroup>
       {rule.problem && <EuiCallOut color="danger" title={rule.problem} />}

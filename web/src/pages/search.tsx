@@ -1,7 +1,7 @@
 import { EuiBasicTable, EuiButton, EuiCallOut, EuiFieldText, EuiFlexGroup, EuiFlexItem, EuiFormRow, EuiSelect, EuiSpacer, EuiText, EuiTextArea, EuiTitle } from '@elastic/eui';
-import { useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { api, ApiError, type EqlHit, type EqlResponse } from '../api';
-import { fmtTime, get, text } from '../util';
+import { fmtTime, get, hashParams, serverNow, syncServerClock, text } from '../util';
 
 const RANGES: Array<[string, string, number | null]> = [
   ['1h', 'Last hour', 3_600_000],
@@ -23,11 +23,14 @@ function problemsOf(reason: string): Problem[] {
   return out;
 }
 
+/** EQL over the stored events. The hash may carry index, query and a from/to window (the alert page's "events around it"); a query given so runs at once. */
 export function SearchPage(): ReactNode {
-  const [index, setIndex] = useState('logs-*');
-  const [query, setQuery] = useState('process where process.name : "*sh"');
-  const [range, setRange] = useState('all');
-  const [size, setSize] = useState('100');
+  const init = useMemo(() => hashParams(), []);
+  const [index, setIndex] = useState(init.get('index') ?? 'logs-*');
+  const [query, setQuery] = useState(init.get('query') ?? 'process where process.name : "*sh"');
+  const window_ = useMemo(() => (init.get('from') || init.get('to') ? { from: init.get('from') ?? undefined, to: init.get('to') ?? undefined } : null), [init]);
+  const [range, setRange] = useState(window_ ? 'window' : 'all');
+  const [size, setSize] = useState(init.get('size') ?? '100');
   const [result, setResult] = useState<EqlResponse | null>(null);
   const [error, setError] = useState<{ reason: string; problems: Problem[] } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -36,9 +39,11 @@ export function SearchPage(): ReactNode {
     setBusy(true);
     setError(null);
     setResult(null);
+    await syncServerClock(api.clock);
     const span = RANGES.find((r) => r[0] === range)?.[2] ?? null;
     const body: Record<string, unknown> = { query, size: Number(size) || 100 };
-    if (span !== null) body.filter = { range: { '@timestamp': { gte: new Date(Date.now() - span).toISOString() } } };
+    if (range === 'window' && window_) body.filter = { range: { '@timestamp': { ...(window_.from ? { gte: window_.from } : {}), ...(window_.to ? { lte: window_.to } : {}) } } };
+    else if (span !== null) body.filter = { range: { '@timestamp': { gte: new Date(serverNow() - span).toISOString() } } };
     try {
       setResult(await api.eql(index, body));
     } catch (e) {
@@ -48,6 +53,11 @@ export function SearchPage(): ReactNode {
       setBusy(false);
     }
   };
+  useEffect(() => {
+    if (init.get('query')) void run();
+    // once, for a query the URL brought
+  }, []);
+  const ranges = window_ ? [...RANGES, ['window', `${fmtTime(window_.from ?? null)} – ${fmtTime(window_.to ?? null)}`, null] as [string, string, number | null]] : RANGES;
 
   const lines = query.split('\n');
   const columns = [
@@ -56,7 +66,7 @@ export function SearchPage(): ReactNode {
     { field: '_source', name: 'Category', width: '110px', render: (s: Record<string, unknown>) => text(get(s, 'event.category')) },
     { field: '_source', name: 'Host', render: (s: Record<string, unknown>) => text(get(s, 'host.name')) },
     { field: '_source', name: 'Process', render: (s: Record<string, unknown>) => text(get(s, 'process.name')) },
-    { field: '_source', name: 'Command line / args', render: (s: Record<string, unknown>) => text(get(s, 'process.command_line') ?? get(s, 'process.args')) },
+    { field: '_source', name: 'Command line / args', render: (s: Record<string, unknown>) => <span className="field-value">{text(get(s, 'process.command_line') ?? get(s, 'process.args'))}</span> },
   ];
 
   return (
@@ -73,7 +83,7 @@ export function SearchPage(): ReactNode {
         </EuiFlexItem>
         <EuiFlexItem grow={false} style={{ minWidth: 170 }}>
           <EuiFormRow label="Time range">
-            <EuiSelect options={RANGES.map(([value, t]) => ({ value, text: t }))} value={range} onChange={(e) => setRange(e.target.value)} />
+            <EuiSelect options={ranges.map(([value, t]) => ({ value, text: t }))} value={range} onChange={(e) => setRange(e.target.value)} />
           </EuiFormRow>
         </EuiFlexItem>
         <EuiFlexItem grow={false} style={{ width: 100 }}>
