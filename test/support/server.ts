@@ -14,14 +14,14 @@ export interface RunningServer {
  * Starts `vigil serve` as a child process on a free port and waits until it listens (the tests' and
  * the ingest benchmark's server; `nodeArgs` go to node, as `--cpu-prof` for a profile).
  */
-export async function startServer(args: readonly string[], { nodeArgs = [] }: { nodeArgs?: readonly string[] } = {}): Promise<RunningServer> {
+export async function startServer(args: readonly string[], { nodeArgs = [], startTimeoutMs = 20_000 }: { nodeArgs?: readonly string[]; startTimeoutMs?: number } = {}): Promise<RunningServer> {
   const proc = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`vigil serve did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`vigil serve did not start:\n${out}`)), startTimeoutMs);
     const check = (): void => {
       const m = /ingest: (http:\/\/\S+)/.exec(out);
       if (m) {

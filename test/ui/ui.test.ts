@@ -225,8 +225,14 @@ test('alert detail: payloads in fields, reason and investigation guide stay iner
   assert.ok(order.every((i) => i >= 0) && order[0]! < order[1]! && order[1]! < order[2]!, `ancestry not in order: ${chain}`);
   await shot('alert-ancestry');
 
+  // closing asks why, and keeps a note (attacker text in a note stays text too)
   await page.getByTestId('detailMark-closed').click();
-  await page.getByTestId('alertStatus').filter({ hasText: 'closed' }).waitFor();
+  await page.getByTestId('closeReason').selectOption('benign');
+  await page.getByTestId('closeNote').fill(`checked with the owner ${IMG}`);
+  await page.getByTestId('closeConfirm').click();
+  await page.getByTestId('alertStatus').filter({ hasText: 'closed: benign' }).waitFor();
+  assert.match(await page.getByTestId('alertNotes').innerText(), /closed \(benign\): checked with the owner <img src=x/);
+  await assertInert('alert detail, note');
 });
 
 test('sequence alert: its events on a timeline', async () => {

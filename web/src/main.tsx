@@ -10,16 +10,17 @@ import { HealthPage } from './pages/health';
 import './vigil.css';
 
 /** The page named by the URL's hash: #/alerts, #/alerts/<id>, #/rules/<id>, … */
-function useRoute(): string[] {
+function useRoute(): { route: string[]; visit: number } {
   // the part after '?' is the page's own state (see hashParams)
   const read = (): string[] => (window.location.hash.replace(/^#\/?/, '').split('?')[0] || 'alerts').split('/').map((s) => decodeURIComponent(s));
-  const [route, setRoute] = useState(read);
+  const [state, setState] = useState(() => ({ route: read(), visit: 0 }));
   useEffect(() => {
-    const on = (): void => setRoute(read());
+    // every navigation (a link, back, a typed URL) is a new visit: the page starts from its URL
+    const on = (): void => setState((s) => ({ route: read(), visit: s.visit + 1 }));
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
-  return route;
+  return state;
 }
 
 const NAV: Array<[string, string]> = [
@@ -31,7 +32,8 @@ const NAV: Array<[string, string]> = [
 ];
 
 function App(): ReactNode {
-  const [page, arg] = useRoute();
+  const { route, visit } = useRoute();
+  const [page, arg] = route;
   let body: ReactNode;
   if (page === 'alerts' && arg) body = <AlertDetailPage id={arg} />;
   else if (page === 'alerts') body = <AlertsPage />;
@@ -60,7 +62,7 @@ function App(): ReactNode {
         </EuiHeaderSectionItem>
       </EuiHeader>
       <EuiPageTemplate panelled={false} restrictWidth={false} paddingSize="m" offset={48}>
-        <EuiPageTemplate.Section>{body}</EuiPageTemplate.Section>
+        <EuiPageTemplate.Section key={visit}>{body}</EuiPageTemplate.Section>
       </EuiPageTemplate>
     </>
   );
