@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { addNoise, generateEvents, namesInQueries } from '../../src/gen/index.js';
 import { loadRules } from '../../src/rules/index.js';
 import { startServer, type RunningServer } from './server.js';
@@ -24,7 +23,10 @@ export async function corpusEvents(n: number, seed: number, plantEvery: number):
   let chunk = 0;
   for (const l of generateEvents({ events: n, seed, start: CORPUS_T0, plantEvery })) {
     buf.push(l);
-    if (buf.length === 5000) out.push(...addNoise(buf, pools, { seed: seed * 100 + ++chunk })), (buf = []);
+    if (buf.length === 5000) {
+      out.push(...addNoise(buf, pools, { seed: seed * 100 + ++chunk }));
+      buf = [];
+    }
   }
   out.push(...addNoise(buf, pools, { seed: seed * 100 + ++chunk }));
   return out;
