@@ -1,0 +1,185 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, selectors, type Page } from 'playwright-core';
+import { corpusEvents, startCorpusServer, type CorpusServer } from '../test/support/corpus-server.js';
+import type { BenchResult } from './parse.js';
+
+/**
+ * The triage pages with Elastic's whole corpus loaded, in Chromium, while events stream in: `vigil
+ * serve` with every corpus rule (streaming where it can), 36,000 noisy generated events stored, and
+ * a shipper posting 500 more per `_bulk` request, back to back, for the whole measurement. Each page
+ * is opened RUNS times; the figures are the median and the slowest. The same page timings on the
+ * idle server are the baseline. Then each API call the pages make is timed while ingest runs: the
+ * slowest answer bounds how long it can hold up a `_bulk` (the server answers on one thread).
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const RUNS = 5;
+const EVENTS = 36_000;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const max = (xs: number[]): number => Math.max(...xs);
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+interface Timings {
+  alerts: number[];
+  alert: number[];
+  rules: number[];
+  keystroke: number[];
+  toggle: number[];
+  coverage: number[];
+}
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+async function json<T>(url: string, path: string, init?: RequestInit): Promise<T> {
+  const r = await fetch(url + path, init);
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** Each page, from navigation to usable (its first rows, or its matrix, drawn), RUNS times. */
+async function measurePages(page: Page, url: string): Promise<Timings> {
+  const t: Timings = { alerts: [], alert: [], rules: [], keystroke: [], toggle: [], coverage: [] };
+  const blank = (): Promise<unknown> => page.goto('about:blank');
+  const firstAlert = (await json<{ alerts: Array<{ id: string }> }>(url, '/api/alerts?size=1')).alerts[0]!.id;
+  const term = 'powershell';
+  const expected = (await json<{ total: number }>(url, `/api/rules?q=${term}&size=0`)).total.toLocaleString('en-US');
+  for (let i = 0; i < RUNS; i++) {
+    await blank();
+    t.alerts.push(await timed(async () => {
+      await page.goto(`${url}/ui/#/alerts`);
+      await page.getByTestId('alertsTable').locator('tbody tr a').first().waitFor();
+    }));
+    await blank();
+    t.alert.push(await timed(async () => {
+      await page.goto(`${url}/ui/#/alerts/${encodeURIComponent(firstAlert)}`);
+      await page.getByTestId('alertTitle').waitFor();
+    }));
+    await blank();
+    t.coverage.push(await timed(async () => {
+      await page.goto(`${url}/ui/#/coverage`);
+      await page.getByTestId('attackMatrix').waitFor();
+    }));
+    await blank();
+    t.rules.push(await timed(async () => {
+      await page.goto(`${url}/ui/#/rules`);
+      await page.getByTestId('rulesTable').locator('tbody tr a').first().waitFor();
+    }));
+    // a keystroke that completes a search term, to the filtered total shown (150 ms debounce included)
+    const search = page.getByTestId('ruleSearch');
+    await search.fill(term.slice(0, -1));
+    await page.getByTestId('ruleTotal').filter({ hasNotText: 'Loading' }).waitFor();
+    await page.waitForTimeout(400);
+    t.keystroke.push(await timed(async () => {
+      await search.press(term.slice(-1));
+      await page.getByTestId('ruleTotal').filter({ hasText: new RegExp(`^${expected} of `) }).waitFor();
+    }));
+    // a toggle, to the server's answer and the list fetched again
+    const sw = page.getByTestId('rulesTable').locator('tbody tr').first().getByRole('switch');
+    t.toggle.push(await timed(async () => {
+      const relisted = page.waitForResponse((r) => r.url().includes('/api/rules?') && r.request().method() === 'GET');
+      await sw.click();
+      await relisted;
+    }));
+    await page.waitForTimeout(200);
+    await sw.click(); // back as it was
+    await page.waitForTimeout(300);
+  }
+  return t;
+}
+
+/** Posts `lines`, 500 per request, back to back until `stop()`; each request's latency. */
+function shipper(corpus: CorpusServer, lines: readonly string[]): { stop: () => Promise<{ latencies: number[]; events: number; ms: number }> } {
+  let running = true;
+  const latencies: number[] = [];
+  let events = 0;
+  const t0 = performance.now();
+  const loop = (async () => {
+    for (let i = 0; running; i = (i + 500) % lines.length) {
+      const batch = lines.slice(i, i + 500);
+      latencies.push(await timed(() => corpus.bulk(batch)));
+      events += batch.length;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { latencies, events, ms: performance.now() - t0 };
+    },
+  };
+}
+
+const API_CALLS: ReadonlyArray<readonly [string, string]> = [
+  ['GET /api/rules (one page of 50)', '/api/rules?size=50'],
+  ['GET /api/rules (every rule)', '/api/rules?size=5000'],
+  ['GET /api/rules?q= (search)', '/api/rules?q=powershell&size=50'],
+  ['GET /api/health', '/api/health'],
+  ['GET /api/coverage', '/api/coverage'],
+  ['GET /api/alerts (50)', '/api/alerts?size=50'],
+  ['GET /api/alerts/_stats', '/api/alerts/_stats?bucket=auto'],
+  ['GET /api/alerts/_groups?by=rule', '/api/alerts/_groups?by=rule'],
+  ['GET /api/alerts/_groups?by=host', '/api/alerts/_groups?by=host'],
+];
+
+export async function benchUi(): Promise<BenchResult> {
+  const title = `UI with the whole corpus: page timings in Chromium while events stream in (${EVENTS.toLocaleString('en-US')} events stored)`;
+  if (!existsSync(CHROMIUM)) return { title, lines: [`skipped: no browser at ${CHROMIUM} (node scripts/ensure-browser.mjs installs it)`] };
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ui-'));
+  let corpus: CorpusServer | null = null;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  selectors.setTestIdAttribute('data-test-subj');
+  try {
+    corpus = await startCorpusServer(join(dir, 'data'), EVENTS);
+    const url = corpus.server.url;
+    const more = await corpusEvents(20_000, 12, 500);
+    const health = await json<{ rules: { total: number; streaming: number; scheduled: number; cannot_run: number }; alerts: number }>(url, '/api/health');
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    page.setDefaultTimeout(60_000);
+
+    const idle = await measurePages(page, url);
+    const ship = shipper(corpus, more);
+    const busy = await measurePages(page, url);
+    const api = new Map<string, number[]>();
+    for (let i = 0; i < RUNS * 2; i++) {
+      for (const [name, path] of API_CALLS) {
+        const ms = await timed(() => fetch(url + path).then((r) => r.arrayBuffer()));
+        api.set(name, [...(api.get(name) ?? []), ms]);
+      }
+    }
+    const shipped = await ship.stop();
+
+    const lines: string[] = [];
+    lines.push(`server: ${health.rules.total.toLocaleString('en-US')} rules (${health.rules.streaming} streaming, ${health.rules.scheduled} scheduled, ${health.rules.cannot_run} cannot run), ${health.alerts.toLocaleString('en-US')} alerts; each figure the median and slowest of ${RUNS} in Chromium at 1366×900`);
+    const row = (name: string, floor: number, b: number[], x: number[]): string =>
+      `${name.padEnd(44)} idle ${median(b).toFixed(0).padStart(5)} ms (max ${max(b).toFixed(0)})   ingesting ${median(x).toFixed(0).padStart(5)} ms (max ${max(x).toFixed(0)}; floor ${floor} ms)`;
+    lines.push(row('Alerts page, to its first rows', 2000, idle.alerts, busy.alerts));
+    lines.push(row('an alert page, to its title', 2000, idle.alert, busy.alert));
+    lines.push(row('Rules page, to its first rows', 2000, idle.rules, busy.rules));
+    lines.push(row('ATT&CK coverage, to the matrix', 2000, idle.coverage, busy.coverage));
+    lines.push(row('rules search keystroke, to the new total', 200, idle.keystroke, busy.keystroke));
+    lines.push(row('rule toggle, to the list fetched again', 300, idle.toggle, busy.toggle));
+    lines.push(`ingest meanwhile: ${((shipped.events / shipped.ms) * 1000).toFixed(0)} events/s in requests of 500; _bulk latency p50 ${pct(shipped.latencies, 50).toFixed(0)} ms, p99 ${pct(shipped.latencies, 99).toFixed(0)} ms, max ${max(shipped.latencies).toFixed(0)} ms (${shipped.latencies.length} requests)`);
+    lines.push(`API answers while ingesting (${RUNS * 2} calls each; the slowest bounds how long a call holds up ingest; floor 50 ms):`);
+    for (const [name, ms] of api) lines.push(`  ${name.padEnd(36)} median ${median(ms).toFixed(1).padStart(6)} ms, max ${max(ms).toFixed(1).padStart(6)} ms`);
+    return { title, lines };
+  } finally {
+    await browser.close();
+    await corpus?.server.stop(true).catch(() => null);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await benchUi();
+  process.stdout.write(`## ${r.title}\n${r.lines.join('\n')}\n`);
+}
