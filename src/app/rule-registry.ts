@@ -19,6 +19,19 @@ export class RuleRegistry {
     return this.current.find((r) => r.rule.rule_id === ruleId);
   }
 
+  /**
+   * Switches rules on or off, or between streaming and scheduled, without reading the stored rules
+   * again (their bodies are unchanged): a toggle with the whole corpus loaded cost 130 ms of JSON.
+   */
+  setFlags(changes: ReadonlyMap<string, { enabled?: boolean; streaming?: boolean }>): void {
+    this.current = this.current.map((r) => {
+      const f = changes.get(r.rule.rule_id);
+      if (!f) return r;
+      const c = this.cache.get(r.rule.rule_id) ?? { compiled: r.compiled, problem: r.problem };
+      return activeRule(r.rule, f.enabled ?? r.enabled, f.streaming ?? r.streaming, c);
+    });
+  }
+
   refresh(stored: readonly StoredRule[]): void {
     const next: ActiveRule[] = [];
     const cache = new Map<string, { key: string; compiled: CompiledQuery | null; problem: string | null }>();

@@ -139,6 +139,11 @@ export class Vigil {
 
   refreshRules(): void {
     this.registry.refresh(this.store.rules.list());
+    this.rulesChanged();
+  }
+
+  /** The stream and the scheduler take up the registry's rules as they are now. */
+  private rulesChanged(): void {
     this.stream.sync(this.registry.rules, this.clock.now());
     this.scheduler.prepare();
   }
@@ -398,15 +403,19 @@ export class Vigil {
 
   /** Sets enabled on the rules chosen (by id, or every rule a list query selects); returns how many changed. */
   bulkEnable(ruleIds: readonly string[], enabled: boolean): number {
-    let n = 0;
+    const changes = new Map<string, { enabled: boolean }>();
+    const byId = new Map(this.registry.rules.map((r) => [r.rule.rule_id, r]));
     this.store.transaction(() => {
       for (const id of ruleIds) {
-        const r = this.registry.find(id);
-        if (r && r.enabled !== enabled && this.store.rules.setFlags(id, { enabled })) n++;
+        const r = byId.get(id);
+        if (r && r.enabled !== enabled && this.store.rules.setFlags(id, { enabled })) changes.set(id, { enabled });
       }
     });
-    if (n) this.refreshRules();
-    return n;
+    if (changes.size) {
+      this.registry.setFlags(changes);
+      this.rulesChanged();
+    }
+    return changes.size;
   }
 
   /** One rule whole (its query, notes, references…) with its summary's status fields. */
@@ -461,7 +470,10 @@ export class Vigil {
 
   setRuleFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean {
     const ok = this.store.rules.setFlags(ruleId, flags);
-    if (ok) this.refreshRules();
+    if (ok) {
+      this.registry.setFlags(new Map([[ruleId, flags]]));
+      this.rulesChanged();
+    }
     return ok;
   }
 

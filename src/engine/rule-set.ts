@@ -155,12 +155,22 @@ function leafKeys(t: LeafTest): LiteralKey[] | null {
  * A cover of a condition for the index: keys such that any event satisfying the condition passes at
  * least one of them, each a necessary condition on one field.
  */
+/** Covers by condition: a condition's cover never changes, and a rule set is built again whenever a rule is switched on or off. */
+const covers = new WeakMap<Expr, LiteralKey[] | null>();
+
 function cover(e: Expr): LiteralKey[] | null {
-  return literalCover(e, leafKeys, coverCost);
+  let c = covers.get(e);
+  if (c === undefined) covers.set(e, (c = literalCover(e, leafKeys, coverCost)));
+  return c;
 }
 
 /** A cover as text, to tell covers apart. */
-const keysText = (keys: readonly LiteralKey[]): string => JSON.stringify(keys.map((k) => [k.field, k.kind, [...k.values].sort(), k.numeric === true]));
+const keyTexts = new WeakMap<readonly LiteralKey[], string>();
+const keysText = (keys: readonly LiteralKey[]): string => {
+  let t = keyTexts.get(keys);
+  if (t === undefined) keyTexts.set(keys, (t = JSON.stringify(keys.map((k) => [k.field, k.kind, [...k.values].sort(), k.numeric === true]))));
+  return t;
+};
 
 function coverCost(c: readonly LiteralKey[]): number {
   return c.reduce((n, k) => n + keyCost(k), 0);
