@@ -79,6 +79,8 @@ export class SequenceMatcher {
   private readonly keyOrder = new Queue<{ readonly k: string; readonly slots: (Partial | undefined)[] }>();
   private readonly maxOpen: number;
   private readonly maxHistory: number;
+  /** The first stage is a positive one (no leading missing stage looks back before it). */
+  private readonly leadingPositive: boolean;
 
   constructor(
     private readonly stages: readonly StageSpec[],
@@ -87,6 +89,7 @@ export class SequenceMatcher {
     limits: SequenceLimits = {},
   ) {
     this.positive = stages.filter((s) => !s.missing);
+    this.leadingPositive = stages.length > 0 && !stages[0]!.missing;
     let p = 0;
     this.posIndex = stages.map((s) => (s.missing ? -1 : p++));
     this.missingSeen = stages.map(() => new Map());
@@ -112,6 +115,11 @@ export class SequenceMatcher {
   push(e: EngineEvent): SequenceMatch[] {
     this.counters.seen++;
     if (e.ts > this.watermark) this.watermark = e.ts;
+    // holding nothing, with a positive first stage, only an event of that stage changes anything: a
+    // missing stage's event before it is never between or after its positive events. (A rule whose
+    // missing stage takes nearly every event, "Defend alert followed by telemetry loss", spent
+    // 1.3 s of a 300,000-event cycle recording such events, since a matcher with lateness takes them.)
+    if (this.openCount === 0 && this.pending.length === 0 && this.leadingPositive && !this.stages[0]!.matches(e)) return [];
     const out: SequenceMatch[] = [];
     this.releasePending(out, false);
 
