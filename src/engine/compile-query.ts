@@ -371,6 +371,12 @@ class Pipeline {
     let newest = -Infinity;
     let last: EngineEvent | null = null;
     const shape = (r: Result): EventHit | SequenceHit => shapeResult(r);
+    // in a batch (lateness without end: sorted at the flush), a sequence whose first stage is positive
+    // keeps its other events aside and at the flush sorts and feeds only those after its earliest
+    // first-stage event: the rest could change nothing. Most windows hold no first-stage event at all,
+    // and sorting every event of a later or missing stage took seconds of a scheduled cycle.
+    const batchSequence = lateness === Infinity && this.sequence?.startsAtFirstStage === true && !this.tree.active ? this.sequence : null;
+    const aside: EngineEvent[] = [];
     const feed = (e: EngineEvent): Result[] => {
       // an event later than the lateness allows is still matched, but counted: order may suffer
       if (last && compareEvents(e, last) < 0) counters.late++;
@@ -401,6 +407,10 @@ class Pipeline {
         const e = verdict ? this.reader.readJudged(input, verdict) : this.reader.read(input);
         if (!Number.isNaN(e.ts) && e.ts > newest) newest = e.ts;
         if (lateness === 0 && (last === null || compareEvents(last, e) <= 0)) return emit(feed(e));
+        if (batchSequence && !batchSequence.opens(e)) {
+          aside.push(e);
+          return [];
+        }
         heap.push(e);
         return lateness === Infinity ? [] : emit(release(false));
       },
@@ -410,6 +420,11 @@ class Pipeline {
         return lateness === Infinity || heap.size === 0 ? [] : emit(release(false));
       },
       flush: () => {
+        if (aside.length > 0) {
+          const first = heap.size > 0 ? heap.peek()! : null;
+          if (first) for (const x of aside) if (compareEvents(x, first) > 0) heap.push(x);
+          aside.length = 0;
+        }
         const rs = [...release(true), ...this.flushInner()];
         const out = emit(rs);
         if (!hasPipes) return out;

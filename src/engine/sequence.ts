@@ -106,6 +106,16 @@ export class SequenceMatcher {
     return this.openCount === 0 && this.pending.length === 0;
   }
 
+  /** The first stage is positive: before its first event, no other event changes anything. */
+  get startsAtFirstStage(): boolean {
+    return this.leadingPositive;
+  }
+
+  /** Whether `e` is an event of the first stage (of any stage's interest, when that stage is a missing one). */
+  opens(e: EngineEvent): boolean {
+    return !this.leadingPositive || this.stages[0]!.matches(e);
+  }
+
   /** Number of partial sequences currently held. */
   get openSequences(): number {
     return this.openCount;
