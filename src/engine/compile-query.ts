@@ -373,8 +373,8 @@ class Pipeline {
     const shape = (r: Result): EventHit | SequenceHit => shapeResult(r);
     // in a batch (lateness without end: sorted at the flush), a sequence whose first stage is positive
     // keeps its other events aside and at the flush sorts and feeds only those after its earliest
-    // first-stage event: the rest could change nothing. Most windows hold no first-stage event at all,
-    // and sorting every event of a later or missing stage took seconds of a scheduled cycle.
+    // first-stage event: the rest could change nothing. A first stage is often rare, and sorting every
+    // event of a later or missing stage took seconds of a scheduled cycle over the corpus.
     const batchSequence = lateness === Infinity && this.sequence?.startsAtFirstStage === true && !this.tree.active ? this.sequence : null;
     const aside: EngineEvent[] = [];
     const feed = (e: EngineEvent): Result[] => {

@@ -151,13 +151,13 @@ function leafKeys(t: LeafTest): LiteralKey[] | null {
   }
 }
 
+/** Covers by condition: a condition's cover never changes, and a rule set is built again whenever a rule is switched on or off. */
+const covers = new WeakMap<Expr, LiteralKey[] | null>();
+
 /**
  * A cover of a condition for the index: keys such that any event satisfying the condition passes at
  * least one of them, each a necessary condition on one field.
  */
-/** Covers by condition: a condition's cover never changes, and a rule set is built again whenever a rule is switched on or off. */
-const covers = new WeakMap<Expr, LiteralKey[] | null>();
-
 function cover(e: Expr): LiteralKey[] | null {
   let c = covers.get(e);
   if (c === undefined) covers.set(e, (c = literalCover(e, leafKeys, coverCost)));
