@@ -313,6 +313,28 @@ export class PassFeed {
   /** Ends the pass: stateful rules report what they hold; one outcome per window, in the order given. */
   finish(scan: ScanSummary): WindowOutcome[] {
     for (const o of this.open) if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
+    return this.outcomes(scan);
+  }
+
+  /**
+   * As `finish`, with a pause whenever `sliceMs` passed since the last: the end of a window sorts and
+   * feeds what its matcher holds, and a pass's windows ended in one block kept the server from
+   * answering for seconds. Null when `stopped()` says so after a pause.
+   */
+  async finishSliced(scan: ScanSummary, pause: () => Promise<void>, sliceMs: number, stopped: () => boolean): Promise<WindowOutcome[] | null> {
+    let sliceStart = performance.now();
+    for (const o of this.open) {
+      if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
+      if (performance.now() - sliceStart >= sliceMs) {
+        await pause();
+        if (stopped()) return null;
+        sliceStart = performance.now();
+      }
+    }
+    return this.outcomes(scan);
+  }
+
+  private outcomes(scan: ScanSummary): WindowOutcome[] {
     const totalTests = scan.tests.reduce((a, b) => a + b, 0);
     return this.open.map((o, i) => {
       const share = totalTests === 0 ? 0 : (scan.scanMs * scan.tests[o.window.rule]!) / totalTests / this.byRule[o.window.rule]!.length;
@@ -350,6 +372,11 @@ export class SharedPass {
   /** Ends the pass: one outcome per window, in the order given. */
   finish(): WindowOutcome[] {
     return this.feedHalf.finish(this.scanHalf.summary());
+  }
+
+  /** See PassFeed.finishSliced. */
+  finishSliced(pause: () => Promise<void>, sliceMs: number, stopped: () => boolean): Promise<WindowOutcome[] | null> {
+    return this.feedHalf.finishSliced(this.scanHalf.summary(), pause, sliceMs, stopped);
   }
 }
 

@@ -188,7 +188,8 @@ export class Scheduler {
       try {
         const summary = await this.thread.run(set, windows, query, bounds, feed);
         if (summary === null || this.stopping) return null;
-        outcomes = feed.finish(summary);
+        outcomes = await feed.finishSliced(summary, () => this.pause(), this.sliceMs, () => this.stopping);
+        if (outcomes === null) return null;
       } catch (e) {
         if (this.stopping) return null;
         // the thread failed: this pass and the next run here
@@ -209,7 +210,8 @@ export class Scheduler {
           sliceStart = performance.now();
         }
       }
-      outcomes = pass.finish();
+      outcomes = await pass.finishSliced(() => this.pause(), this.sliceMs, () => this.stopping);
+      if (outcomes === null) return null;
     }
     // executions of one pass finish together: each took the pass's time
     const ms = this.elapsed() - t0;
