@@ -684,13 +684,24 @@ function createAlertStore(db: Database.Database): AlertStore {
     return written;
   });
   const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
+  // prepared once per size (a broad rule's run checks thousands of ids; preparing a statement per
+  // 500 of them was most of a scheduled cycle's longest block)
+  const hasStatements = new Map<number, Database.Statement>();
+  const hasStatement = (n: number): Database.Statement => {
+    let st = hasStatements.get(n);
+    if (!st) {
+      st = db.prepare(`SELECT id FROM alerts WHERE id IN (${Array.from({ length: n }, () => '?').join(',')})`);
+      if (hasStatements.size < 64) hasStatements.set(n, st);
+    }
+    return st;
+  };
   return {
     insert: (alerts) => insertMany(alerts),
     has(ids) {
       const out = new Set<string>();
       for (let i = 0; i < ids.length; i += 500) {
         const chunk = ids.slice(i, i + 500);
-        const rows = db.prepare(`SELECT id FROM alerts WHERE id IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as Array<{ id: string }>;
+        const rows = hasStatement(chunk.length).all(...chunk) as Array<{ id: string }>;
         for (const r of rows) out.add(r.id);
       }
       return out;
