@@ -73,7 +73,9 @@ async function ingest(url: string, file: string, limit: number): Promise<{ rate:
   const inFlight = new Set<Promise<void>>();
   const send = (b: string): Promise<void> => {
     const p = request(url, 'POST', '/_bulk', b).then((r) => {
-      if (r.status !== 200 || r.text.includes('"errors":true')) failed++;
+      if (r.status !== 200 || r.text.includes('"errors":true')) {
+        if (failed++ === 0) process.stderr.write(`bench: a _bulk request failed: HTTP ${r.status} ${r.text.slice(0, 600)}\n`);
+      }
       inFlight.delete(p);
     });
     inFlight.add(p);
