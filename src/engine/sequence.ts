@@ -111,7 +111,7 @@ export class SequenceMatcher {
     return this.leadingPositive;
   }
 
-  /** Whether `e` is an event of the first stage (of any stage's interest, when that stage is a missing one). */
+  /** Whether `e` is an event of the first stage (always, when the first stage is a missing one: then any event may matter). */
   opens(e: EngineEvent): boolean {
     return !this.leadingPositive || this.stages[0]!.matches(e);
   }
@@ -129,7 +129,7 @@ export class SequenceMatcher {
     // missing stage's event before it is never between or after its positive events. (A rule whose
     // missing stage takes nearly every event, "Defend alert followed by telemetry loss", spent
     // 1.3 s of a 300,000-event cycle recording such events, since a matcher with lateness takes them.)
-    if (this.openCount === 0 && this.pending.length === 0 && this.leadingPositive && !this.stages[0]!.matches(e)) return [];
+    if (this.idle && !this.opens(e)) return [];
     const out: SequenceMatch[] = [];
     this.releasePending(out, false);
 
