@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { BenchResult } from './parse.js';
+import { percentile as pct } from './stats.js';
 import { startServer, type RunningServer } from '../test/support/server.js';
 
 /**
@@ -76,10 +77,6 @@ function post(url: string, path: string, body: string): Promise<string> {
   });
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4): Promise<BenchResult> {
   const lines: string[] = [];

@@ -1,15 +1,12 @@
 import { parse, parseQuery } from '../src/eql/index.js';
 import { corpusEqlQueries } from '../test/support/shared.js';
+import { median } from './stats.js';
 
 export interface BenchResult {
   readonly title: string;
   readonly lines: string[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** Parsing all active corpus EQL queries: syntax only, and parse + check against ECS. */
 export function benchParse(rounds = 15): BenchResult {

@@ -9,6 +9,7 @@ import { addNoise, generateEvents, namesInQueries } from '../src/gen/index.js';
 import { loadRules } from '../src/rules/index.js';
 import { startServer, type RunningServer } from '../test/support/server.js';
 import type { BenchResult } from './parse.js';
+import { percentile as pct } from './stats.js';
 
 /**
  * `vigil serve` with every active EQL rule of Elastic's corpus: bulk ingest with all of them
@@ -99,10 +100,6 @@ async function ingest(url: string, file: string, limit: number): Promise<{ rate:
   return { rate: (n / (performance.now() - t0)) * 1000, failed };
 }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 

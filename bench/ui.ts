@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, selectors, type Page } from 'playwright-core';
 import { corpusEvents, startCorpusServer, type CorpusServer } from '../test/support/corpus-server.js';
 import type { BenchResult } from './parse.js';
+import { median, percentile as pct } from './stats.js';
 
 /**
  * The triage pages with Elastic's whole corpus loaded, in Chromium, while events stream in: `vigil
@@ -18,12 +19,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RUNS = 5;
 const EVENTS = 36_000;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const max = (xs: number[]): number => Math.max(...xs);
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
 interface Timings {
   alerts: number[];
