@@ -170,7 +170,7 @@ export async function benchUi(): Promise<BenchResult> {
     lines.push(row('rules search keystroke, to the new total', 200, idle.keystroke, busy.keystroke));
     lines.push(row('rule toggle, to the list fetched again', 300, idle.toggle, busy.toggle));
     lines.push(`ingest meanwhile: ${((shipped.events / shipped.ms) * 1000).toFixed(0)} events/s in requests of 500; _bulk latency p50 ${pct(shipped.latencies, 50).toFixed(0)} ms, p99 ${pct(shipped.latencies, 99).toFixed(0)} ms, max ${max(shipped.latencies).toFixed(0)} ms (${shipped.latencies.length} requests)`);
-    lines.push(`API answers, ${RUNS * 2} calls each: idle, an answer's time is how long the call holds the server's one thread (floor 50 ms); while ingesting it also waits behind _bulk requests`);
+    lines.push(`API answers, ${RUNS * 2} calls each: idle, an answer's time bounds how long the call holds the server's one thread (floor 50 ms; it also holds the answer's compression, done beside it); while ingesting it also waits for slices of _bulk matching`);
     for (const [name, ms] of idleApi) {
       const b = busyApi.get(name)!;
       lines.push(`  ${name.padEnd(36)} idle median ${median(ms).toFixed(1).padStart(6)} ms, max ${max(ms).toFixed(1).padStart(6)} ms   ingesting median ${median(b).toFixed(1).padStart(6)} ms, max ${max(b).toFixed(1).padStart(6)} ms`);

@@ -5,7 +5,7 @@ import type { BuiltAlert } from '../alerts/index.js';
 import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
-import { openSqliteStore, type EventWriteResult, type Store, type StoredEvent, type WriteOp } from '../store/index.js';
+import { openSqliteStore, type EventWriteResult, type Store, type RunStore, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
 import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
@@ -64,6 +64,9 @@ const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_
 
 /** The span of run records that a rule's cost sums (a day). */
 const COST_WINDOW_MS = 24 * 3_600_000;
+/** How long rules stay unchanged before the stream's rule set is built again whole. */
+const STREAM_COMPACT_QUIET_MS = 30_000;
+const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
@@ -83,6 +86,10 @@ export class Vigil {
   private readonly started: number;
   private ingested = { events: 0, bytes: 0, failed: 0, since: 0 };
   private clockMoves: Promise<number> = Promise.resolve(0);
+  /** The stream's work (batches matched in slices, time moved on), one piece after another. */
+  private streamWork: Promise<unknown> = Promise.resolve();
+  /** When rules last changed (performance.now()), for `compactStream`. */
+  private lastRuleChange = 0;
   private closing = false;
   /** Deprecated rules in the rule files, not loaded (see VigilConfig.includeDeprecated). */
   deprecatedLeftOut = 0;
@@ -146,6 +153,22 @@ export class Vigil {
   private rulesChanged(): void {
     this.stream.sync(this.registry.rules, this.clock.now());
     this.scheduler.prepare();
+    this.lastRuleChange = performance.now();
+  }
+
+  /** Runs `work` after the stream's earlier work has ended (batches are matched in slices). */
+  private inStream<T>(work: () => T | Promise<T>): Promise<T> {
+    const run = this.streamWork.then(work);
+    this.streamWork = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Rule changes are taken up by the stream in layers (see StreamEngine.sync); once rules have not
+   * changed for a while, the stream's rule set is built again whole (about 100 ms with the corpus).
+   */
+  private compactStream(): void {
+    if (this.stream.fragmented && performance.now() - this.lastRuleChange > STREAM_COMPACT_QUIET_MS) this.stream.compact();
   }
 
   // ---- ingest -------------------------------------------------------------------------------
@@ -175,11 +198,10 @@ export class Vigil {
     this.ingested.events += stored.length;
     for (const w of writes) this.ingested.bytes += w.json.length;
     if (stored.length && this.stream.active > 0) {
-      try {
-        this.stream.push(stored, now);
-      } catch (e) {
+      // matched in slices of 20 ms, so that a large batch with many rules does not hold the server
+      await this.inStream(() => this.stream.pushSliced(stored, now, nextTurn, 20)).catch((e: unknown) => {
         this.config.log?.(`streaming failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
+      });
     }
     return results;
   }
@@ -193,8 +215,11 @@ export class Vigil {
   async tick(): Promise<number> {
     const now = this.clock.now();
     const n = await this.scheduler.tick();
-    this.stream.advanceTime(now);
-    this.stream.recordRuns(now);
+    await this.inStream(() => {
+      this.stream.advanceTime(now);
+      this.stream.recordRuns(now);
+      this.compactStream();
+    });
     if (now - this.lastRetention >= 60_000) {
       this.lastRetention = now;
       this.applyRetention(now);
@@ -325,10 +350,8 @@ export class Vigil {
 
   /** Every rule's summary. */
   ruleSummaries(): RuleSummary[] {
-    const indexNames = this.store.events.indices().map((i) => i.name);
-    const costs = this.ruleCosts();
-    const lastRuns = this.store.runs.lastRuns();
-    const gaps = this.store.runs.gapCounts();
+    const hasData = this.hasDataIn(this.store.events.indices().map((i) => i.name));
+    const { costs, lastRuns, gaps } = this.runAggregates();
     const alerts = this.store.alerts.countsByRule();
     return this.registry.rules.map((r): RuleSummary => {
       const id = r.rule.rule_id;
@@ -356,25 +379,50 @@ export class Vigil {
         gaps: gaps.get(id) ?? { total: 0, unfilled: 0 },
         // a building-block rule's alerts are all building blocks: they are its alerts
         alerts: (r.rule.building_block_type !== undefined ? a?.all : a?.shown) ?? 0,
-        has_data: this.hasData(r, indexNames),
+        has_data: hasData(r),
         cost: { cpu_ms: c?.cpuMs ?? 0, events: c?.events ?? 0, runs: c?.runs ?? 0 },
-        techniques: techniquesOf(r.rule.threat),
+        techniques: this.techniques(r),
       };
     });
   }
 
-  /** What each rule's runs of the last day cost. */
-  private ruleCosts(): Map<string, { runs: number; cpuMs: number; events: number }> {
-    return this.store.runs.costs(this.clock.now() - COST_WINDOW_MS);
+  private runCache: { changes: number; at: number; costs: Map<string, { runs: number; cpuMs: number; events: number }>; lastRuns: ReturnType<RunStore['lastRuns']>; gaps: ReturnType<RunStore['gapCounts']> } | null = null;
+
+  /**
+   * Per rule, what its runs of the last day cost, its last run and its gaps: read from the runs
+   * (which grow by a record per rule and interval) again only when runs or gaps were recorded since,
+   * or a minute of the clock went by.
+   */
+  private runAggregates(): { costs: Map<string, { runs: number; cpuMs: number; events: number }>; lastRuns: ReturnType<RunStore['lastRuns']>; gaps: ReturnType<RunStore['gapCounts']> } {
+    const now = this.clock.now();
+    const changes = this.store.runs.changes();
+    const c = this.runCache;
+    if (c && c.changes === changes && now >= c.at && now - c.at < 60_000) return c;
+    this.runCache = { changes, at: now, costs: this.store.runs.costs(now - COST_WINDOW_MS), lastRuns: this.store.runs.lastRuns(), gaps: this.store.runs.gapCounts() };
+    return this.runCache;
   }
 
-  private readonly dataMatchers = new WeakMap<ActiveRule, (index: string) => boolean>();
+  private readonly techniqueLists = new WeakMap<ActiveRule, string[]>();
 
-  /** Whether any stored index matches the rule's patterns (ATT&CK coverage "with data"). */
-  private hasData(r: ActiveRule, indexNames: readonly string[]): boolean {
-    let m = this.dataMatchers.get(r);
-    if (!m) this.dataMatchers.set(r, (m = ruleIndexMatcher(r)));
-    return indexNames.some(m);
+  private techniques(r: ActiveRule): string[] {
+    let t = this.techniqueLists.get(r);
+    if (!t) this.techniqueLists.set(r, (t = techniquesOf(r.rule.threat)));
+    return t;
+  }
+
+  /** Per rule, whether it has data, for the stored indices named by `indices`. */
+  private dataCache: { indices: string; rules: WeakMap<ActiveRule, boolean> } = { indices: '', rules: new WeakMap() };
+
+  /** Whether any of the stored indices matches a rule's patterns (ATT&CK coverage "with data"). */
+  private hasDataIn(indexNames: readonly string[]): (r: ActiveRule) => boolean {
+    const key = indexNames.join(',');
+    if (this.dataCache.indices !== key) this.dataCache = { indices: key, rules: new WeakMap() };
+    const known = this.dataCache.rules;
+    return (r) => {
+      let has = known.get(r);
+      if (has === undefined) known.set(r, (has = indexNames.some(ruleIndexMatcher(r))));
+      return has;
+    };
   }
 
   /**
@@ -532,7 +580,7 @@ export class Vigil {
       rule_lag: lag,
       scheduler: this.scheduler.threads(),
       // the ten rules whose runs of the last day took most CPU
-      expensive_rules: [...this.ruleCosts()]
+      expensive_rules: [...this.runAggregates().costs]
         .sort((a, b) => b[1].cpuMs - a[1].cpuMs)
         .slice(0, 10)
         .map(([id, c]) => ({ rule_id: id, name: this.registry.find(id)?.rule.name ?? id, cpu_ms: c.cpuMs, events: c.events, runs: c.runs })),
@@ -548,6 +596,7 @@ export class Vigil {
   async halt(): Promise<void> {
     this.closing = true;
     await this.scheduler.stop();
+    await this.streamWork;
   }
 
   async close(): Promise<void> {

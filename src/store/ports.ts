@@ -278,6 +278,8 @@ export interface RunStore {
   gapCounts(): Map<string, { total: number; unfilled: number }>;
   /** Every rule's covered time. */
   coveredAll(): Map<string, number>;
+  /** A count that moves whenever a run or a gap is recorded or a gap filled (for caches of the above). */
+  changes(): number;
 }
 
 /** When a combination of values was seen (epoch ms). */

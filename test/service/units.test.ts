@@ -235,6 +235,67 @@ test('streaming after a restart: a sequence begun before the stop completes afte
   }
 });
 
+test('streaming rules switched off and on: off writes nothing more, on reads its look-back, the state of the others is kept through layers and a rebuild; a batch matched in slices while rules change', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-layers-'));
+  try {
+    const t0 = Date.parse('2026-11-23T10:00:00Z');
+    const clock = new ManualClock(t0);
+    const rules = [
+      { ...rule, rule_id: 'seq', name: 'a then b', query: 'sequence by host.name with maxspan=5m [process where process.name == "a1"] [process where process.name == "b2"]' },
+      { ...rule, rule_id: 'ev', name: 'b2 seen', query: 'process where process.name == "b2"' },
+      { ...rule, rule_id: 'ev2', name: 'b2 seen again', query: 'process where process.name : "B2"' },
+    ];
+    const ruleFile = join(dir, 'rules.ndjson');
+    writeFileSync(ruleFile, rules.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const doc = (name: string, host: string, at: number): IngestItem => ({
+      op: 'create',
+      index: 'logs-x',
+      json: JSON.stringify({ '@timestamp': new Date(at).toISOString(), event: { category: ['process'], type: ['start'] }, host: { name: host }, process: { name } }),
+    });
+    const v = await Vigil.open({ dataDir: join(dir, 'data'), rulePaths: [ruleFile], clock, streamingDefault: true });
+    const count = (ruleId: string): number => v.store.alerts.search({ ruleId: [ruleId], size: 0 }).total;
+    assert.equal(v.stream.fragmented, false);
+    await v.ingest([doc('a1', 'h1', t0 - 60_000), doc('b2', 'h2', t0 - 50_000)]);
+    assert.deepEqual([count('ev'), count('ev2')], [1, 1]);
+    assert.ok(v.setRuleFlags('ev', { enabled: false }));
+    assert.equal(v.stream.fragmented, true, 'a rule switched off is muted, not rebuilt');
+    await v.ingest([doc('b2', 'h3', t0 - 40_000)]);
+    assert.deepEqual([count('ev'), count('ev2')], [1, 2], 'a muted rule writes nothing');
+    assert.ok(v.setRuleFlags('ev', { enabled: true }));
+    assert.equal(count('ev'), 2, 'switched on, it reads the events of its look-back');
+    v.stream.compact();
+    assert.equal(v.stream.fragmented, false);
+    // the sequence on h1 began before the changes and the rebuild; its matcher is the same one
+    clock.set(t0 + 10 * MIN);
+    await v.ingest([doc('b2', 'h1', t0 - 30_000), doc('zz', 'h9', t0 + 5 * MIN)]);
+    assert.equal(count('seq'), 3, 'two building blocks and the sequence alert');
+    assert.deepEqual([count('ev'), count('ev2')], [3, 3]);
+
+    // a batch matched in slices: ev is switched off and ev2 back on during a pause
+    assert.ok(v.setRuleFlags('ev2', { enabled: false }));
+    const batch = Array.from({ length: 60 }, (_, i) => doc('b2', `k${i}`, t0 + 6 * MIN + i * 1000));
+    const written = v.store.events.write(batch.map((b) => ({ ...b, ts: Date.parse(JSON.parse(b.json)['@timestamp']), ingested: clock.now() })));
+    const stored = written.map((w, i) => {
+      assert.ok(w.ok);
+      return { index: w.index, id: w.id, version: w.version, seq: w.seq, ts: t0 + 6 * MIN + i * 1000, ingested: clock.now(), json: batch[i]!.json };
+    });
+    let pauses = 0;
+    await v.stream.pushSliced(stored, clock.now(), async () => {
+      if (++pauses === 3) {
+        v.setRuleFlags('ev', { enabled: false });
+        v.setRuleFlags('ev2', { enabled: true });
+      }
+    }, 0.0001);
+    assert.ok(pauses >= 3);
+    const evBefore = count('ev') - 3;
+    assert.ok(evBefore > 0 && evBefore < 60, `ev matched the slices before it was switched off (${evBefore})`);
+    assert.equal(count('ev2'), 3 + 60, 'ev2, switched on during the batch, read all of it once');
+    await v.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('scan threads: a pass scans beside the feed, also when the rules changed twice while the threads compiled them; a thread that cannot read the store is given up and the pass runs on the scheduler thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-scan-threads-'));
   try {

@@ -37,12 +37,12 @@ export async function corpusEvents(n: number, seed: number, plantEvery: number):
  * streaming where they can, on a manual clock; `events` generated noisy events ingested, then the
  * clock moved past them so that every scheduled rule ran over them once.
  */
-export async function startCorpusServer(dataDir: string, events: number, { seed = 11, plantEvery = 500, extraArgs = [] as string[] } = {}): Promise<CorpusServer> {
+export async function startCorpusServer(dataDir: string, events: number, { seed = 11, plantEvery = 500, extraArgs = [] as string[], nodeArgs = [] as string[] } = {}): Promise<CorpusServer> {
   const lines = await corpusEvents(events, seed, plantEvery);
   const times = lines.map((l) => Date.parse(/"@timestamp":"([^"]+)"/.exec(l)?.[1] ?? '')).filter(Number.isFinite);
   const first = Math.min(...times);
   const last = Math.max(...times);
-  const server = await startServer(['--data', dataDir, '--rules', requireShared('corpus/detection-rules'), '--no-bundled-rules', '--streaming', '--clock', new Date(first).toISOString(), ...extraArgs], { startTimeoutMs: 120_000 });
+  const server = await startServer(['--data', dataDir, '--rules', requireShared('corpus/detection-rules'), '--no-bundled-rules', '--streaming', '--clock', new Date(first).toISOString(), ...extraArgs], { startTimeoutMs: 120_000, nodeArgs });
   const bulk = async (batch: readonly string[]): Promise<void> => {
     for (let i = 0; i < batch.length; i += 2000) {
       const body = batch

@@ -43,6 +43,9 @@ CREATE INDEX IF NOT EXISTS alerts_rule_bb ON alerts(rule_id, building_block, ori
 -- covers every filter, sort and count of the triage screen but free text, so that those never read alert documents
 CREATE INDEX IF NOT EXISTS alerts_triage ON alerts(status, building_block, original_time, severity_rank, risk, rule_id, severity, host, created);
 CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_id);
+-- every column a group of alerts is counted by or filtered on (but free text and group ids): the
+-- groups are counted from it alone, not from the rows, which hold the alert documents
+CREATE INDEX IF NOT EXISTS alerts_groups ON alerts(building_block, status, severity_rank, risk, original_time, rule_id, severity, host, user, assignee);
 CREATE TABLE IF NOT EXISTS rules(rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, streaming INTEGER NOT NULL, origin TEXT NOT NULL, body TEXT NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_state(rule_id TEXT PRIMARY KEY, covered_until INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, rule_id TEXT NOT NULL, execution_id TEXT NOT NULL, kind TEXT NOT NULL, started INTEGER NOT NULL, duration_ms REAL NOT NULL, window_from INTEGER NOT NULL, window_to INTEGER NOT NULL, searched INTEGER NOT NULL, matches INTEGER NOT NULL, written INTEGER NOT NULL, existing INTEGER NOT NULL, dropped INTEGER NOT NULL, gap_ms INTEGER NOT NULL, status TEXT NOT NULL, error TEXT);
@@ -747,10 +750,11 @@ function createAlertStore(db: Database.Database): AlertStore {
     groups(q, by, size) {
       const { sql, args } = alertWhere(q);
       const col = by === 'rule' ? 'rule_id' : by;
-      const total = (db.prepare(`SELECT count(DISTINCT coalesce(${col}, '')) AS n FROM alerts ${sql}`).get(...args) as { n: number }).n;
+      const from = q.text || q.groupId ? 'alerts' : 'alerts INDEXED BY alerts_groups';
+      const total = (db.prepare(`SELECT count(DISTINCT coalesce(${col}, '')) AS n FROM ${from} ${sql}`).get(...args) as { n: number }).n;
       const rows = db
         .prepare(
-          `SELECT ${col} AS k, count(*) AS n, max(severity_rank) AS rank, max(risk) AS risk, min(original_time) AS first, max(original_time) AS last, sum(status = 'open') AS open FROM alerts ${sql} GROUP BY ${col} ORDER BY rank DESC, n DESC, k LIMIT ?`,
+          `SELECT ${col} AS k, count(*) AS n, max(severity_rank) AS rank, max(risk) AS risk, min(original_time) AS first, max(original_time) AS last, sum(status = 'open') AS open FROM ${from} ${sql} GROUP BY ${col} ORDER BY rank DESC, n DESC, k LIMIT ?`,
         )
         .all(...args, Math.max(1, Math.min(size, 1000))) as Array<{ k: string | null; n: number; rank: number; risk: number; first: number | null; last: number | null; open: number }>;
       const severityOf = Object.fromEntries(Object.entries(SEVERITY_RANK).map(([k, v]) => [v, k])) as Record<number, string>;
@@ -838,6 +842,7 @@ function createRuleStore(db: Database.Database): RuleStore {
 }
 
 function createRunStore(db: Database.Database): RunStore {
+  let changes = 0;
   const getCovered = db.prepare('SELECT covered_until FROM rule_state WHERE rule_id = ?');
   const setCovered = db.prepare('INSERT INTO rule_state(rule_id, covered_until) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET covered_until = excluded.covered_until');
   const insert = db.prepare(
@@ -883,6 +888,7 @@ function createRunStore(db: Database.Database): RunStore {
   });
   return {
     record(r) {
+      changes++;
       insert.run(r.ruleId, r.executionId, r.kind, r.started, r.durationMs, r.cpuMs, r.windowFrom, r.windowTo, r.searched, r.matches, r.written, r.existing, r.dropped, r.gapMs, r.status, r.error);
     },
     runs(q) {
@@ -905,11 +911,14 @@ function createRunStore(db: Database.Database): RunStore {
       setCovered.run(ruleId, t);
     },
     addGap(g: GapRecord) {
+      changes++;
       return Number(db.prepare('INSERT INTO gaps(rule_id, gap_from, gap_to, detected, filled) VALUES (?,?,?,?,?)').run(g.ruleId, g.from, g.to, g.detected, g.filled).lastInsertRowid);
     },
     fillGap(id, at) {
+      changes++;
       db.prepare('UPDATE gaps SET filled = ? WHERE id = ?').run(at, id);
     },
+    changes: () => changes,
     lastRuns() {
       const rows = db.prepare('SELECT * FROM runs WHERE id IN (SELECT max(id) FROM runs GROUP BY rule_id)').all() as RunRow[];
       return new Map(rows.map((r) => [r.rule_id, toRun(r)]));
