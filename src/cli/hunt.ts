@@ -11,11 +11,15 @@ import { formatDiagnostics } from '../core/index.js';
 import { loadRules, parseDuration, SEVERITIES, type Rule, type Severity } from '../rules/index.js';
 import type { Io } from './program.js';
 import { bundledRulesDir } from './serve.js';
+import { loadExceptionFiles } from './exceptions.js';
+import { applyExceptions } from '../detect/index.js';
 
 export interface HuntOpts {
   readonly rules?: string[];
   readonly events?: string[];
   readonly indicators?: string[];
+  readonly exceptions?: string[];
+  readonly valueList?: string[];
   readonly includeDeprecated?: boolean;
   readonly index?: string;
   readonly format?: string;
@@ -160,8 +164,16 @@ export async function runHuntCommand(io: Io, opts: HuntOpts, stdin: Readable, tt
   }
   // rules below the severity asked for are not run at all (as Hayabusa's --min-level)
   const floor = opts.minSeverity === undefined ? 0 : SEVERITIES.indexOf(opts.minSeverity as Severity);
-  const rules: Rule[] = set.rules.filter((r) => SEVERITIES.indexOf(r.severity) >= floor);
+  let rules: Rule[] = set.rules.filter((r) => SEVERITIES.indexOf(r.severity) >= floor);
   const belowFloor = set.rules.length - rules.length;
+  if ((opts.exceptions?.length ?? 0) > 0 || (opts.valueList?.length ?? 0) > 0) {
+    // a bad list, item or value is reported and left out; the rest applies
+    const ex = await loadExceptionFiles(opts.exceptions ?? [], opts.valueList ?? []);
+    const applied = applyExceptions(rules, ex.items, ex.valueLists, Date.now());
+    for (const p of [...ex.problems, ...applied.problems]) io.err(`${p}\n`);
+    rules = applied.rules;
+    io.err(`exceptions: ${ex.items.length} items in ${ex.lists.length} lists; ${applied.excepted} of the ${rules.length} rules have some\n`);
+  }
   if (opts.workers !== undefined && !/^\d+$/.test(opts.workers)) {
     io.err(`vigil hunt: --workers takes a whole number (0 runs on the main thread), not '${opts.workers}'\n`);
     return 2;

@@ -73,6 +73,8 @@ export function createProgram(io: Io): Command {
     .option('--events <paths...>', 'event files or folders; - or nothing reads standard input')
     .option('--index <name>', 'the index the events belong to (then rule index patterns apply)')
     .option('--indicators <paths...>', 'files of threat-intel indicator documents (NDJSON) for indicator match rules')
+    .option('--exceptions <paths...>', "exception lists (Kibana's export NDJSON): their items apply to the rules whose exceptions_list names their list")
+    .option('--value-list <specs...>', 'value lists for exception entries of type list, as id:type:file (type keyword, ip or ip_range; a value per line)')
     .option('--include-deprecated', 'also run the rules Elastic has deprecated (skipped by default)')
     .option('--format <format>', 'table (default on a terminal), ndjson, json, csv')
     .option('-o, --output <file>', 'write results to a file')

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createIndexMatcher } from '../core/index.js';
-import { compileQuery, compileStatement, type CompiledQuery } from '../engine/index.js';
+import { compileStatement, type CompiledQuery } from '../engine/index.js';
+import { parseQuery } from '../eql/index.js';
+import { ruleStatement } from './exceptions.js';
 import { ruleKqlStatement } from '../kql/index.js';
 import { isKqlRule, newTermsParams, parseDateMath, parseDuration, queryTimestampField, thresholdParams, threatMatchParams, type NewTermsParams, type Rule, type ThresholdParams, type ThreatMatchParams } from '../rules/index.js';
 
@@ -94,15 +96,17 @@ export function compileRule(rule: Rule): { compiled: CompiledQuery | null; probl
   if (isKqlRule(rule)) return compileKqlRule(rule);
   if (rule.type !== 'eql') return { compiled: null, problem: `rule type '${rule.type}'${rule.language ? ` in ${rule.language}` : ''} is not run by Vigil yet (EQL rules and KQL query, threshold, new-terms and indicator match rules are)` };
   if (!rule.query) return { compiled: null, problem: 'the rule has no query' };
-  const r = compileQuery(rule.query, {
-    timestampField: queryTimestampField(rule),
-    eventCategoryField: rule.event_category_override ?? 'event.category',
-  });
-  if (!r.ok) {
-    const d = r.diagnostics.find((x) => x.severity === 'error');
+  const options = { timestampField: queryTimestampField(rule), eventCategoryField: rule.event_category_override ?? 'event.category' };
+  const parsed = parseQuery(rule.query, {});
+  if (!parsed.ast || parsed.diagnostics.some((x) => x.severity === 'error')) {
+    const d = parsed.diagnostics.find((x) => x.severity === 'error');
     return { compiled: null, problem: `query does not compile: ${d?.message ?? 'unknown error'}` };
   }
-  return { compiled: r.query, problem: null };
+  try {
+    return { compiled: compileStatement(ruleStatement(rule, parsed.ast), options), problem: null };
+  } catch (e) {
+    return { compiled: null, problem: `query does not compile: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }
 
 /**
@@ -121,7 +125,7 @@ function compileKqlRule(rule: Rule): { compiled: CompiledQuery | null; problem: 
   }
   const t = ruleKqlStatement(rule.query);
   if (!t.ok) return { compiled: null, problem: t.problem };
-  return { compiled: compileStatement(t.statement, { timestampField: queryTimestampField(rule) }), problem: null };
+  return { compiled: compileStatement(ruleStatement(rule, t.statement), { timestampField: queryTimestampField(rule) }), problem: null };
 }
 
 /** Why Vigil cannot run a rule (null: it can). An EQL rule that loaded can (its query was checked then). */
@@ -133,7 +137,7 @@ export function whyNotRunnable(rule: Rule): string | null {
 /** The key under which a rule's compiled query stays the same (see compileRule). */
 export function compileKey(rule: Rule): string {
   const x = rule.extra;
-  return JSON.stringify([rule.type, rule.query, rule.timestamp_override, rule.event_category_override, rule.language, x?.threshold, x?.new_terms, x?.new_terms_fields, x?.history_window_start, x?.threat_query, x?.threat_mapping, x?.threat_index, x?.threat_language, x?.threat_filters]);
+  return JSON.stringify([rule.type, rule.query, rule.timestamp_override, rule.event_category_override, rule.language, x?.threshold, x?.new_terms, x?.new_terms_fields, x?.history_window_start, x?.threat_query, x?.threat_mapping, x?.threat_index, x?.threat_language, x?.threat_filters, rule.vigil_exceptions?.key]);
 }
 
 /** A rule ready to run, from its model and flags (its query compiled unless given). */

@@ -2,3 +2,4 @@ export { activeRule, aggregationOf, describeAggregation, compileKey, compileRule
 export { EventBridge, matchTime, writeMatches, type WriteOutcome } from './matches.js';
 export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type IndexRuleSet, type PassCandidate, type PassWindow, type ScanSummary, type WindowOutcome } from './shared-pass.js';
 export { RuleAggregator, enrichmentOf, indicatorTest, loadIndicators, MAX_TERMS_PER_RULE } from './aggregate-matches.js';
+export { applyExceptions, describeExceptions, exceptionCondition, itemCondition, ruleStatement, withExceptions, type RuleExceptions } from './exceptions.js';

@@ -4,10 +4,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
-import { compileQuery, compileStatement, defaultParseTimestamp, FIELDS_ONLY, IndicatorIndex, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type IndicatorDoc, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
-import type { Statement } from '../eql/index.js';
+import { compileStatement, defaultParseTimestamp, FIELDS_ONLY, IndicatorIndex, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type IndicatorDoc, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
+import { parseQuery, type Statement } from '../eql/index.js';
 import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, threatMatchParams, typeParamsProblem, type Rule, type ThreatMatchParams } from '../rules/index.js';
-import { enrichmentOf, indicatorTest } from '../detect/index.js';
+import { enrichmentOf, indicatorTest, ruleStatement } from '../detect/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { ruleKqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
@@ -214,16 +214,16 @@ export function compileHuntRules(rules: readonly Rule[], index: string | undefin
       const bad = typeParamsProblem(rule);
       if (bad !== null) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: bad.problem, group: null });
       else if (!t.ok) skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: t.problem, group: null });
-      else entries.push({ rule, query: compileStatement(t.statement, huntQueryOptions(rule, maxOpen)), eventCategoryField: rule.event_category_override });
+      else entries.push({ rule, query: compileStatement(ruleStatement(rule, t.statement), huntQueryOptions(rule, maxOpen)), eventCategoryField: rule.event_category_override });
       continue;
     }
     // a rule without a query has a reason not to run
-    const c = compileQuery(rule.query!, huntQueryOptions(rule, maxOpen));
-    if (!c.ok) {
+    const c = parseQuery(rule.query!);
+    if (!c.ok || !c.ast) {
       skipped.push({ rule_id: rule.rule_id, name: rule.name, reason: c.diagnostics.find((d) => d.severity === 'error')?.message ?? 'does not compile', group: null });
       continue;
     }
-    entries.push({ rule, query: c.query, eventCategoryField: rule.event_category_override });
+    entries.push({ rule, query: compileStatement(ruleStatement(rule, c.ast), huntQueryOptions(rule, maxOpen)), eventCategoryField: rule.event_category_override });
   }
   return { entries, skipped };
 }
@@ -248,6 +248,7 @@ export interface CheckedRule {
 
 /** The entries of rules parsed and checked elsewhere (see CheckedRule), compiled as compileHuntRules does. */
 export function compileCheckedRules(rules: readonly CheckedRule[]): HuntEntry[] {
+  // the statement is the compiled one, exceptions folded in already
   return rules.map(({ rule, ast }) => ({ rule, query: compileStatement(ast, huntQueryOptions(rule)), eventCategoryField: rule.event_category_override }));
 }
 

@@ -1,3 +1,4 @@
+import type { Expr } from '../eql/index.js';
 /** The rule model: the fields of Elastic's detection rules, one shape for every format. */
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -47,6 +48,12 @@ export interface Rule {
   readonly timestamp_override?: string;
   readonly building_block_type?: string;
   readonly exceptions_list?: readonly unknown[];
+  /**
+   * Vigil's own: the exception items that apply to the rule (from the lists its `exceptions_list`
+   * names), as the condition that excepts an event, folded into its query when it is compiled; `key`
+   * changes with them. Set by `applyExceptions` (detect), not read from rule files.
+   */
+  readonly vigil_exceptions?: { readonly condition: Expr; readonly items: number; readonly key: string };
   readonly alert_suppression?: Readonly<Record<string, unknown>>;
   readonly severity_mapping?: readonly unknown[];
   readonly risk_score_mapping?: readonly unknown[];

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import type { EventFilter, Expr, FieldRef, Stage, Statement } from '../eql/index.js';
+import { printExpr } from '../eql/index.js';
+import { exceptionRefs, type ExceptionEntry, type ExceptionItem, type Rule, type ValueList } from '../rules/index.js';
+
+/**
+ * Exceptions folded into a rule's query: an event that an exception item matches is dropped before
+ * the rule sees it, as Elasticsearch drops it from the search. Every event filter of the query (an
+ * event query's, each sequence or sample stage's, `until`'s) gets `and not (item or item …)`, so one
+ * excepted event can break a sequence, as in Elastic Security. Because the exceptions become part of
+ * the query, the one engine applies them alike in scheduled, streaming and hunt runs, and before
+ * `max_signals` counts.
+ */
+
+const SPAN = { start: 0, end: 0 };
+
+const field = (name: string): FieldRef => ({ kind: 'field', path: name.split('.'), optional: false, span: SPAN });
+const str = (value: string): Expr => ({ kind: 'string', value, span: SPAN });
+const not = (operand: Expr): Expr => ({ kind: 'not', operand, span: SPAN });
+const and = (left: Expr, right: Expr): Expr => ({ kind: 'logical', op: 'and', left, right, span: SPAN });
+const or = (left: Expr, right: Expr): Expr => ({ kind: 'logical', op: 'or', left, right, span: SPAN });
+const all = (xs: readonly Expr[], join: (a: Expr, b: Expr) => Expr): Expr => xs.reduce((a, b) => join(a, b));
+
+/** A value as the field may hold it: the string, and the number or boolean it spells (a term query matches either). */
+function literals(v: string): Expr[] {
+  const out: Expr[] = [str(v)];
+  if (/^-?\d+(\.\d+)?$/.test(v)) out.push({ kind: 'number', value: Number(v), integer: !v.includes('.'), span: SPAN });
+  if (v === 'true' || v === 'false') out.push({ kind: 'boolean', value: v === 'true', span: SPAN });
+  return out;
+}
+
+const exists = (f: string): Expr => ({ kind: 'compare', op: '!=', left: field(f), right: { kind: 'null', span: SPAN }, span: SPAN });
+const isIn = (f: string, values: readonly string[]): Expr => ({ kind: 'in', value: field(f), list: values.flatMap(literals), negated: false, insensitive: false, span: SPAN });
+
+/**
+ * An Elasticsearch wildcard pattern (`*`, `?`, `\` escaping the next character) as an EQL `like`
+ * (case-sensitive, as the wildcard query); a pattern with no wildcard left is an equality.
+ */
+function wildcard(f: string, pattern: string): Expr | string {
+  let out = '';
+  let wild = false;
+  let escapedWild = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) {
+      const next = pattern[++i]!;
+      if (next === '*' || next === '?') escapedWild = true;
+      out += next;
+    } else {
+      if (c === '*' || c === '?') wild = true;
+      out += c;
+    }
+  }
+  if (!wild) return isIn(f, [out]);
+  if (escapedWild) return `a wildcard value with both wildcards and escaped '*' or '?' is not supported: ${JSON.stringify(pattern)}`;
+  return { kind: 'match', op: 'like', value: field(f), patterns: [str(out)], list: false, span: SPAN };
+}
+
+/** The condition of one entry, or why it cannot be had. */
+function entryCondition(e: ExceptionEntry, lists: ReadonlyMap<string, ValueList>, prefix = ''): Expr | string {
+  const name = prefix + e.field;
+  if (e.type === 'nested') {
+    // entries of one nested object: read as fields under it (the same array element is not required)
+    const parts = e.entries.map((x) => entryCondition(x, lists, `${name}.`));
+    const bad = parts.find((p): p is string => typeof p === 'string');
+    return bad ?? all(parts as Expr[], and);
+  }
+  let cond: Expr | string;
+  switch (e.type) {
+    case 'match':
+      cond = isIn(name, [e.value]);
+      break;
+    case 'match_any':
+      cond = isIn(name, e.value);
+      break;
+    case 'wildcard':
+      cond = wildcard(name, e.value);
+      break;
+    case 'exists':
+      cond = exists(name);
+      break;
+    case 'list': {
+      const list = lists.get(e.list.id);
+      if (!list) return `no value list '${e.list.id}'`;
+      if (list.values.length === 0) cond = { kind: 'boolean', value: false, span: SPAN };
+      else if (list.type === 'ip_range') cond = { kind: 'call', name: 'cidrMatch', insensitive: false, args: [field(name), ...list.values.map((v) => str(cidrOf(v)))], span: SPAN };
+      else cond = isIn(name, list.values);
+      break;
+    }
+  }
+  if (typeof cond === 'string') return cond;
+  // an entry on a missing field is false, not null (EQL's null would make `not` drop the event too,
+  // where Elasticsearch's must_not keeps it)
+  if (e.type !== 'exists') cond = and(exists(name), cond);
+  return e.operator === 'excluded' ? not(cond) : cond;
+}
+
+/** A range as cidrMatch takes it: a CIDR block (a lone address is its own /32 or /128). */
+function cidrOf(v: string): string {
+  if (v.includes('/')) return v;
+  return `${v}/${v.includes(':') ? 128 : 32}`;
+}
+
+/** One item's condition: all its entries, limited to its operating systems. */
+export function itemCondition(item: ExceptionItem, lists: ReadonlyMap<string, ValueList>): Expr | string {
+  const parts = item.entries.map((e) => entryCondition(e, lists));
+  const bad = parts.find((p): p is string => typeof p === 'string');
+  if (bad !== undefined) return `exception item '${item.item_id}': ${bad}`;
+  const cond = all(parts as Expr[], and);
+  return item.os_types.length > 0 ? and(and(exists('host.os.type'), isIn('host.os.type', item.os_types)), cond) : cond;
+}
+
+export interface RuleExceptions {
+  /** What excepts an event (any item), null when no item applies. */
+  readonly condition: Expr | null;
+  /** Items that apply. */
+  readonly items: readonly ExceptionItem[];
+  /** Items that could not be read into a condition (left out), each with why. */
+  readonly problems: readonly string[];
+  /** The next time an item expires (the rule must be compiled again then), or null. */
+  readonly nextExpiry: number | null;
+}
+
+/** The condition of the items that apply at `now` (expired ones are left out). */
+export function exceptionCondition(items: readonly ExceptionItem[], lists: ReadonlyMap<string, ValueList>, now: number): RuleExceptions {
+  const conds: Expr[] = [];
+  const used: ExceptionItem[] = [];
+  const problems: string[] = [];
+  let nextExpiry: number | null = null;
+  for (const item of items) {
+    if (item.expire_time !== null && item.expire_time <= now) continue;
+    if (item.expire_time !== null) nextExpiry = nextExpiry === null ? item.expire_time : Math.min(nextExpiry, item.expire_time);
+    const c = itemCondition(item, lists);
+    if (typeof c === 'string') problems.push(c);
+    else {
+      conds.push(c);
+      used.push(item);
+    }
+  }
+  return { condition: conds.length ? all(conds, or) : null, items: used, problems, nextExpiry };
+}
+
+/** The statement with `and not (condition)` on every event filter. */
+export function withExceptions(statement: Statement, condition: Expr): Statement {
+  const filter = (f: EventFilter): EventFilter => ({ ...f, condition: and(f.condition, not(condition)) });
+  const stage = (s: Stage): Stage => ({ ...s, filter: filter(s.filter) });
+  const q = statement.query;
+  switch (q.kind) {
+    case 'event':
+      return { ...statement, query: { ...q, filter: filter(q.filter) } };
+    case 'sequence':
+      return { ...statement, query: { ...q, stages: q.stages.map(stage), until: q.until ? stage(q.until) : null } };
+    case 'sample':
+    case 'join':
+      return { ...statement, query: { ...q, stages: q.stages.map(stage), ...('until' in q ? { until: q.until ? stage(q.until) : null } : {}) } };
+  }
+}
+
+/** The condition in EQL, as the rule view shows what is excepted. */
+export function describeExceptions(condition: Expr | null): string | null {
+  return condition === null ? null : `not (${printExpr(condition)})`;
+}
+
+/** The rule's statement with its exceptions (see Rule.vigil_exceptions) folded in. */
+export function ruleStatement(rule: Rule, statement: Statement): Statement {
+  return rule.vigil_exceptions ? withExceptions(statement, rule.vigil_exceptions.condition) : statement;
+}
+
+/**
+ * The rules with the exception items that apply to each: those of the lists its `exceptions_list`
+ * names (shared detection lists, its rule-default list, the endpoint list), unexpired at `now`.
+ * Items that cannot be read (a value list that is missing) are left out and reported; the other
+ * items and rules are unaffected.
+ */
+export function applyExceptions(
+  rules: readonly Rule[],
+  items: readonly ExceptionItem[],
+  valueLists: ReadonlyMap<string, ValueList>,
+  now: number,
+): { rules: Rule[]; problems: string[]; nextExpiry: number | null; excepted: number } {
+  const byList = new Map<string, ExceptionItem[]>();
+  for (const it of items) {
+    const l = byList.get(it.list_id) ?? [];
+    l.push(it);
+    byList.set(it.list_id, l);
+  }
+  const problems = new Set<string>();
+  let nextExpiry: number | null = null;
+  let excepted = 0;
+  // rules naming the same lists share one condition
+  const memo = new Map<string, RuleExceptions>();
+  const out = rules.map((rule) => {
+    const ids = [...new Set(exceptionRefs(rule.exceptions_list).map((r) => r.list_id))].filter((id) => byList.has(id)).sort();
+    if (ids.length === 0) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
+    const key = ids.join('\n');
+    let ex = memo.get(key);
+    if (!ex) memo.set(key, (ex = exceptionCondition(ids.flatMap((id) => byList.get(id)!), valueLists, now)));
+    for (const p of ex.problems) problems.add(p);
+    if (ex.nextExpiry !== null) nextExpiry = nextExpiry === null ? ex.nextExpiry : Math.min(nextExpiry, ex.nextExpiry);
+    if (ex.condition === null) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
+    excepted++;
+    const hash = createHash('sha256').update(printExpr(ex.condition)).digest('hex').slice(0, 16);
+    return { ...rule, vigil_exceptions: { condition: ex.condition, items: ex.items.length, key: hash } };
+  });
+  return { rules: out, problems: [...problems], nextExpiry, excepted };
+}
