@@ -32,11 +32,13 @@ export class RuleRegistry {
     });
   }
 
-  refresh(stored: readonly StoredRule[]): void {
+  /** Reads the stored rules again; `prepare` may change them before they compile (exceptions, see ExceptionBook). */
+  refresh(stored: readonly StoredRule[], prepare: (rules: Rule[]) => Rule[] = (r) => r): void {
     const next: ActiveRule[] = [];
     const cache = new Map<string, { key: string; compiled: CompiledQuery | null; problem: string | null }>();
-    for (const s of stored) {
-      const rule = s.body as unknown as Rule;
+    const rules = prepare(stored.map((s) => s.body as unknown as Rule));
+    for (const [i, s] of stored.entries()) {
+      const rule = rules[i]!;
       const key = compileKey(rule);
       let c = this.cache.get(s.ruleId);
       if (!c || c.key !== key) c = { key, ...compileRule(rule) };

@@ -11,6 +11,7 @@ import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type 
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
+import { ExceptionBook, PREVIEW_MS } from './exceptions.js';
 
 export interface VigilConfig {
   /** Folder of the SQLite store. */
@@ -66,6 +67,12 @@ const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_
 const COST_WINDOW_MS = 24 * 3_600_000;
 /** How long rules stay unchanged before the stream's rule set is built again whole. */
 const STREAM_COMPACT_QUIET_MS = 30_000;
+/** A rule as files and views show it: without the exceptions Vigil folded in (see ExceptionBook). */
+const withoutExceptions = (r: Rule): Rule => {
+  if (!r.vigil_exceptions) return r;
+  const { vigil_exceptions: _folded, ...rest } = r;
+  return rest;
+};
 const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
@@ -80,6 +87,7 @@ export class Vigil {
   readonly scheduler: Scheduler;
   readonly stream: StreamEngine;
   readonly outputs: OutputDispatcher;
+  readonly exceptions: ExceptionBook;
   /** Rule-file problems met at start, formatted with file:line:col. */
   readonly startupProblems: string[] = [];
   private lastRetention = -Infinity;
@@ -103,6 +111,7 @@ export class Vigil {
     const onAlerts = (alerts: BuiltAlert[]): void => this.outputs.send(alerts.map((a) => a.doc));
     this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange });
     this.stream = new StreamEngine(store, onAlerts);
+    this.exceptions = new ExceptionBook(store);
     this.started = clock.now();
     this.ingested.since = this.started;
   }
@@ -145,7 +154,8 @@ export class Vigil {
   }
 
   refreshRules(): void {
-    this.registry.refresh(this.store.rules.list());
+    this.registry.refresh(this.store.rules.list(), (rules) => this.exceptions.apply(rules, this.clock.now()));
+    for (const p of this.exceptions.problems) this.config.log?.(`exceptions: ${p} (left out)`);
     this.rulesChanged();
   }
 
@@ -214,6 +224,9 @@ export class Vigil {
    */
   async tick(): Promise<number> {
     const now = this.clock.now();
+    // an exception item that expired no longer applies
+    const expiry = this.exceptions.nextExpiry;
+    if (expiry !== null && now >= expiry) this.refreshRules();
     const n = await this.scheduler.tick();
     await this.inStream(() => {
       this.stream.advanceTime(now);
@@ -474,8 +487,9 @@ export class Vigil {
     const summary = this.ruleList({ ids: [ruleId] }).rules[0]!;
     const last = this.store.runs.runs({ ruleId, size: 1 }).runs[0] ?? null;
     return {
-      ...r.rule,
+      ...withoutExceptions(r.rule),
       ...summary,
+      exceptions: this.exceptions.ruleView(r.rule),
       last_run: last,
       // threshold, new terms, indicator match: what the rule does with its query's matches
       aggregation: r.aggregation ? describeAggregation(r.aggregation) : null,
@@ -525,6 +539,79 @@ export class Vigil {
     return ok;
   }
 
+  // ---- exceptions ---------------------------------------------------------------------------
+
+  /** Imports exception lists (Kibana's export NDJSON); the rules take them up at once. */
+  importExceptions(text: string, file: string): ReturnType<ExceptionBook['import']> {
+    const r = this.exceptions.import(text, file);
+    if (r.lists + r.items > 0) this.refreshRules();
+    return r;
+  }
+
+  importValueList(id: string, type: string, text: string): ReturnType<ExceptionBook['importValueList']> {
+    const r = this.exceptions.importValueList(id, type, text);
+    if (r.ok) this.refreshRules();
+    return r;
+  }
+
+  removeException(itemId: string): boolean {
+    const ok = this.exceptions.removeItem(itemId);
+    if (ok) this.refreshRules();
+    return ok;
+  }
+
+  removeExceptionList(listId: string): boolean {
+    const ok = this.exceptions.removeList(listId);
+    if (ok) this.refreshRules();
+    return ok;
+  }
+
+  exceptionLists(): ReturnType<ExceptionBook['lists']> {
+    return this.exceptions.lists(this.registry.rules.map((r) => r.rule));
+  }
+
+  /** The rules an item of `listId` applies to (those naming the list), and `ruleId`'s. */
+  private rulesOfList(listId: string, ruleId: string | null): string[] {
+    const ids = this.registry.rules.filter((r) => (r.rule.exceptions_list ?? []).some((x) => (x as { list_id?: unknown }).list_id === listId)).map((r) => r.rule.rule_id);
+    return ruleId !== null && !ids.includes(ruleId) ? [...ids, ruleId] : ids;
+  }
+
+  /**
+   * How many of the stored alerts of the last 7 days (by event time) an exception item would have
+   * excepted, before it is saved: of `ruleId`, or of the rules using its list.
+   */
+  previewException(body: Record<string, unknown>, ruleId: string | null): { ok: true; alerts: number; examined: number; since: string; rules: number } | { ok: false; error: string } {
+    if (ruleId !== null && !this.registry.find(ruleId)) return { ok: false, error: `no rule '${ruleId}'` };
+    const item = this.exceptions.readItem(body, ruleId);
+    if (!item.ok) return item;
+    const since = this.clock.now() - PREVIEW_MS;
+    const rules = this.rulesOfList(item.item.list_id, ruleId);
+    const m = this.exceptions.matchingAlerts(item.item, rules, since);
+    if ('error' in m) return { ok: false, error: m.error };
+    return { ok: true, alerts: m.ids.length, examined: m.examined, since: new Date(since).toISOString(), rules: rules.length };
+  }
+
+  /**
+   * Adds an exception item (to `ruleId`'s own list when no list is named); with `closeAlerts`, the
+   * open alerts it matches (any time) are closed, with a note naming it.
+   */
+  addException(body: Record<string, unknown>, ruleId: string | null, closeAlerts: boolean, user: string | null): { ok: true; item: Record<string, unknown>; closed: number } | { ok: false; error: string } {
+    if (ruleId !== null && !this.registry.find(ruleId)) return { ok: false, error: `no rule '${ruleId}'` };
+    const item = this.exceptions.readItem(body, ruleId);
+    if (!item.ok) return item;
+    this.exceptions.addItem(item.item, ruleId);
+    this.refreshRules();
+    let closed = 0;
+    if (closeAlerts) {
+      const m = this.exceptions.matchingAlerts(item.item, this.rulesOfList(item.item.list_id, ruleId), undefined);
+      if (!('error' in m) && m.ids.length) {
+        const open = m.ids.filter((id) => this.store.alerts.get(id)?.status !== 'closed');
+        closed = this.store.alerts.setStatus(open, 'closed', this.clock.now(), { reason: null, note: `closed by exception '${item.item.name}'`, by: user });
+      }
+    }
+    return { ok: true, item: item.item as unknown as Record<string, unknown>, closed };
+  }
+
   /** Imports rule files (NDJSON, TOML, Markdown by file name); every problem comes back located. */
   importRules(text: string, fileName: string, overwrite: boolean): { imported: string[]; errors: Array<{ rule_id?: string; message: string; line: number; col: number; file: string; code: string }> } {
     const parsed = parseRuleFile(fileName, text);
@@ -551,7 +638,7 @@ export class Vigil {
   }
 
   exportRules(ruleIds?: readonly string[]): string {
-    const rules = this.registry.rules.filter((r) => !ruleIds || ruleIds.includes(r.rule.rule_id)).map((r) => ({ ...r.rule, enabled: r.enabled }));
+    const rules = this.registry.rules.filter((r) => !ruleIds || ruleIds.includes(r.rule.rule_id)).map((r) => ({ ...withoutExceptions(r.rule), enabled: r.enabled }));
     return writeNdjsonRules(rules);
   }
 

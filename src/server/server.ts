@@ -395,6 +395,41 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     const r = vigil.importRules(typeof req.body === 'string' ? req.body : '', name, q.overwrite === 'true');
     return reply.code(r.errors.length && !r.imported.length ? 400 : 200).send({ success: r.errors.length === 0, success_count: r.imported.length, imported: r.imported, errors: r.errors });
   });
+  // ---- exceptions (Kibana's exception lists and value lists) ----
+  app.get('/api/exception_lists', async () => ({ lists: vigil.exceptionLists(), value_lists: vigil.exceptions.valueLists(), problems: vigil.exceptions.problems }));
+  app.post('/api/exception_lists/_import', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const name = typeof q.filename === 'string' && q.filename ? q.filename : 'exceptions.ndjson';
+    const r = vigil.importExceptions(typeof req.body === 'string' ? req.body : '', name);
+    return reply.code(r.errors.length && r.lists + r.items === 0 ? 400 : 200).send({ success: r.errors.length === 0, success_count_exception_lists: r.lists, success_count_items: r.items, errors: r.errors });
+  });
+  app.delete('/api/exception_lists/:list_id', async (req, reply) => (vigil.removeExceptionList((req.params as { list_id: string }).list_id) ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
+  const exceptionBody = (req: FastifyRequest): { body: Record<string, unknown>; ruleId: string | null } | string => {
+    const b = parseJson(req);
+    const v = b.ok ? b.value : null;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'give an exception item as a JSON object (entries, and list_id or rule_id)';
+    const o = v as Record<string, unknown>;
+    return { body: o, ruleId: typeof o.rule_id === 'string' && o.rule_id ? o.rule_id : null };
+  };
+  app.post('/api/exception_lists/items/_preview', async (req, reply) => {
+    const b = exceptionBody(req);
+    if (typeof b === 'string') return apiError(reply, 400, b);
+    const r = vigil.previewException(b.body, b.ruleId);
+    return r.ok ? r : apiError(reply, 400, r.error);
+  });
+  app.post('/api/exception_lists/items', async (req, reply) => {
+    const b = exceptionBody(req);
+    if (typeof b === 'string') return apiError(reply, 400, b);
+    const r = vigil.addException(b.body, b.ruleId, b.body.close_alerts === true, typeof b.body.user === 'string' ? b.body.user : null);
+    return r.ok ? r : apiError(reply, 400, r.error);
+  });
+  app.delete('/api/exception_lists/items/:item_id', async (req, reply) => (vigil.removeException((req.params as { item_id: string }).item_id) ? { deleted: true } : apiError(reply, 404, 'no such exception item')));
+  app.get('/api/lists', async () => ({ lists: vigil.exceptions.valueLists() }));
+  app.post('/api/lists/_import', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    const r = vigil.importValueList(typeof q.list_id === 'string' ? q.list_id : '', typeof q.type === 'string' ? q.type : '', typeof req.body === 'string' ? req.body : '');
+    return r.ok ? r : apiError(reply, 400, r.error);
+  });
   app.get('/api/rules/:id', async (req, reply) => vigil.ruleView((req.params as { id: string }).id) ?? apiError(reply, 404, 'no such rule'));
   app.patch('/api/rules/:id', async (req, reply) => {
     const body = parseJson(req);

@@ -305,11 +305,34 @@ export interface TermsStore {
 }
 
 /** Everything the service stores, behind one handle. */
+/**
+ * Exception lists and their items, value lists, and the lists Vigil attached to rules beyond their
+ * own `exceptions_list` (a rule's default list, made when an exception is added to it), as JSON.
+ */
+export interface ExceptionStore {
+  lists(): Array<Record<string, unknown>>;
+  items(): Array<Record<string, unknown>>;
+  putList(listId: string, body: Record<string, unknown>): void;
+  putItem(itemId: string, listId: string, body: Record<string, unknown>): void;
+  removeItem(itemId: string): boolean;
+  /** Removes the list and its items. */
+  removeList(listId: string): boolean;
+  valueLists(): Array<{ id: string; type: string; values: string[] }>;
+  putValueList(id: string, type: string, values: readonly string[]): void;
+  removeValueList(id: string): boolean;
+  /** Per rule, the lists attached to it here. */
+  attached(): Map<string, string[]>;
+  attach(ruleId: string, listId: string): void;
+  /** A count that moves with every change above (for caches). */
+  changes(): number;
+}
+
 export interface Store {
   readonly events: EventStore;
   readonly alerts: AlertStore;
   readonly rules: RuleStore;
   readonly runs: RunStore;
+  readonly exceptions: ExceptionStore;
   readonly terms: TermsStore;
   /** Small named settings (index mappings, templates), as JSON text. */
   readonly meta: { get(key: string): string | null; put(key: string, value: string): void; list(prefix: string): Array<{ key: string; value: string }> };

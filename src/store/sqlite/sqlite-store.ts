@@ -19,6 +19,7 @@ import type {
   GapRecord,
   IndexInfo,
   RuleStore,
+  ExceptionStore,
   RunRecord,
   RunStore,
   Store,
@@ -43,6 +44,11 @@ CREATE INDEX IF NOT EXISTS alerts_rule_bb ON alerts(rule_id, building_block, ori
 -- covers every filter, sort and count of the triage screen but free text, so that those never read alert documents
 CREATE INDEX IF NOT EXISTS alerts_triage ON alerts(status, building_block, original_time, severity_rank, risk, rule_id, severity, host, created);
 CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_id);
+CREATE TABLE IF NOT EXISTS exception_lists(list_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exception_items(item_id TEXT PRIMARY KEY, list_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS exception_items_list ON exception_items(list_id);
+CREATE TABLE IF NOT EXISTS value_lists(id TEXT PRIMARY KEY, type TEXT NOT NULL, vals TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rule_lists(rule_id TEXT NOT NULL, list_id TEXT NOT NULL, PRIMARY KEY(rule_id, list_id)) WITHOUT ROWID;
 -- every column a group of alerts is counted by or filtered on (but free text and group ids): the
 -- groups are counted from it alone, not from the rows, which hold the alert documents
 CREATE INDEX IF NOT EXISTS alerts_groups ON alerts(building_block, status, severity_rank, risk, original_time, rule_id, severity, host, user, assignee);
@@ -279,6 +285,7 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     alerts: createAlertStore(db),
     rules: createRuleStore(db),
     runs: createRunStore(db),
+    exceptions: createExceptionStore(db),
     terms: createTermsStore(db),
     meta: {
       get: (key) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null,
@@ -799,6 +806,40 @@ function createAlertStore(db: Database.Database): AlertStore {
       return { bucketMs: b, bySeverity, byRule, overTime, overTimeByRule };
     },
     count: () => (db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n,
+  };
+}
+
+function createExceptionStore(db: Database.Database): ExceptionStore {
+  let changes = 0;
+  const changed = <T>(v: T): T => {
+    changes++;
+    return v;
+  };
+  const bodies = (sql: string): Array<Record<string, unknown>> => (db.prepare(sql).all() as Array<{ body: string }>).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+  return {
+    lists: () => bodies('SELECT body FROM exception_lists ORDER BY list_id'),
+    items: () => bodies('SELECT body FROM exception_items ORDER BY list_id, item_id'),
+    putList: (listId, body) => changed(void db.prepare('INSERT OR REPLACE INTO exception_lists(list_id, body) VALUES (?, ?)').run(listId, JSON.stringify(body))),
+    putItem: (itemId, listId, body) => changed(void db.prepare('INSERT OR REPLACE INTO exception_items(item_id, list_id, body) VALUES (?, ?, ?)').run(itemId, listId, JSON.stringify(body))),
+    removeItem: (itemId) => changed(db.prepare('DELETE FROM exception_items WHERE item_id = ?').run(itemId).changes > 0),
+    removeList: (listId) =>
+      changed(
+        db.transaction(() => {
+          db.prepare('DELETE FROM exception_items WHERE list_id = ?').run(listId);
+          db.prepare('DELETE FROM rule_lists WHERE list_id = ?').run(listId);
+          return db.prepare('DELETE FROM exception_lists WHERE list_id = ?').run(listId).changes > 0;
+        })(),
+      ),
+    valueLists: () => (db.prepare('SELECT id, type, vals FROM value_lists ORDER BY id').all() as Array<{ id: string; type: string; vals: string }>).map((r) => ({ id: r.id, type: r.type, values: r.vals === '' ? [] : r.vals.split('\n') })),
+    putValueList: (id, type, values) => changed(void db.prepare('INSERT OR REPLACE INTO value_lists(id, type, vals) VALUES (?, ?, ?)').run(id, type, values.join('\n'))),
+    removeValueList: (id) => changed(db.prepare('DELETE FROM value_lists WHERE id = ?').run(id).changes > 0),
+    attached() {
+      const out = new Map<string, string[]>();
+      for (const r of db.prepare('SELECT rule_id, list_id FROM rule_lists ORDER BY rule_id, list_id').all() as Array<{ rule_id: string; list_id: string }>) out.set(r.rule_id, [...(out.get(r.rule_id) ?? []), r.list_id]);
+      return out;
+    },
+    attach: (ruleId, listId) => changed(void db.prepare('INSERT OR IGNORE INTO rule_lists(rule_id, list_id) VALUES (?, ?)').run(ruleId, listId)),
+    changes: () => changes,
   };
 }
 
