@@ -70,8 +70,9 @@ const STREAM_COMPACT_QUIET_MS = 30_000;
 /** A rule as files and views show it: without the exceptions Vigil folded in (see ExceptionBook). */
 const withoutExceptions = (r: Rule): Rule => {
   if (!r.vigil_exceptions) return r;
-  const { vigil_exceptions: _folded, ...rest } = r;
-  return rest;
+  const copy: { -readonly [K in keyof Rule]?: Rule[K] } = { ...r };
+  delete copy.vigil_exceptions;
+  return copy as Rule;
 };
 const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
