@@ -3,6 +3,7 @@ import { createIndexMatcher } from '../core/index.js';
 import { compileStatement, type CompiledQuery } from '../engine/index.js';
 import { parseQuery } from '../eql/index.js';
 import { ruleStatement } from './exceptions.js';
+import { suppressionParams, type SuppressionParams } from './suppression.js';
 import { ruleKqlStatement } from '../kql/index.js';
 import { isKqlRule, newTermsParams, parseDateMath, parseDuration, queryTimestampField, thresholdParams, threatMatchParams, type NewTermsParams, type Rule, type ThresholdParams, type ThreatMatchParams } from '../rules/index.js';
 
@@ -61,6 +62,8 @@ export interface ActiveRule {
   readonly timeField: 'timestamp' | 'ingested';
   /** What its type does with its query's matches (null: each alerts). */
   readonly aggregation: Aggregation | null;
+  /** Its alert suppression (null: none). */
+  readonly suppression: SuppressionParams | null;
 }
 
 /** Kibana's default `securitySolution:defaultIndex`, used when a rule names no index. */
@@ -145,12 +148,14 @@ export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, com
   const intervalMs = parseDuration(rule.interval) ?? 300_000;
   const fromOffset = parseDateMath(rule.from);
   const lookbackMs = fromOffset !== null && fromOffset < 0 ? -fromOffset : intervalMs;
+  const sup = suppressionParams(rule, intervalMs);
   return {
     rule,
     enabled,
     streaming,
-    compiled: compiled.compiled,
-    problem: compiled.problem,
+    compiled: sup.ok ? compiled.compiled : null,
+    problem: sup.ok ? compiled.problem : (compiled.problem ?? sup.problem),
+    suppression: sup.ok ? sup.params : null,
     intervalMs,
     lookbackMs: Math.max(lookbackMs, intervalMs),
     indexPatterns: rule.index && rule.index.length > 0 ? rule.index : DEFAULT_INDEX_PATTERNS,

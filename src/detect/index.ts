@@ -3,3 +3,4 @@ export { EventBridge, matchTime, writeMatches, type WriteOutcome } from './match
 export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type IndexRuleSet, type PassCandidate, type PassWindow, type ScanSummary, type WindowOutcome } from './shared-pass.js';
 export { RuleAggregator, enrichmentOf, indicatorTest, loadIndicators, MAX_TERMS_PER_RULE } from './aggregate-matches.js';
 export { applyExceptions, describeExceptions, exceptionCondition, itemCondition, ruleStatement, withExceptions, type RuleExceptions } from './exceptions.js';
+export { suppressionGroup, suppressionParams, type SuppressionParams, type SuppressionTerms } from './suppression.js';

@@ -139,6 +139,14 @@ export interface AlertRow {
   readonly assignee?: string | null;
 }
 
+export interface SuppressionGroup {
+  readonly alertId: string;
+  readonly start: number;
+  readonly end: number;
+  /** Matches suppressed into the alert (not counting the alert's own). */
+  readonly count: number;
+}
+
 export interface AlertQuery {
   readonly status?: readonly string[];
   readonly severity?: readonly string[];
@@ -166,6 +174,15 @@ export interface AlertQuery {
 export interface AlertStore {
   /** Inserts the alerts that are not stored yet; returns the ids actually written. */
   insert(alerts: readonly AlertRow[]): string[];
+  /** Alert suppression: the groups known among `keys` (their alert, time span and matches counted). */
+  suppressionGroups(keys: readonly string[]): Map<string, SuppressionGroup>;
+  /** Which of these match ids were counted into a group already. */
+  suppressedMatches(ids: readonly string[]): Set<string>;
+  /**
+   * Records a group, new or grown: its alert, time span, count of matches suppressed and the match
+   * ids counted; the alert's document gets Kibana's `kibana.alert.suppression.*` fields.
+   */
+  recordSuppression(g: SuppressionGroup & { readonly key: string; readonly matchIds: readonly string[]; readonly terms: unknown }): void;
   has(ids: readonly string[]): Set<string>;
   get(id: string): AlertRow | null;
   search(q: AlertQuery): { total: number; alerts: AlertRow[] };

@@ -20,6 +20,7 @@ import type {
   IndexInfo,
   RuleStore,
   ExceptionStore,
+  SuppressionGroup,
   RunRecord,
   RunStore,
   Store,
@@ -44,6 +45,8 @@ CREATE INDEX IF NOT EXISTS alerts_rule_bb ON alerts(rule_id, building_block, ori
 -- covers every filter, sort and count of the triage screen but free text, so that those never read alert documents
 CREATE INDEX IF NOT EXISTS alerts_triage ON alerts(status, building_block, original_time, severity_rank, risk, rule_id, severity, host, created);
 CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_id);
+CREATE TABLE IF NOT EXISTS suppression(key TEXT PRIMARY KEY, alert_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, count INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS suppressed(match_id TEXT PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS exception_lists(list_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS exception_items(item_id TEXT PRIMARY KEY, list_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS exception_items_list ON exception_items(list_id);
@@ -707,6 +710,36 @@ function createAlertStore(db: Database.Database): AlertStore {
   };
   return {
     insert: (alerts) => insertMany(alerts),
+    suppressionGroups(keys) {
+      const out = new Map<string, SuppressionGroup>();
+      const st = db.prepare('SELECT alert_id, start, end, count FROM suppression WHERE key = ?');
+      for (const k of new Set(keys)) {
+        const r = st.get(k) as { alert_id: string; start: number; end: number; count: number } | undefined;
+        if (r) out.set(k, { alertId: r.alert_id, start: r.start, end: r.end, count: r.count });
+      }
+      return out;
+    },
+    suppressedMatches(ids) {
+      const out = new Set<string>();
+      const st = db.prepare('SELECT 1 FROM suppressed WHERE match_id = ?');
+      for (const id of ids) if (st.get(id)) out.add(id);
+      return out;
+    },
+    recordSuppression(g) {
+      db.transaction(() => {
+        db.prepare('INSERT OR REPLACE INTO suppression(key, alert_id, start, end, count) VALUES (?,?,?,?,?)').run(g.key, g.alertId, g.start, g.end, g.count);
+        const mark = db.prepare('INSERT OR IGNORE INTO suppressed(match_id, key) VALUES (?, ?)');
+        for (const id of g.matchIds) mark.run(id, g.key);
+        const row = db.prepare('SELECT doc FROM alerts WHERE id = ?').get(g.alertId) as { doc: string } | undefined;
+        if (!row) return;
+        const doc = JSON.parse(row.doc) as Record<string, unknown>;
+        doc['kibana.alert.suppression.terms'] = g.terms;
+        doc['kibana.alert.suppression.docs_count'] = g.count;
+        doc['kibana.alert.suppression.start'] = new Date(g.start).toISOString();
+        doc['kibana.alert.suppression.end'] = new Date(g.end).toISOString();
+        db.prepare('UPDATE alerts SET doc = ? WHERE id = ?').run(JSON.stringify(doc), g.alertId);
+      })();
+    },
     has(ids) {
       const out = new Set<string>();
       for (let i = 0; i < ids.length; i += 500) {
