@@ -68,6 +68,7 @@ const rules = [
     risk_score: 47,
     query: 'sequence by host.name with maxspan=5m [process where process.name == "stage1.exe"] [process where process.name == "stage2.exe"]',
   },
+  { ...baseRule, rule_id: 'ui-exc', name: 'Helper tool started', severity: 'high', risk_score: 73, query: 'process where process.name == "helper.exe"' },
   { ...baseRule, rule_id: 'ui-bulk', name: 'Bulk noise', severity: 'low', risk_score: 21, max_signals: 1_000_000, query: 'process where process.name == "noise.exe"' },
 ];
 
@@ -276,6 +277,38 @@ test('rules: list, disable a rule, its page with the query; a broken import show
   assert.equal(await page.getByTestId('eqlQuery').locator('.eql-keyword').first().innerText(), 'sequence');
   await page.getByTestId('runHistory').waitFor();
   await shot('rule-detail');
+});
+
+test('add an exception from an alert: prefilled, previewed, saved closing what it matches; the next matching event raises no alert', async () => {
+  await bulk([proc(T0 + 4000, 'win-5', 'helper.exe'), proc(T0 + 5000, 'win-5', 'helper.exe'), { ...proc(T0 + 6000, 'win-5', 'helper.exe'), user: { name: 'bob' } }]);
+  const count = async (): Promise<{ all: number; open: number }> => ({
+    all: (await api<{ total: number }>(server.url, '/api/alerts?rule_id=ui-exc&status=open,acknowledged,closed&size=0')).body.total,
+    open: (await api<{ total: number }>(server.url, '/api/alerts?rule_id=ui-exc&status=open&size=0')).body.total,
+  });
+  assert.deepEqual(await count(), { all: 3, open: 3 });
+  const alice = (await api<{ alerts: Array<{ id: string }> }>(server.url, '/api/alerts?rule_id=ui-exc&user=alice')).body.alerts[0]!;
+  await page.goto(`${server.url}/ui/#/alerts/${encodeURIComponent(alice.id)}`);
+  await page.getByTestId('addException').click();
+  await page.getByTestId('addExceptionModal').waitFor();
+  // prefilled from the alert: user and host checked; only the user is kept
+  assert.equal(await page.getByTestId('exceptionValue-user.name').inputValue(), 'alice');
+  assert.equal(await page.getByTestId('exceptionValue-process.name').inputValue(), 'helper.exe');
+  await page.getByTestId('exceptionUse-host.name').uncheck();
+  await page.getByTestId('exceptionPreview').filter({ hasText: 'Would have excepted 2 of 3 alerts' }).waitFor();
+  await shot('add-exception');
+  await page.getByTestId('exceptionSave').click();
+  await page.getByTestId('exceptionNotice').filter({ hasText: '2 open alerts closed' }).waitFor();
+  assert.deepEqual(await count(), { all: 3, open: 1 });
+  await bulk([proc(T0 + 7000, 'win-6', 'helper.exe'), { ...proc(T0 + 8000, 'win-6', 'helper.exe'), user: { name: 'bob' } }]);
+  assert.deepEqual(await count(), { all: 4, open: 2 }, "alice's new event is excepted, bob's alerts");
+  // the rule's page lists the exception and the condition it adds; the lists page names the rule
+  await page.goto(`${server.url}/ui/#/rules/ui-exc`);
+  await page.getByTestId('ruleExceptions').getByText('user.name is alice').waitFor();
+  assert.match(await page.getByTestId('exceptionCondition').innerText(), /not \(user\.name != null and user\.name in \("alice"\)\)/);
+  await shot('rule-exceptions');
+  await page.goto(`${server.url}/ui/#/exceptions`);
+  await page.getByTestId('exceptionLists').getByText('Helper tool started').waitFor();
+  await assertInert('exceptions');
 });
 
 test('ATT&CK coverage and health pages', async () => {

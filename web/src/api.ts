@@ -143,6 +143,8 @@ export interface RuleView {
   has_data: boolean;
   /** What its runs of the last day cost: CPU time (its share of shared passes) and events examined. */
   cost: RuleCost;
+  exceptions?: { lists: string[]; items: ExceptionItem[]; condition: string | null; note: string };
+  alert_suppression?: { group_by?: string[]; duration?: { value: number; unit: string }; missing_fields_strategy?: string };
 }
 
 export interface RuleCost {
@@ -247,6 +249,10 @@ export const api = {
   health: () => call<Health>('GET', '/api/health'),
   event: (index: string, id: string) => call<{ _source: Record<string, unknown> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}`),
   ancestry: (index: string, id: string) => call<{ chain: Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}/ancestry`),
+  previewException: (item: ExceptionDraft) => call<{ alerts: number; examined: number; since: string; rules: number }>('POST', '/api/exception_lists/items/_preview', JSON.stringify(item)),
+  addException: (item: ExceptionDraft & { close_alerts?: boolean }) => call<{ item: ExceptionItem; closed: number }>('POST', '/api/exception_lists/items', JSON.stringify(item)),
+  removeException: (itemId: string) => call<{ deleted: boolean }>('DELETE', `/api/exception_lists/items/${encodeURIComponent(itemId)}`),
+  exceptionLists: () => call<{ lists: ExceptionListView[]; value_lists: Array<{ id: string; type: string; values: number }>; problems: string[] }>('GET', '/api/exception_lists'),
   eql: (index: string, body: Record<string, unknown>) => call<EqlResponse>('POST', `/${encodeURIComponent(index)}/_eql/search`, JSON.stringify(body)),
 };
 
@@ -258,4 +264,34 @@ export interface EqlHit {
 export interface EqlResponse {
   took: number;
   hits: { total: { value: number }; events?: EqlHit[]; sequences?: Array<{ join_keys?: unknown[]; events: EqlHit[] }> };
+}
+
+export interface ExceptionEntry {
+  field: string;
+  type: 'match' | 'match_any' | 'wildcard' | 'exists' | 'list' | 'nested';
+  operator?: 'included' | 'excluded';
+  value?: string | string[];
+  list?: { id: string; type: string };
+  entries?: ExceptionEntry[];
+}
+export interface ExceptionDraft {
+  rule_id?: string;
+  list_id?: string;
+  name?: string;
+  entries: ExceptionEntry[];
+  os_types?: string[];
+}
+export interface ExceptionItem extends ExceptionDraft {
+  item_id: string;
+  list_id: string;
+  name: string;
+  expire_time: number | null;
+}
+export interface ExceptionListView {
+  list_id: string;
+  name: string;
+  type: string;
+  description: string;
+  items: ExceptionItem[];
+  rules: Array<{ rule_id: string; name: string }>;
 }

@@ -6,6 +6,7 @@ import { AlertDetailPage } from './pages/alert-detail';
 import { RulesPage, RuleDetailPage } from './pages/rules';
 import { CoveragePage } from './pages/coverage';
 import { SearchPage } from './pages/search';
+import { ExceptionListsPage } from './pages/exceptions';
 import { HealthPage } from './pages/health';
 import './vigil.css';
 
@@ -27,6 +28,7 @@ const NAV: Array<[string, string]> = [
   ['alerts', 'Alerts'],
   ['rules', 'Rules'],
   ['coverage', 'ATT&CK coverage'],
+  ['exceptions', 'Exceptions'],
   ['search', 'EQL search'],
   ['health', 'Health'],
 ];
@@ -41,6 +43,7 @@ function App(): ReactNode {
   else if (page === 'rules') body = <RulesPage />;
   else if (page === 'coverage') body = <CoveragePage />;
   else if (page === 'search') body = <SearchPage />;
+  else if (page === 'exceptions') body = <ExceptionListsPage />;
   else if (page === 'health') body = <HealthPage />;
   else body = <p>No such page.</p>;
   return (

@@ -19,6 +19,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { api, type AlertRow, type RuleView, type Threat } from '../api';
 import { ExternalLink, flatten, fmtTime, get, Severity, Status, STATUSES, text } from '../util';
 import { CloseModal } from './alerts';
+import { AddExceptionModal } from './exceptions';
 
 interface Ancestor {
   id: string;
@@ -34,6 +35,8 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
   const [chain, setChain] = useState<Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }>>([]);
   const [nearby, setNearby] = useState<AlertRow[] | null>(null);
   const [closing, setClosing] = useState(false);
+  const [excepting, setExcepting] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
   const [assignTo, setAssignTo] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
@@ -123,6 +126,11 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
           </EuiFlexItem>
         ))}
         <EuiFlexItem grow={false}>
+          <EuiButton size="s" onClick={() => setExcepting(true)} data-test-subj="addException">
+            Add exception…
+          </EuiButton>
+        </EuiFlexItem>
+        <EuiFlexItem grow={false}>
           <EuiFieldText
             compressed
             placeholder={alert.assignee ? `Assigned to ${alert.assignee}` : 'Assign to…'}
@@ -147,6 +155,24 @@ export function AlertDetailPage({ id }: { id: string }): ReactNode {
             void api.setStatus([alert.id], 'closed', { reason, note: note || undefined }).then(() => setTick((t) => t + 1));
           }}
         />
+      )}
+      {excepting && (
+        <AddExceptionModal
+          ruleId={String(doc['kibana.alert.rule.rule_id'] ?? alert.rule_id)}
+          ruleName={text(doc['kibana.alert.rule.name'])}
+          fields={deciding}
+          onCancel={() => setExcepting(false)}
+          onSaved={(closed) => {
+            setExcepting(false);
+            setNotice(`Exception added${closed ? `; ${closed} open alert${closed === 1 ? '' : 's'} closed` : ''}.`);
+            setTick((t) => t + 1);
+          }}
+        />
+      )}
+      {notice && (
+        <EuiText size="s" color="success" data-test-subj="exceptionNotice">
+          {notice}
+        </EuiText>
       )}
       {notes.length > 0 && (
         <EuiText size="xs" data-test-subj="alertNotes">

@@ -163,7 +163,26 @@ export function AlertsPage(): ReactNode {
     { field: 'original_time', name: 'Time', sortable: true, width: '180px', render: (t: number | null, a: AlertRow) => <EuiLink href={`#/alerts/${encodeURIComponent(a.id)}`} data-test-subj="alertLink">{fmtTime(t)}</EuiLink> },
     { field: 'severity', name: 'Severity', sortable: true, width: '110px', render: (s: string) => <Severity value={s} /> },
     { field: 'risk_score', name: 'Risk', sortable: true, width: '70px' },
-    { field: 'rule_id', name: 'Rule', sortable: true, render: (id: string, a: AlertRow) => <EuiLink href={`#/rules/${encodeURIComponent(id)}`}>{text(a.doc['kibana.alert.rule.name']) || id}</EuiLink> },
+    {
+      field: 'rule_id',
+      name: 'Rule',
+      sortable: true,
+      render: (id: string, a: AlertRow) => {
+        // alert suppression: the matches counted into this alert
+        const more = Number(a.doc['kibana.alert.suppression.docs_count'] ?? 0);
+        return (
+          <span>
+            <EuiLink href={`#/rules/${encodeURIComponent(id)}`}>{text(a.doc['kibana.alert.rule.name']) || id}</EuiLink>
+            {more > 0 && (
+              <span className="suppressed-count" title="more matches of the same group suppressed into this alert" data-test-subj="suppressedCount">
+                {' '}
+                +{more}
+              </span>
+            )}
+          </span>
+        );
+      },
+    },
     { field: 'host', name: 'Host', sortable: true, render: (h: string | null) => h ?? '—' },
     { field: 'user', name: 'User', render: (u: string | null) => u ?? '—' },
     { field: 'process', name: 'Process', truncateText: true, render: (p: string | null) => p ?? '—' },

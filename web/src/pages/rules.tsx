@@ -1,3 +1,4 @@
+import { RuleExceptions } from './exceptions';
 import {
   EuiBadge,
   EuiBasicTable,
@@ -331,6 +332,12 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
               { title: 'Tags', description: (rule.tags ?? []).join(', ') || '—' },
               { title: 'Version / author / licence', description: `${rule.version ?? '—'} / ${(rule.author ?? []).join(', ')} / ${rule.license ?? '—'}` },
               { title: 'Gaps', description: `${rule.gaps.unfilled} unfilled of ${rule.gaps.total}` },
+              {
+                title: 'Alert suppression',
+                description: rule.alert_suppression?.group_by?.length
+                  ? `one alert per ${rule.alert_suppression.group_by.join(', ')} ${rule.alert_suppression.duration ? `per ${rule.alert_suppression.duration.value}${rule.alert_suppression.duration.unit}` : `per ${rule.interval ?? '5m'} (each run)`}; missing fields ${rule.alert_suppression.missing_fields_strategy === 'doNotSuppress' ? 'not suppressed' : 'suppressed as one group'}`
+                  : 'none: one alert per match',
+              },
             ]}
           />
         </EuiFlexItem>
@@ -356,6 +363,11 @@ export function RuleDetailPage({ id }: { id: string }): ReactNode {
           </EuiPanel>
         </>
       )}
+      <EuiSpacer size="m" />
+      <EuiTitle size="s">
+        <h3>Exceptions ({rule.exceptions?.items.length ?? 0})</h3>
+      </EuiTitle>
+      <RuleExceptions rule={rule} onChange={() => setTick((t) => t + 1)} />
       <EuiSpacer size="m" />
       <EuiTitle size="s">
         <h3>Run history</h3>
