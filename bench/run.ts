@@ -10,8 +10,9 @@ import { benchHunt } from './hunt.js';
 import { benchService } from './service.js';
 import { benchAlerts } from './alerts.js';
 import { benchUi } from './ui.js';
+import { benchExceptions } from './exceptions.js';
 
-const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt(), benchAlerts(), await benchService(), await benchUi()];
+const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt(), await benchExceptions(), benchAlerts(), await benchService(), await benchUi()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);

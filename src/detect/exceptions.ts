@@ -123,21 +123,73 @@ export interface RuleExceptions {
 
 /** The condition of the items that apply at `now` (expired ones are left out). */
 export function exceptionCondition(items: readonly ExceptionItem[], lists: ReadonlyMap<string, ValueList>, now: number): RuleExceptions {
-  const conds: Expr[] = [];
   const used: ExceptionItem[] = [];
   const problems: string[] = [];
   let nextExpiry: number | null = null;
+  // the same alternatives (OR of the items), arranged so that an event is rejected by few tests:
+  // items of one value test on one field become one set lookup; items of one wildcard on one field
+  // one pattern list; other items are grouped under a set lookup of a value test they all make
+  const values = new Map<string, string[]>();
+  const patterns = new Map<string, string[]>();
+  const guarded = new Map<string, { values: string[]; conds: Expr[] }>();
+  const rest: Expr[] = [];
   for (const item of items) {
     if (item.expire_time !== null && item.expire_time <= now) continue;
     if (item.expire_time !== null) nextExpiry = nextExpiry === null ? item.expire_time : Math.min(nextExpiry, item.expire_time);
     const c = itemCondition(item, lists);
-    if (typeof c === 'string') problems.push(c);
-    else {
-      conds.push(c);
-      used.push(item);
+    if (typeof c === 'string') {
+      problems.push(c);
+      continue;
+    }
+    used.push(item);
+    const only = item.entries.length === 1 && item.os_types.length === 0 ? item.entries[0]! : null;
+    if (only && (only.type === 'match' || only.type === 'match_any') && only.operator === 'included') {
+      const l = values.get(only.field) ?? [];
+      l.push(...(only.type === 'match' ? [only.value] : only.value));
+      values.set(only.field, l);
+      continue;
+    }
+    const w = only?.type === 'wildcard' && only.operator === 'included' ? wildcard(only.field, only.value) : null;
+    if (only?.type === 'wildcard' && w !== null && typeof w !== 'string' && w.kind === 'match') {
+      const l = patterns.get(only.field) ?? [];
+      l.push(only.value);
+      patterns.set(only.field, l);
+      continue;
+    }
+    const g = guardOf(item);
+    if (g) {
+      const e = guarded.get(g.field) ?? { values: [], conds: [] };
+      e.values.push(...g.values);
+      e.conds.push(c);
+      guarded.set(g.field, e);
+    } else rest.push(c);
+  }
+  const conds: Expr[] = [];
+  for (const [f, vs] of values) conds.push(and(exists(f), isIn(f, [...new Set(vs)])));
+  for (const [f, ps] of patterns) {
+    const likes = ps.map((p) => wildcard(f, p) as Extract<Expr, { kind: 'match' }>);
+    conds.push(and(exists(f), { kind: 'match', op: 'like', value: field(f), patterns: likes.flatMap((m) => m.patterns), list: true, span: SPAN }));
+  }
+  for (const [f, g] of guarded) conds.push(g.conds.length === 1 ? g.conds[0]! : and(and(exists(f), isIn(f, [...new Set(g.values)])), all(g.conds, or)));
+  conds.push(...rest);
+  return { condition: conds.length ? shared(all(conds, or)) : null, items: used, problems, nextExpiry };
+}
+
+/** A value test every event the item matches passes (an included match or match_any, nested ones too). */
+function guardOf(item: ExceptionItem): { field: string; values: readonly string[] } | null {
+  for (const e of item.entries) {
+    if ((e.type === 'match' || e.type === 'match_any') && e.operator === 'included') return { field: e.field, values: e.type === 'match' ? [e.value] : e.value };
+    if (e.type === 'nested') {
+      for (const x of e.entries) if ((x.type === 'match' || x.type === 'match_any') && x.operator === 'included') return { field: `${e.field}.${x.field}`, values: x.type === 'match' ? [x.value] : x.value };
     }
   }
-  return { condition: conds.length ? all(conds, or) : null, items: used, problems, nextExpiry };
+  return null;
+}
+
+/** The condition marked as shared by many rules (compiled once, see Logical.shared). */
+function shared(cond: Expr): Expr {
+  if (cond.kind === 'logical') return { ...cond, shared: true };
+  return { kind: 'logical', op: 'and', left: cond, right: { kind: 'boolean', value: true, span: SPAN }, span: SPAN, shared: true };
 }
 
 /** The statement with `and not (condition)` on every event filter. */
@@ -188,19 +240,22 @@ export function applyExceptions(
   let nextExpiry: number | null = null;
   let excepted = 0;
   // rules naming the same lists share one condition
-  const memo = new Map<string, RuleExceptions>();
+  const memo = new Map<string, RuleExceptions & { hash: string }>();
   const out = rules.map((rule) => {
     const ids = [...new Set(exceptionRefs(rule.exceptions_list).map((r) => r.list_id))].filter((id) => byList.has(id)).sort();
     if (ids.length === 0) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
     const key = ids.join('\n');
     let ex = memo.get(key);
-    if (!ex) memo.set(key, (ex = exceptionCondition(ids.flatMap((id) => byList.get(id)!), valueLists, now)));
+    if (!ex) {
+      const c = exceptionCondition(ids.flatMap((id) => byList.get(id)!), valueLists, now);
+      // printed once per set of lists (a 100,000-value list prints to megabytes)
+      memo.set(key, (ex = { ...c, hash: c.condition === null ? '' : createHash('sha256').update(printExpr(c.condition)).digest('hex').slice(0, 16) }));
+    }
     for (const p of ex.problems) problems.add(p);
     if (ex.nextExpiry !== null) nextExpiry = nextExpiry === null ? ex.nextExpiry : Math.min(nextExpiry, ex.nextExpiry);
     if (ex.condition === null) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
     excepted++;
-    const hash = createHash('sha256').update(printExpr(ex.condition)).digest('hex').slice(0, 16);
-    return { ...rule, vigil_exceptions: { condition: ex.condition, items: ex.items.length, key: hash } };
+    return { ...rule, vigil_exceptions: { condition: ex.condition, items: ex.items.length, key: ex.hash } };
   });
   return { rules: out, problems: [...problems], nextExpiry, excepted };
 }

@@ -258,8 +258,20 @@ function fieldsRead(e: Expr, out: Array<readonly string[]>): void {
     out.push(plainPrefix(e.path));
     return;
   }
+  if (e.kind === 'logical' && e.shared) {
+    // a condition many rules share (their exceptions, maybe a 100,000-value list): walked once
+    let fields = sharedFieldsRead.get(e);
+    if (!fields) {
+      fields = [];
+      for (const c of childExprs(e)) fieldsRead(c, fields);
+      sharedFieldsRead.set(e, fields);
+    }
+    out.push(...fields);
+    return;
+  }
   for (const c of childExprs(e)) fieldsRead(c, out);
 }
+const sharedFieldsRead = new WeakMap<Expr, Array<readonly string[]>>();
 
 /** Writes a value's folded strings (each element of an array) into `out` from `n`; returns the new count. */
 const lower = (v: unknown, out: string[], n: number): number => {

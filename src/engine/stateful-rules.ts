@@ -8,6 +8,8 @@ import type { EventInput, EventText, Verdict } from './event.js';
  * filter needs engine state), fed in input order with the events the index hands them as codes.
  */
 
+const sharedNeeds = new WeakMap<Expr, boolean>();
+
 /** A rule as the engine takes it. */
 export interface RuleSetEntry<R> {
   readonly rule: R;
@@ -48,6 +50,12 @@ export function ruleOfCode(code: StatefulCode): number {
 
 /** Whether a condition needs engine state (endgame's relationships): then the rule's matcher sees every event. */
 export function needsState(e: Expr): boolean {
+  if (e.kind === 'logical' && e.shared) {
+    // a condition many rules share (their exceptions, maybe a 100,000-value list): walked once
+    let v = sharedNeeds.get(e);
+    if (v === undefined) sharedNeeds.set(e, (v = childExprs(e).some(needsState)));
+    return v;
+  }
   return e.kind === 'relationship' || childExprs(e).some(needsState);
 }
 

@@ -56,6 +56,11 @@ export interface Logical {
   readonly left: Expr;
   readonly right: Expr;
   readonly span: Span;
+  /**
+   * Not from a query: a condition many rules share (their exceptions), compiled once per set of
+   * compile settings and called, not written into each rule's generated code (see compile.ts).
+   */
+  readonly shared?: true;
 }
 export interface Compare {
   readonly kind: 'compare';

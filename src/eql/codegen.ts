@@ -130,6 +130,8 @@ function generate(root: Expr, host: CodegenHost, category: CategoryTest | null, 
   };
 
   const gen = (e: Expr): string => {
+    // a condition many rules share is compiled once and called (see Logical.shared)
+    if (e.kind === 'logical' && e.shared) return closure(e);
     switch (e.kind) {
       case 'logical': {
         const a = temp();

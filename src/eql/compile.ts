@@ -2,7 +2,7 @@ import { RE2JS } from 're2js';
 import { StringMemo } from '../core/index.js';
 import { compileWildcard, createFieldGetter, type FieldGetter, type FieldPath, type StringMatcher } from '../ecs/index.js';
 import type { Expr, Relationship } from './ast.js';
-import { assertNever, fieldName, isLiteral } from './ast.js';
+import { assertNever, childExprs, fieldName, isLiteral } from './ast.js';
 import { BUILTINS, type BuiltinContext } from './builtins.js';
 import { generateFilter, generatePredicate, holdsCategory, type CategoryTest, type CodegenHost } from './codegen.js';
 import { lookupFunction } from './functions.js';
@@ -111,6 +111,34 @@ function isDecimal(e: Expr): boolean {
   return false;
 }
 
+const sharedCompiled = new WeakMap<Expr, Map<string, Predicate>>();
+const sharedFieldNames = new WeakMap<Expr, string[]>();
+const identities = new WeakMap<object, number>();
+let nextIdentity = 1;
+
+/** A number per object (per function), for cache keys; 0 for none. */
+function identity(o: object | undefined | null): number {
+  if (o === undefined || o === null) return 0;
+  let n = identities.get(o);
+  if (n === undefined) identities.set(o, (n = nextIdentity++));
+  return n;
+}
+
+/** The fields a shared condition reads, by name. */
+function sharedFields(e: Expr): string[] {
+  let names = sharedFieldNames.get(e);
+  if (!names) {
+    const out = new Set<string>();
+    const walk = (x: Expr): void => {
+      if (x.kind === 'field') out.add(fieldName(x));
+      for (const c of childExprs(x)) walk(c);
+    };
+    walk(e);
+    sharedFieldNames.set(e, (names = [...out]));
+  }
+  return names;
+}
+
 class Compiler {
   /** Variables bound by endgame's arraySearch/arrayCount while their condition compiles. */
   private readonly bound = new Map<string, { value: unknown }>();
@@ -149,6 +177,26 @@ class Compiler {
   }
 
   predicate(e: Expr): Predicate {
+    if (e.kind === 'logical' && e.shared) return this.sharedPredicate(e);
+    return this.node(e);
+  }
+
+  /**
+   * A shared condition (Logical.shared) compiled once per node and per what its compilation depends
+   * on: dialect, case, the field access, and per field read its semantics and whether it is mapped.
+   * A thousand exception items on two thousand rules compile once, not two thousand times.
+   */
+  private sharedPredicate(e: Extract<Expr, { kind: 'logical' }>): Predicate {
+    let byKey = sharedCompiled.get(e);
+    if (!byKey) sharedCompiled.set(e, (byKey = new Map()));
+    const fields = sharedFields(e);
+    const key = [this.endgame, this.ci, identity(this.getField), ...fields.map((f) => `${identity(this.ctx.fieldSemantics?.(f))}${this.ctx.isUnmapped?.(f) ? 'u' : ''}`)].join('|');
+    let p = byKey.get(key);
+    if (!p) byKey.set(key, (p = this.node(e)));
+    return p;
+  }
+
+  private node(e: Expr): Predicate {
     switch (e.kind) {
       case 'logical': {
         const l = this.predicate(e.left);
