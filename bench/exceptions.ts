@@ -23,7 +23,7 @@ export const BENCH_LIST = 'bench-tuning';
 
 /** 1,000 items of a shared list, the last on the value list `bench-names`. */
 export function benchItems(): { items: ExceptionItem[]; valueLists: Map<string, ValueList> } {
-  const item = (i: number, entries: ExceptionItem['entries']): ExceptionItem => ({ item_id: `bench-${i}`, list_id: BENCH_LIST, name: `bench ${i}`, description: '', entries, os_types: [], expire_time: null, namespace_type: 'single', tags: [] });
+  const item = (i: number, entries: ExceptionItem['entries']): ExceptionItem => ({ item_id: `bench-${i}`, list_id: BENCH_LIST, name: `bench ${i}`, description: '', entries, os_types: [], expire_time: null, namespace_type: 'single', tags: [], stage: null });
   const items: ExceptionItem[] = [];
   for (let i = 0; i < 999; i++) {
     switch (i % 4) {

@@ -91,8 +91,8 @@ export class ExceptionBook {
     return {
       lists: ids,
       items,
-      condition: describeExceptions(rule.vigil_exceptions?.condition ?? null),
-      note: 'An event an exception matches is dropped before the rule sees it: in a sequence it breaks the sequence, as in Elastic Security.',
+      condition: describeExceptions(rule.vigil_exceptions),
+      note: 'An event an exception matches is dropped before the rule sees it: in a sequence it breaks the sequence, as in Elastic Security. An item with vigil_stage applies to that stage only.',
     };
   }
 

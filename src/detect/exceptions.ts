@@ -192,30 +192,46 @@ function shared(cond: Expr): Expr {
   return { kind: 'logical', op: 'and', left: cond, right: { kind: 'boolean', value: true, span: SPAN }, span: SPAN, shared: true };
 }
 
-/** The statement with `and not (condition)` on every event filter. */
-export function withExceptions(statement: Statement, condition: Expr): Statement {
-  const filter = (f: EventFilter): EventFilter => ({ ...f, condition: and(f.condition, not(condition)) });
-  const stage = (s: Stage): Stage => ({ ...s, filter: filter(s.filter) });
+/**
+ * The statement with `and not (condition)` on every event filter, and a stage's own condition on
+ * that stage's filter (stages from 1; an event query's filter is stage 1; `until` takes only the
+ * condition of every filter).
+ */
+export function withExceptions(statement: Statement, condition: Expr | null, stages: ReadonlyArray<{ readonly stage: number; readonly condition: Expr }> = []): Statement {
+  const onStage = (k: number | null): Expr | null => {
+    const own = k === null ? [] : stages.filter((s) => s.stage === k).map((s) => s.condition);
+    const all = [...(condition ? [condition] : []), ...own];
+    return all.length === 0 ? null : all.reduce((a, b) => or(a, b));
+  };
+  const filter = (f: EventFilter, k: number | null): EventFilter => {
+    const c = onStage(k);
+    return c ? { ...f, condition: and(f.condition, not(c)) } : f;
+  };
+  const stage = (s: Stage, k: number | null): Stage => ({ ...s, filter: filter(s.filter, k) });
   const q = statement.query;
   switch (q.kind) {
     case 'event':
-      return { ...statement, query: { ...q, filter: filter(q.filter) } };
+      return { ...statement, query: { ...q, filter: filter(q.filter, 1) } };
     case 'sequence':
-      return { ...statement, query: { ...q, stages: q.stages.map(stage), until: q.until ? stage(q.until) : null } };
+      return { ...statement, query: { ...q, stages: q.stages.map((s, i) => stage(s, i + 1)), until: q.until ? stage(q.until, null) : null } };
     case 'sample':
     case 'join':
-      return { ...statement, query: { ...q, stages: q.stages.map(stage), ...('until' in q ? { until: q.until ? stage(q.until) : null } : {}) } };
+      return { ...statement, query: { ...q, stages: q.stages.map((s, i) => stage(s, i + 1)), ...('until' in q ? { until: q.until ? stage(q.until, null) : null } : {}) } };
   }
 }
 
-/** The condition in EQL, as the rule view shows what is excepted. */
-export function describeExceptions(condition: Expr | null): string | null {
-  return condition === null ? null : `not (${printExpr(condition)})`;
+/** The conditions in EQL, as the rule view shows what is excepted. */
+export function describeExceptions(ex: Rule['vigil_exceptions'] | null | undefined): string | null {
+  if (!ex) return null;
+  const lines: string[] = [];
+  if (ex.condition) lines.push(`not (${printExpr(ex.condition)})`);
+  for (const s of ex.stages) lines.push(`stage ${s.stage} only: not (${printExpr(s.condition)})`);
+  return lines.length ? lines.join('\n') : null;
 }
 
 /** The rule's statement with its exceptions (see Rule.vigil_exceptions) folded in. */
 export function ruleStatement(rule: Rule, statement: Statement): Statement {
-  return rule.vigil_exceptions ? withExceptions(statement, rule.vigil_exceptions.condition) : statement;
+  return rule.vigil_exceptions ? withExceptions(statement, rule.vigil_exceptions.condition, rule.vigil_exceptions.stages) : statement;
 }
 
 /**
@@ -240,22 +256,36 @@ export function applyExceptions(
   let nextExpiry: number | null = null;
   let excepted = 0;
   // rules naming the same lists share one condition
-  const memo = new Map<string, RuleExceptions & { hash: string }>();
+  const memo = new Map<string, { condition: Expr | null; stages: Array<{ stage: number; condition: Expr }>; items: number; problems: readonly string[]; nextExpiry: number | null; hash: string }>();
   const out = rules.map((rule) => {
     const ids = [...new Set(exceptionRefs(rule.exceptions_list).map((r) => r.list_id))].filter((id) => byList.has(id)).sort();
     if (ids.length === 0) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
     const key = ids.join('\n');
     let ex = memo.get(key);
     if (!ex) {
-      const c = exceptionCondition(ids.flatMap((id) => byList.get(id)!), valueLists, now);
+      const mine = ids.flatMap((id) => byList.get(id)!);
+      // items of every filter, and per stage those of one stage only
+      const c = exceptionCondition(mine.filter((i) => i.stage === null), valueLists, now);
+      const stages: Array<{ stage: number; condition: Expr }> = [];
+      const problemsHere = [...c.problems];
+      let expiry = c.nextExpiry;
+      let count = c.items.length;
+      for (const k of [...new Set(mine.map((i) => i.stage).filter((x): x is number => x !== null))].sort((a, b) => a - b)) {
+        const sc = exceptionCondition(mine.filter((i) => i.stage === k), valueLists, now);
+        problemsHere.push(...sc.problems);
+        if (sc.nextExpiry !== null) expiry = expiry === null ? sc.nextExpiry : Math.min(expiry, sc.nextExpiry);
+        count += sc.items.length;
+        if (sc.condition) stages.push({ stage: k, condition: sc.condition });
+      }
       // printed once per set of lists (a 100,000-value list prints to megabytes)
-      memo.set(key, (ex = { ...c, hash: c.condition === null ? '' : createHash('sha256').update(printExpr(c.condition)).digest('hex').slice(0, 16) }));
+      const printed = [c.condition ? printExpr(c.condition) : '', ...stages.map((x) => `${x.stage}:${printExpr(x.condition)}`)].join('\n');
+      memo.set(key, (ex = { condition: c.condition, stages, items: count, problems: problemsHere, nextExpiry: expiry, hash: createHash('sha256').update(printed).digest('hex').slice(0, 16) }));
     }
     for (const p of ex.problems) problems.add(p);
     if (ex.nextExpiry !== null) nextExpiry = nextExpiry === null ? ex.nextExpiry : Math.min(nextExpiry, ex.nextExpiry);
-    if (ex.condition === null) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
+    if (ex.condition === null && ex.stages.length === 0) return rule.vigil_exceptions ? { ...rule, vigil_exceptions: undefined } : rule;
     excepted++;
-    return { ...rule, vigil_exceptions: { condition: ex.condition, items: ex.items.length, key: ex.hash } };
+    return { ...rule, vigil_exceptions: { condition: ex.condition, stages: ex.stages, items: ex.items, key: ex.hash } };
   });
   return { rules: out, problems: [...problems], nextExpiry, excepted };
 }

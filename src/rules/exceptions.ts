@@ -32,6 +32,11 @@ export interface ExceptionItem {
   readonly expire_time: number | null;
   readonly namespace_type: string;
   readonly tags: readonly string[];
+  /**
+   * Vigil's own (`vigil_stage`, Elastic has none): the item applies to this stage of a sequence or
+   * sample only (1 = the first), not to the rule's other event filters. Null: every filter.
+   */
+  readonly stage: number | null;
 }
 
 export interface ExceptionList {
@@ -139,6 +144,11 @@ export function parseExceptionNdjson(text: string, file?: string, known: Readonl
         continue;
       }
     }
+    const stage = o.vigil_stage;
+    if (stage !== undefined && stage !== null && !(Number.isInteger(stage) && (stage as number) >= 1)) {
+      fail(ExceptionCodes.badItem, `item '${itemId}': vigil_stage must be a stage number from 1 (got ${JSON.stringify(stage)})`, at('vigil_stage'));
+      continue;
+    }
     const strings = (k: string): string[] => (Array.isArray(o[k]) ? (o[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
     const item: ExceptionItem = {
       item_id: itemId,
@@ -150,6 +160,7 @@ export function parseExceptionNdjson(text: string, file?: string, known: Readonl
       expire_time: expire,
       namespace_type: str('namespace_type') ?? 'single',
       tags: strings('tags'),
+      stage: typeof stage === 'number' ? stage : null,
     };
     pending.push({ item, span: at('list_id') });
   }

@@ -53,7 +53,14 @@ export interface Rule {
    * names), as the condition that excepts an event, folded into its query when it is compiled; `key`
    * changes with them. Set by `applyExceptions` (detect), not read from rule files.
    */
-  readonly vigil_exceptions?: { readonly condition: Expr; readonly items: number; readonly key: string };
+  readonly vigil_exceptions?: {
+    /** What excepts an event from every filter; null when only stage items apply. */
+    readonly condition: Expr | null;
+    /** What excepts an event from one stage's filter only (items with `vigil_stage`), stage from 1. */
+    readonly stages: ReadonlyArray<{ readonly stage: number; readonly condition: Expr }>;
+    readonly items: number;
+    readonly key: string;
+  };
   readonly alert_suppression?: Readonly<Record<string, unknown>>;
   readonly severity_mapping?: readonly unknown[];
   readonly risk_score_mapping?: readonly unknown[];

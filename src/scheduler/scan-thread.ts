@@ -92,7 +92,16 @@ class ScanWorker {
     this.closed = true;
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    // the process is held until the thread has ended (the thread is unref'd when idle, and its exit
+    // unrefs it again): without it a process could end with this promise pending
+    if (w) {
+      const hold = setInterval(() => undefined, 1000);
+      try {
+        await w.terminate();
+      } finally {
+        clearInterval(hold);
+      }
+    }
   }
 }
 

@@ -43,7 +43,7 @@ function events(specs: ReadonlyArray<Record<string, unknown>>): Array<{ _index: 
   }));
 }
 
-const item = (entries: ExceptionEntry[], more: Partial<ExceptionItem> = {}): ExceptionItem => ({ item_id: 'i1', list_id: 'shared', name: 'i1', description: '', entries, os_types: [], expire_time: null, namespace_type: 'single', tags: [], ...more });
+const item = (entries: ExceptionEntry[], more: Partial<ExceptionItem> = {}): ExceptionItem => ({ item_id: 'i1', list_id: 'shared', name: 'i1', description: '', entries, os_types: [], expire_time: null, namespace_type: 'single', tags: [], stage: null, ...more });
 
 /** The ids of the events the rule, with the items applied, still matches. */
 function matched(rule: Rule, items: ExceptionItem[], evs: ReturnType<typeof events>, lists: Map<string, ValueList> = new Map(), now = T0): string[] {
@@ -122,6 +122,23 @@ test('sequences: an excepted event is dropped before matching, so it breaks the 
   assert.deepEqual(matched(seq, [item([{ type: 'match', field: 'process.parent.name', operator: 'included', value: 'updater.exe' }])], s), ['e0+e1']);
   const kql = { ...baseRule, type: 'query', language: 'kuery', query: 'event.type:start and process.name:*' } as Rule;
   assert.deepEqual(matched(kql, [item([{ type: 'wildcard', field: 'process.name', operator: 'included', value: '*.EXE' }])], evs), ['e0', 'e2', 'e3']);
+});
+
+test('per-stage exceptions (vigil_stage, which Elastic lacks): an item limited to one stage of a sequence leaves the others alone', () => {
+  const seq = { ...baseRule, query: 'sequence by host.name with maxspan=1m [process where process.name : "*.exe"] [process where process.name == "b.exe"]' } as Rule;
+  const ab = events([{ host: { name: 'x' }, process: { name: 'a.exe' } }, { host: { name: 'x' }, process: { name: 'b.exe' } }]);
+  const bb = events([{ host: { name: 'x' }, process: { name: 'b.exe' } }, { host: { name: 'x' }, process: { name: 'b.exe' } }]);
+  const on = (name: string, stage: number | null): ExceptionItem => item([{ type: 'match', field: 'process.name', operator: 'included', value: name }], { stage });
+  assert.deepEqual(matched(seq, [], ab), ['e0+e1']);
+  assert.deepEqual(matched(seq, [on('a.exe', 2)], ab), ['e0+e1'], 'a.exe excepted from stage 2 only still starts the sequence');
+  assert.deepEqual(matched(seq, [on('a.exe', null)], ab), [], 'excepted from every stage (as Elastic), it breaks it');
+  assert.deepEqual(matched(seq, [], bb), ['e0+e1']);
+  assert.deepEqual(matched(seq, [on('b.exe', 1)], bb), [], 'b.exe cannot start the sequence');
+  const applied = applyExceptions([seq], [on('a.exe', 2)], new Map(), T0);
+  assert.equal(applied.rules[0]!.vigil_exceptions!.condition, null);
+  assert.equal(applied.rules[0]!.vigil_exceptions!.stages[0]!.stage, 2);
+  const bad = parseExceptionNdjson(`${JSON.stringify({ list_id: 'shared', type: 'detection' })}\n${JSON.stringify({ item_id: 's', list_id: 'shared', vigil_stage: 0, entries: [{ field: 'a', type: 'exists', operator: 'included' }] })}`);
+  assert.match(bad.diagnostics[0]!.message, /vigil_stage must be a stage number from 1/);
 });
 
 test("exception list files: Kibana's export NDJSON read; an unknown entry type, a missing list and a bad value-list line are located, the rest loads", () => {

@@ -286,6 +286,8 @@ export interface ExceptionItem extends ExceptionDraft {
   list_id: string;
   name: string;
   expire_time: number | null;
+  /** Vigil's own: the sequence or sample stage the item applies to (null: every filter). */
+  stage: number | null;
 }
 export interface ExceptionListView {
   list_id: string;

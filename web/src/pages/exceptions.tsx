@@ -154,7 +154,7 @@ export function RuleExceptions({ rule, onChange }: { rule: RuleView; onChange: (
         columns={[
           { field: 'name', name: 'Name' },
           { field: 'list_id', name: 'List', width: '180px' },
-          { name: 'Conditions (all hold)', render: (i: ExceptionItem) => i.entries.map(describeEntry).join(' and ') + (i.os_types?.length ? ` (on ${i.os_types.join(', ')})` : '') },
+          { name: 'Conditions (all hold)', render: (i: ExceptionItem) => i.entries.map(describeEntry).join(' and ') + (i.os_types?.length ? ` (on ${i.os_types.join(', ')})` : '') + (i.stage ? ` (stage ${i.stage} only)` : '') },
           { name: 'Expires', width: '180px', render: (i: ExceptionItem) => (i.expire_time ? new Date(i.expire_time).toISOString() : 'never') },
           { name: '', width: '90px', render: (i: ExceptionItem) => <EuiButtonEmpty size="xs" color="danger" onClick={() => void api.removeException(i.item_id).then(onChange)} data-test-subj={`removeException-${i.item_id}`}>Remove</EuiButtonEmpty> },
         ]}
