@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { buildAlerts, type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
+import { type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
 import { compileStatement, defaultParseTimestamp, FIELDS_ONLY, IndicatorIndex, NewTermsTracker, RuleIndex, StatefulRules, TermsReader, ThresholdCounter, type IndicatorDoc, type CompiledQuery, type EventHit, type QueryOptions, type EventText, type Verdict, type RuleSetHit, type SequenceHit, type StatefulCode } from '../engine/index.js';
 import { parseQuery, type Statement } from '../eql/index.js';
 import { isAggregating, isKqlRule, newTermsParams, queryTimestampField, thresholdParams, threatMatchParams, typeParamsProblem, type Rule, type ThreatMatchParams } from '../rules/index.js';
@@ -11,8 +11,9 @@ import { enrichmentOf, indicatorTest, ruleStatement } from '../detect/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { ruleKqlStatement } from '../kql/index.js';
 import { createIndexMatcher, eventDocument, JsonProjector, NOT_AN_OBJECT, ownString, parseJsonObject, peekTimestamp, projection } from '../core/index.js';
-import { AlertSpool, groupText, type GroupText } from './alert-spool.js';
+import { AlertSpool, type GroupText } from './alert-spool.js';
 import { ChunkPool, inputChunks, InputError, type HuntChunk } from './hunt-input.js';
+import { huntGroup, HuntSuppressor } from './hunt-suppression.js';
 
 /**
  * Offline hunt: every rule over every event in the given files, in one pass through a rule set.
@@ -266,7 +267,7 @@ function huntAlerts(hits: ReadonlyArray<RuleSetHit<Rule>>, now: number, out: (g:
   for (const { rule, hit } of hits) {
     const m = matchOf(hit);
     if (m.kind === 'sequence' && m.events.length === 0) continue;
-    out(groupText(buildAlerts({ rule, now, executionId: 'hunt' }, m)));
+    out(huntGroup(rule, m, now));
   }
 }
 
@@ -708,13 +709,13 @@ export class HuntAggregates {
         if (found.length === 0) continue;
         const source = documentOfLine(m.text ?? bytes!.toString('latin1', m.start, m.end));
         const event: MatchedEvent = { index: this.index, id: eventId(r.fi, m.lineNo), version: 1, source, time: m.time };
-        out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'threat', event, enrichments: found.map((f) => enrichmentOf(f, a.threat!.params)) })));
+        out(huntGroup(a.rule, { kind: 'threat', event, enrichments: found.map((f) => enrichmentOf(f, a.threat!.params)) }, this.now));
       } else if (a.newTerms) {
         const fresh = a.newTerms.observeKeys(m.keys, m.time);
         if (fresh.length === 0) continue;
         const source = documentOfLine(m.text ?? bytes!.toString('latin1', m.start, m.end));
         const event: MatchedEvent = { index: this.index, id: eventId(r.fi, m.lineNo), version: 1, source, time: m.time };
-        for (const key of fresh) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'new_terms', event, terms: JSON.parse(key) as TermValue[] })));
+        for (const key of fresh) out(huntGroup(a.rule, { kind: 'new_terms', event, terms: JSON.parse(key) as TermValue[] }, this.now));
       }
     }
   }
@@ -722,7 +723,7 @@ export class HuntAggregates {
   /** The end of the input: threshold groups that reached their threshold alert. */
   flush(out: (g: GroupText) => void): void {
     for (const a of this.rules.values())
-      if (a.threshold) for (const b of a.threshold.reached()) out(groupText(buildAlerts({ rule: a.rule, now: this.now, executionId: 'hunt' }, { kind: 'threshold', result: b })));
+      if (a.threshold) for (const b of a.threshold.reached()) out(huntGroup(a.rule, { kind: 'threshold', result: b }, this.now));
   }
 }
 
@@ -826,7 +827,9 @@ async function huntWith(
 ): Promise<Omit<SpooledHuntResult, 'passedOver'>> {
   const index = o.index ?? 'hunt';
   const spool = new AlertSpool(o.holdAlerts, o.spillDir);
-  const toSpool = (g: GroupText): void => spool.add(g);
+  // groups of rules with alert suppression wait here until the end (see HuntSuppressor)
+  const suppressor = new HuntSuppressor((g) => spool.add(g));
+  const toSpool = (g: GroupText): void => suppressor.add(g);
   const badSamples: BadLine[] = [];
   let outsideWindow = 0;
   let lastReport = 0;
@@ -850,7 +853,7 @@ async function huntWith(
     }
     progress.events += r.events;
     outsideWindow += r.outside;
-    for (const g of r.groups) spool.add(g);
+    for (const g of r.groups) suppressor.add(g);
     sequencer.feed(r, toSpool);
     aggregates.feed(r, toSpool);
     progress.matches = spool.groups;
@@ -884,6 +887,7 @@ async function huntWith(
     }
     sequencer.flush(toSpool);
     aggregates.flush(toSpool);
+    suppressor.flush();
   } catch (e) {
     // a hunt that fails leaves no files behind
     spool.close();

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Vigil, type IngestItem } from '../../src/app/index.js';
 import { ManualClock } from '../../src/core/index.js';
+import { runHunt } from '../../src/hunt/index.js';
+import type { Rule } from '../../src/rules/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10);
 const MIN = 60_000;
@@ -53,10 +55,12 @@ const EVENTS: Array<[string | null, number]> = [
 type Outcome = Array<[string, number, string, string]>;
 
 function outcome(v: Vigil, ruleId: string): Outcome {
-  return v.store.alerts
-    .search({ ruleId: [ruleId], size: 100 })
-    .alerts.map((a): [string, number, string, string] => {
-      const d = a.doc;
+  return shape(v.store.alerts.search({ ruleId: [ruleId], size: 100 }).alerts.map((a) => a.doc));
+}
+
+function shape(docs: ReadonlyArray<Record<string, unknown>>): Outcome {
+  return docs
+    .map((d): [string, number, string, string] => {
       const terms = d['kibana.alert.suppression.terms'] as Array<{ value: unknown }> | undefined;
       return [terms === undefined ? 'no terms' : JSON.stringify(terms[0]!.value), Number(d['kibana.alert.suppression.docs_count'] ?? -1), String(d['kibana.alert.suppression.start'] ?? ''), String(d['kibana.alert.suppression.end'] ?? '')];
     })
@@ -70,6 +74,18 @@ const EXPECTED_SUPPRESS: Outcome = [
   ['["b"]', 0, iso(T0 + MIN), iso(T0 + MIN)],
   ['null', 1, iso(T0 + 3 * MIN), iso(T0 + 4 * MIN)],
 ].sort((x, y) => (x.join() < y.join() ? -1 : 1)) as Outcome;
+
+async function hunt(strategy: string, order: number[], workers: number): Promise<Outcome> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-sup-hunt-'));
+  try {
+    const file = join(dir, 'events.ndjson');
+    writeFileSync(file, order.map((i) => ev(EVENTS[i]![0], EVENTS[i]![1], i).json).join('\n') + '\n');
+    const r = await runHunt({ rules: [ruleOf(strategy) as unknown as Rule], inputs: [file], workers, lateness: Infinity });
+    return shape(r.alerts.map((a) => a.doc));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function run(mode: 'streaming' | 'scheduled' | 'restart', strategy: string, order: number[]): Promise<Outcome> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-sup-'));
@@ -103,6 +119,8 @@ test('alert suppression: the same groups, counts and spans in streaming and sche
   for (const mode of ['streaming', 'scheduled', 'restart'] as const) {
     for (const order of [inOrder, shuffled]) assert.deepEqual(await run(mode, 'suppress', order), EXPECTED_SUPPRESS, `${mode} ${order.join('')}`);
   }
+  // the hunt: on the main thread and on two workers (each finds part of a group)
+  for (const workers of [0, 2]) for (const order of [inOrder, shuffled]) assert.deepEqual(await hunt('suppress', order, workers), EXPECTED_SUPPRESS, `hunt on ${workers} workers ${order.join('')}`);
 });
 
 test('alert suppression: doNotSuppress alerts each match missing a group_by field; a bad suppression is a located reason not to run', async () => {
