@@ -7,6 +7,8 @@ import { applyExceptions, compileRule } from '../../src/detect/index.js';
 import { runHunt } from '../../src/hunt/index.js';
 import { parseExceptionNdjson, parseValueList, type ExceptionEntry, type ExceptionItem, type Rule, type ValueList } from '../../src/rules/index.js';
 import { vigil } from '../support/cli.js';
+import { Vigil } from '../../src/app/index.js';
+import { ManualClock } from '../../src/core/index.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 
@@ -89,6 +91,46 @@ test('exception entries: each type, included and excluded, nested, os_types and 
   assert.deepEqual(matched(baseRule, [item(CASES[0]!.entries), item(CASES[4]!.entries, { item_id: 'i2' })], evs), ['e1']);
   // a rule whose exceptions_list does not name the list is not affected
   assert.deepEqual(matched({ ...baseRule, exceptions_list: [] } as Rule, [item(CASES[0]!.entries)], evs), ALL);
+});
+
+test('the same table through the service (streaming and scheduled) and the hunt: each case a rule of its own list', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-ex-modes-'));
+  try {
+    const rules = CASES.map((c, k) => ({ ...baseRule, rule_id: `case-${k}`, name: c.name, exceptions_list: [{ id: `l${k}`, list_id: `list-${k}`, type: 'detection', namespace_type: 'single' }] }));
+    // the unexpired case expires a year on here: the service's runs come minutes after the events
+    const items = CASES.map((c, k) => item(c.entries, { ...c.more, ...((c.more?.expire_time ?? 0) > T0 ? { expire_time: T0 + 365 * 86_400_000 } : {}), item_id: `item-${k}`, list_id: `list-${k}` }));
+    const applied = applyExceptions(rules as Rule[], items, new Map(), T0);
+    // events carry their case ids in the document, as the alerts report them
+    const docs = evs.map((e) => ({ ...e._source, labels: { ev: e._id } }));
+    const want = (k: number): string[] => CASES[k]!.left;
+    const file = join(dir, 'events.ndjson');
+    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    const byRule = (alerts: ReadonlyArray<Record<string, unknown>>): Map<string, string[]> => {
+      const out = new Map<string, string[]>();
+      for (const a of alerts) {
+        const id = String(a['kibana.alert.rule.rule_id']);
+        out.set(id, [...(out.get(id) ?? []), String((a.labels as { ev: string }).ev)].sort());
+      }
+      return out;
+    };
+    const hunted = byRule((await runHunt({ rules: applied.rules, inputs: [file], workers: 0, now: T0 })).alerts.map((a) => a.doc));
+    for (const streaming of [true, false]) {
+      const rulesFile = join(dir, `rules-${streaming}.ndjson`);
+      writeFileSync(rulesFile, rules.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const v = await Vigil.open({ dataDir: join(dir, `data-${streaming}`), rulePaths: [rulesFile], clock: new ManualClock(T0 + 60_000), scanThreads: 0, streamingDefault: streaming });
+      // as Kibana exports them: expire_time an ISO date
+      const imported = v.importExceptions(items.map((i) => JSON.stringify({ list_id: i.list_id, type: 'detection' }) + '\n' + JSON.stringify({ ...i, expire_time: i.expire_time === null ? undefined : new Date(i.expire_time).toISOString() })).join('\n'), 'cases.ndjson');
+      assert.deepEqual([imported.items, imported.errors], [CASES.length, []]);
+      await v.ingest(docs.map((d) => ({ op: 'create' as const, index: 'logs-x', json: JSON.stringify(d) })));
+      await v.advanceTo(T0 + 30 * 60_000);
+      const got = byRule(v.store.alerts.search({ size: 1000 }).alerts.map((a) => a.doc));
+      await v.close();
+      CASES.forEach((c, k) => assert.deepEqual(got.get(`case-${k}`) ?? [], want(k), `${streaming ? 'streaming' : 'scheduled'}: ${c.name}`));
+    }
+    CASES.forEach((c, k) => assert.deepEqual(hunted.get(`case-${k}`) ?? [], want(k), `hunt: ${c.name}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('value lists: keyword, ip and ip_range entries, excluded too, and 100,000 values', () => {
