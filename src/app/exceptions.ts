@@ -3,7 +3,7 @@ import { diagnosticPosition, type Diagnostic } from '../core/index.js';
 import { applyExceptions, describeExceptions, exceptionCondition, itemCondition } from '../detect/index.js';
 import { compileStatement } from '../engine/index.js';
 import type { Expr } from '../eql/index.js';
-import { exceptionRefs, parseExceptionNdjson, parseValueList, VALUE_LIST_TYPES, type ExceptionItem, type ExceptionList, type Rule, type ValueList, type ValueListType } from '../rules/index.js';
+import { exceptionRefs, parseExceptionNdjson, writeExceptionNdjson, parseValueList, VALUE_LIST_TYPES, type ExceptionItem, type ExceptionList, type Rule, type ValueList, type ValueListType } from '../rules/index.js';
 import type { AlertRow, Store } from '../store/index.js';
 
 export interface LocatedError {
@@ -94,6 +94,13 @@ export class ExceptionBook {
       condition: describeExceptions(rule.vigil_exceptions),
       note: 'An event an exception matches is dropped before the rule sees it: in a sequence it breaks the sequence, as in Elastic Security. An item with vigil_stage applies to that stage only.',
     };
+  }
+
+  /** Lists (all, or those named) with their items, as Kibana exports them. */
+  export(listIds?: readonly string[]): string {
+    const d = this.data();
+    const lists = listIds ? d.lists.filter((l) => listIds.includes(l.list_id)) : d.lists;
+    return writeExceptionNdjson(lists, d.items);
   }
 
   valueLists(): Array<{ id: string; type: string; values: number }> {

@@ -274,3 +274,36 @@ export function exceptionRefs(raw: unknown): ExceptionListRef[] {
   if (!Array.isArray(raw)) return [];
   return raw.filter((r): r is ExceptionListRef => typeof r === 'object' && r !== null && typeof (r as { list_id?: unknown }).list_id === 'string').map((r) => ({ id: r.id, list_id: r.list_id, type: r.type, namespace_type: r.namespace_type }));
 }
+
+/**
+ * Writes lists and their items in Kibana's exception list export format (what
+ * `parseExceptionNdjson` reads): each list, then its items, then the export summary line.
+ */
+export function writeExceptionNdjson(lists: readonly ExceptionList[], items: readonly ExceptionItem[]): string {
+  const lines: string[] = [];
+  let nItems = 0;
+  for (const l of lists) {
+    lines.push(JSON.stringify({ list_id: l.list_id, name: l.name, description: l.description, type: l.type, namespace_type: l.namespace_type }));
+    for (const i of items) {
+      if (i.list_id !== l.list_id) continue;
+      nItems++;
+      lines.push(
+        JSON.stringify({
+          item_id: i.item_id,
+          list_id: i.list_id,
+          name: i.name,
+          description: i.description,
+          type: 'simple',
+          entries: i.entries,
+          os_types: i.os_types,
+          namespace_type: i.namespace_type,
+          tags: i.tags,
+          ...(i.expire_time !== null ? { expire_time: new Date(i.expire_time).toISOString() } : {}),
+          ...(i.stage !== null ? { vigil_stage: i.stage } : {}),
+        }),
+      );
+    }
+  }
+  lines.push(JSON.stringify({ exported_exception_list_count: lists.length, exported_exception_list_item_count: nItems, missing_exception_list_item_count: 0, missing_exception_lists_count: 0 }));
+  return `${lines.join('\n')}\n`;
+}

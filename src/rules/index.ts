@@ -7,4 +7,4 @@ export { loadMarkdownRule, writeMarkdownRule } from './markdown.js';
 export { loadNdjsonRules, writeNdjsonRules, type LoadedRules } from './ndjson.js';
 export { loadRules, parseRuleFile, RULE_EXTENSIONS, type RuleFile, type LoadedRuleSet } from './load-rules.js';
 export { thresholdParams, newTermsParams, threatMatchParams, typeParamsProblem, type ThresholdParams, type NewTermsParams, type ThreatMatchParams, type ThreatMappingEntry, type Params } from './rule-params.js';
-export { parseExceptionNdjson, parseValueList, exceptionRefs, ExceptionCodes, LIST_TYPES, VALUE_LIST_TYPES, type ExceptionEntry, type ExceptionItem, type ExceptionList, type ExceptionListRef, type ExceptionListType, type EntryOperator, type ParsedExceptions, type ValueList, type ValueListType } from './exceptions.js';
+export { parseExceptionNdjson, writeExceptionNdjson, parseValueList, exceptionRefs, ExceptionCodes, LIST_TYPES, VALUE_LIST_TYPES, type ExceptionEntry, type ExceptionItem, type ExceptionList, type ExceptionListRef, type ExceptionListType, type EntryOperator, type ParsedExceptions, type ValueList, type ValueListType } from './exceptions.js';

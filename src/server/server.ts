@@ -403,6 +403,10 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     const r = vigil.importExceptions(typeof req.body === 'string' ? req.body : '', name);
     return reply.code(r.errors.length && r.lists + r.items === 0 ? 400 : 200).send({ success: r.errors.length === 0, success_count_exception_lists: r.lists, success_count_items: r.items, errors: r.errors });
   });
+  app.get('/api/exception_lists/_export', async (req, reply) => {
+    const ids = csv((req.query as Record<string, unknown>).list_id);
+    return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="exceptions_export.ndjson"').send(vigil.exceptions.export(ids));
+  });
   app.delete('/api/exception_lists/:list_id', async (req, reply) => (vigil.removeExceptionList((req.params as { list_id: string }).list_id) ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
   const exceptionBody = (req: FastifyRequest): { body: Record<string, unknown>; ruleId: string | null } | string => {
     const b = parseJson(req);

@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { Vigil } from '../../src/app/index.js';
 import { ManualClock } from '../../src/core/index.js';
 import { createServer } from '../../src/server/index.js';
+import { parseExceptionNdjson } from '../../src/rules/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-exceptions-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ const MIN = 60_000;
 const rule = (id: string, extra: Record<string, unknown>): string =>
   JSON.stringify({ rule_id: id, name: `Rule ${id}`, description: 'test', type: 'eql', language: 'eql', index: ['logs-*'], severity: 'high', risk_score: 73, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1, ...extra });
 
-async function serve(clock: ManualClock, rules: string): Promise<{ v: Vigil; app: FastifyInstance; call: <T = Record<string, unknown>>(path: string, body?: unknown, method?: string, raw?: string) => Promise<{ status: number; body: T }> }> {
+async function serve(clock: ManualClock, rules: string): Promise<{ v: Vigil; app: FastifyInstance; url: string; call: <T = Record<string, unknown>>(path: string, body?: unknown, method?: string, raw?: string) => Promise<{ status: number; body: T }> }> {
   const v = await Vigil.open({ dataDir: join(dir, 'data'), rulePaths: [rules], clock, scanThreads: 0, streamingDefault: true });
   const app = await createServer(v);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -30,7 +31,7 @@ async function serve(clock: ManualClock, rules: string): Promise<{ v: Vigil; app
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
   };
-  return { v, app, call };
+  return { v, app, url, call };
 }
 
 const ev = (name: string, host: string, at: number, more: Record<string, unknown> = {}): string =>
@@ -133,6 +134,13 @@ test('exceptions through the API: import, value lists, add from an alert with pr
     const before = (await s.call<{ total: number }>('/api/alerts?rule_id=starts&status=open,closed&size=0')).body.total;
     await s.call('/_bulk', undefined, 'POST', `{"create":{"_index":"logs-x"}}\n${ev('gupdate.exe', 'h9', T0 + 21 * MIN)}\n{"create":{"_index":"logs-x"}}\n${ev('backup.exe', 'h9', T0 + 21 * MIN, { user: { name: 'svc_backup' } })}\n`);
     assert.equal((await s.call<{ total: number }>('/api/alerts?rule_id=starts&status=open,closed&size=0')).body.total, before);
+    // exported as Kibana does, the export reads back to the same lists and items
+    const exported = await fetch(`${s.url}/api/exception_lists/_export`).then((r) => r.text());
+    const lines = exported.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.at(-1), { exported_exception_list_count: 4, exported_exception_list_item_count: 5, missing_exception_list_item_count: 0, missing_exception_lists_count: 0 });
+    const back = parseExceptionNdjson(exported, 'export.ndjson');
+    assert.deepEqual(back.diagnostics, []);
+    assert.deepEqual(back.items.map((i) => i.item_id).sort(), lists.lists.flatMap((l) => l.items.map((i) => (i as { item_id: string }).item_id)).sort());
     assert.equal((await s.call('/api/exception_lists/items/by-list', undefined, 'DELETE')).status, 200);
     await s.call('/_bulk', undefined, 'POST', `{"create":{"_index":"logs-x"}}\n${ev('gupdate.exe', 'h9', T0 + 22 * MIN)}\n`);
     assert.equal((await s.call<{ total: number }>('/api/alerts?rule_id=starts&status=open,closed&size=0')).body.total, before + 1, 'the item removed, the event alerts');
