@@ -139,3 +139,25 @@ test('alert suppression: doNotSuppress alerts each match missing a group_by fiel
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('alert suppression on a sequence rule: later sequences of a group are counted into the first, their building blocks not written, in streaming and scheduled runs', async () => {
+  for (const streaming of [true, false]) {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-sup-seq-'));
+    try {
+      const rules = join(dir, 'rules.ndjson');
+      const seq = ruleOf('suppress', { rule_id: 'sup-seq', type: 'eql', language: 'eql', query: 'sequence by host.name with maxspan=1m [process where process.name == "a.exe"] [process where process.name == "b.exe"]' });
+      writeFileSync(rules, `${JSON.stringify(seq)}\n`);
+      const clock = new ManualClock(T0);
+      const v = await Vigil.open({ dataDir: join(dir, 'data'), rulePaths: [rules], clock, scanThreads: 0, streamingDefault: streaming });
+      const proc = (name: string, host: string, at: number): IngestItem => ({ op: 'create', index: 'logs-x', json: JSON.stringify({ '@timestamp': new Date(at).toISOString(), event: { category: ['process'], type: ['start'] }, host: { name: host }, process: { name } }) });
+      await v.ingest([proc('a.exe', 'h', T0), proc('b.exe', 'h', T0 + 1000), proc('a.exe', 'h', T0 + 2 * MIN), proc('b.exe', 'h', T0 + 2 * MIN + 1000), proc('a.exe', 'g', T0 + 3 * MIN), proc('b.exe', 'g', T0 + 3 * MIN + 1000)]);
+      await v.advanceTo(T0 + 30 * MIN);
+      const shown = v.store.alerts.search({ ruleId: ['sup-seq'], buildingBlocks: false, size: 50 }).alerts.map((a) => [JSON.stringify((a.doc['kibana.alert.suppression.terms'] as Array<{ value: unknown }>)[0]!.value), a.doc['kibana.alert.suppression.docs_count']]).sort();
+      assert.deepEqual(shown, [['["g"]', 0], ['["h"]', 1]], streaming ? 'streaming' : 'scheduled');
+      assert.equal(v.store.alerts.search({ ruleId: ['sup-seq'], size: 0 }).total, 2 + 4, 'two sequence alerts and their four building blocks');
+      await v.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
