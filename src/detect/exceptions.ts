@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EventFilter, Expr, FieldRef, Stage, Statement } from '../eql/index.js';
-import { printExpr } from '../eql/index.js';
+import { printExpr, rangeToCidrs } from '../eql/index.js';
 import { exceptionRefs, type ExceptionEntry, type ExceptionItem, type Rule, type ValueList } from '../rules/index.js';
 
 /**
@@ -83,7 +83,7 @@ function entryCondition(e: ExceptionEntry, lists: ReadonlyMap<string, ValueList>
       const list = lists.get(e.list.id);
       if (!list) return `no value list '${e.list.id}'`;
       if (list.values.length === 0) cond = { kind: 'boolean', value: false, span: SPAN };
-      else if (list.type === 'ip_range') cond = { kind: 'call', name: 'cidrMatch', insensitive: false, args: [field(name), ...list.values.map((v) => str(cidrOf(v)))], span: SPAN };
+      else if (list.type === 'ip_range') cond = { kind: 'call', name: 'cidrMatch', insensitive: false, args: [field(name), ...list.values.flatMap(cidrsOf).map(str)], span: SPAN };
       else cond = isIn(name, list.values);
       break;
     }
@@ -95,10 +95,12 @@ function entryCondition(e: ExceptionEntry, lists: ReadonlyMap<string, ValueList>
   return e.operator === 'excluded' ? not(cond) : cond;
 }
 
-/** A range as cidrMatch takes it: a CIDR block (a lone address is its own /32 or /128). */
-function cidrOf(v: string): string {
-  if (v.includes('/')) return v;
-  return `${v}/${v.includes(':') ? 128 : 32}`;
+/** A value list's range as cidrMatch takes it: CIDR blocks (a lone address is its own /32 or /128, `from-to` the blocks that cover it). */
+function cidrsOf(v: string): string[] {
+  if (v.includes('/')) return [v];
+  const dash = v.indexOf('-');
+  if (dash > 0) return rangeToCidrs(v.slice(0, dash), v.slice(dash + 1)) ?? [];
+  return [`${v}/${v.includes(':') ? 128 : 32}`];
 }
 
 /** One item's condition: all its entries, limited to its operating systems. */

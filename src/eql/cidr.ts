@@ -105,3 +105,78 @@ export function cidrContains(c: Cidr, ip: IpAddress): boolean {
   }
   return (ip.value & c.mask) === c.network;
 }
+
+const ALL4 = (1n << 32n) - 1n;
+const ALL6 = (1n << 128n) - 1n;
+const MAPPED = 0xffffn << 32n;
+
+/** Whether `x` lies in one of the sorted, disjoint ranges. */
+function inRanges(r: ReadonlyArray<readonly [bigint, bigint]>, x: bigint): boolean {
+  let lo = 0;
+  let hi = r.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b] = r[mid]!;
+    if (x < a) hi = mid - 1;
+    else if (x > b) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+function merged(r: Array<[bigint, bigint]>): Array<[bigint, bigint]> {
+  r.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const out: Array<[bigint, bigint]> = [];
+  for (const [a, b] of r) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1] + 1n) {
+      if (b > last[1]) last[1] = b;
+    } else out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * A test of an address against many blocks at once (what `cidrMatch` answers for each, with its
+ * blocks literal): the blocks as sorted ranges, searched by halves. Unreadable blocks are left out,
+ * as cidrMatch leaves them.
+ */
+export function cidrSet(blocks: readonly string[]): (ip: IpAddress) => boolean {
+  const v4: Array<[bigint, bigint]> = [];
+  const v6: Array<[bigint, bigint]> = [];
+  for (const b of blocks) {
+    const c = parseCidrUncached(b);
+    if (!c) continue;
+    if (c.v6) v6.push([c.network, c.network | (~c.mask & ALL6)]);
+    else v4.push([c.network, c.network | (~c.mask & ALL4)]);
+  }
+  const r4 = merged(v4);
+  const r6 = merged(v6);
+  // an IPv4 address also matches IPv4-mapped IPv6 blocks (see cidrContains)
+  return (ip) => (ip.v6 ? inRanges(r6, ip.value) : inRanges(r4, ip.value) || (r6.length > 0 && inRanges(r6, MAPPED | ip.value)));
+}
+
+/** The fewest CIDR blocks that cover the addresses from `from` to `to` (both in), or null when they are not addresses of one kind in order. */
+export function rangeToCidrs(from: string, to: string): string[] | null {
+  const a = parseIp(from);
+  const b = parseIp(to);
+  if (!a || !b || a.v6 !== b.v6 || a.value > b.value) return null;
+  const bits = a.v6 ? 128 : 32;
+  const out: string[] = [];
+  let x = a.value;
+  while (x <= b.value) {
+    // the largest block that starts at x and ends within the range
+    let size = 0;
+    while (size < bits && (x & ((1n << BigInt(size + 1)) - 1n)) === 0n && x + (1n << BigInt(size + 1)) - 1n <= b.value) size++;
+    out.push(`${formatIp(x, a.v6)}/${bits - size}`);
+    x += 1n << BigInt(size);
+  }
+  return out;
+}
+
+function formatIp(v: bigint, v6: boolean): string {
+  if (!v6) return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
+  const groups: string[] = [];
+  for (let s = 112n; s >= 0n; s -= 16n) groups.push(((v >> s) & 0xffffn).toString(16));
+  return groups.join(':');
+}

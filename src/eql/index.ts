@@ -11,4 +11,4 @@ export { compileExpr, compilePredicate, compileGeneratedPredicate, compileGenera
 export { BUILTINS, type Builtin, type BuiltinContext } from './builtins.js';
 export type { Value, Scalar } from './values.js';
 export { first as firstValue, compareScalars, toNumber } from './values.js';
-export { parseCidr, parseIp, cidrContains } from './cidr.js';
+export { parseCidr, parseIp, cidrContains, cidrSet, rangeToCidrs } from './cidr.js';

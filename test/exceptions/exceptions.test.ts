@@ -152,6 +152,26 @@ test('value lists: keyword, ip and ip_range entries, excluded too, and 100,000 v
   assert.equal(applied.rules[0]!.vigil_exceptions, undefined);
 });
 
+test('ip_range value lists: CIDR blocks, from-to ranges, IPv6; many blocks tested by halves, with the answers of cidrMatch block by block', () => {
+  // the same addresses against the same blocks, through the builtin (a few blocks at a time) and the many-block path
+  const blocks = ['10.0.0.0/8', '192.168.1.0/24', '172.16.5.4/32', '2001:db8::/32', '100.64.0.0/10', '8.8.8.8', '1.1.1.0/30', '203.0.113.0/25', '198.51.100.128/25', 'not-a-block'];
+  const addrs = ['10.1.2.3', '11.0.0.1', '192.168.1.255', '192.168.2.1', '172.16.5.4', '172.16.5.5', '2001:db8::1', '2001:db9::1', '100.127.255.255', '100.128.0.0', '1.1.1.3', '1.1.1.4', '203.0.113.127', '203.0.113.128', '198.51.100.200', 'x'];
+  const evsIp = events(addrs.map((a) => ({ source: { ip: a } })));
+  const oneByOne = compileRule({ ...baseRule, query: `process where ${blocks.map((b) => `cidrMatch(source.ip, "${b}")`).join(' or ')}` } as Rule);
+  const expected = (oneByOne.compiled!.run(evsIp).events ?? []).map((e) => e._id);
+  assert.deepEqual(expected, ['e0', 'e2', 'e4', 'e6', 'e8', 'e10', 'e12', 'e14']);
+  const many = compileRule({ ...baseRule, query: `process where cidrMatch(source.ip, ${blocks.map((b) => `"${b}"`).join(', ')})` } as Rule);
+  assert.deepEqual((many.compiled!.run(evsIp).events ?? []).map((e) => e._id), expected);
+  // a list with from-to ranges: 10.0.0.5-10.0.0.9 covers .5 to .9 only
+  const ranges = parseValueList('r', 'ip_range', '10.0.0.5-10.0.0.9\n2001:db8::/48\n').list;
+  const probe = events(['10.0.0.4', '10.0.0.5', '10.0.0.9', '10.0.0.10', '2001:db8:0:1::1', '2001:db8:1::1'].map((a) => ({ source: { ip: a } })));
+  const entry: ExceptionEntry = { type: 'list', field: 'source.ip', operator: 'included', list: { id: 'r', type: 'ip_range' } };
+  assert.deepEqual(matched(baseRule, [item([entry])], probe, new Map([['r', ranges]])), ['e0', 'e3', 'e5']);
+  // 100,000 blocks (their speed is in npm run bench's tuning section)
+  const big = parseValueList('big', 'ip_range', Array.from({ length: 100_000 }, (_, k) => `10.${(k >> 8) & 255}.${k & 255}.0/24`).join('\n')).list;
+  assert.deepEqual(matched(baseRule, [item([{ ...entry, list: { id: 'big', type: 'ip_range' } }])], evs, new Map([['big', big]])), ['e1', 'e2', 'e3']);
+});
+
 test('sequences: an excepted event is dropped before matching, so it breaks the sequence (and a KQL rule is excepted alike)', () => {
   const seq = { ...baseRule, query: 'sequence by host.name with maxspan=1m [process where process.name == "a.exe"] [process where process.name == "b.exe"]' } as Rule;
   const s = events([
