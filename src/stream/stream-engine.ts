@@ -24,14 +24,6 @@ function movesWithStoredTime(s: RuleStream): boolean {
   return s.matcher !== null && s.lateness > 0 && (!o || o === 'event.ingested');
 }
 
-/**
- * Matches events as they are ingested, for rules in streaming mode, through one rule set: each
- * batch is parsed once (only the events whose text may match some rule, see `unionRawFilter`) and
- * scanned once for all rules. Same alert ids as a scheduled run over the same events. Event queries
- * match at once; sequences order events within a lateness of `from − interval` (the overlap the
- * scheduled windows would give them). At most `max_signals` alerts per rule per interval of event
- * time; the rest are counted as dropped.
- */
 /** One rule set of the engine and the streams it feeds, in its entry order. */
 interface Layer {
   readonly set: RuleSet<RuleStream>;
@@ -42,6 +34,14 @@ interface Layer {
 const MAX_LAYERS = 8;
 const MAX_MUTED = 128;
 
+/**
+ * Matches events as they are ingested, for rules in streaming mode, through one rule set: each
+ * batch is parsed once (only the events whose text may match some rule, see `unionRawFilter`) and
+ * scanned once for all rules. Same alert ids as a scheduled run over the same events. Event queries
+ * match at once; sequences order events within a lateness of `from − interval` (the overlap the
+ * scheduled windows would give them). At most `max_signals` alerts per rule per interval of event
+ * time; the rest are counted as dropped.
+ */
 export class StreamEngine {
   private streams = new Map<string, RuleStream>();
   /** The active streams, in rule order. */
