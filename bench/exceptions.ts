@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Vigil } from '../src/app/index.js';
 import { ManualClock } from '../src/core/index.js';
 import { applyExceptions } from '../src/detect/index.js';
-import { generateEvents } from '../src/gen/index.js';
 import { loadRules, type ExceptionItem, type Rule, type ValueList } from '../src/rules/index.js';
 import type { BenchResult } from './parse.js';
+import { hunt, writeGenerated, type HuntRun } from './hunt.js';
 import { median } from './stats.js';
 
 /**
@@ -52,20 +51,6 @@ export function withBenchExceptions(rules: readonly Rule[]): Rule[] {
   return applyExceptions(named, items, valueLists, Date.now()).rules;
 }
 
-interface HuntRun {
-  events: number;
-  ms: number;
-  alerts: number;
-  rules: number;
-}
-
-function hunt(file: string, exceptions: boolean): HuntRun {
-  const child = join(dirname(fileURLToPath(import.meta.url)), 'hunt-child.js');
-  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, '1', '', '', exceptions ? 'exceptions' : ''], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`hunt failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as HuntRun;
-}
-
 /** Streaming ingest of `lines` in requests of 500 with the corpus rules streaming; events/s and alerts. */
 async function ingest(rules: readonly Rule[], lines: readonly string[], exceptions: boolean): Promise<{ perSec: number; alerts: number; openMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-tuning-'));
@@ -103,27 +88,15 @@ export async function benchExceptions(events = Number(process.env.VIGIL_BENCH_TU
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ex-'));
   const file = join(dir, 'events.ndjson');
   try {
-    const fd = openSync(file, 'w');
-    const lines: string[] = [];
-    let buf: string[] = [];
-    for (const l of generateEvents({ events, seed: 3 })) {
-      buf.push(l);
-      if (lines.length < 60_000) lines.push(l);
-      if (buf.length === 10_000) {
-        writeSync(fd, buf.join('\n') + '\n');
-        buf = [];
-      }
-    }
-    if (buf.length) writeSync(fd, buf.join('\n') + '\n');
-    closeSync(fd);
+    const lines = writeGenerated(file, events, 3, 60_000);
     const mib = statSync(file).size / 1048576;
     const out: string[] = [];
     // interleaved rounds, each figure the median
     const plain: HuntRun[] = [];
     const tuned: HuntRun[] = [];
     for (let k = 0; k < 3; k++) {
-      plain.push(hunt(file, false));
-      tuned.push(hunt(file, true));
+      plain.push(hunt(file, 1));
+      tuned.push(hunt(file, 1, '', 'exceptions'));
     }
     const rate = (h: HuntRun): number => (h.events / h.ms) * 1000;
     if (plain[0]!.alerts !== tuned[0]!.alerts) throw new Error(`exceptions changed the hunt's alerts: ${plain[0]!.alerts} → ${tuned[0]!.alerts}`);

@@ -35,7 +35,7 @@ async function baseline(file: string): Promise<number> {
   return (n / (performance.now() - t0)) * 1000;
 }
 
-interface HuntRun {
+export interface HuntRun {
   events: number;
   ms: number;
   alerts: number;
@@ -58,12 +58,33 @@ function checkPlanted(h: HuntRun, events: number, workers: number): void {
   if (found !== JSON.stringify(Object.entries(expected).sort())) throw new Error(`hunt on ${workers} workers found ${found}, planted ${JSON.stringify(expected)}`);
 }
 
-/** A hunt with the corpus rules Vigil runs (EQL and KQL), or those of some types only (`eql`). */
-function hunt(file: string, workers: number, types = ''): HuntRun {
+/**
+ * A hunt with the corpus rules Vigil runs (EQL and KQL), or those of some types only (`eql`), in a
+ * process of its own (see hunt-child.ts; `tuning` gives every rule the tuning bench's exceptions).
+ */
+export function hunt(file: string, workers: number, types = '', tuning = ''): HuntRun {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'hunt-child.js');
-  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers), '', types], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [child, join(SHARED, 'corpus', 'detection-rules'), file, String(workers), '', types, tuning], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`hunt failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as HuntRun;
+}
+
+/** Writes `events` generated events (seed `seed`) to `file`, 10,000 lines at a time; returns the first `keep` lines. */
+export function writeGenerated(file: string, events: number, seed: number, keep = 0): string[] {
+  const fd = openSync(file, 'w');
+  const kept: string[] = [];
+  let buf: string[] = [];
+  for (const l of generateEvents({ events, seed })) {
+    buf.push(l);
+    if (kept.length < keep) kept.push(l);
+    if (buf.length === 10_000) {
+      writeSync(fd, buf.join('\n') + '\n');
+      buf = [];
+    }
+  }
+  if (buf.length) writeSync(fd, buf.join('\n') + '\n');
+  closeSync(fd);
+  return kept;
 }
 
 /** Alerts of rules that have no plant (they fire on the plants' activity or on background). */
@@ -77,17 +98,7 @@ export async function benchHunt(events = Number(process.env.VIGIL_BENCH_HUNT_EVE
   const file = join(dir, 'events.ndjson');
   const lines: string[] = [];
   try {
-    const fd = openSync(file, 'w');
-    let buf: string[] = [];
-    for (const l of generateEvents({ events, seed: 1 })) {
-      buf.push(l);
-      if (buf.length === 10_000) {
-        writeSync(fd, buf.join('\n') + '\n');
-        buf = [];
-      }
-    }
-    if (buf.length) writeSync(fd, buf.join('\n') + '\n');
-    closeSync(fd);
+    writeGenerated(file, events, 1);
     const mib = statSync(file).size / 1048576;
     const all = availableParallelism();
     // rounds of baseline, one worker, all workers, interleaved; each figure is its best round, since

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { diagnosticPosition, type Diagnostic } from '../core/index.js';
-import { applyExceptions, describeExceptions, exceptionCondition, itemCondition } from '../detect/index.js';
+import { applyExceptions, describeExceptions, itemCondition } from '../detect/index.js';
 import { compileStatement } from '../engine/index.js';
 import type { Expr } from '../eql/index.js';
 import { exceptionRefs, parseExceptionNdjson, writeExceptionNdjson, parseValueList, VALUE_LIST_TYPES, type ExceptionItem, type ExceptionList, type Rule, type ValueList, type ValueListType } from '../rules/index.js';
@@ -14,8 +14,11 @@ export interface LocatedError {
   readonly code: string;
 }
 
-const located = (ds: readonly Diagnostic[], text: string, file: string): LocatedError[] =>
+export const located = (ds: readonly Diagnostic[], text: string, file: string): LocatedError[] =>
   ds.map((d) => ({ message: d.message, code: d.code, file: d.file ?? file, ...diagnosticPosition(d, text) }));
+
+/** The rules that name `listId` in their exceptions_list. */
+export const namesList = (rule: Rule, listId: string): boolean => exceptionRefs(rule.exceptions_list).some((x) => x.list_id === listId);
 
 /** The id of a rule's default exception list (made when an exception is first added to the rule). */
 export const ruleDefaultListId = (ruleId: string): string => `rule_default-${ruleId}`;
@@ -79,7 +82,7 @@ export class ExceptionBook {
     return d.lists.map((l) => ({
       ...l,
       items: d.items.filter((i) => i.list_id === l.list_id),
-      rules: rules.filter((r) => exceptionRefs(r.exceptions_list).some((x) => x.list_id === l.list_id)).map((r) => ({ rule_id: r.rule_id, name: r.name })),
+      rules: rules.filter((r) => namesList(r, l.list_id)).map((r) => ({ rule_id: r.rule_id, name: r.name })),
     }));
   }
 
@@ -189,10 +192,6 @@ export class ExceptionBook {
     return { ids, examined };
   }
 
-  /** The condition of the current exceptions of a set of items (tests use it). */
-  static condition(items: readonly ExceptionItem[], lists: ReadonlyMap<string, ValueList>, now: number): Expr | null {
-    return exceptionCondition(items, lists, now).condition;
-  }
 }
 
 /** A test of one document against a condition, through the engine (an event query over `any`). */

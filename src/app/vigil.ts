@@ -11,7 +11,7 @@ import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type 
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
-import { ExceptionBook, PREVIEW_MS } from './exceptions.js';
+import { ExceptionBook, located, namesList, PREVIEW_MS, type LocatedError } from './exceptions.js';
 
 export interface VigilConfig {
   /** Folder of the SQLite store. */
@@ -573,7 +573,7 @@ export class Vigil {
 
   /** The rules an item of `listId` applies to (those naming the list), and `ruleId`'s. */
   private rulesOfList(listId: string, ruleId: string | null): string[] {
-    const ids = this.registry.rules.filter((r) => (r.rule.exceptions_list ?? []).some((x) => (x as { list_id?: unknown }).list_id === listId)).map((r) => r.rule.rule_id);
+    const ids = this.registry.rules.filter((r) => namesList(r.rule, listId)).map((r) => r.rule.rule_id);
     return ruleId !== null && !ids.includes(ruleId) ? [...ids, ruleId] : ids;
   }
 
@@ -616,18 +616,17 @@ export class Vigil {
   /** Imports rule files (NDJSON, TOML, Markdown by file name); every problem comes back located. */
   importRules(text: string, fileName: string, overwrite: boolean): { imported: string[]; errors: Array<{ rule_id?: string; message: string; line: number; col: number; file: string; code: string }> } {
     const parsed = parseRuleFile(fileName, text);
-    const errors = parsed.diagnostics
-      .filter((d) => d.severity === 'error')
-      .map((d) => {
-        const p = diagnosticPosition(d, text);
-        return { message: d.message, line: p.line, col: p.col, file: fileName, code: d.code };
-      });
+    const errors: Array<LocatedError & { rule_id?: string }> = located(
+      parsed.diagnostics.filter((d) => d.severity === 'error'),
+      text,
+      fileName,
+    ).map((e) => ({ ...e, file: fileName }));
     const imported: string[] = [];
     const now = this.clock.now();
     this.store.transaction(() => {
       for (const r of parsed.rules) {
         if (!overwrite && this.store.rules.get(r.rule_id)) {
-          errors.push({ rule_id: r.rule_id, message: `rule_id: "${r.rule_id}" already exists`, line: 1, col: 1, file: fileName, code: 'VIGIL409' } as (typeof errors)[number]);
+          errors.push({ rule_id: r.rule_id, message: `rule_id: "${r.rule_id}" already exists`, line: 1, col: 1, file: fileName, code: 'VIGIL409' });
           continue;
         }
         this.upsertRule(r, 'import', now);

@@ -125,18 +125,9 @@ export class StreamEngine {
     return this.streams.size;
   }
 
-  /** Matches newly stored events; returns the alerts written. */
-  push(events: readonly StoredEvent[], now: number): BuiltAlert[] {
-    const out: BuiltAlert[] = [];
-    if (this.layers.length === 0) return out;
-    this.feed(this.layers, this.order, this.raw, events, now, out, null);
-    if (out.length) this.onAlerts(out);
-    return out;
-  }
-
   /**
-   * As `push`, in slices of about `sliceMs` with a `pause` between them, so that a large batch does
-   * not keep the server from answering. Rules may change during a pause: a rule started since the
+   * Matches newly stored events, in slices of about `sliceMs` with a `pause` between them, so that a
+   * large batch does not keep the server from answering; returns the alerts written. Rules may change during a pause: a rule started since the
    * batch began has already read it from the store (see `replay`), one stopped reads no more of it.
    */
   async pushSliced(events: readonly StoredEvent[], now: number, pause: () => Promise<void>, sliceMs: number): Promise<BuiltAlert[]> {
