@@ -11,6 +11,7 @@ import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type 
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
+import { Documents } from './documents.js';
 import { ExceptionBook, located, namesList, PREVIEW_MS, type LocatedError } from './exceptions.js';
 
 export interface VigilConfig {
@@ -36,6 +37,9 @@ export interface VigilConfig {
    */
   readonly includeDeprecated?: boolean;
 }
+
+/** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
+export const ALERTS_INDEX = '.alerts-security.alerts-default';
 
 export interface IngestItem {
   readonly op: WriteOp;
@@ -89,6 +93,10 @@ export class Vigil {
   readonly stream: StreamEngine;
   readonly outputs: OutputDispatcher;
   readonly exceptions: ExceptionBook;
+  readonly documents: Documents;
+  /** Alerts waiting to be copied into the alerts index (see copyAlerts). */
+  private alertCopies = new Set<string>();
+  private copying: Promise<unknown> = Promise.resolve();
   /** Rule-file problems met at start, formatted with file:line:col. */
   readonly startupProblems: string[] = [];
   private lastRetention = -Infinity;
@@ -109,10 +117,14 @@ export class Vigil {
     private readonly config: VigilConfig,
   ) {
     this.outputs = new OutputDispatcher(config.outputs ?? [], config.outputOptions);
-    const onAlerts = (alerts: BuiltAlert[]): void => this.outputs.send(alerts.map((a) => a.doc));
+    const onAlerts = (alerts: BuiltAlert[]): void => {
+      this.outputs.send(alerts.map((a) => a.doc));
+      this.copyAlerts(alerts.map((a) => a.id));
+    };
     this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange });
     this.stream = new StreamEngine(store, onAlerts);
     this.exceptions = new ExceptionBook(store);
+    this.documents = new Documents(store);
     this.started = clock.now();
     this.ingested.since = this.started;
   }
@@ -215,6 +227,52 @@ export class Vigil {
       });
     }
     return results;
+  }
+
+  /**
+   * Copies alerts, as they are now, into the alerts index (ALERTS_INDEX) on a later turn: written
+   * alerts arrive while the stream or a pass is matching, and their copies go in as ingested
+   * events, so that searches and rules over `.alerts-security.*` see them.
+   */
+  copyAlerts(ids: readonly string[]): void {
+    if (ids.length === 0 || this.closing) return;
+    const first = this.alertCopies.size === 0;
+    for (const id of ids) this.alertCopies.add(id);
+    if (!first) return;
+    this.copying = this.copying.then(
+      () =>
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            const batch = [...this.alertCopies];
+            this.alertCopies.clear();
+            const items: IngestItem[] = [];
+            for (const id of batch) {
+              const a = this.store.alerts.get(id);
+              if (a) items.push({ op: 'index', index: ALERTS_INDEX, id, source: a.doc, json: JSON.stringify(a.doc) });
+            }
+            this.ingest(items).then(
+              () => resolve(),
+              (e: unknown) => {
+                this.config.log?.(`copying alerts to ${ALERTS_INDEX} failed: ${e instanceof Error ? e.message : String(e)}`);
+                resolve();
+              },
+            );
+          }),
+        ),
+    );
+  }
+
+  /** Sets alerts' workflow status (see AlertStore.setStatus), their copies in the alerts index too. */
+  setAlertStatus(ids: readonly string[], status: string, extra?: { reason?: string | null; note?: string | null; by?: string | null }): number {
+    const n = this.store.alerts.setStatus(ids, status, this.clock.now(), extra);
+    this.copyAlerts(ids);
+    return n;
+  }
+
+  assignAlerts(ids: readonly string[], assignee: string | null): number {
+    const n = this.store.alerts.assign(ids, assignee, this.clock.now());
+    this.copyAlerts(ids);
+    return n;
   }
 
   // ---- time ---------------------------------------------------------------------------------
@@ -607,7 +665,7 @@ export class Vigil {
       const m = this.exceptions.matchingAlerts(item.item, this.rulesOfList(item.item.list_id, ruleId), undefined);
       if (!('error' in m) && m.ids.length) {
         const open = m.ids.filter((id) => this.store.alerts.get(id)?.status !== 'closed');
-        closed = this.store.alerts.setStatus(open, 'closed', this.clock.now(), { reason: null, note: `closed by exception '${item.item.name}'`, by: user });
+        closed = this.setAlertStatus(open, 'closed', { reason: null, note: `closed by exception '${item.item.name}'`, by: user });
       }
     }
     return { ok: true, item: item.item as unknown as Record<string, unknown>, closed };
@@ -684,6 +742,7 @@ export class Vigil {
     this.closing = true;
     await this.scheduler.stop();
     await this.streamWork;
+    await this.copying;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ export function createIndexMatcher(patterns: readonly string[]): (name: string) 
   const steps = parts.map((p, i) => {
     const exclude = p.startsWith('-') && i > 0;
     const body = exclude ? p.slice(1) : p;
-    return { exclude, test: body === '_all' ? () => true : body.includes(':') ? () => false : globTest(body) };
+    return { exclude, test: body === '_all' ? (n: string) => !n.startsWith('.') : body.includes(':') ? () => false : globTest(body) };
   });
   return (name) => {
     let hit = false;
@@ -24,5 +24,7 @@ export function createIndexMatcher(patterns: readonly string[]): (name: string) 
 function globTest(glob: string): (name: string) => boolean {
   if (!glob.includes('*')) return (name) => name === glob;
   const re = new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  // as Elasticsearch's hidden indices: a wildcard reaches a dot-index (the alerts) only when it starts with the dot
+  if (!glob.startsWith('.')) return (name) => !name.startsWith('.') && re.test(name);
   return (name) => re.test(name);
 }

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { countRules, esError, RULE_SORTS, RULE_STATES, type HttpAnswer, type IngestItem, type RuleListQuery, type Vigil } from '../app/index.js';
 import { ManualClock, parseJsonObject } from '../core/index.js';
 import type { AlertQuery, EventWriteResult } from '../store/index.js';
-import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
+import { registerEs, registerEsHooks } from './es/routes.js';
 
 export interface ServerOptions {
   /** Largest request body in bytes (Elasticsearch's http.max_content_length: 100mb). */
@@ -40,17 +40,21 @@ function itemResult(r: EventWriteResult, op: string): Record<string, unknown> {
 
 /** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
 export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, routerOptions: { ignoreTrailingSlash: true } });
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true } });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addHook('preParsing', async (req, _reply, payload) => {
-    if (String(req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') {
+    const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
+    if (enc === 'gzip' || enc === 'deflate') {
       delete req.headers['content-length'];
       delete req.headers['content-encoding']; // decoded here (the compress plugin would decode it again)
-      return payload.pipe(createGunzip());
+      // deflate as HTTP means it (zlib-wrapped, as Vector sends it); a raw deflate stream is read too
+      return payload.pipe(enc === 'gzip' ? createGunzip() : createUnzip());
     }
+    if (enc !== '' && enc !== 'identity') throw Object.assign(new Error(`unsupported Content-Encoding [${enc}]`), { statusCode: 415 });
     return payload;
   });
+  registerEsHooks(app);
   // answers of over 1 KiB are compressed when the client accepts it (as Elasticsearch's http.compression)
   await app.register(fastifyCompress, { threshold: 1024, encodings: ['gzip', 'deflate'] });
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -66,152 +70,7 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });
   });
 
-  // ---- cluster --------------------------------------------------------------------------------
-  const info = {
-    name: 'vigil',
-    cluster_name: 'vigil',
-    cluster_uuid: 'vigil-embedded',
-    version: { number: VERSION, build_flavor: 'default', build_type: 'vigil', lucene_version: '9.12.0', minimum_wire_compatibility_version: '7.17.0', minimum_index_compatibility_version: '7.0.0' },
-    tagline: 'You Know, for Search',
-  };
-  // a browser asking for the root gets the UI; clients (which ask for JSON) get the cluster info
-  app.get('/', async (req, reply) => (/text\/html/.test(String(req.headers.accept ?? '')) ? reply.redirect('/ui/') : info));
-  const license = { license: { status: 'active', uid: 'vigil', type: 'basic', issue_date: '2026-01-01T00:00:00.000Z', issue_date_in_millis: 1767225600000, max_nodes: 1000, issued_to: 'vigil', issuer: 'vigil', start_date_in_millis: -1 } };
-  app.get('/_license', async () => license);
-  app.get('/_xpack', async () => ({ build: {}, license: license.license, features: { eql: { available: true, enabled: true } } }));
-  app.get('/_cluster/health', async () => ({ cluster_name: 'vigil', status: 'green', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1, active_primary_shards: 1, active_shards: 1, relocating_shards: 0, initializing_shards: 0, unassigned_shards: 0 }));
-  app.get('/_nodes', async () => ({ _nodes: { total: 1, successful: 1, failed: 0 }, cluster_name: 'vigil', nodes: { vigil: { name: 'vigil', version: VERSION, roles: ['data', 'ingest', 'master'], http: { publish_address: 'localhost' } } } }));
-  app.get('/_cat/indices', async (req, reply) => {
-    const rows = vigil.store.events.indices();
-    if ((req.query as Record<string, string>).format === 'json') return rows.map((r) => ({ health: 'green', status: 'open', index: r.name, 'docs.count': String(r.docs) }));
-    return reply.type('text/plain').send(rows.map((r) => `green open ${r.name} ${r.docs}\n`).join(''));
-  });
-  // templates, policies, pipelines and data streams are remembered and acknowledged, so shippers that set them up start unchanged
-  for (const kind of ['_index_template', '_component_template', '_ilm/policy', '_ingest/pipeline', '_data_stream']) {
-    app.put(`/${kind}/:name`, async (req) => {
-      vigil.store.meta.put(`${kind}:${(req.params as { name: string }).name}`, typeof req.body === 'string' && req.body ? req.body : '{}');
-      return { acknowledged: true };
-    });
-    app.get(`/${kind}/:name`, async (req, reply) => {
-      const name = (req.params as { name: string }).name;
-      const v = vigil.store.meta.get(`${kind}:${name}`);
-      if (!v) return send(reply, esError(404, 'resource_not_found_exception', `${kind.slice(1)} [${name}] missing`));
-      return kind === '_index_template' ? { index_templates: [{ name, index_template: JSON.parse(v) }] } : { [name]: JSON.parse(v) };
-    });
-  }
-  app.post('/_refresh', async () => ({ _shards: shards }));
-  app.post('/:index/_refresh', async () => ({ _shards: shards }));
-
-  // ---- indices --------------------------------------------------------------------------------
-  app.put('/:index', async (req, reply) => {
-    const index = (req.params as { index: string }).index;
-    const bad = indexNameProblem(index);
-    if (bad) return send(reply, esError(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`));
-    if (vigil.store.events.resolve([index]).length > 0 || vigil.store.meta.get(`index:${index}`)) return send(reply, esError(400, 'resource_already_exists_exception', `index [${index}] already exists`));
-    const body = parseJson(req);
-    if (!body.ok) return send(reply, body.answer);
-    vigil.store.meta.put(`index:${index}`, '{}');
-    const mappings = (body.value as { mappings?: unknown } | undefined)?.mappings;
-    if (mappings) vigil.store.meta.put(`mapping:${index}`, JSON.stringify({ mappings }));
-    return { acknowledged: true, shards_acknowledged: true, index };
-  });
-  const indexExists = (index: string): boolean => vigil.store.events.resolve([index]).length > 0 || vigil.store.meta.get(`index:${index}`) !== null;
-  app.head('/:index', async (req, reply) => reply.code(indexExists((req.params as { index: string }).index) ? 200 : 404).send());
-  app.get('/:index/_mapping', async (req, reply) => {
-    const index = (req.params as { index: string }).index;
-    if (!indexExists(index)) return send(reply, esError(404, 'index_not_found_exception', `no such index [${index}]`));
-    const m = vigil.store.meta.get(`mapping:${index}`);
-    return { [index]: m ? JSON.parse(m) : { mappings: {} } };
-  });
-  app.put('/:index/_mapping', async (req, reply) => {
-    const index = (req.params as { index: string }).index;
-    const body = parseJson(req);
-    if (!body.ok) return send(reply, body.answer);
-    vigil.store.meta.put(`mapping:${index}`, JSON.stringify({ mappings: body.value ?? {} }));
-    return { acknowledged: true };
-  });
-
-  // ---- ingest ---------------------------------------------------------------------------------
-  // the bulk response is written by hand: thousands of uniform items, and JSON.stringify of the
-  // object tree costs more than the rest of the request
-  const quoted = new Map<string, string>();
-  const q = (s: string): string => {
-    let v = quoted.get(s);
-    if (v === undefined) {
-      v = JSON.stringify(s);
-      if (quoted.size < 1000) quoted.set(s, v);
-    }
-    return v;
-  };
-  const bulk = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const t0 = performance.now();
-    const index = (req.params as { index?: string }).index;
-    const items: BulkItem[] = parseBulk(typeof req.body === 'string' ? req.body : '', index);
-    const good: IngestItem[] = items.filter((i): i is Extract<BulkItem, { ok: true }> => i.ok);
-    const results = await vigil.ingest(good);
-    let k = 0;
-    let errors = false;
-    const parts: string[] = new Array<string>(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      if (!it.ok) {
-        errors = true;
-        parts[i] = JSON.stringify({ [it.op]: { _index: it.index, _id: it.id, status: it.status, error: { type: it.type, reason: it.reason, index: it.index } } });
-        continue;
-      }
-      const r = results[k++]!;
-      if (!r.ok) {
-        errors = true;
-        // the store found the document unreadable: say on which line of the body
-        const located = r.type === 'document_parsing_exception' ? { ...r, reason: `[${it.line}:1] ${r.reason}` } : r;
-        parts[i] = JSON.stringify(itemResult(located, it.op));
-        continue;
-      }
-      parts[i] = `{"${it.op}":{"_index":${q(r.index)},"_id":${JSON.stringify(r.id)},"_version":${r.version},"result":"${r.created ? 'created' : 'updated'}","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":${r.seq},"_primary_term":1,"status":${r.created ? 201 : 200}}}`;
-    }
-    return reply.type('application/json').send(`{"took":${Math.round(performance.now() - t0)},"errors":${errors},"items":[${parts.join(',')}]}`);
-  };
-  app.post('/_bulk', bulk);
-  app.put('/_bulk', bulk);
-  app.post('/:index/_bulk', bulk);
-  app.put('/:index/_bulk', bulk);
-
-  const single = (op: 'index' | 'create') => async (req: FastifyRequest, reply: FastifyReply) => {
-    const { index, id } = req.params as { index: string; id?: string };
-    const bad = indexNameProblem(index);
-    if (bad) return send(reply, esError(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`));
-    const text = typeof req.body === 'string' ? req.body : '';
-    const doc = parseJsonObject(text);
-    if (!doc.ok) return send(reply, esError(400, 'document_parsing_exception', `[1:1] failed to parse: ${doc.reason}`));
-    const source = doc.value;
-    const opType = op === 'create' || (req.query as Record<string, string>).op_type === 'create' ? 'create' : 'index';
-    const [r] = await vigil.ingest([{ op: opType, index, id, source, json: text.includes('\n') ? JSON.stringify(source) : text.trim() }]);
-    if (!r!.ok) return send(reply, esError(r!.status, r!.type, r!.reason));
-    const body = itemResult(r!, opType)[opType] as Record<string, unknown>;
-    delete body.status;
-    return reply.code(r!.created ? 201 : 200).send(body);
-  };
-  app.post('/:index/_doc', single('index'));
-  app.post('/:index/_doc/:id', single('index'));
-  app.put('/:index/_doc/:id', single('index'));
-  app.put('/:index/_create/:id', single('create'));
-  app.post('/:index/_create/:id', single('create'));
-  app.get('/:index/_doc/:id', async (req, reply) => {
-    const { index, id } = req.params as { index: string; id: string };
-    const e = vigil.store.events.get(index, id);
-    if (!e) return reply.code(404).send({ _index: index, _id: id, found: false });
-    return { _index: index, _id: id, _version: e.version, _seq_no: e.seq, _primary_term: 1, found: true, _source: JSON.parse(e.json) };
-  });
-
-  // ---- EQL ------------------------------------------------------------------------------------
-  const eql = async (req: FastifyRequest, reply: FastifyReply) => {
-    const body = parseJson(req);
-    if (!body.ok) return send(reply, body.answer);
-    return send(reply, vigil.eqlSearch((req.params as { index: string }).index, body.value));
-  };
-  app.post('/:index/_eql/search', eql);
-  app.get('/:index/_eql/search', eql);
-
+  registerEs(app, vigil);
   registerApi(app, vigil);
   await registerUi(app);
   return app;
@@ -349,7 +208,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     const ids = chosen(v);
     if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
     const extra = { reason: typeof v.reason === 'string' ? v.reason : null, note: typeof v.note === 'string' && v.note.trim() ? v.note : null, by: typeof v.user === 'string' && v.user ? v.user : null };
-    return { updated: vigil.store.alerts.setStatus(ids, v.status, vigil.clock.now(), extra) };
+    return { updated: vigil.setAlertStatus(ids, v.status, extra) };
   });
   app.post('/api/alerts/_assign', async (req, reply) => {
     const body = parseJson(req);
@@ -357,7 +216,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     if (!v || !(v.assignee === null || (typeof v.assignee === 'string' && v.assignee.length > 0 && v.assignee.length <= 200))) return apiError(reply, 400, 'assignee must be a user name (at most 200 characters) or null');
     const ids = chosen(v);
     if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
-    return { updated: vigil.store.alerts.assign(ids, v.assignee as string | null, vigil.clock.now()) };
+    return { updated: vigil.assignAlerts(ids, v.assignee as string | null) };
   });
   app.get('/api/alerts/_groups', async (req, reply) => {
     const q = req.query as Record<string, unknown>;

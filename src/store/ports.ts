@@ -111,6 +111,12 @@ export interface EventStore {
    * only those whose other field equals, or is an array holding, its value too.
    */
   findByField(path: string, value: string, upTo: number | null, limit: number, and?: { path: string; value: string }): StoredEvent[];
+  /** Deletes a document; its sequence number and version, or null when there was none. */
+  remove(index: string, id: string): { seq: number; version: number } | null;
+  /** Deletes indices and their documents; how many documents went. */
+  dropIndices(names: readonly string[]): number;
+  /** The newest sequence number given (0: none yet). */
+  lastSeq(): number;
   /** Index names matching the patterns. */
   resolve(patterns: readonly string[]): string[];
   indices(): IndexInfo[];
@@ -352,7 +358,7 @@ export interface Store {
   readonly exceptions: ExceptionStore;
   readonly terms: TermsStore;
   /** Small named settings (index mappings, templates), as JSON text. */
-  readonly meta: { get(key: string): string | null; put(key: string, value: string): void; list(prefix: string): Array<{ key: string; value: string }> };
+  readonly meta: { get(key: string): string | null; put(key: string, value: string): void; remove(key: string): boolean; list(prefix: string): Array<{ key: string; value: string }> };
   /** Runs `fn` in one transaction where the adapter supports it. */
   transaction<T>(fn: () => T): T;
   /** Bytes on disk. */

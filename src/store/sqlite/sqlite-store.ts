@@ -293,6 +293,7 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     meta: {
       get: (key) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null,
       put: (key, value) => void db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value),
+      remove: (key) => db.prepare('DELETE FROM meta WHERE key = ?').run(key).changes > 0,
       list: (prefix) => db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key').all(prefix, `${prefix}\uffff`) as Array<{ key: string; value: string }>,
     },
     transaction,
@@ -572,12 +573,33 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
         .all(nested(path), value, dotted(path), value, ...alsoArgs, upTo ?? Number.MAX_SAFE_INTEGER, limit) as Array<{ seq: number; idx: number; id: string; version: number; ts: number | null; source: string }>;
       return rows.map((r) => ({ index: names.get(r.idx) ?? '', id: r.id, version: r.version, seq: r.seq, ts: r.ts, json: r.source }));
     },
+    remove(index, id) {
+      const e = this.get(index, id);
+      if (!e) return null;
+      db.prepare('DELETE FROM events WHERE seq = ?').run(e.seq);
+      db.prepare('UPDATE indices SET docs = docs - 1 WHERE name = ?').run(index);
+      return { seq: e.seq, version: e.version };
+    },
+    dropIndices(names) {
+      let n = 0;
+      db.transaction(() => {
+        for (const name of names) {
+          const idx = indexIds().get(name);
+          if (idx === undefined) continue;
+          n += db.prepare('DELETE FROM events WHERE idx = ?').run(idx).changes;
+          // the row stays (a writer may hold its id): an index without documents is not listed
+          db.prepare('UPDATE indices SET docs = 0 WHERE id = ?').run(idx);
+        }
+      })();
+      return n;
+    },
+    lastSeq: () => (db.prepare('SELECT max(seq) AS m FROM events').get() as { m: number | null }).m ?? 0,
     resolve(patterns) {
       const match = createIndexMatcher(patterns);
-      return [...indexIds().keys()].filter(match).sort();
+      return (db.prepare('SELECT name FROM indices WHERE docs > 0').pluck().all() as string[]).filter(match).sort();
     },
     indices(): IndexInfo[] {
-      return (db.prepare('SELECT name, docs, first_seen, last_seen FROM indices ORDER BY name').all() as Array<{ name: string; docs: number; first_seen: number; last_seen: number }>).map(
+      return (db.prepare('SELECT name, docs, first_seen, last_seen FROM indices WHERE docs > 0 ORDER BY name').all() as Array<{ name: string; docs: number; first_seen: number; last_seen: number }>).map(
         (r) => ({ name: r.name, docs: r.docs, firstSeen: r.first_seen, lastSeen: r.last_seen }),
       );
     },

@@ -1,11 +1,14 @@
-import { parseJsonObject, peekEventTimes, type EventTimes } from '../core/index.js';
-import type { WriteOp } from '../store/index.js';
+import { parseJsonObject, peekEventTimes, type EventTimes } from '../../core/index.js';
+import type { WriteOp } from '../../store/index.js';
 
 /**
- * Reads Elasticsearch's `_bulk` body (NDJSON: an action line, then a document line for index and
- * create). A bad line fails its own item with a reason; the other items go on.
+ * Reads Elasticsearch's `_bulk` body (NDJSON: an action line, then a document line for index,
+ * create and update; delete has none). A bad line fails its own item with a reason; the other
+ * items go on.
  */
 export type BulkItem =
+  | { readonly ok: true; readonly op: 'update'; readonly index: string; readonly id: string; readonly body: Record<string, unknown>; readonly line: number }
+  | { readonly ok: true; readonly op: 'delete'; readonly index: string; readonly id: string; readonly line: number }
   | {
       readonly ok: true;
       readonly op: WriteOp;
@@ -87,7 +90,9 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       items.push({ ok: false, op: opName, index: index ?? '', id: id ?? null, status, type, reason, line: at });
     };
     if (op === 'delete') {
-      fail(400, 'illegal_argument_exception', 'delete is not supported: Vigil keeps events until retention removes them');
+      if (index === undefined) fail(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
+      else if (id === undefined) fail(400, 'action_request_validation_exception', 'Validation Failed: 1: id is missing;');
+      else items.push({ ok: true, op: 'delete', index, id, line: at });
       continue;
     }
     if (!['index', 'create', 'update'].includes(op)) {
@@ -100,15 +105,18 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
       fail(400, 'illegal_argument_exception', `The bulk request must be terminated by a newline [\\n]: no document after action line [${at}]`);
       break;
     }
-    if (op === 'update') {
-      fail(400, 'illegal_argument_exception', 'update is not supported: send the whole document with index');
-      continue;
-    }
     if (index === undefined) {
       fail(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
       continue;
     }
-    const bad = validIndices.has(index) ? null : indexNameProblem(index);
+    if (op === 'update') {
+      const body = parseJsonObject(docLine);
+      if (id === undefined) fail(400, 'action_request_validation_exception', 'Validation Failed: 1: id is missing;');
+      else if (!body.ok) fail(400, 'x_content_parse_exception', `[${lineNo}:1] failed to parse: ${body.reason}`);
+      else items.push({ ok: true, op: 'update', index, id, body: body.value, line: lineNo });
+      continue;
+    }
+    const bad = validIndices.has(index) || (index.startsWith('<') && index.endsWith('>')) ? null : indexNameProblem(index);
     if (bad === null && validIndices.size < 10_000) validIndices.add(index);
     if (bad) {
       fail(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
