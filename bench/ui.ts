@@ -129,7 +129,7 @@ const API_CALLS: ReadonlyArray<readonly [string, string]> = [
 
 export async function benchUi(): Promise<BenchResult> {
   const title = `UI with the whole corpus: page timings in Chromium while events stream in (${EVENTS.toLocaleString('en-US')} events stored)`;
-  if (!existsSync(CHROMIUM)) return { title, lines: [`skipped: no browser at ${CHROMIUM} (node scripts/ensure-browser.mjs installs it)`] };
+  if (!existsSync(CHROMIUM)) return { title, lines: [`skipped: no browser at ${CHROMIUM} (node scripts/ensure-test-deps.mjs installs it)`] };
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ui-'));
   let corpus: CorpusServer | null = null;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });

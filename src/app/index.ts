@@ -1,7 +1,6 @@
 export { Vigil, ALERTS_INDEX, esError, type VigilConfig, type IngestItem, type HttpAnswer } from './vigil.js';
 export { RuleRegistry } from './rule-registry.js';
 export { countRules, ruleState, selectRules, RULE_SORTS, RULE_STATES, type RuleCounts, type RuleListQuery, type RuleState, type RuleSummary } from './rule-list.js';
-export { compileFilter, DslError } from './query-dsl.js';
 // the hunt is a driver of its own (src/hunt); the service and the CLI reach it through here
 export * from '../hunt/index.js';
 export { Documents } from './documents.js';

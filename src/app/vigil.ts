@@ -9,7 +9,6 @@ import { openSqliteStore, type EventWriteResult, type Store, type RunStore, type
 import { StreamEngine } from '../stream/index.js';
 import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
-import { compileFilter, DslError } from './query-dsl.js';
 import { RuleRegistry } from './rule-registry.js';
 import { Documents } from './documents.js';
 import { ExceptionBook, located, namesList, PREVIEW_MS, type LocatedError } from './exceptions.js';
@@ -262,6 +261,12 @@ export class Vigil {
     );
   }
 
+  /** Resolves when the alerts written so far are in the alerts index. */
+  async alertCopiesDone(): Promise<void> {
+    while (this.alertCopies.size > 0) await this.copying;
+    await this.copying;
+  }
+
   /** Sets alerts' workflow status (see AlertStore.setStatus), their copies in the alerts index too. */
   setAlertStatus(ids: readonly string[], status: string, extra?: { reason?: string | null; note?: string | null; by?: string | null }): number {
     const n = this.store.alerts.setStatus(ids, status, this.clock.now(), extra);
@@ -340,74 +345,6 @@ export class Vigil {
         this.config.log?.(`retention: store ${size} bytes over ${r.maxBytes}: removed the ${n} oldest events`);
       }
     }
-  }
-
-  // ---- EQL search ---------------------------------------------------------------------------
-
-  eqlSearch(index: string, body: unknown): HttpAnswer {
-    const t0 = performance.now();
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return esError(400, 'parsing_exception', 'request body is required and must be an object');
-    const b = body as Record<string, unknown>;
-    if (typeof b.query !== 'string') return esError(400, 'parsing_exception', '[query] is required and must be a string');
-    for (const k of Object.keys(b)) {
-      if (!['query', 'filter', 'size', 'fetch_size', 'timestamp_field', 'event_category_field', 'tiebreaker_field', 'result_position', 'wait_for_completion_timeout', 'keep_alive', 'keep_on_completion', 'runtime_mappings', 'fields', 'allow_partial_search_results', 'allow_partial_sequence_results', 'max_samples_per_key'].includes(k))
-        return esError(400, 'x_content_parse_exception', `[eql/search] unknown field [${k}]`);
-    }
-    const patterns = index.split(',');
-    const names = this.store.events.resolve(patterns);
-    const missing = patterns.filter((p) => !p.includes('*') && !p.startsWith('-') && p !== '_all' && !names.includes(p));
-    if (missing.length > 0) return { status: 404, body: { error: { root_cause: [{ type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, 'resource.id': missing[0] }], type: 'index_not_found_exception', reason: `no such index [${missing[0]}]`, index: missing[0] }, status: 404 } };
-    const size = b.size === undefined ? 10 : Number(b.size);
-    if (!Number.isInteger(size) || size < 0) return esError(400, 'illegal_argument_exception', 'size must be greater than or equal to 0');
-    if (b.max_samples_per_key !== undefined && !(Number.isInteger(b.max_samples_per_key) && (b.max_samples_per_key as number) > 0))
-      return esError(400, 'illegal_argument_exception', 'max_samples_per_key must be greater than 0');
-    const timestampField = typeof b.timestamp_field === 'string' ? b.timestamp_field : '@timestamp';
-    const mappings = new Map<string, IndexMapping>();
-    for (const n of names) {
-      const m = this.store.meta.get(`mapping:${n}`);
-      if (m) mappings.set(n, IndexMapping.fromJson(JSON.parse(m)));
-    }
-    const compiled = compileQuery(b.query, {
-      timestampField,
-      eventCategoryField: typeof b.event_category_field === 'string' ? b.event_category_field : 'event.category',
-      tiebreakerField: typeof b.tiebreaker_field === 'string' ? b.tiebreaker_field : undefined,
-      mappings: mappings.size ? mappings : undefined,
-      maxSamplesPerKey: typeof b.max_samples_per_key === 'number' ? b.max_samples_per_key : undefined,
-    });
-    if (!compiled.ok) {
-      const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
-      const lines = errors.map((d) => {
-        const p = diagnosticPosition(d, b.query as string);
-        return `line ${p.line}:${p.col - 1}: ${d.message}`;
-      });
-      const syntax = errors.some((d) => d.code < 'EQL3000');
-      const type = syntax ? 'parsing_exception' : 'verification_exception';
-      return esError(400, type, syntax ? lines.join('\n') : `Found ${lines.length} problem${lines.length === 1 ? '' : 's'}\n${lines.join('\n')}`);
-    }
-    let filter;
-    try {
-      filter = b.filter === undefined ? null : compileFilter(b.filter, timestampField, this.clock.now());
-    } catch (e) {
-      if (e instanceof DslError) return esError(400, 'parsing_exception', e.message);
-      throw e;
-    }
-    const useBounds = timestampField === '@timestamp' && filter !== null;
-    const scan = this.store.events.scan({ patterns, after: useBounds ? filter?.after : undefined, upTo: useBounds ? filter?.upTo : undefined });
-    const test = filter?.test;
-    const inputs = (function* () {
-      for (const e of scan) {
-        const source = JSON.parse(e.json) as Record<string, unknown>;
-        if (test && !test(source)) continue;
-        yield { _index: e.index, _id: e.id, _source: source };
-      }
-    })();
-    const hits = compiled.query.run(inputs);
-    const tail = b.result_position === 'tail' || (b.result_position === undefined && compiled.query.kind === 'sequence');
-    const cut = <T>(list: T[]): T[] => (list.length <= size ? list : tail ? list.slice(list.length - size) : list.slice(0, size));
-    const shaped: Record<string, unknown> = { total: { value: hits.total.value, relation: 'eq' } };
-    if (hits.events) shaped.events = cut(hits.events).map(esHit);
-    if (hits.sequences) shaped.sequences = cut(hits.sequences).map((s: SequenceHit) => ({ join_keys: s.join_keys, events: s.events.map(esHit) }));
-    return { status: 200, body: { is_partial: false, is_running: false, took: Math.round(performance.now() - t0), timed_out: false, hits: shaped } };
   }
 
   // ---- rules --------------------------------------------------------------------------------
@@ -753,8 +690,5 @@ export class Vigil {
   }
 }
 
-function esHit(h: EventHit): Record<string, unknown> {
-  return h.missing ? { _index: '', _id: '', missing: true } : { _index: h._index, _id: h._id, _source: h._source };
-}
 
 

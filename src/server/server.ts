@@ -54,6 +54,23 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     if (enc !== '' && enc !== 'identity') throw Object.assign(new Error(`unsupported Content-Encoding [${enc}]`), { statusCode: 415 });
     return payload;
   });
+  // Elasticsearch takes a JSON body on GET (`GET /_search` with a query, as its docs write it);
+  // the router leaves GET bodies unread, so they are read here
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'GET' || req.body !== undefined) return;
+    if (!(Number(req.headers['content-length'] ?? 0) > 0) && req.headers['transfer-encoding'] === undefined) return;
+    const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
+    const stream = enc === 'gzip' ? req.raw.pipe(createGunzip()) : enc === 'deflate' ? req.raw.pipe(createUnzip()) : req.raw;
+    const limit = options.bodyLimit ?? 100 * 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > limit) throw Object.assign(new Error('request body is too large'), { statusCode: 413 });
+      chunks.push(c);
+    }
+    req.body = Buffer.concat(chunks).toString('utf8');
+  });
   registerEsHooks(app);
   // answers of over 1 KiB are compressed when the client accepts it (as Elasticsearch's http.compression)
   await app.register(fastifyCompress, { threshold: 1024, encodings: ['gzip', 'deflate'] });

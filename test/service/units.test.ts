@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/index.js';
 import { buildAlerts, commonFields, matchAlertId, ruleUuid, type MatchedEvent } from '../../src/alerts/index.js';
-import { compileFilter, DslError, Vigil, type IngestItem } from '../../src/app/index.js';
+import { Vigil, type IngestItem } from '../../src/app/index.js';
 import { parseBulk } from '../../src/server/index.js';
 import { planExecution, Scheduler } from '../../src/scheduler/index.js';
 import { activeRule } from '../../src/detect/index.js';
@@ -80,24 +80,6 @@ test('bulk parser: pairs actions and documents; each bad line fails only its ite
     ],
   );
   assert.equal(parseBulk('{"index":{}}\n{"a":1}\n', undefined)[0]!.ok, false);
-});
-
-test('query DSL filter: term, terms, range with date math, bool, exists; unknown queries refused', () => {
-  const now = Date.parse('2026-11-23T10:00:00Z');
-  const doc = { '@timestamp': '2026-11-23T09:30:00Z', host: { name: 'a' }, tags: ['x', 'y'], n: 5 };
-  const t = (q: unknown): boolean => compileFilter(q, '@timestamp', now).test(doc);
-  assert.equal(t({ term: { 'host.name': 'a' } }), true);
-  assert.equal(t({ term: { 'host.name': { value: 'b' } } }), false);
-  assert.equal(t({ terms: { tags: ['z', 'y'] } }), true);
-  assert.equal(t({ range: { '@timestamp': { gte: 'now-1h' } } }), true);
-  assert.equal(t({ range: { '@timestamp': { gte: 'now-10m' } } }), false);
-  assert.equal(t({ range: { n: { gt: 4, lte: 5 } } }), true);
-  assert.equal(t({ bool: { filter: [{ exists: { field: 'host.name' } }], must_not: [{ term: { n: 5 } }] } }), false);
-  assert.equal(t({ bool: { should: [{ term: { n: 1 } }, { prefix: { 'host.name': 'a' } }] } }), true);
-  assert.equal(t({ wildcard: { 'host.name': { value: '?' } } }), true);
-  const f = compileFilter({ bool: { filter: [{ range: { '@timestamp': { gt: 'now-1h', lte: 'now' } } }] } }, '@timestamp', now);
-  assert.deepEqual([f.after, f.upTo], [now - 3_600_000, now]);
-  assert.throws(() => compileFilter({ geo_shape: {} }, '@timestamp', now), DslError);
 });
 
 const rule = {

@@ -45,7 +45,7 @@ const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(SHO
 const rowsText = async (subj: string): Promise<string[]> => page.getByTestId(subj).locator('tbody tr').allInnerTexts();
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: npm test installs Debian's chromium first (scripts/ensure-browser.mjs)`);
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: npm test installs Debian's chromium first (scripts/ensure-test-deps.mjs)`);
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'vigil-ui-corpus-'));
   corpus = await startCorpusServer(join(dir, 'data'), 20_000);

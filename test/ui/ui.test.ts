@@ -119,7 +119,7 @@ async function assertInert(where: string): Promise<void> {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: npm test installs Debian's chromium first (scripts/ensure-browser.mjs)`);
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: npm test installs Debian's chromium first (scripts/ensure-test-deps.mjs)`);
   assert.ok(existsSync(join(repoRoot, 'web', 'dist', 'index.html')), 'the UI is not built (npm run build:ui)');
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'vigil-ui-'));

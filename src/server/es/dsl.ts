@@ -1,7 +1,7 @@
 import { compileWildcard } from '../../ecs/index.js';
 import { cidrContains, parseCidr, parseIp } from '../../eql/index.js';
 import { parseDate } from './date-math.js';
-import { badRequest, parsingError } from './errors.js';
+import { badRequest, EsError, parsingError } from './errors.js';
 import { analyze, dynamicKind, FieldRef, ipOf, type Doc, type Kind, type TypeOf } from './fields.js';
 import { parseQueryString } from './query-string.js';
 
@@ -349,10 +349,22 @@ function node(c: Compiler, q: unknown, top: boolean): DocTest {
       const phrase = type === 'phrase' ? 'phrase' : type === 'phrase_prefix' || type === 'bool_prefix' ? 'prefix' : 'no';
       c.scoring = true;
       const cache = new Map<string, DocTest>();
+      const lenient = b.lenient === true;
       const testFor = (name: string): DocTest => {
         let t = cache.get(name);
         if (!t) {
-          t = textMatch(c, field(c, name), b.query, b, phrase);
+          const inner = textMatch(c, field(c, name), b.query, b, phrase);
+          // lenient: a query text a field cannot take (a word for a number field) does not match there
+          t = lenient
+            ? (d) => {
+                try {
+                  return inner(d);
+                } catch (e) {
+                  if (e instanceof EsError) return false;
+                  throw e;
+                }
+              }
+            : inner;
           cache.set(name, t);
         }
         return t;

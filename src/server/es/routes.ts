@@ -4,6 +4,7 @@ import { parseJsonObject } from '../../core/index.js';
 import type { EventWriteResult } from '../../store/index.js';
 import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 import { badRequest, EsError, indexNotFound } from './errors.js';
+import { eqlSearch } from './eql.js';
 import { filterPath } from './filter-path.js';
 import { IndexCatalog, mappingProblem, resolveDateMath } from './indices.js';
 import { SearchService, type DocSource } from './search.js';
@@ -68,6 +69,8 @@ function deepMerge(into: Record<string, unknown>, add: Readonly<Record<string, u
   }
   return out;
 }
+
+const METADATA_FIELDS = new Set(['_id', '_index', '_source', '_routing', '_seq_no', '_primary_term', '_version', '_field_names', '_ignored', '_tier', '_data_stream_timestamp', '_feature', '_nested_path']);
 
 interface WriteInfo {
   readonly target: string;
@@ -441,6 +444,15 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
           const w = writeInfo(it.index);
           if (w.dataStream && it.op === 'index') throw badRequest('illegal_argument_exception', `only write ops with an op_type of create are allowed in data streams`);
           let src = it.source;
+          if (it.json.includes('"_')) {
+            // Elasticsearch's metadata fields cannot be set inside a document
+            if (!src) {
+              const p = parseJsonObject(it.json);
+              if (p.ok) src = p.value;
+            }
+            const meta = src ? Object.keys(src).find((k) => METADATA_FIELDS.has(k)) : undefined;
+            if (meta) throw badRequest('document_parsing_exception', `[${it.line}:1] Field [${meta}] is a metadata field and cannot be added inside a document. Use the index API request parameters.`);
+          }
           if (w.types) {
             if (!src) {
               const p = parseJsonObject(it.json);
@@ -651,12 +663,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
 
   // ---- EQL ------------------------------------------------------------------------------------
   const eql = handle((req, reply) => {
-    const expr = (req.params as { index: string }).index;
-    // aliases name their indices; the rest the service resolves as Elasticsearch does
-    const aliases = catalog.aliases();
-    const parts = expr.split(',').flatMap((p) => (aliases.has(p) ? aliases.get(p)!.map((t) => t.index) : [p]));
-    const a = vigil.eqlSearch(parts.join(','), bodyOf(req));
-    return reply.code(a.status).send(a.body);
+    void reply;
+    return eqlSearch(vigil.documents, catalog, (req.params as { index: string }).index, bodyOf(req), vigil.clock.now());
   });
   app.post('/:index/_eql/search', eql);
   app.get('/:index/_eql/search', eql);

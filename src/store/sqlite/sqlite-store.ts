@@ -282,7 +282,9 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
   const writer = options.writerThread && !options.memory ? startWriterThread(file) : null;
   const checkpointer = writer ? startCheckpointThread(file) : null;
   if (checkpointer) db.pragma('wal_autocheckpoint = 0');
-  const transaction = <T>(fn: () => T): T => db.transaction(fn)();
+  // IMMEDIATE: a transaction that read first and then wrote would fail at once (SQLITE_BUSY_SNAPSHOT)
+  // when the writer thread committed in between; taking the write lock first waits for it instead
+  const transaction = <T>(fn: () => T): T => db.transaction(fn).immediate();
   return {
     events: createEventStore(db, writer ? writer.write : null, options.memory ? null : file),
     alerts: createAlertStore(db),
@@ -388,7 +390,8 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
     return id;
   };
 
-  return db.transaction((batch: readonly EventWrite[]): EventWriteResult[] => {
+  // IMMEDIATE, as Store.transaction: the batch reads (the next seq, prior versions) before it writes
+  const tx = db.transaction((batch: readonly EventWrite[]): EventWriteResult[] => {
     const out: EventWriteResult[] = [];
     const touched = new Map<number, { n: number; t: number }>();
     // read inside the transaction: whichever connection writes, sequence numbers stay unique
@@ -438,6 +441,7 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
     for (const [idx, t] of touched) touchIndex.run(t.t, t.n, idx);
     return out;
   });
+  return (batch) => tx.immediate(batch);
 }
 
 /** Rows read per page of a scan. */
@@ -590,7 +594,7 @@ function createEventStore(db: Database.Database, writeAsync: ((batch: readonly E
           // the row stays (a writer may hold its id): an index without documents is not listed
           db.prepare('UPDATE indices SET docs = 0 WHERE id = ?').run(idx);
         }
-      })();
+      }).immediate();
       return n;
     },
     lastSeq: () => (db.prepare('SELECT max(seq) AS m FROM events').get() as { m: number | null }).m ?? 0,
@@ -731,7 +735,7 @@ function createAlertStore(db: Database.Database): AlertStore {
     return st;
   };
   return {
-    insert: (alerts) => insertMany(alerts),
+    insert: (alerts) => insertMany.immediate(alerts),
     suppressionGroups(keys) {
       const out = new Map<string, SuppressionGroup>();
       const st = db.prepare('SELECT alert_id, start, end, count FROM suppression WHERE key = ?');
@@ -760,7 +764,7 @@ function createAlertStore(db: Database.Database): AlertStore {
         doc['kibana.alert.suppression.start'] = new Date(g.start).toISOString();
         doc['kibana.alert.suppression.end'] = new Date(g.end).toISOString();
         db.prepare('UPDATE alerts SET doc = ? WHERE id = ?').run(JSON.stringify(doc), g.alertId);
-      })();
+      }).immediate();
     },
     has(ids) {
       const out = new Set<string>();
@@ -797,7 +801,7 @@ function createAlertStore(db: Database.Database): AlertStore {
         let n = 0;
         for (const id of ids) n += (note ? stmt.run(status, status, new Date(at).toISOString(), reason, extra.by ?? null, note, id) : stmt.run(status, status, new Date(at).toISOString(), reason, extra.by ?? null, id)).changes;
         return n;
-      })();
+      }).immediate();
     },
     assign(ids, assignee, at) {
       const stmt = db.prepare(
@@ -807,7 +811,7 @@ function createAlertStore(db: Database.Database): AlertStore {
         let n = 0;
         for (const id of ids) n += stmt.run(assignee, JSON.stringify(assignee === null ? [] : [assignee]), new Date(at).toISOString(), id).changes;
         return n;
-      })();
+      }).immediate();
     },
     groups(q, by, size) {
       const { sql, args } = alertWhere(q);
@@ -883,7 +887,7 @@ function createExceptionStore(db: Database.Database): ExceptionStore {
           db.prepare('DELETE FROM exception_items WHERE list_id = ?').run(listId);
           db.prepare('DELETE FROM rule_lists WHERE list_id = ?').run(listId);
           return db.prepare('DELETE FROM exception_lists WHERE list_id = ?').run(listId).changes > 0;
-        })(),
+        }).immediate(),
       ),
     valueLists: () => (db.prepare('SELECT id, type, vals FROM value_lists ORDER BY id').all() as Array<{ id: string; type: string; vals: string }>).map((r) => ({ id: r.id, type: r.type, values: r.vals === '' ? [] : r.vals.split('\n') })),
     putValueList: (id, type, values) => changed(void db.prepare('INSERT OR REPLACE INTO value_lists(id, type, vals) VALUES (?, ?, ?)').run(id, type, values.join('\n'))),
