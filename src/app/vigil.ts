@@ -1,6 +1,6 @@
-import { type Clock, type EventTimes, diagnosticPosition, parseJsonObject, formatDiagnostics, ManualClock } from '../core/index.js';
+import { type Clock, type EventTimes, parseJsonObject, formatDiagnostics, ManualClock } from '../core/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
-import { compileQuery, defaultParseTimestamp, IndexMapping, type EventHit, type SequenceHit } from '../engine/index.js';
+import { defaultParseTimestamp } from '../engine/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
 import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';

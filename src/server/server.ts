@@ -5,9 +5,9 @@ import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { countRules, esError, RULE_SORTS, RULE_STATES, type HttpAnswer, type IngestItem, type RuleListQuery, type Vigil } from '../app/index.js';
-import { ManualClock, parseJsonObject } from '../core/index.js';
-import type { AlertQuery, EventWriteResult } from '../store/index.js';
+import { countRules, esError, RULE_SORTS, RULE_STATES, type HttpAnswer, type RuleListQuery, type Vigil } from '../app/index.js';
+import { ManualClock } from '../core/index.js';
+import type { AlertQuery } from '../store/index.js';
 import { registerEs, registerEsHooks } from './es/routes.js';
 
 export interface ServerOptions {
@@ -16,8 +16,6 @@ export interface ServerOptions {
   readonly logger?: boolean;
 }
 
-const VERSION = '8.17.0';
-const shards = { total: 1, successful: 1, failed: 0 };
 
 function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: false; answer: HttpAnswer } {
   const text = typeof req.body === 'string' ? req.body : '';
@@ -31,12 +29,6 @@ function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: fa
 
 const send = (reply: FastifyReply, a: HttpAnswer): FastifyReply => reply.code(a.status).send(a.body);
 
-function itemResult(r: EventWriteResult, op: string): Record<string, unknown> {
-  if (!r.ok) return { [op]: { _index: r.index, _id: r.id, status: r.status, error: { type: r.type, reason: r.reason, index: r.index } } };
-  return {
-    [op]: { _index: r.index, _id: r.id, _version: r.version, result: r.created ? 'created' : 'updated', _shards: shards, _seq_no: r.seq, _primary_term: 1, status: r.created ? 201 : 200 },
-  };
-}
 
 /** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
 export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {

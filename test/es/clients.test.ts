@@ -172,7 +172,7 @@ test('@elastic/elasticsearch 9: bulk helper, mappings, search with aggregations,
     },
     scroll: async (index) => {
       let n = 0;
-      for await (const _ of client.helpers.scrollDocuments({ index, size: 70 })) n++;
+      for await (const doc of client.helpers.scrollDocuments({ index, size: 70 })) if (doc) n++;
       return n;
     },
   });
@@ -213,7 +213,7 @@ test('@elastic/elasticsearch 7: the same through the 7.x API shape', async () =>
     },
     scroll: async (index) => {
       let n = 0;
-      for await (const _ of client.helpers.scrollDocuments({ index, body: { size: 60 } } as never)) n++;
+      for await (const doc of client.helpers.scrollDocuments({ index, body: { size: 60 } } as never)) if (doc) n++;
       return n;
     },
   });
@@ -231,7 +231,7 @@ test('@opensearch-project/opensearch 3: the same through OpenSearch\'s client', 
     },
     scroll: async (index) => {
       let n = 0;
-      for await (const _ of client.helpers.scrollDocuments({ index, body: { size: 80 } } as never)) n++;
+      for await (const doc of client.helpers.scrollDocuments({ index, body: { size: 80 } } as never)) if (doc) n++;
       return n;
     },
   });

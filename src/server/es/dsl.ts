@@ -203,8 +203,14 @@ function fieldsOf(doc: Doc, pattern: string): string[] {
 function rangeTest(c: Compiler, name: string, spec: Record<string, unknown>, top: boolean): DocTest {
   for (const k of Object.keys(spec)) if (!['gt', 'gte', 'lt', 'lte', 'from', 'to', 'include_lower', 'include_upper', 'format', 'time_zone', 'boost', 'relation', '_name'].includes(k)) throw parsingError(`[range] query does not support [${k}]`);
   let { gt, gte, lt, lte } = spec as Record<string, unknown>;
-  if (spec.from !== undefined && spec.from !== null) (spec.include_lower === false ? (gt = spec.from) : (gte = spec.from));
-  if (spec.to !== undefined && spec.to !== null) (spec.include_upper === false ? (lt = spec.to) : (lte = spec.to));
+  if (spec.from !== undefined && spec.from !== null) {
+    if (spec.include_lower === false) gt = spec.from;
+    else gte = spec.from;
+  }
+  if (spec.to !== undefined && spec.to !== null) {
+    if (spec.include_upper === false) lt = spec.to;
+    else lte = spec.to;
+  }
   const f = field(c, name);
   const now = c.ctx.now;
   const epochSeconds = typeof spec.format === 'string' && spec.format.includes('epoch_second');

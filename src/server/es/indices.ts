@@ -130,7 +130,10 @@ export class IndexCatalog {
         for (const t of aliases.get(p)!) names.add(t.index);
       } else if (this.exists(p)) names.add(p);
       else if (!opts.ignoreUnavailable && !exclude) throw indexNotFound(p);
-      for (const n of names) exclude ? out.delete(n) : out.add(n);
+      for (const n of names) {
+        if (exclude) out.delete(n);
+        else out.add(n);
+      }
     }
     return [...out].sort();
   }
