@@ -96,6 +96,13 @@ test('deletes: a document, then the index; what is gone answers 404', async () =
   assert.equal((await call('DELETE', '/g*')).status, 400, 'wildcard deletes are refused (destructive_requires_name)');
 });
 
+test('_msearch: one answer per header and body pair, a bad one failing alone', async () => {
+  const body = ['{"index":"gaps"}', '{"query":{"term":{"host.name":"h1"}},"size":0}', '{"index":"nope"}', '{}', '{"index":"gaps"}', '{"size":0}', ''].join('\n');
+  const r = await call('POST', '/_msearch', body, 'application/x-ndjson');
+  const answers = r.json().responses as Array<{ status: number; hits?: { total: { value: number } }; error?: { type: string } }>;
+  assert.deepEqual(answers.map((a) => [a.status, a.hits?.total.value ?? a.error?.type]), [[200, 1], [404, 'index_not_found_exception'], [200, 2]]);
+});
+
 test('_xpack names ilm; aliases; HEAD /', async () => {
   assert.equal(((await call('GET', '/_xpack')).json().features as { ilm: { available: boolean } }).ilm.available, true);
   assert.equal((await call('HEAD', '/')).status, 200);
