@@ -124,6 +124,43 @@ const memorySource = (docs: Doc[]): DocSource => ({
   maxSeq: () => docs.length,
 });
 
+test('documents without the text of a required keyword term are not parsed, and answers do not change', () => {
+  const raw = { ...memorySource(DOCS), scanRaw: function* () {
+    for (const d of DOCS) yield { index: d.index, id: d.id, seq: d.seq, version: d.version, json: JSON.stringify(d.source) };
+  } };
+  let rawRead = 0;
+  const counting = { ...raw, scanRaw: function* () {
+    for (const r of raw.scanRaw()) {
+      rawRead++;
+      yield r;
+    }
+  } };
+  const queries = [
+    { bool: { filter: [{ term: { tag: 'even' } }, { term: { 'host.name': 'h1' } }] } },
+    { term: { tag: { value: 'EVEN', case_insensitive: true } } },
+    { bool: { must: [{ terms: { user: ['u2'] } }], must_not: [{ term: { tag: 'odd' } }] } },
+    { constant_score: { filter: { term: { 'host.name': 'h2' } } } },
+    { bool: { should: [{ term: { tag: 'odd' } }, { term: { n: 4 } }] } },
+  ];
+  for (const q of queries) {
+    const plain = new SearchService(memorySource(DOCS)).search('ix', { query: q, size: 100, aggs: { h: { terms: { field: 'host.name' } } } }, {});
+    const fast = new SearchService(counting).search('ix', { query: q, size: 100, aggs: { h: { terms: { field: 'host.name' } } } }, {});
+    delete plain.took;
+    delete fast.took;
+    assert.deepEqual(fast, plain, JSON.stringify(q));
+  }
+  // a value that is also a key name: the key does not count, the value does
+  const keyed = [doc('k1', { host: { name: 'x' }, tag: 'host' }, 1), doc('k2', { host: { name: 'y' }, tag: 'other' }, 2)];
+  const keyedRaw = { ...memorySource(keyed), scanRaw: function* () {
+    for (const d of keyed) yield { index: d.index, id: d.id, seq: d.seq, version: d.version, json: JSON.stringify(d.source) };
+  } };
+  const hits = new SearchService(keyedRaw).search('ix', { query: { term: { tag: 'host' } } }, {}) as { hits: { hits: Array<{ _id: string }> } };
+  assert.deepEqual(hits.hits.hits.map((h) => h._id), ['k1']);
+  // the three queries that require a plain keyword term read the text first; the others (case
+  // insensitive, only should) parse every document
+  assert.equal(rawRead, DOCS.length * 3);
+});
+
 test('search: sort, from/size, search_after, total hits, _source filtering, fields', () => {
   const s = new SearchService(memorySource(DOCS));
   const r = s.search('ix', { query: { term: { tag: 'even' } }, sort: [{ n: 'desc' }], from: 2, size: 3, _source: ['n', 'host.*'], fields: ['tag'] }, {}) as { hits: { total: { value: number }; hits: Array<{ _id: string; _source: unknown; sort: unknown[]; fields: unknown }> } };

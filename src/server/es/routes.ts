@@ -88,6 +88,10 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
       if (indices.length === 0) return;
       for (const e of vigil.documents.scan(indices, b)) yield { index: e.index, id: e.id, seq: e.seq, version: e.version, source: JSON.parse(e.json) as Record<string, unknown> };
     },
+    *scanRaw(indices, b) {
+      if (indices.length === 0) return;
+      for (const e of vigil.documents.scan(indices, b)) yield { index: e.index, id: e.id, seq: e.seq, version: e.version, json: e.json };
+    },
     get(index, id) {
       const e = vigil.documents.get(index, id);
       return e ? { index, id, seq: e.seq, version: e.version, source: JSON.parse(e.json) as Record<string, unknown> } : null;

@@ -21,6 +21,56 @@ export interface DocSource {
   get(index: string, id: string): Doc | null;
   /** The newest document's sequence number (a point in time sees nothing newer). */
   maxSeq(): number;
+  /** As scan, the documents as stored JSON text, parsed only by the caller (see rawTerms). */
+  scanRaw?(indices: readonly string[], bounds: { after?: number; upTo?: number }): Iterable<RawDoc>;
+}
+
+export interface RawDoc {
+  readonly index: string;
+  readonly id: string;
+  readonly seq: number;
+  readonly version: number;
+  readonly json: string;
+}
+
+/**
+ * The `term` clauses every hit must satisfy (the query's top-level conjunction), whose value is
+ * plain text: a document whose JSON text lacks `"value"` cannot match one on a keyword field, so it
+ * need not be parsed. Values that JSON encoders might escape are left out.
+ */
+/** Whether the JSON text holds the quoted string as a value (not only as a key: a key is followed by a colon). */
+function hasValue(json: string, quoted: string): boolean {
+  for (let at = json.indexOf(quoted); at >= 0; at = json.indexOf(quoted, at + 1)) {
+    let k = at + quoted.length;
+    while (k < json.length && (json.charCodeAt(k) === 32 || json.charCodeAt(k) === 10 || json.charCodeAt(k) === 13 || json.charCodeAt(k) === 9)) k++;
+    if (json.charCodeAt(k) !== 58) return true;
+  }
+  return false;
+}
+
+function rawTerms(q: unknown): Array<{ field: string; value: string }> {
+  if (!q || typeof q !== 'object' || Array.isArray(q)) return [];
+  const [kind, body] = Object.entries(q as Record<string, unknown>)[0] ?? [];
+  if (kind === 'term' && body && typeof body === 'object') {
+    const e = Object.entries(body as Record<string, unknown>).filter(([k]) => k !== 'boost' && k !== '_name');
+    if (e.length !== 1) return [];
+    const [field, v] = e[0]!;
+    const opts = v && typeof v === 'object' ? (v as Record<string, unknown>) : { value: v };
+    const value = opts.value;
+    if (typeof value !== 'string' || opts.case_insensitive === true || !/^[A-Za-z0-9 _.:@-]+$/.test(value) || !Number.isNaN(Number(value)) || value === 'true' || value === 'false') return [];
+    return [{ field, value }];
+  }
+  if (kind === 'terms' && body && typeof body === 'object') {
+    const e = Object.entries(body as Record<string, unknown>).filter(([k]) => k !== 'boost' && k !== '_name');
+    return e.length === 1 && Array.isArray(e[0]![1]) && e[0]![1].length === 1 ? rawTerms({ term: { [e[0]![0]]: e[0]![1][0] } }) : [];
+  }
+  if (kind === 'constant_score') return rawTerms((body as { filter?: unknown } | undefined)?.filter);
+  if (kind === 'bool' && body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    const all = [...(Array.isArray(b.filter) ? b.filter : b.filter ? [b.filter] : []), ...(Array.isArray(b.must) ? b.must : b.must ? [b.must] : [])];
+    return all.flatMap(rawTerms);
+  }
+  return [];
 }
 
 export const MAX_RESULT_WINDOW = 10_000;
@@ -101,6 +151,23 @@ export class SearchService {
     return { succeeded: true, num_freed: found ? 1 : 0 };
   }
 
+  /**
+   * The documents a query may match: through scanRaw, leaving unparsed those whose text lacks a
+   * term the query requires on a keyword field (in every index scanned), else through scan.
+   */
+  private *candidates(indices: readonly string[], bounds: { after?: number; upTo?: number }, query: unknown): Iterable<Doc> {
+    const terms = this.source.scanRaw ? rawTerms(query) : [];
+    const needles = terms.filter((t) => indices.every((ix) => new FieldRef(t.field, this.source.typeOf).kind(ix) === 'keyword')).map((t) => JSON.stringify(t.value));
+    if (needles.length === 0) {
+      yield* this.source.scan(indices, bounds);
+      return;
+    }
+    outer: for (const r of this.source.scanRaw!(indices, bounds)) {
+      for (const n of needles) if (!hasValue(r.json, n)) continue outer;
+      yield { index: r.index, id: r.id, seq: r.seq, version: r.version, source: JSON.parse(r.json) as Record<string, unknown> };
+    }
+  }
+
   count(expr: string, body: unknown, params: Params): Record<string, unknown> {
     const b = (body ?? {}) as Record<string, unknown>;
     for (const k of Object.keys(b)) if (k !== 'query') throw parsingError(`request does not support [${k}]`);
@@ -108,7 +175,7 @@ export class SearchService {
     const indices = this.source.resolve(expr, { ignoreUnavailable: params.ignore_unavailable === 'true', allowNoIndices: params.allow_no_indices !== 'false' });
     const q = compileDsl(query, { now: this.source.now(), typeOf: this.source.typeOf });
     let n = 0;
-    for (const d of this.source.scan(indices, q)) if (q.test(d)) n++;
+    for (const d of this.candidates(indices, q, query)) if (q.test(d)) n++;
     return { count: n, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } };
   }
 
@@ -183,7 +250,7 @@ export class SearchService {
     const all: Array<{ index: string; id: string; sort: SortValue[] }> | null = scroll !== undefined ? [] : null;
     let total = 0;
     const terminateAfter = typeof b.terminate_after === 'number' && b.terminate_after > 0 ? b.terminate_after : Infinity;
-    for (const d of this.source.scan(indices, q)) {
+    for (const d of this.candidates(indices, q, query)) {
       if (d.seq > maxSeq || !q.test(d)) continue;
       if (aggs) aggs.add(d);
       if (post && !post(d)) continue;
