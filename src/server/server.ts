@@ -32,7 +32,8 @@ const send = (reply: FastifyReply, a: HttpAnswer): FastifyReply => reply.code(a.
 
 /** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
 export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true } });
+  // maxParamLength: an `_id` may be 512 bytes (1,536 characters percent-encoded), the router's default is 100
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addHook('preParsing', async (req, _reply, payload) => {

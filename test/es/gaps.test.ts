@@ -103,6 +103,27 @@ test('_msearch: one answer per header and body pair, a bad one failing alone', a
   assert.deepEqual(answers.map((a) => [a.status, a.hits?.total.value ?? a.error?.type]), [[200, 1], [404, 'index_not_found_exception'], [200, 2]]);
 });
 
+test('hostile input gets 400s, not 500s: a bool 20,000 deep, parentheses 5,000 deep, an _id of 600 bytes, an object _id', async () => {
+  // written as text: JSON.stringify itself overflows on 20,000 levels
+  const deep = await call('POST', '/gaps/_search', `{"query":${'{"bool":{"filter":['.repeat(20_000)}{"match_all":{}}${']}}'.repeat(20_000)}}`);
+  assert.equal(deep.status, 400, deep.text.slice(0, 200));
+  assert.match(deep.text, /nested too deeply/);
+  const parens = await call('POST', '/gaps/_search', { query: { query_string: { query: `${'('.repeat(5000)}a${')'.repeat(5000)}` } } });
+  assert.equal(parens.status, 400);
+  const nots = await call('POST', '/gaps/_count', { query: { query_string: { query: `${'NOT '.repeat(10_000)}host.name:h1` } } });
+  assert.equal(nots.json().count, 1, 'an even run of NOTs cancels');
+  let aggs: Record<string, unknown> = { x: { terms: { field: 'n' } } };
+  for (let i = 0; i < 50; i++) aggs = { x: { terms: { field: 'n' }, aggs } };
+  assert.equal((await call('POST', '/gaps/_search', { size: 0, aggs })).status, 400);
+  const long = 'i'.repeat(600);
+  const r = await call('POST', '/_bulk', `{"index":{"_index":"gaps","_id":"${long}"}}\n{"x":1}\n{"index":{"_index":"gaps","_id":{"a":1}}}\n{"x":2}\n{"index":{"_index":"gaps","_id":"fine"}}\n{"x":3}\n`, 'application/x-ndjson');
+  const items = r.json().items as Array<{ index: { status: number; error?: { type: string; reason: string } } }>;
+  assert.deepEqual(items.map((i) => [i.index.status, i.index.error?.type ?? null]), [[400, 'action_request_validation_exception'], [400, 'illegal_argument_exception'], [201, null]]);
+  assert.match(items[0]!.index.error!.reason, /must be no longer than 512 bytes but was: 600/);
+  assert.equal((await call('PUT', `/gaps/_doc/${long}`, { x: 1 })).status, 400);
+  await call('DELETE', '/gaps/_doc/fine');
+});
+
 test('_xpack names ilm; aliases; HEAD /', async () => {
   assert.equal(((await call('GET', '/_xpack')).json().features as { ilm: { available: boolean } }).ilm.available, true);
   assert.equal((await call('HEAD', '/')).status, 200);

@@ -25,7 +25,11 @@ export type AggSet = Map<string, () => Collector>;
 
 const MAX_BUCKETS = 65_536;
 
-export function compileAggs(spec: unknown, ctx: AggContext): AggSet {
+/** Deeper trees of sub-aggregations are refused (Elasticsearch bounds them by its bucket limit). */
+const MAX_AGG_DEPTH = 20;
+
+export function compileAggs(spec: unknown, ctx: AggContext, depth = 0): AggSet {
+  if (depth > MAX_AGG_DEPTH) throw parsingError(`aggregations are nested too deeply: more than ${MAX_AGG_DEPTH} levels`);
   const out: AggSet = new Map();
   if (spec === undefined || spec === null) return out;
   if (typeof spec !== 'object' || Array.isArray(spec)) throw parsingError('Expected [START_OBJECT] under [aggregations]');
@@ -37,7 +41,7 @@ export function compileAggs(spec: unknown, ctx: AggContext): AggSet {
     if (kinds.length !== 1) throw parsingError(kinds.length === 0 ? `Missing definition for aggregation [${name}]` : `Found two aggregation type definitions in [${name}]: [${kinds[0]}] and [${kinds[1]}]`);
     const kind = kinds[0]!;
     const body = (d[kind] ?? {}) as Record<string, unknown>;
-    const subs = compileAggs(subSpec, ctx);
+    const subs = compileAggs(subSpec, ctx, depth + 1);
     out.set(name, factory(name, kind, body, subs, ctx));
   }
   return out;

@@ -37,6 +37,12 @@ export function indexNameProblem(name: string): string | null {
   return null;
 }
 
+/** Elasticsearch's limit on `_id`: 512 bytes. */
+export function idLengthProblem(id: string): string | null {
+  const n = Buffer.byteLength(id);
+  return n > 512 ? `Validation Failed: 1: id [${id.slice(0, 40)}...] is too long, must be no longer than 512 bytes but was: ${n};` : null;
+}
+
 const validIndices = new Set<string>();
 
 // shippers repeat the same action line (`{"create":{"_index":"logs-…"}}`) for every document without an id
@@ -89,6 +95,12 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
     const fail = (status: number, type: string, reason: string, opName = op || 'index'): void => {
       items.push({ ok: false, op: opName, index: index ?? '', id: id ?? null, status, type, reason, line: at });
     };
+    const idProblem = meta._id !== undefined && id === undefined ? `Malformed action/metadata line [${at}], expected a simple value for field [_id] but found [${Array.isArray(meta._id) ? 'START_ARRAY' : 'START_OBJECT'}]` : id !== undefined ? idLengthProblem(id) : null;
+    if (idProblem) {
+      if (op !== 'delete') next();
+      fail(400, meta._id !== undefined && id === undefined ? 'illegal_argument_exception' : 'action_request_validation_exception', idProblem);
+      continue;
+    }
     if (op === 'delete') {
       if (index === undefined) fail(400, 'action_request_validation_exception', 'Validation Failed: 1: index is missing;');
       else if (id === undefined) fail(400, 'action_request_validation_exception', 'Validation Failed: 1: id is missing;');

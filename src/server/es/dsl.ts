@@ -30,7 +30,11 @@ export interface CompiledQuery {
   readonly upTo?: number;
 }
 
+/** Elasticsearch's indices.query.bool.max_nested_depth: deeper queries are refused, not recursed into. */
+export const MAX_QUERY_DEPTH = 30;
+
 interface Compiler {
+  depth: number;
   readonly ctx: DslContext;
   readonly fields: Map<string, FieldRef>;
   bounds: { after?: number; upTo?: number };
@@ -38,7 +42,7 @@ interface Compiler {
 }
 
 export function compileDsl(query: unknown, ctx: DslContext): CompiledQuery {
-  const c: Compiler = { ctx, fields: new Map(), bounds: {}, scoring: false };
+  const c: Compiler = { depth: 0, ctx, fields: new Map(), bounds: {}, scoring: false };
   const test = query === undefined || query === null ? () => true : node(c, query, true);
   if (query === undefined || query === null) c.scoring = true;
   return { test, scoring: c.scoring, ...c.bounds };
@@ -284,6 +288,16 @@ function rangeTest(c: Compiler, name: string, spec: Record<string, unknown>, top
 }
 
 function node(c: Compiler, q: unknown, top: boolean): DocTest {
+  if (c.depth >= MAX_QUERY_DEPTH) throw parsingError(`query is nested too deeply: more than ${MAX_QUERY_DEPTH} levels (indices.query.bool.max_nested_depth)`);
+  c.depth++;
+  try {
+    return nodeAt(c, q, top);
+  } finally {
+    c.depth--;
+  }
+}
+
+function nodeAt(c: Compiler, q: unknown, top: boolean): DocTest {
   if (!q || typeof q !== 'object' || Array.isArray(q)) throw parsingError('query malformed, must start with start_object');
   const entries = Object.entries(q as Record<string, unknown>);
   if (entries.length !== 1) throw parsingError(entries.length === 0 ? 'query malformed, empty clause found' : `[${entries[0]![0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]`);

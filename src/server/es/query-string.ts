@@ -64,6 +64,7 @@ function lex(text: string): Tok[] {
 export function parseQueryString(text: string, opts: QueryStringOptions): unknown {
   const toks = lex(text);
   let pos = 0;
+  let depth = 0;
   const peek = (): Tok | undefined => toks[pos];
   const isOp = (v: string): boolean => peek()?.t === 'op' && peek()!.v === v;
   const fail = (why: string): never => {
@@ -103,10 +104,12 @@ export function parseQueryString(text: string, opts: QueryStringOptions): unknow
     const tok = peek();
     if (!tok) return fail('unexpected end of query');
     if (tok.t === 'op' && tok.v === '(') {
+      if (++depth > 30) fail('parentheses nested too deeply (more than 30)');
       pos++;
       const q = or(fields);
       if (!isOp(')')) fail('missing )');
       pos++;
+      depth--;
       return q;
     }
     if (tok.t === 'word' && toks[pos + 1]?.t === 'op' && toks[pos + 1]!.v === ':') {
@@ -132,11 +135,14 @@ export function parseQueryString(text: string, opts: QueryStringOptions): unknow
   };
 
   const unary = (fields: readonly string[]): unknown => {
-    if (isOp('NOT') || isOp('-')) {
+    let nots = 0;
+    while (isOp('NOT') || isOp('-')) {
       pos++;
-      return { bool: { must_not: [unary(fields)] } };
+      nots++;
     }
     if (isOp('+')) pos++;
+    // NOT NOT x is x: an even run of negations cancels, so a long run cannot nest deep
+    if (nots > 0) return nots % 2 === 1 ? { bool: { must_not: [primary(fields)] } } : primary(fields);
     return primary(fields);
   };
 

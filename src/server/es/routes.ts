@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IngestItem, Vigil } from '../../app/index.js';
 import { parseJsonObject } from '../../core/index.js';
 import type { EventWriteResult } from '../../store/index.js';
-import { indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
+import { idLengthProblem, indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 import { badRequest, EsError, indexNotFound } from './errors.js';
 import { eqlSearch } from './eql.js';
 import { filterPath } from './filter-path.js';
@@ -533,6 +533,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
   const single = (op: 'index' | 'create') =>
     handle(async (req, reply) => {
       const { index, id } = req.params as { index: string; id?: string };
+      const tooLong = id !== undefined ? idLengthProblem(id) : null;
+      if (tooLong) throw badRequest('action_request_validation_exception', tooLong);
       const name = resolveDateMath(index, vigil.clock.now());
       const bad = indexNameProblem(name);
       if (bad) throw badRequest('invalid_index_name_exception', `Invalid index name [${name}], ${bad}`);
