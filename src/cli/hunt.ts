@@ -250,8 +250,18 @@ async function huntAndReport(
       if (code !== 'ENOENT' && code !== 'ENOTDIR') io.err(`vigil hunt: could not remove ${spillDir}: ${(e as Error).message}\n`);
     }
   };
-  const interrupted = (): never => process.exit(130);
-  const killed = (): never => process.exit(143);
+  // the spill folder is removed, then the signal is raised again with its default action: an exit
+  // would wait for a file read blocked in the thread pool (a FIFO no one writes to) for ever
+  const interrupted = (): void => {
+    remove();
+    process.off('SIGINT', interrupted);
+    process.kill(process.pid, 'SIGINT');
+  };
+  const killed = (): void => {
+    remove();
+    process.off('SIGTERM', killed);
+    process.kill(process.pid, 'SIGTERM');
+  };
   process.once('exit', remove).once('SIGINT', interrupted).once('SIGTERM', killed);
   try {
     const t0 = performance.now();
@@ -394,6 +404,8 @@ async function report(io: Io, opts: HuntOpts, result: SpooledHuntResult, { forma
   if (result.passedOver.length > 0) {
     info.push(`note: ${counted(result.passedOver.length, 'file in the folders given was', 'files in the folders given were')} not read, as event files are named *.ndjson, *.jsonl or *.json (or those .gz), such as ${result.passedOver[0]}; name a file to read it whatever its name`);
   }
+  for (const k of result.skipped.slice(0, 10)) info.push(`${k.path}: ${k.reason}`);
+  if (result.skipped.length > 10) info.push(`  … ${result.skipped.length - 10} more not read`);
   for (const r of result.readErrors) info.push(`${r.file}: not read to its end (${r.message}); ${r.line === 0 ? 'no line was read' : `lines 1-${r.line.toLocaleString('en-US')} were hunted`}`);
   if (result.droppedByCap > 0) info.push(`warning: ${counted(result.droppedByCap, 'partial sequence or sample was', 'partial sequences or samples were')} given up, the oldest first, as a rule held the most open ones it keeps (--max-open, ${Number(opts.maxOpen ?? 1_000_000).toLocaleString('en-US')}): matches that needed them are missed`);
   if (result.outOfOrder > 0) info.push(`warning: ${counted(result.outOfOrder, 'event', 'events')} reached a sequence after a later event (input not in time order): sequences over them may be missed; sort the input by @timestamp, or give --lateness (how far behind an event may come, or all)`);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type BuiltAlert, type MatchedEvent, type RuleMatch, type TermValue } from '../alerts/index.js';
@@ -119,6 +120,8 @@ export interface HuntResult {
   readonly readErrors: ReadError[];
   /** Files in the folders given that were not read: their names are not those of event files. */
   readonly passedOver: string[];
+  /** Folders that could not be listed and files that are not regular files, with why. */
+  readonly skipped: SkippedInput[];
   readonly rulesRun: number;
   /**
    * The rules not run, with why; `group` files the reason ('deprecated', the rule's type when it is
@@ -149,13 +152,22 @@ export interface SpooledHuntResult extends Omit<HuntResult, 'alerts'> {
 
 const EVENT_FILE = /\.(ndjson|jsonl|json)(\.gz)?$/i;
 
+/** A folder or file found in the folders given that was not read, and why. */
+export interface SkippedInput {
+  readonly path: string;
+  readonly reason: string;
+}
+
 /**
- * Expands folders (recursively, sorted) into event files; `-` is stdin. A file named is read
- * whatever its name; in a folder, only names ending in .ndjson, .jsonl or .json (or those .gz) are,
- * and the others go to `passedOver`.
+ * Expands folders (depth first, sorted) into event files; `-` is stdin. A file named is read
+ * whatever it is; in a folder, only regular files (or links to them) named .ndjson, .jsonl or .json
+ * (or those .gz) are, the other names go to `passedOver`, and what cannot be listed or is not a
+ * regular file (a FIFO, a socket, a device) to `skipped`, with why. The walk keeps its own stack
+ * (no recursion, so no depth limit) and enters each real folder once, so a link loop ends.
  */
-export async function expandInputs(paths: readonly string[], passedOver: string[] = []): Promise<string[]> {
+export async function expandInputs(paths: readonly string[], passedOver: string[] = [], skipped: SkippedInput[] = []): Promise<string[]> {
   const out: string[] = [];
+  const entered = new Set<string>();
   for (const p of paths) {
     if (p === '-') {
       out.push(p);
@@ -166,15 +178,35 @@ export async function expandInputs(paths: readonly string[], passedOver: string[
       out.push(p);
       continue;
     }
-    // entry types come with the listing: only a symbolic link needs a stat (to see where it leads;
-    // a link that leads nowhere is a file that will not open, reported as the hunt reads it)
-    const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const d of entries) {
-      const full = join(p, d.name);
-      const dir = d.isDirectory() || (d.isSymbolicLink() && (await stat(full).then((x) => x.isDirectory(), () => false)));
-      if (dir) out.push(...(await expandInputs([full], passedOver)));
-      else if (EVENT_FILE.test(d.name)) out.push(full);
-      else passedOver.push(full);
+    // folders still to list, the next one last
+    const stack: string[] = [p];
+    while (stack.length > 0) {
+      const folder = stack.pop()!;
+      let real: string;
+      let entries: Dirent[];
+      try {
+        real = await realpath(folder);
+        if (entered.has(real)) continue;
+        entered.add(real);
+        entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      } catch (e) {
+        if (folder === p) throw e;
+        skipped.push({ path: folder, reason: `folder not read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+        continue;
+      }
+      const subfolders: string[] = [];
+      for (const d of entries) {
+        const full = join(folder, d.name);
+        // entry types come with the listing: only a symbolic link needs a stat (to see where it
+        // leads; a link that leads nowhere is a file that will not open, reported as it is read)
+        let kind: 'dir' | 'file' | 'other' = d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other';
+        if (d.isSymbolicLink()) kind = await stat(full).then((x) => (x.isDirectory() ? 'dir' : x.isFile() ? 'file' : 'other'), () => 'file' as const);
+        if (kind === 'dir') subfolders.push(full);
+        else if (!EVENT_FILE.test(d.name)) passedOver.push(full);
+        else if (kind === 'file') out.push(full);
+        else skipped.push({ path: full, reason: 'not a regular file (a FIFO, socket or device is read only when named)' });
+      }
+      for (let i = subfolders.length - 1; i >= 0; i--) stack.push(subfolders[i]!);
     }
   }
   return out;
@@ -793,7 +825,8 @@ export async function runHunt(o: HuntOptions): Promise<HuntResult> {
 export async function runHuntSpooled(o: HuntOptions): Promise<SpooledHuntResult> {
   const t0 = performance.now();
   const passedOver: string[] = [];
-  const files = await expandInputs(o.inputs.length ? o.inputs : ['-'], passedOver);
+  const skipped: SkippedInput[] = [];
+  const files = await expandInputs(o.inputs.length ? o.inputs : ['-'], passedOver, skipped);
   const progress: HuntProgress = { bytesTotal: 0, bytesRead: 0, events: 0, badLines: 0, files: files.length, matches: 0 };
   let inputBytes = 0;
   for (const f of files) {
@@ -814,7 +847,7 @@ export async function runHuntSpooled(o: HuntOptions): Promise<SpooledHuntResult>
   const verdicts = o.verdicts ?? workers >= VERDICT_WORKERS;
   const pool = workers > 0 ? startHuntWorkers(workers, { rules: compiled.entries.map((e) => ({ rule: e.rule, ast: e.query.ast })), index: o.index, now, lateness, indexed: o.indexed !== false, window, verdicts }) : null;
   try {
-    return { ...(await huntWith(o, compiled, { files, progress, pool, workers, now, lateness, window, t0 })), passedOver };
+    return { ...(await huntWith(o, compiled, { files, progress, pool, workers, now, lateness, window, t0 })), passedOver, skipped };
   } finally {
     await pool?.close();
   }
@@ -824,7 +857,7 @@ async function huntWith(
   o: HuntOptions,
   { entries, skipped }: ReturnType<typeof compileHuntRules>,
   { files, progress, pool, workers, now, lateness, window, t0 }: { files: readonly string[]; progress: HuntProgress; pool: HuntWorkerPool | null; workers: number; now: number; lateness: number; window: TimeWindow | null; t0: number },
-): Promise<Omit<SpooledHuntResult, 'passedOver'>> {
+): Promise<Omit<SpooledHuntResult, 'passedOver' | 'skipped'>> {
   const index = o.index ?? 'hunt';
   const spool = new AlertSpool(o.holdAlerts, o.spillDir);
   // groups of rules with alert suppression wait here until the end (see HuntSuppressor)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -641,7 +641,7 @@ test('vigil hunt --lateness puts input that is not in time order in order for se
   }
 });
 
-test('folders expand to their event files, sorted, through subfolders and links to folders', async () => {
+test('folders expand to their event files, sorted, through subfolders and links to folders, each real folder once', async () => {
   const root = join(dir, 'expand');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, 'sub'), { recursive: true });
@@ -651,7 +651,8 @@ test('folders expand to their event files, sorted, through subfolders and links 
   symlinkSync(join(root, 'gone'), join(root, 'dangling.ndjson'));
   const passedOver: string[] = [];
   const got = (await expandInputs([root, '-'], passedOver)).map((f) => (f === '-' ? f : f.slice(root.length + 1)));
-  assert.deepEqual(got, ['a.jsonl', 'b.ndjson', 'dangling.ndjson', join('link', 'c.ndjson.gz'), join('link', 'd.json'), join('sub', 'c.ndjson.gz'), join('sub', 'd.json'), '-']);
+  // `link` leads to `sub`: its files are read once, under the name met first
+  assert.deepEqual(got, ['a.jsonl', 'b.ndjson', 'dangling.ndjson', join('link', 'c.ndjson.gz'), join('link', 'd.json'), '-']);
   assert.deepEqual(passedOver, [join(root, 'notes.txt')]);
   // a hunt over the folder reads what it can, says which file would not open and which was passed over
   writeFileSync(join(root, 'b.ndjson'), `${[...generateEvents({ events: 50, seed: 1 })].join('\n')}\n`);
@@ -663,6 +664,34 @@ test('folders expand to their event files, sorted, through subfolders and links 
   assert.match(r.stderr, /note: 1 file in the folders given was not read, as event files are named \*\.ndjson, \*\.jsonl or \*\.json \(or those \.gz\), such as \S*notes\.txt; name a file to read it whatever its name/);
   // named, a file is read whatever its name
   assert.match(vigil(['hunt', '--events', join(root, 'b.ndjson'), join(root, 'notes.txt'), '--format', 'csv']).stderr, /hunt: 50 events/);
+});
+
+test('hunt inputs: a link loop ends, a deep tree has no depth limit, a FIFO in a folder is skipped with why, a FIFO named and never written ends on SIGTERM', async () => {
+  const root = join(dir, 'walk');
+  rmSync(root, { recursive: true, force: true });
+  // 400 nested folders with an event file at the bottom, and a link from the bottom to the top
+  let deep = root;
+  for (let i = 0; i < 400; i++) deep = join(deep, 'd');
+  mkdirSync(deep, { recursive: true });
+  writeFileSync(join(deep, 'e.ndjson'), `${[...generateEvents({ events: 20, seed: 2 })].join('\n')}\n`);
+  symlinkSync(root, join(deep, 'loop'));
+  spawnSync('mkfifo', [join(root, 'pipe.ndjson')]);
+  const skipped: Array<{ path: string; reason: string }> = [];
+  const files = await expandInputs([root], [], skipped);
+  assert.deepEqual(files, [join(deep, 'e.ndjson')]);
+  assert.deepEqual(skipped.map((k) => k.path), [join(root, 'pipe.ndjson')]);
+  const r = vigil(['hunt', '--events', root, '--format', 'csv']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /hunt: 20 events/);
+  assert.match(r.stderr, /pipe\.ndjson: not a regular file/);
+  // named, a FIFO is read; one nobody writes to blocks the read, and SIGTERM still ends the hunt
+  const child = spawn(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'hunt', '--events', join(root, 'pipe.ndjson'), '--no-progress'], { stdio: 'ignore' });
+  await new Promise((res) => setTimeout(res, 1500));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const signal = await new Promise<string | null>((res) => child.on('close', (_code, sig) => res(sig)));
+  assert.equal(signal, 'SIGTERM');
+  assert.ok(Date.now() - t0 < 5000, `ended ${Date.now() - t0} ms after SIGTERM`);
 });
 
 test('hunt reads input in chunks without losing or renumbering a line: a line longer than a chunk, CRLF, blank lines, no final newline, gzip, any worker count', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { eqlRule } from '../support/rules.js';
@@ -29,9 +29,10 @@ function genIntoHunt(n: number, tmp: string, out: string): { hunt: ReturnType<ty
   hunt.stdin!.on('error', () => {});
   let err = '';
   hunt.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const done = new Promise<number | null>((resolve) => hunt.on('close', (code) => {
+  // the exit status as a shell reports it: 128 + the signal's number when a signal ended it
+  const done = new Promise<number | null>((resolve) => hunt.on('close', (code, signal) => {
     gen.kill();
-    resolve(code);
+    resolve(code ?? (signal ? 128 + constants.signals[signal] : null));
   }));
   return { hunt, done, stderr: () => err };
 }
