@@ -108,7 +108,7 @@ async function registerUi(app: FastifyInstance): Promise<void> {
   // the router ignores trailing slashes, so /ui/ arrives as /ui
   app.get('/ui', async (_req, reply) => reply.sendFile('index.html'));
   app.addHook('onSend', async (req, reply, payload) => {
-    if (req.url.startsWith('/ui/')) {
+    if (req.url === '/ui' || req.url.startsWith('/ui/') || req.url.startsWith('/ui?')) {
       // nothing from outside runs in the UI: no inline scripts, no third-party origins
       reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
       reply.header('x-content-type-options', 'nosniff');
@@ -119,6 +119,11 @@ async function registerUi(app: FastifyInstance): Promise<void> {
 
 const csv = (v: unknown): string[] | undefined => (typeof v === 'string' && v.length > 0 ? v.split(',') : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+/** A page size or offset: a whole number, at most 10,000 (a size) or 1,000,000,000 (an offset); anything else is left out. */
+const count = (v: unknown, max: number): number | undefined => {
+  const n = num(v);
+  return n === undefined || !Number.isInteger(n) || n < 0 ? undefined : Math.min(n, max);
+};
 const time = (v: unknown): number | undefined => {
   if (typeof v !== 'string' || v === '') return undefined;
   const n = Number(v);
@@ -141,8 +146,8 @@ function alertQuery(q: Record<string, unknown>): AlertQuery {
     buildingBlocks: q.building_blocks === 'true' ? undefined : false,
     sort: (['time', 'severity', 'risk', 'rule', 'host', 'created'] as const).find((s) => s === q.sort),
     order: q.order === 'asc' ? 'asc' : 'desc',
-    size: num(q.size),
-    offset: num(q.offset),
+    size: count(q.size, 10_000),
+    offset: count(q.offset, 1e9),
   };
 }
 
@@ -232,7 +237,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     const q = req.query as Record<string, unknown>;
     const by = q.by ?? 'rule';
     if (by !== 'rule' && by !== 'host' && by !== 'user') return apiError(reply, 400, 'by takes rule, host or user');
-    const r = vigil.store.alerts.groups(alertQuery(q), by, num(q.size) ?? 100);
+    const r = vigil.store.alerts.groups(alertQuery(q), by, count(q.size, 10_000) ?? 100);
     // a rule group carries the rule's name
     return { total: r.total, groups: r.groups.map((g) => ({ ...g, name: by === 'rule' && g.key ? (vigil.registry.find(g.key)?.rule.name ?? g.key) : g.key })) };
   });
@@ -317,11 +322,11 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
   });
   app.get('/api/rules/:id/runs', async (req) => {
     const q = req.query as Record<string, unknown>;
-    return vigil.store.runs.runs({ ruleId: (req.params as { id: string }).id, size: num(q.size), offset: num(q.offset) });
+    return vigil.store.runs.runs({ ruleId: (req.params as { id: string }).id, size: count(q.size, 10_000), offset: count(q.offset, 1e9) });
   });
   app.get('/api/runs', async (req) => {
     const q = req.query as Record<string, unknown>;
-    return vigil.store.runs.runs({ ruleId: typeof q.rule_id === 'string' ? q.rule_id : undefined, size: num(q.size), offset: num(q.offset) });
+    return vigil.store.runs.runs({ ruleId: typeof q.rule_id === 'string' ? q.rule_id : undefined, size: count(q.size, 10_000), offset: count(q.offset, 1e9) });
   });
   app.get('/api/gaps', async (req) => ({ gaps: vigil.store.runs.gaps(typeof (req.query as Record<string, unknown>).rule_id === 'string' ? ((req.query as Record<string, unknown>).rule_id as string) : undefined) }));
   app.get('/api/health', async () => vigil.health());
