@@ -233,6 +233,26 @@ test('scroll pages through a snapshot of the matches; a point in time does not s
   assert.throws(() => s.search('ix', { pit: { id: pit.id } }, {}), (e: EsError) => e.status === 400);
 });
 
+test('timeout: past it a search answers what it found so far, with timed_out', () => {
+  const many = Array.from({ length: 20_000 }, (_, i) => doc(`m${i}`, { '@timestamp': '2026-12-01T00:00:00Z', n: i }, i + 1));
+  const slow: DocSource = {
+    ...memorySource(many),
+    scan: function* () {
+      for (const d of many) {
+        const until = performance.now() + 0.02;
+        while (performance.now() < until);
+        yield d;
+      }
+    },
+  };
+  const s = new SearchService(slow);
+  const cut = s.search('ix', { timeout: '20ms', size: 0, track_total_hits: true }, {}) as { timed_out: boolean; hits: { total: { value: number } } };
+  assert.equal(cut.timed_out, true);
+  assert.ok(cut.hits.total.value > 0 && cut.hits.total.value < many.length, String(cut.hits.total.value));
+  const whole = s.search('ix', { size: 0, track_total_hits: true }, {}) as { timed_out: boolean; hits: { total: { value: number } } };
+  assert.deepEqual([whole.timed_out, whole.hits.total.value], [false, many.length]);
+});
+
 test('_source filtering and filter_path', () => {
   const src = { a: { b: 1, c: { d: 2 } }, e: [{ f: 1, g: 2 }], h: 3 };
   assert.deepEqual(applySourceFilter(src, sourceFilterOf({ includes: ['a.*'], excludes: ['a.c'] })), { a: { b: 1 } });

@@ -250,7 +250,16 @@ export class SearchService {
     const all: Array<{ index: string; id: string; sort: SortValue[] }> | null = scroll !== undefined ? [] : null;
     let total = 0;
     const terminateAfter = typeof b.terminate_after === 'number' && b.terminate_after > 0 ? b.terminate_after : Infinity;
+    // `timeout`: past it the search stops and answers what it found, with timed_out (as Elasticsearch)
+    const timeout = params.timeout ?? b.timeout;
+    const deadline = timeout === undefined ? Infinity : performance.now() + keepAliveMs(timeout, 'timeout');
+    let timedOut = false;
+    let seen = 0;
     for (const d of this.candidates(indices, q, query)) {
+      if ((++seen & 1023) === 0 && performance.now() > deadline) {
+        timedOut = true;
+        break;
+      }
       if (d.seq > maxSeq || !q.test(d)) continue;
       if (aggs) aggs.add(d);
       if (post && !post(d)) continue;
@@ -262,7 +271,7 @@ export class SearchService {
       if (total >= terminateAfter) break;
     }
 
-    const res: Record<string, unknown> = { took: 0, timed_out: false };
+    const res: Record<string, unknown> = { took: 0, timed_out: timedOut };
     if (terminateAfter !== Infinity) res.terminated_early = total >= terminateAfter;
     res._shards = { total: 1, successful: 1, skipped: 0, failed: 0 };
     let hits: Array<Record<string, unknown>>;
