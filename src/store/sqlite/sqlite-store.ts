@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -271,10 +271,47 @@ function startCheckpointThread(file: string, everyMs = 250): { close: () => Prom
   };
 }
 
+/**
+ * Takes the data folder for this process: `vigil.lock` holds the owner's process id. A folder whose
+ * owner is alive (another process) is refused; one left by a process that died is taken over.
+ * Returns the release.
+ */
+function lockDataFolder(dir: string): () => void {
+  const lock = join(dir, 'vigil.lock');
+  const mine = String(process.pid);
+  try {
+    writeFileSync(lock, mine, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const owner = Number(readFileSync(lock, 'utf8').trim());
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    };
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      throw new Error(`the data folder ${dir} is in use by another Vigil (process ${owner}): stop it first, or give another --data folder`);
+    }
+    writeFileSync(lock, mine);
+  }
+  return () => {
+    try {
+      if (readFileSync(lock, 'utf8').trim() === mine) unlinkSync(lock);
+    } catch {
+      // gone already
+    }
+  };
+}
+
 export function openSqliteStore(dir: string, options: { memory?: boolean; writerThread?: boolean } = {}): Store {
   let file = ':memory:';
+  let unlock = (): void => {};
   if (!options.memory) {
     mkdirSync(dir, { recursive: true });
+    unlock = lockDataFolder(dir);
     file = join(dir, 'vigil.db');
   }
   const db = new Database(file);
@@ -315,6 +352,7 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
       await writer?.close();
       await checkpointer?.close();
       db.close();
+      unlock();
     },
   };
 }
