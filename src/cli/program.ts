@@ -60,6 +60,7 @@ export function createProgram(io: Io): Command {
     .option('--retention <duration>', 'drop events older than this (e.g. 30d)')
     .option('--retention-size <bytes>', 'drop the oldest events when the store is larger (e.g. 10gb)')
     .option('--body-limit <bytes>', 'largest request body (default 100mb)')
+    .option('--request-timeout <duration>', 'longest a request may take to arrive whole (default 5m)')
     .option('--tick <ms>', 'how often the scheduler looks for due rules', '1000')
     .option('--scan-threads <n>', 'threads scheduled rules scan stored events on (default: one per core but one, 1 to 4; 0: none)')
     .action(async (opts: ServeOpts) => {

@@ -22,6 +22,7 @@ export interface ServeOpts {
   readonly tick: string;
   readonly scanThreads?: string;
   readonly bodyLimit?: string;
+  readonly requestTimeout?: string;
   readonly includeDeprecated?: boolean;
 }
 
@@ -47,6 +48,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       return 2;
     }
     clock = new ManualClock(t);
+  }
+  const requestTimeoutMs = opts.requestTimeout === undefined ? 300_000 : parseDuration(opts.requestTimeout);
+  if (requestTimeoutMs === null || requestTimeoutMs <= 0) {
+    io.err(`vigil serve: --request-timeout takes a duration like 5m, not '${opts.requestTimeout}'\n`);
+    return 2;
   }
   const retention: { maxAgeMs?: number; maxBytes?: number } = {};
   if (opts.retention) {
@@ -87,7 +93,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;
-  const server = await createServer(vigil, { bodyLimit: bodyLimit ?? undefined });
+  const server = await createServer(vigil, { bodyLimit: bodyLimit ?? undefined, requestTimeoutMs });
   const address = await server.listen({ host: opts.host, port: Number(opts.port) });
   const rules = vigil.registry.rules;
   io.out(

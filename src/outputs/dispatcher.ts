@@ -26,6 +26,19 @@ export interface OutputOptions {
   readonly write?: (s: string) => void;
 }
 
+/**
+ * A webhook URL as it may be shown (health, logs): its origin only. Webhook paths and queries carry
+ * tokens (Slack's /services/T…/B…/secret), and user info carries passwords.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/…' : ''}`;
+  } catch {
+    return '(a webhook URL)';
+  }
+}
+
 export function parseOutputSpec(text: string): OutputSpec {
   if (text === 'stdout' || text === '-') return { kind: 'stdout' };
   if (/^https?:\/\//.test(text)) return { kind: 'webhook', url: text };
@@ -44,7 +57,7 @@ class Output {
     private readonly spec: OutputSpec,
     private readonly o: Required<Omit<OutputOptions, 'write'>> & { write: (s: string) => void },
   ) {
-    this.stats = { output: spec.kind === 'webhook' ? `webhook ${spec.url}` : spec.kind === 'file' ? `file ${spec.path}` : 'stdout', sent: 0, failedAttempts: 0, dropped: 0, queued: 0, lastError: null };
+    this.stats = { output: spec.kind === 'webhook' ? `webhook ${redactUrl(spec.url)}` : spec.kind === 'file' ? `file ${spec.path}` : 'stdout', sent: 0, failedAttempts: 0, dropped: 0, queued: 0, lastError: null };
   }
 
   enqueue(docs: readonly unknown[]): void {

@@ -13,6 +13,11 @@ import { registerEs, registerEsHooks } from './es/routes.js';
 export interface ServerOptions {
   /** Largest request body in bytes (Elasticsearch's http.max_content_length: 100mb). */
   readonly bodyLimit?: number;
+  /**
+   * How long a request may take to arrive whole, body included (default 5 minutes): a client that
+   * never finishes its body is cut off instead of being held for ever.
+   */
+  readonly requestTimeoutMs?: number;
   readonly logger?: boolean;
 }
 
@@ -34,6 +39,20 @@ const send = (reply: FastifyReply, a: HttpAnswer): FastifyReply => reply.code(a.
 export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {
   // maxParamLength: an `_id` may be 512 bytes (1,536 characters percent-encoded), the router's default is 100
   const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
+  // a request that has not arrived whole in time (a body that never ends) is answered 408 and its
+  // connection closed: Node's own requestTimeout is only checked every 30 s and leaves the
+  // request open meanwhile, which also holds a shutdown
+  const requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
+  app.addHook('onRequest', async (req) => {
+    const timer = setTimeout(() => {
+      if (req.raw.complete) return;
+      const sock = req.raw.socket;
+      if (sock.writable) sock.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      setTimeout(() => sock.destroy(), 100).unref();
+    }, requestTimeoutMs);
+    timer.unref();
+    req.raw.once('close', () => clearTimeout(timer));
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addHook('preParsing', async (req, _reply, payload) => {
