@@ -52,16 +52,6 @@ export interface IngestItem {
   readonly json: string;
 }
 
-export interface HttpAnswer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-/** Elasticsearch's error body. */
-export function esError(status: number, type: string, reason: string): HttpAnswer {
-  return { status, body: { error: { root_cause: [{ type, reason }], type, reason }, status } };
-}
-
 const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
 const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
 const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_id'));

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
 import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { countRules, esError, RULE_SORTS, RULE_STATES, type HttpAnswer, type RuleListQuery, type Vigil } from '../app/index.js';
+import { countRules, RULE_SORTS, RULE_STATES, type RuleListQuery, type Vigil } from '../app/index.js';
+import { EsError } from './es/errors.js';
 import { ManualClock } from '../core/index.js';
 import type { AlertQuery } from '../store/index.js';
 import { registerEs, registerEsHooks } from './es/routes.js';
@@ -22,17 +24,29 @@ export interface ServerOptions {
 }
 
 
-function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: false; answer: HttpAnswer } {
+/** The request's JSON body (undefined when empty); not ok when it is not JSON. */
+function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: false } {
   const text = typeof req.body === 'string' ? req.body : '';
   if (text.trim() === '') return { ok: true, value: undefined };
   try {
     return { ok: true, value: JSON.parse(text) };
-  } catch (e) {
-    return { ok: false, answer: esError(400, 'x_content_parse_exception', `Failed to parse request body: ${(e as Error).message}`) };
+  } catch {
+    return { ok: false };
   }
 }
 
-const send = (reply: FastifyReply, a: HttpAnswer): FastifyReply => reply.code(a.status).send(a.body);
+const send = (reply: FastifyReply, e: EsError): FastifyReply => reply.code(e.status).send(e.body());
+
+/**
+ * A body stream decoded by its Content-Encoding: gzip, or deflate as HTTP means it (zlib-wrapped,
+ * as Vector sends it; a raw deflate stream is read too). Another encoding is a 415.
+ */
+function decoded(encoding: string, body: Readable): Readable {
+  if (encoding === 'gzip') return body.pipe(createGunzip());
+  if (encoding === 'deflate') return body.pipe(createUnzip());
+  if (encoding !== '' && encoding !== 'identity') throw Object.assign(new Error(`unsupported Content-Encoding [${encoding}]`), { statusCode: 415 });
+  return body;
+}
 
 
 /** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
@@ -57,22 +71,19 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addHook('preParsing', async (req, _reply, payload) => {
     const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
-    if (enc === 'gzip' || enc === 'deflate') {
+    const body = decoded(enc, payload);
+    if (body !== payload) {
       delete req.headers['content-length'];
       delete req.headers['content-encoding']; // decoded here (the compress plugin would decode it again)
-      // deflate as HTTP means it (zlib-wrapped, as Vector sends it); a raw deflate stream is read too
-      return payload.pipe(enc === 'gzip' ? createGunzip() : createUnzip());
     }
-    if (enc !== '' && enc !== 'identity') throw Object.assign(new Error(`unsupported Content-Encoding [${enc}]`), { statusCode: 415 });
-    return payload;
+    return body;
   });
   // Elasticsearch takes a JSON body on GET (`GET /_search` with a query, as its docs write it);
   // the router leaves GET bodies unread, so they are read here
   app.addHook('preHandler', async (req) => {
     if (req.method !== 'GET' || req.body !== undefined) return;
     if (!(Number(req.headers['content-length'] ?? 0) > 0) && req.headers['transfer-encoding'] === undefined) return;
-    const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
-    const stream = enc === 'gzip' ? req.raw.pipe(createGunzip()) : enc === 'deflate' ? req.raw.pipe(createUnzip()) : req.raw;
+    const stream = decoded(String(req.headers['content-encoding'] ?? '').toLowerCase(), req.raw);
     const limit = options.bodyLimit ?? 100 * 1024 * 1024;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -91,9 +102,9 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     return payload;
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, esError(413, 'content_too_long_exception', `request body is too large: more than ${options.bodyLimit ?? 100 * 1024 * 1024} bytes`));
-    if (err.statusCode && err.statusCode < 500) return send(reply, esError(err.statusCode, 'illegal_argument_exception', err.message));
-    return send(reply, esError(500, 'exception', err.message));
+    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, new EsError(413, 'content_too_long_exception', `request body is too large: more than ${options.bodyLimit ?? 100 * 1024 * 1024} bytes`));
+    if (err.statusCode && err.statusCode < 500) return send(reply, new EsError(err.statusCode, 'illegal_argument_exception', err.message));
+    return send(reply, new EsError(500, 'exception', err.message));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });

@@ -4,7 +4,7 @@ import { compileQuery, IndexMapping, type EventHit, type SequenceHit } from '../
 import { compileDsl } from './dsl.js';
 import { badRequest, EsError } from './errors.js';
 import type { IndexCatalog } from './indices.js';
-import { fieldsOption } from './source-filter.js';
+import { fieldsOption, optionFields } from './source-filter.js';
 
 /**
  * `_eql/search` as Elasticsearch answers it: the query compiled by Vigil's EQL engine (the one the
@@ -62,7 +62,7 @@ export function eqlSearch(docs: Documents, catalog: IndexCatalog, expr: string, 
   const hits = compiled.query.run(inputs);
   const tail = b.result_position === 'tail' || (b.result_position === undefined && compiled.query.kind === 'sequence');
   const cut = <T>(list: T[]): T[] => (list.length <= size ? list : tail ? list.slice(list.length - size) : list.slice(0, size));
-  const fields = Array.isArray(b.fields) ? b.fields.map((f) => (typeof f === 'string' ? f : String((f as { field?: unknown })?.field ?? ''))).filter(Boolean) : null;
+  const fields = optionFields(b.fields, undefined);
   const hit = (h: EventHit): Record<string, unknown> => {
     if (h.missing) return { _index: '', _id: '', missing: true };
     const out: Record<string, unknown> = { _index: h._index, _id: h._id, _source: h._source };

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IngestItem, Vigil } from '../../app/index.js';
 import { parseJsonObject } from '../../core/index.js';
+import { compileWildcard } from '../../ecs/index.js';
 import type { EventWriteResult } from '../../store/index.js';
 import { idLengthProblem, indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 import { badRequest, EsError, indexNotFound } from './errors.js';
@@ -84,13 +85,12 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
     now: () => vigil.clock.now(),
     typeOf: catalog.typeOf,
     resolve: (expr, o) => catalog.resolve(expr, o),
-    *scan(indices, b) {
-      if (indices.length === 0) return;
-      for (const e of vigil.documents.scan(indices, b)) yield { index: e.index, id: e.id, seq: e.seq, version: e.version, source: JSON.parse(e.json) as Record<string, unknown> };
-    },
     *scanRaw(indices, b) {
       if (indices.length === 0) return;
       for (const e of vigil.documents.scan(indices, b)) yield { index: e.index, id: e.id, seq: e.seq, version: e.version, json: e.json };
+    },
+    *scan(indices, b) {
+      for (const r of this.scanRaw!(indices, b)) yield { index: r.index, id: r.id, seq: r.seq, version: r.version, source: JSON.parse(r.json) as Record<string, unknown> };
     },
     get(index, id) {
       const e = vigil.documents.get(index, id);
@@ -367,7 +367,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
   const getAlias = handle((req, reply) => {
     const { index, name } = req.params as { index?: string; name?: string };
     const wanted = name ? name.split(',') : null;
-    const match = (a: string): boolean => !wanted || wanted.some((w) => (w.includes('*') ? new RegExp(`^${w.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(a) : w === a));
+    const wantedMatchers = wanted?.map((w) => compileWildcard(w, false)) ?? null;
+    const match = (a: string): boolean => !wantedMatchers || wantedMatchers.some((m) => m(a));
     const limit = index ? new Set(catalog.resolve(index, { ignoreUnavailable: false, allowNoIndices: true })) : null;
     const out: Record<string, { aliases: Record<string, unknown> }> = {};
     for (const [a, ts] of catalog.aliases()) {
@@ -515,6 +516,14 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
   };
 
   const bulkLine = (a: Answer): string => JSON.stringify({ [a.op]: a.body });
+  /** A bulk item's answer as the single-document APIs give it: its error thrown, or its body without the item status. */
+  const answerOne = (reply: FastifyReply, a: Answer): FastifyReply => {
+    const err = a.body.error as { type: string; reason: string } | undefined;
+    if (err) throw new EsError(a.status, err.type, err.reason);
+    const body = { ...a.body };
+    delete body.status;
+    return reply.code(a.status).send(body);
+  };
   const bulk = handle(async (req, reply) => {
     const t0 = performance.now();
     const text = typeof req.body === 'string' ? req.body : '';
@@ -543,13 +552,7 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
       if (!doc.ok) throw badRequest('document_parsing_exception', `[1:1] failed to parse: ${doc.reason}`);
       const opType = op === 'create' || params(req).op_type === 'create' ? 'create' : 'index';
       const [a] = await writeItems([{ ok: true, op: opType, index: name, id, source: doc.value, json: text.includes('\n') ? JSON.stringify(doc.value) : text.trim(), line: 1 }]);
-      if (a!.status >= 300) {
-        const err = a!.body.error as { type: string; reason: string };
-        throw new EsError(a!.status, err.type, err.reason);
-      }
-      const body = { ...a!.body };
-      delete body.status;
-      return reply.code(a!.status).send(body);
+      return answerOne(reply, a!);
     });
   app.post('/:index/_doc', single('index'));
   app.post('/:index/_doc/:id', single('index'));
@@ -562,24 +565,14 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
       const { index, id } = req.params as { index: string; id: string };
       const body = bodyOf(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('action_request_validation_exception', 'Validation Failed: 1: script or doc is missing;');
-      const a = await update(index, id, body as Record<string, unknown>, 1);
-      if (a.status >= 300) {
-        const err = a.body.error as { type: string; reason: string };
-        throw new EsError(a.status, err.type, err.reason);
-      }
-      const out = { ...a.body };
-      delete out.status;
-      return reply.code(a.status).send(out);
+      return answerOne(reply, await update(index, id, body as Record<string, unknown>, 1));
     }),
   );
   app.delete(
     '/:index/_doc/:id',
     handle((req, reply) => {
       const { index, id } = req.params as { index: string; id: string };
-      const a = remove(index, id);
-      const out = { ...a.body };
-      delete out.status;
-      return reply.code(a.status).send(out);
+      return answerOne(reply, remove(index, id));
     }),
   );
   const getDoc = (sourceOnly: boolean) =>

@@ -4,7 +4,7 @@ import { compileDsl, type DocTest } from './dsl.js';
 import { badRequest, EsError, parsingError } from './errors.js';
 import { FieldRef, sortable, type Doc, type TypeOf } from './fields.js';
 import { parseQueryString } from './query-string.js';
-import { applySourceFilter, fieldsOption, sourceFilterOf, type SourceFilter } from './source-filter.js';
+import { applySourceFilter, fieldsOption, optionFields, sourceFilterOf, type SourceFilter } from './source-filter.js';
 
 /**
  * `_search`, `_count`, scroll and point in time over the documents a DocSource gives: the query
@@ -396,10 +396,6 @@ function num(v: unknown, what: string, dflt: number): number {
   return n;
 }
 
-function optionFields(fields: unknown, docvalue: unknown): string[] | null {
-  const names = [...(Array.isArray(fields) ? fields : []), ...(Array.isArray(docvalue) ? docvalue : [])].map((f) => (typeof f === 'string' ? f : String((f as { field?: unknown })?.field ?? '')));
-  return names.length > 0 ? names.filter(Boolean) : null;
-}
 
 function sortValue(d: Doc, k: SortKey, now: number): SortValue {
   if (k.field === '_doc' || k.field === '_shard_doc') return d.seq;

@@ -86,3 +86,9 @@ export function fieldsOption(source: Readonly<Record<string, unknown>>, patterns
   for (const [p, vals] of flatten(source)) if (ms.some((m) => m(p))) out[p] = vals;
   return out;
 }
+
+/** The field patterns of the `fields` and `docvalue_fields` options (names or `{field}` objects); null when none. */
+export function optionFields(fields: unknown, docvalue: unknown): string[] | null {
+  const names = [...(Array.isArray(fields) ? fields : []), ...(Array.isArray(docvalue) ? docvalue : [])].map((f) => (typeof f === 'string' ? f : String((f as { field?: unknown })?.field ?? '')));
+  return names.length > 0 ? names.filter(Boolean) : null;
+}
