@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Vigil, type IngestItem } from '../src/app/index.js';
 import { systemClock, peekEventTimes } from '../src/core/index.js';
 import { generateEvents } from '../src/gen/index.js';
-import { createServer } from '../src/server/index.js';
+import { createServer, NO_SECURITY } from '../src/server/index.js';
 import type { BenchResult } from './parse.js';
 
 /**
@@ -18,7 +18,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 export async function benchSearch(events = Number(process.env.VIGIL_BENCH_SEARCH_EVENTS ?? 1_000_000)): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-search-'));
   const v = await Vigil.open({ dataDir: dir, rulePaths: [], clock: systemClock, scanThreads: 0 });
-  const app = await createServer(v);
+  const app = await createServer(v, { security: NO_SECURITY });
   try {
     const index = 'logs-endpoint.events-default';
     let batch: IngestItem[] = [];

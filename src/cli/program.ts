@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { runCheck } from './check.js';
 import { runQuery, type QueryOpts } from './query.js';
 import { runRulesConvert, runRulesValidate } from './rules.js';
+import { runResetPassword } from './reset-password.js';
 import { runServe, type ServeOpts } from './serve.js';
 import { runHuntCommand, type HuntOpts } from './hunt.js';
 import { runGen } from './gen.js';
@@ -63,8 +64,23 @@ export function createProgram(io: Io): Command {
     .option('--request-timeout <duration>', 'longest a request may take to arrive whole (default 5m)')
     .option('--tick <ms>', 'how often the scheduler looks for due rules', '1000')
     .option('--scan-threads <n>', 'threads scheduled rules scan stored events on (default: one per core but one, 1 to 4; 0: none)')
+    .option('--insecure-no-auth', 'no authentication (loopback addresses only): anyone who reaches the port can do anything')
+    .option('--tls', "serve HTTPS (the data folder's self-signed certificate, made on first start, unless --tls-cert); the default beyond loopback")
+    .option('--no-tls', 'serve plain HTTP even beyond loopback')
+    .option('--tls-cert <file>', 'the certificate (PEM) to serve HTTPS with')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--allowed-hosts <names...>', "more names the Host header may carry (loopback names, this machine's name and the listening address always may; * for any)")
     .action(async (opts: ServeOpts) => {
       process.exitCode = await runServe(io, opts);
+    });
+
+  program
+    .command('reset-password')
+    .description("give a user of a data folder a new password (the elastic user by default) and print it; a running server takes it within a second")
+    .option('--data <dir>', 'the data folder', './data')
+    .option('-u, --username <name>', 'the user', 'elastic')
+    .action(async (opts: { data: string; username: string }) => {
+      process.exitCode = await runResetPassword(io, opts);
     });
 
   program

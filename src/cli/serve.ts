@@ -1,11 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Vigil } from '../app/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
 import { parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
-import { createServer, UI_DIR } from '../server/index.js';
+import { Credentials, createServer, readTls, selfSignedTls, UI_DIR, type TlsMaterial } from '../server/index.js';
 import type { Io } from './program.js';
 
 export interface ServeOpts {
@@ -24,6 +25,23 @@ export interface ServeOpts {
   readonly bodyLimit?: string;
   readonly requestTimeout?: string;
   readonly includeDeprecated?: boolean;
+  readonly insecureNoAuth?: boolean;
+  /** true: TLS (the data folder's self-signed certificate unless --tls-cert); false: plain HTTP; unset: TLS beyond loopback */
+  readonly tls?: boolean;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly allowedHosts?: string[];
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** The names the Host header may carry: loopback, this machine's name, the address listened on (all interfaces' for 0.0.0.0), and --allowed-hosts. */
+function allowedHosts(listen: string, extra: readonly string[]): Set<string> | null {
+  if (extra.includes('*')) return null;
+  const bracket = (a: string): string => (a.includes(':') && !a.startsWith('[') ? `[${a}]` : a).toLowerCase();
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', hostname().toLowerCase(), bracket(listen), ...extra.map(bracket)]);
+  if (listen === '0.0.0.0' || listen === '::') for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(bracket(a.address));
+  return names;
 }
 
 /** The rules shipped with Vigil (`rules/` at the package root). */
@@ -79,6 +97,30 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       return 2;
     }
   }
+  const loopback = isLoopback(opts.host);
+  if (opts.insecureNoAuth && !loopback) {
+    io.err(`vigil serve: refusing to listen on ${opts.host} without authentication: --insecure-no-auth is for loopback addresses only (127.0.0.1, ::1, localhost)\n`);
+    return 2;
+  }
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    io.err('vigil serve: --tls-cert and --tls-key go together\n');
+    return 2;
+  }
+  let credentials: Credentials | null = null;
+  let firstPassword: string | null = null;
+  let tls: TlsMaterial | null = null;
+  try {
+    mkdirSync(opts.data, { recursive: true });
+    if (!opts.insecureNoAuth) {
+      credentials = Credentials.open(opts.data);
+      firstPassword = await credentials.bootstrap(process.env.VIGIL_ELASTIC_PASSWORD || undefined);
+    }
+    if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) tls = readTls(opts.tlsCert, opts.tlsKey);
+    else if (opts.tls === true || (opts.tls === undefined && !loopback)) tls = await selfSignedTls(opts.data, [opts.host, ...(opts.allowedHosts ?? [])]);
+  } catch (e) {
+    io.err(`vigil serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
   const rulePaths = [...(opts.bundledRules ? [bundledRulesDir()] : []), ...(opts.rules ?? [])];
   const vigil = await Vigil.open({
     dataDir: opts.data,
@@ -93,9 +135,37 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;
-  const server = await createServer(vigil, { bodyLimit: bodyLimit ?? undefined, requestTimeoutMs });
-  const address = await server.listen({ host: opts.host, port: Number(opts.port) });
+  const server = await createServer(vigil, {
+    bodyLimit: bodyLimit ?? undefined,
+    requestTimeoutMs,
+    security: { credentials, allowedHosts: allowedHosts(opts.host, opts.allowedHosts ?? []), secureCookie: tls !== null },
+    ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
+  });
+  const listened = await server.listen({ host: opts.host, port: Number(opts.port) });
+  // the address as listened on (listen answers one of the addresses, 127.0.0.1 for 0.0.0.0)
+  const port = new URL(listened).port;
+  const shown = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
+  const address = `${tls ? 'https' : 'http'}://${shown}:${port}`;
   const rules = vigil.registry.rules;
+  const security: string[] = [];
+  if (!credentials) {
+    security.push(
+      '  !!!!! AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this address can read every event and alert,',
+      '  !!!!! change rules and close alerts. For local experiments only.',
+    );
+  } else if (firstPassword) {
+    security.push(
+      '  Authentication is on. The password of the elastic user (admin), shown this once:',
+      '',
+      `      ${firstPassword}`,
+      '',
+      `  Make a new one with: vigil reset-password --data ${opts.data}   (only hashes are kept, in ${Credentials.fileIn(resolve(opts.data))})`,
+      '  Shippers and clients: basic auth as elastic, or an API key from POST /_security/api_key.',
+    );
+  } else security.push(`  Authentication is on (users in ${Credentials.fileIn(resolve(opts.data))}; vigil reset-password --data ${opts.data} if the password is lost).`);
+  if (tls) security.push(`  TLS: ${tls.source === 'given' ? tls.certFile : `self-signed certificate ${tls.source === 'made' ? 'made now' : 'made on first start'} (${tls.certFile})`}, SHA-256 fingerprint ${tls.fingerprint}`);
+  else if (!loopback) security.push('  !!!!! TLS IS OFF (--no-tls) on a non-loopback address: passwords and events cross the network in clear.');
+  if (opts.host === '0.0.0.0' || opts.host === '::') security.push(`  Listening on all interfaces (${opts.host}): reachable from other machines.`);
   io.out(
     [
       `Vigil is running (data in ${resolve(opts.data)}${clock instanceof ManualClock ? `, manual clock at ${new Date(clock.now()).toISOString()}` : ''})`,
@@ -103,6 +173,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       `  ingest: ${address}  (Elasticsearch API: POST /_bulk, /{index}/_doc, /{index}/_eql/search)`,
       `  API:    ${address}/api/alerts, /api/rules, /api/runs, /api/health`,
       `  UI:     ${address}/ui/${existsSync(join(UI_DIR, 'index.html')) ? '' : '  (not built: npm run build:ui)'}`,
+      ...security,
       '',
     ].join('\n'),
   );

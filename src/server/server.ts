@@ -11,6 +11,7 @@ import { EsError } from './es/errors.js';
 import { ManualClock } from '../core/index.js';
 import type { AlertQuery } from '../store/index.js';
 import { registerEs, registerEsHooks } from './es/routes.js';
+import { registerSecurity, type SecurityConfig } from './security/index.js';
 
 export interface ServerOptions {
   /** Largest request body in bytes (Elasticsearch's http.max_content_length: 100mb). */
@@ -21,6 +22,10 @@ export interface ServerOptions {
    */
   readonly requestTimeoutMs?: number;
   readonly logger?: boolean;
+  /** who may do what (authentication, Host names); `NO_SECURITY` turns it off */
+  readonly security: SecurityConfig;
+  /** serve HTTPS with this key and certificate (PEM) */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 
@@ -50,9 +55,9 @@ function decoded(encoding: string, body: Readable): Readable {
 
 
 /** The HTTP face of Vigil: Elasticsearch-compatible ingest and EQL search, and Vigil's own /api. */
-export async function createServer(vigil: Vigil, options: ServerOptions = {}): Promise<FastifyInstance> {
+export async function createServer(vigil: Vigil, options: ServerOptions): Promise<FastifyInstance> {
   // maxParamLength: an `_id` may be 512 bytes (1,536 characters percent-encoded), the router's default is 100
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
+  const app = Fastify({ ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}), bodyLimit: options.bodyLimit ?? 100 * 1024 * 1024, logger: options.logger ?? false, exposeHeadRoutes: false, routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4096 } });
   // a request that has not arrived whole in time (a body that never ends) is answered 408 and its
   // connection closed: Node's own requestTimeout is only checked every 30 s and leaves the
   // request open meanwhile, which also holds a shutdown
@@ -67,6 +72,7 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     timer.unref();
     req.raw.once('close', () => clearTimeout(timer));
   });
+  registerSecurity(app, options.security);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.addHook('preParsing', async (req, _reply, payload) => {
@@ -102,6 +108,7 @@ export async function createServer(vigil: Vigil, options: ServerOptions = {}): P
     return payload;
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof EsError) return send(reply, err);
     if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, new EsError(413, 'content_too_long_exception', `request body is too large: more than ${options.bodyLimit ?? 100 * 1024 * 1024} bytes`));
     if (err.statusCode && err.statusCode < 500) return send(reply, new EsError(err.statusCode, 'illegal_argument_exception', err.message));
     return send(reply, new EsError(500, 'exception', err.message));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ALERTS_INDEX, Vigil } from '../../src/app/index.js';
 import { ManualClock } from '../../src/core/index.js';
-import { createServer } from '../../src/server/index.js';
+import { createServer, NO_SECURITY } from '../../src/server/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-index-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +34,7 @@ async function run(streaming: boolean): Promise<void> {
   writeFileSync(rules, RULES.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const clock = new ManualClock(T0);
   const v = await Vigil.open({ dataDir: sub, memory: true, rulePaths: [rules], clock, scanThreads: 0, streamingDefault: streaming });
-  const app = await createServer(v);
+  const app = await createServer(v, { security: NO_SECURITY });
   try {
     const ev = (id: string, i: number, host: string, more: Record<string, unknown>): { op: 'create'; index: string; id: string; json: string } => ({
       op: 'create',

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Vigil } from '../../src/app/index.js';
 import { ManualClock } from '../../src/core/index.js';
-import { createServer } from '../../src/server/index.js';
+import { createServer, NO_SECURITY } from '../../src/server/index.js';
 import { parseExceptionNdjson } from '../../src/rules/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-exceptions-'));
@@ -24,7 +24,7 @@ const rule = (id: string, extra: Record<string, unknown>): string =>
 
 async function serve(clock: ManualClock, rules: string): Promise<{ v: Vigil; app: FastifyInstance; url: string; call: <T = Record<string, unknown>>(path: string, body?: unknown, method?: string, raw?: string) => Promise<{ status: number; body: T }> }> {
   const v = await Vigil.open({ dataDir: join(dir, 'data'), rulePaths: [rules], clock, scanThreads: 0, streamingDefault: true });
-  const app = await createServer(v);
+  const app = await createServer(v, { security: NO_SECURITY });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const call = async <T,>(path: string, body?: unknown, method?: string, raw?: string): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${url}${path}`, { method: method ?? (body === undefined && raw === undefined ? 'GET' : 'POST'), headers: { 'content-type': raw === undefined ? 'application/json' : 'application/x-ndjson' }, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });

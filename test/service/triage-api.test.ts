@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { Vigil } from '../../src/app/index.js';
 import { ManualClock } from '../../src/core/index.js';
-import { createServer } from '../../src/server/index.js';
+import { createServer, NO_SECURITY } from '../../src/server/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-triage-'));
 const T0 = Date.UTC(2026, 0, 1);
@@ -41,7 +41,7 @@ before(async () => {
     ].join('\n') + '\n',
   );
   v = await Vigil.open({ dataDir: join(dir, 'data'), memory: true, rulePaths: [rules], clock: new ManualClock(T0), scanThreads: 0, streamingDefault: true });
-  app = await createServer(v);
+  app = await createServer(v, { security: NO_SECURITY });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 after(async () => {

@@ -4,6 +4,8 @@ import { repoRoot } from './shared.js';
 
 export interface RunningServer {
   readonly url: string;
+  /** the elastic user's password when the server printed one (a first start with authentication on) */
+  readonly password: string | null;
   readonly proc: ChildProcess;
   readonly output: () => string;
   /** SIGTERM and wait for exit (or SIGKILL with `kill: true`). */
@@ -14,8 +16,9 @@ export interface RunningServer {
  * Starts `vigil serve` as a child process on a free port and waits until it listens (the tests' and
  * the ingest benchmark's server; `nodeArgs` go to node, as `--cpu-prof` for a profile).
  */
-export async function startServer(args: readonly string[], { nodeArgs = [], startTimeoutMs = 20_000 }: { nodeArgs?: readonly string[]; startTimeoutMs?: number } = {}): Promise<RunningServer> {
-  const proc = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServer(args: readonly string[], { nodeArgs = [], startTimeoutMs = 20_000, auth = false, env }: { nodeArgs?: readonly string[]; startTimeoutMs?: number; auth?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunningServer> {
+  // the tests of other parts run without authentication; the security tests ask for it (auth: true)
+  const proc = spawn(process.execPath, [...nodeArgs, join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', ...(auth ? [] : ['--insecure-no-auth']), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -23,7 +26,7 @@ export async function startServer(args: readonly string[], { nodeArgs = [], star
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vigil serve did not start:\n${out}`)), startTimeoutMs);
     const check = (): void => {
-      const m = /ingest: (http:\/\/\S+)/.exec(out);
+      const m = /ingest: (https?:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -37,6 +40,7 @@ export async function startServer(args: readonly string[], { nodeArgs = [], star
   });
   return {
     url,
+    password: /shown this once:\s+(\S+)/.exec(out)?.[1] ?? null,
     proc,
     output: () => out,
     async stop(kill = false) {

@@ -183,8 +183,18 @@ export class ApiError extends Error {
   }
 }
 
+/** The session's CSRF token, sent with every request that changes something (the server refuses them without it). */
+let csrfToken: string | null = null;
+
+/** Told when the server asks for a sign-in (the session ended, or the server restarted). */
+export const signInNeeded = new EventTarget();
+
 async function call<T>(method: string, path: string, body?: string, contentType = 'application/json'): Promise<T> {
-  const res = await fetch(path, { method, headers: body === undefined ? {} : { 'content-type': contentType }, body });
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = contentType;
+  if (csrfToken && method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(path, { method, headers, body, credentials: 'same-origin' });
+  if (res.status === 401 && path !== '/api/_login') signInNeeded.dispatchEvent(new Event('needed'));
   const text = await res.text();
   let parsed: unknown = null;
   try {
@@ -227,7 +237,32 @@ function params(f: AlertFilter, extra: Record<string, string | number | undefine
   return p.toString();
 }
 
+export interface SessionInfo {
+  auth: boolean;
+  user: string;
+  roles: string[];
+  via: string;
+  csrf?: string;
+}
+
+/** The type a rule file is sent as (the server takes only types a cross-site form cannot send). */
+const ruleFileType = (name: string): string => (/\.toml$/i.test(name) ? 'application/toml' : /\.(md|markdown)$/i.test(name) ? 'text/markdown' : /\.json$/i.test(name) ? 'application/json' : 'application/x-ndjson');
+
 export const api = {
+  session: async (): Promise<SessionInfo> => {
+    const s = await call<SessionInfo>('GET', '/api/_session');
+    csrfToken = s.csrf ?? null;
+    return s;
+  },
+  login: async (username: string, password: string): Promise<SessionInfo> => {
+    const s = await call<{ user: string; roles: string[]; csrf: string }>('POST', '/api/_login', JSON.stringify({ username, password }));
+    csrfToken = s.csrf;
+    return { auth: true, user: s.user, roles: s.roles, via: 'session', csrf: s.csrf };
+  },
+  logout: async (): Promise<void> => {
+    await call('POST', '/api/_logout');
+    csrfToken = null;
+  },
   alerts: (f: AlertFilter, page: { size: number; offset: number; sort: string; order: 'asc' | 'desc' }) =>
     call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?${params(f, { size: page.size, offset: page.offset, sort: page.sort, order: page.order })}`),
   stats: (f: AlertFilter, bucket: number | 'auto') => call<AlertStats>('GET', `/api/alerts/_stats?${params(f, { bucket })}`),
@@ -245,7 +280,7 @@ export const api = {
   rule: (id: string) => call<RuleView>('GET', `/api/rules/${encodeURIComponent(id)}`),
   runs: (id: string) => call<{ runs: RunRecord[]; total: number }>('GET', `/api/rules/${encodeURIComponent(id)}/runs?size=50`),
   setRule: (id: string, flags: { enabled?: boolean; streaming?: boolean }) => call<RuleView>('PATCH', `/api/rules/${encodeURIComponent(id)}`, JSON.stringify(flags)),
-  importRules: (filename: string, text: string) => call<ImportResult>('POST', `/api/rules/_import?filename=${encodeURIComponent(filename)}&overwrite=true`, text, 'text/plain'),
+  importRules: (filename: string, text: string) => call<ImportResult>('POST', `/api/rules/_import?filename=${encodeURIComponent(filename)}&overwrite=true`, text, ruleFileType(filename)),
   health: () => call<Health>('GET', '/api/health'),
   event: (index: string, id: string) => call<{ _source: Record<string, unknown> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}`),
   ancestry: (index: string, id: string) => call<{ chain: Array<{ _index: string; _id: string; ts: number | null; _source: Record<string, unknown> }> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}/ancestry`),

@@ -1,5 +1,7 @@
-import { EuiProvider, EuiPageTemplate, EuiHeader, EuiHeaderSectionItem, EuiHeaderLinks, EuiHeaderLink, EuiTitle } from '@elastic/eui';
+import { EuiProvider, EuiPageTemplate, EuiHeader, EuiHeaderSectionItem, EuiHeaderLinks, EuiHeaderLink, EuiTitle, EuiButtonEmpty, EuiText } from '@elastic/eui';
 import { useEffect, useState, type ReactNode } from 'react';
+import { api, signInNeeded, type SessionInfo } from './api';
+import { LoginPage } from './pages/login';
 import { createRoot } from 'react-dom/client';
 import { AlertsPage } from './pages/alerts';
 import { AlertDetailPage } from './pages/alert-detail';
@@ -33,7 +35,21 @@ const NAV: Array<[string, string]> = [
   ['health', 'Health'],
 ];
 
-function App(): ReactNode {
+/** Signs in first when the server asks for it, then the app. */
+function Gate(): ReactNode {
+  const [session, setSession] = useState<SessionInfo | null | 'loading'>('loading');
+  useEffect(() => {
+    api.session().then(setSession, () => setSession(null));
+    const on = (): void => setSession(null);
+    signInNeeded.addEventListener('needed', on);
+    return () => signInNeeded.removeEventListener('needed', on);
+  }, []);
+  if (session === 'loading') return null;
+  if (session === null) return <LoginPage onSignedIn={setSession} />;
+  return <App session={session} onSignOut={() => void api.logout().finally(() => setSession(null))} />;
+}
+
+function App({ session, onSignOut }: { session: SessionInfo; onSignOut: () => void }): ReactNode {
   const { route, visit } = useRoute();
   const [page, arg] = route;
   let body: ReactNode;
@@ -63,6 +79,22 @@ function App(): ReactNode {
             ))}
           </EuiHeaderLinks>
         </EuiHeaderSectionItem>
+        <EuiHeaderSectionItem>
+          {session.auth ? (
+            <>
+              <EuiText size="s" data-test-subj="signed-in-user">
+                {session.user} ({session.roles.join(', ')})
+              </EuiText>
+              <EuiButtonEmpty size="s" onClick={onSignOut} data-test-subj="sign-out">
+                Sign out
+              </EuiButtonEmpty>
+            </>
+          ) : (
+            <EuiText size="s" color="danger" data-test-subj="auth-off">
+              authentication off
+            </EuiText>
+          )}
+        </EuiHeaderSectionItem>
       </EuiHeader>
       <EuiPageTemplate panelled={false} restrictWidth={false} paddingSize="m" offset={48}>
         <EuiPageTemplate.Section key={visit}>{body}</EuiPageTemplate.Section>
@@ -73,6 +105,6 @@ function App(): ReactNode {
 
 createRoot(document.getElementById('root')!).render(
   <EuiProvider colorMode="light">
-    <App />
+    <Gate />
   </EuiProvider>,
 );

@@ -1,0 +1,2 @@
+export { EsError } from './errors.js';
+export { registerEs, registerEsHooks } from './routes.js';
