@@ -12,7 +12,7 @@ export async function runResetPassword(io: Io, opts: { data: string; username: s
   try {
     const creds = Credentials.open(opts.data);
     const password = await creds.resetPassword(opts.username);
-    io.out(`New password for the ${opts.username} user (shown this once):\n\n    ${password}\n\n`);
+    io.out(`New password for the ${opts.username} user, shown this once:\n\n    ${password}\n\n`);
     return 0;
   } catch (e) {
     io.err(`vigil reset-password: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -163,7 +163,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       '  Shippers and clients: basic auth as elastic, or an API key from POST /_security/api_key.',
     );
   } else security.push(`  Authentication is on (users in ${Credentials.fileIn(resolve(opts.data))}; vigil reset-password --data ${opts.data} if the password is lost).`);
-  if (tls) security.push(`  TLS: ${tls.source === 'given' ? tls.certFile : `self-signed certificate ${tls.source === 'made' ? 'made now' : 'made on first start'} (${tls.certFile})`}, SHA-256 fingerprint ${tls.fingerprint}`);
+  if (tls) security.push(`  TLS: ${tls.source === 'given' ? tls.certFile : `a certificate of the data folder's own CA, ${tls.source === 'made' ? 'made now' : 'made on first start'} (CA: ${tls.certFile})`}; CA SHA-256 fingerprint ${tls.fingerprint}`);
   else if (!loopback) security.push('  !!!!! TLS IS OFF (--no-tls) on a non-loopback address: passwords and events cross the network in clear.');
   if (opts.host === '0.0.0.0' || opts.host === '::') security.push(`  Listening on all interfaces (${opts.host}): reachable from other machines.`);
   io.out(

@@ -84,6 +84,8 @@ export class Credentials {
   private mtime = 0;
   private checked = 0;
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  /** told of each user whose password or roles another process changed (their sessions end) */
+  onUserChanged: ((user: string) => void) | null = null;
 
   private constructor(
     private readonly file: string,
@@ -115,7 +117,12 @@ export class Credentials {
     const o = v as Partial<SecurityFile>;
     if (typeof o !== 'object' || o === null || o.version !== 1 || typeof o.users !== 'object' || !Array.isArray(o.api_keys)) throw new Error(`${this.file}: not a Vigil security file (version 1 with users and api_keys)`);
     for (const [name, u] of Object.entries(o.users!)) if (typeof u?.hash !== 'string' || !Array.isArray(u.roles) || !u.roles.every(isRole)) throw new Error(`${this.file}: user ${name} is malformed`);
+    const before = this.data.users;
     this.data = o as SecurityFile;
+    for (const [name, u] of Object.entries(before)) {
+      const now = this.data.users[name];
+      if (!now || now.hash !== u.hash || now.roles.join() !== u.roles.join()) this.onUserChanged?.(name);
+    }
     this.mtime = statSync(this.file).mtimeMs;
     this.cache.clear();
   }

@@ -51,6 +51,7 @@ const hasBody = (req: FastifyRequest): boolean => Number(req.headers['content-le
 export function registerSecurity(app: FastifyInstance, config: SecurityConfig): void {
   const sessions = new Sessions(config.now);
   const creds = config.credentials;
+  if (creds) creds.onUserChanged = (user) => sessions.closeUser(user);
   app.decorateRequest('principal', null);
 
   const refuse = (reply: FastifyReply, e: EsError): FastifyReply => {
