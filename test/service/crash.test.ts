@@ -85,10 +85,10 @@ test('SIGKILL mid-run: after a restart every match has exactly one alert', async
   const rule = (await api<Record<string, unknown>>(s.url, `/api/rules/${MYSQL}`)).body;
   const body: Record<string, unknown> = { ...rule, max_signals: 1_000_000 };
   for (const k of ['streamable', 'runnable', 'problem', 'origin', 'updated', 'covered_until', 'last_run', 'gaps', 'alerts', 'streaming']) delete body[k];
-  const imp = await fetch(`${s.url}/api/rules/_import?filename=r.ndjson&overwrite=true`, { method: 'POST', body: JSON.stringify(body) });
+  const imp = await fetch(`${s.url}/api/rules/_import?filename=r.ndjson&overwrite=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: JSON.stringify(body) });
   assert.equal(imp.status, 200);
 
-  const run = fetch(`${s.url}/api/_clock`, { method: 'POST', body: JSON.stringify({ now: new Date(T0 + 5 * 60_000).toISOString() }) }).catch(() => null);
+  const run = fetch(`${s.url}/api/_clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ now: new Date(T0 + 5 * 60_000).toISOString() }) }).catch(() => null);
   await new Promise((r) => setTimeout(r, 400));
   await s.stop(true);
   const answered = await run;

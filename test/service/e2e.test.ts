@@ -196,7 +196,7 @@ test('vigil serve end to end: ingest with the official client, scheduled runs, c
     const capped = { ...rule, rule_id: 'mysql-capped', name: 'mysql breakout (capped)', max_signals: 3 };
     for (const k of ['streamable', 'runnable', 'problem', 'origin', 'updated', 'covered_until', 'last_run', 'gaps', 'alerts', 'streaming']) delete (capped as Record<string, unknown>)[k];
     const broken = { ...capped, rule_id: 'broken', query: 'process where process.name ==' };
-    const imp = await fetch(`${a.url}/api/rules/_import?filename=capped.ndjson`, { method: 'POST', body: `${JSON.stringify(capped)}\n${JSON.stringify(broken)}\n` });
+    const imp = await fetch(`${a.url}/api/rules/_import?filename=capped.ndjson`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify(capped)}\n${JSON.stringify(broken)}\n` });
     const body = (await imp.json()) as { imported: string[]; errors: Array<{ line: number; col: number; message: string }> };
     assert.deepEqual(body.imported, ['mysql-capped']);
     assert.equal(body.errors.length, 1);

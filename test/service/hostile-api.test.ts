@@ -46,7 +46,7 @@ test('a body that never ends is cut off at --request-timeout, and the server goe
     const t0 = Date.now();
     const answer = await new Promise<string>((resolve, reject) => {
       const sock = connect(Number(port), hostname, () => {
-        sock.write('POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"ind\r\n');
+        sock.write('POST /_bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"ind\r\n');
       });
       let got = '';
       sock.on('data', (b: Buffer) => (got += b.toString()));

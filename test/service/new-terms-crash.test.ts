@@ -94,7 +94,7 @@ test('SIGKILL mid-run and a restart: each new term alerts once, and terms seen b
   // 30,000 events of 6,000 hosts (each five times) in the next window make its run long enough to interrupt
   const hosts = Array.from({ length: 6000 }, (_, i) => `h${i}`);
   for (let k = 0; k < 5; k++) await send(s.url, bulk(hosts, T0 + 2 * MIN + k * 10_000, `a${k}`));
-  const run = fetch(`${s.url}/api/_clock`, { method: 'POST', body: JSON.stringify({ now: new Date(T0 + 5 * MIN).toISOString() }) }).catch(() => null);
+  const run = fetch(`${s.url}/api/_clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ now: new Date(T0 + 5 * MIN).toISOString() }) }).catch(() => null);
   await new Promise((r) => setTimeout(r, 300));
   await s.stop(true);
   const answered = await run;
