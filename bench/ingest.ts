@@ -57,16 +57,16 @@ function baselineSqlite(bodies: string[]): number {
 }
 
 /** `vigil serve` with streaming on, its data in `dir`. */
-const startServe = (dir: string, extraArgs: string[] = []): Promise<RunningServer> =>
-  startServer(['--data', dir, '--streaming', ...extraArgs], { nodeArgs: (process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+const startServe = (dir: string, extraArgs: string[] = [], auth = false): Promise<RunningServer> =>
+  startServer(['--data', dir, '--streaming', ...extraArgs], { auth, nodeArgs: (process.env.VIGIL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) });
 
 // node:http with keep-alive: a light client, so that the server gets the machine's cores
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function post(url: string, path: string, body: string): Promise<string> {
+function post(url: string, path: string, body: string, authorization?: string): Promise<string> {
   const u = new URL(url);
   const buf = Buffer.from(body);
   return new Promise((resolve, reject) => {
-    const r = http.request({ host: u.hostname, port: u.port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length } }, (res) => {
+    const r = http.request({ host: u.hostname, port: u.port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length, ...(authorization ? { authorization } : {}) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -87,14 +87,14 @@ export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4
   const base = baselineSqlite(bodies);
   lines.push(`baseline: raw SQLite inserts (WAL, one transaction per ${batch})   ${Math.round(base).toLocaleString('en-US').padStart(9)} events/s`);
 
-  const throughput = async (url: string, label: string): Promise<void> => {
+  const throughput = async (url: string, label: string, authorization?: string): Promise<number> => {
     let next = 0;
     let errors = 0;
     const t0 = performance.now();
     const worker = async (): Promise<void> => {
       while (next < bodies.length) {
         const body = bodies[next++]!;
-        const text = await post(url, '/_bulk', body);
+        const text = await post(url, '/_bulk', body, authorization);
         if (!text.startsWith('{"took"') || text.includes('"errors":true')) errors++;
       }
     };
@@ -104,6 +104,7 @@ export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4
     lines.push(
       `vigil serve: POST /_bulk, ${batch}/request, ${concurrency} clients, ${label}  ${Math.round(rate).toLocaleString('en-US').padStart(9)} events/s (${((bytes / ms) * 1000 / 1048576).toFixed(1)} MiB/s, ${(rate / base * 100).toFixed(0)}% of baseline, ${total.toLocaleString('en-US')} events, ${errors} failed requests)`,
     );
+    return rate;
   };
 
   // worst case first: a streaming rule whose literals every event has, so every document is parsed
@@ -118,10 +119,32 @@ export async function benchIngest(total = 200_000, batch = 1000, concurrency = 4
     rmSync(worstDir, { recursive: true, force: true });
   }
 
+  // authentication on: every request carries basic auth, or an API key (the check is cached a minute, as in Elasticsearch)
+  const authDir = mkdtempSync(join(tmpdir(), 'vigil-bench-serve-'));
+  const secured = await startServe(authDir, [], true);
+  try {
+    const basic = `Basic ${Buffer.from(`elastic:${secured.password}`).toString('base64')}`;
+    const key = JSON.parse(await new Promise<string>((resolve, reject) => {
+      const u = new URL(secured.url);
+      const r = http.request({ host: u.hostname, port: u.port, path: '/_security/api_key', method: 'POST', headers: { 'content-type': 'application/json', authorization: basic } }, (res) => {
+        let t = '';
+        res.on('data', (d: Buffer) => (t += d.toString()));
+        res.on('end', () => resolve(t));
+      });
+      r.on('error', reject);
+      r.end(JSON.stringify({ name: 'bench', role_descriptors: { ingest: {} } }));
+    })) as { encoded: string };
+    await throughput(secured.url, '2 seed rules streaming, authentication on (basic auth)', basic);
+    await throughput(secured.url, '2 seed rules streaming, authentication on (API key)', `ApiKey ${key.encoded}`);
+  } finally {
+    await secured.stop();
+    rmSync(authDir, { recursive: true, force: true });
+  }
+
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-serve-'));
   const s = await startServe(dir);
   try {
-    await throughput(s.url, '2 seed rules streaming');
+    await throughput(s.url, '2 seed rules streaming, authentication off (--insecure-no-auth)');
 
     // latency: one matching event per request while two clients keep bulk load going
     let load = true;
