@@ -1,6 +1,6 @@
 import type { CompiledQuery } from '../engine/index.js';
 import type { Rule } from '../rules/index.js';
-import { activeRule, compileKey, compileRule, type ActiveRule } from '../detect/index.js';
+import { activeRule, compileKey, compileRule, DEFAULT_RULE_LIMITS, type ActiveRule, type RuleLimits } from '../detect/index.js';
 import type { StoredRule } from '../store/index.js';
 
 /**
@@ -10,6 +10,8 @@ import type { StoredRule } from '../store/index.js';
 export class RuleRegistry {
   private cache = new Map<string, { key: string; compiled: CompiledQuery | null; problem: string | null }>();
   private current: ActiveRule[] = [];
+
+  constructor(private readonly limits: RuleLimits = DEFAULT_RULE_LIMITS) {}
 
   get rules(): readonly ActiveRule[] {
     return this.current;
@@ -28,7 +30,7 @@ export class RuleRegistry {
       const f = changes.get(r.rule.rule_id);
       if (!f) return r;
       const c = this.cache.get(r.rule.rule_id) ?? { compiled: r.compiled, problem: r.problem };
-      return activeRule(r.rule, f.enabled ?? r.enabled, f.streaming ?? r.streaming, c);
+      return activeRule(r.rule, f.enabled ?? r.enabled, f.streaming ?? r.streaming, c, this.limits);
     });
   }
 
@@ -43,7 +45,7 @@ export class RuleRegistry {
       let c = this.cache.get(s.ruleId);
       if (!c || c.key !== key) c = { key, ...compileRule(rule) };
       cache.set(s.ruleId, c);
-      next.push(activeRule(rule, s.enabled, s.streaming, c));
+      next.push(activeRule(rule, s.enabled, s.streaming, c, this.limits));
     }
     this.cache = cache;
     this.current = next;

@@ -7,7 +7,7 @@ import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/
 import { Scheduler } from '../scheduler/index.js';
 import { openSqliteStore, type EventWriteResult, type Store, type RunStore, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
-import { describeAggregation, isScheduled, isStreamable, ruleIndexMatcher, type ActiveRule } from '../detect/index.js';
+import { DEFAULT_RULE_LIMITS, describeAggregation, isScheduled, isStreamable, limitProblems, ruleIndexMatcher, type ActiveRule, type RuleLimits } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { RuleRegistry } from './rule-registry.js';
 import { Documents } from './documents.js';
@@ -35,6 +35,8 @@ export interface VigilConfig {
    * left out by default, as their replacements would alert twice.
    */
   readonly includeDeprecated?: boolean;
+  /** What one rule may cost (interval, look-back, max_signals, catch-up); DEFAULT_RULE_LIMITS when left out. */
+  readonly ruleLimits?: RuleLimits;
 }
 
 /** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
@@ -52,9 +54,28 @@ export interface IngestItem {
   readonly json: string;
 }
 
+/** Where a field of a rule is in an imported file (on the NDJSON line of the rule, or a TOML `field =` line), 1-based. */
+function fieldPosition(text: string, ruleId: string, field: string): { line: number; col: number } {
+  const at = (offset: number): { line: number; col: number } => {
+    const before = text.slice(0, offset);
+    return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n') };
+  };
+  const idAt = text.indexOf(ruleId);
+  const lineStart = idAt < 0 ? 0 : text.lastIndexOf('\n', idAt) + 1;
+  const lineEnd = text.indexOf('\n', lineStart) < 0 ? text.length : text.indexOf('\n', lineStart);
+  const quoted = text.indexOf(`"${field}"`, lineStart);
+  if (quoted >= 0 && quoted < lineEnd) return at(quoted);
+  const named = new RegExp(`^[\\t ]*${field}\\s*=`, 'm').exec(text);
+  if (named) return at(named.index + named[0].length - named[0].trimStart().length);
+  return at(lineStart);
+}
+
 const getTimestamp = createFieldGetter(parseFieldPath('@timestamp'));
 const getIngested = createFieldGetter(parseFieldPath('event.ingested'));
 const getParentEntity = createFieldGetter(parseFieldPath('process.parent.entity_id'));
+
+/** Rules one import may hold (Kibana's `xpack.securitySolution.maxRuleImportExportSize`). */
+export const MAX_RULE_IMPORT = 10_000;
 
 /** The span of run records that a rule's cost sums (a day). */
 const COST_WINDOW_MS = 24 * 3_600_000;
@@ -77,7 +98,8 @@ const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
  * server and the CLI call it.
  */
 export class Vigil {
-  readonly registry = new RuleRegistry();
+  readonly registry: RuleRegistry;
+  readonly limits: RuleLimits;
   readonly scheduler: Scheduler;
   readonly stream: StreamEngine;
   readonly outputs: OutputDispatcher;
@@ -105,12 +127,14 @@ export class Vigil {
     readonly clock: Clock,
     private readonly config: VigilConfig,
   ) {
+    this.limits = config.ruleLimits ?? DEFAULT_RULE_LIMITS;
+    this.registry = new RuleRegistry(this.limits);
     this.outputs = new OutputDispatcher(config.outputs ?? [], config.outputOptions);
     const onAlerts = (alerts: BuiltAlert[]): void => {
       this.outputs.send(alerts.map((a) => a.doc));
       this.copyAlerts(alerts.map((a) => a.id));
     };
-    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange });
+    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange, maxCatchUpWindows: this.limits.maxCatchUpWindows });
     this.stream = new StreamEngine(store, onAlerts);
     this.exceptions = new ExceptionBook(store);
     this.documents = new Documents(store);
@@ -124,6 +148,11 @@ export class Vigil {
     if (config.rulePaths.length > 0) {
       const set = await loadRules(config.rulePaths);
       for (const f of set.files) if (f.diagnostics.some((d) => d.severity === 'error')) v.startupProblems.push(formatDiagnostics(f.diagnostics.filter((d) => d.severity === 'error'), f.text, { context: false }));
+      const limits = config.ruleLimits ?? DEFAULT_RULE_LIMITS;
+      for (const r of set.rules) {
+        if (r.metadata?.maturity === 'deprecated' && config.includeDeprecated !== true) continue;
+        for (const p of limitProblems(r, limits)) v.startupProblems.push(`warning: rule ${r.rule_id} (${r.name}): ${p.message}; it runs at the allowed value`);
+      }
       const now = config.clock.now();
       store.transaction(() => {
         for (const r of set.rules) {
@@ -482,6 +511,8 @@ export class Vigil {
       origin: s.origin,
       updated: new Date(s.updated).toISOString(),
       covered_until: this.store.runs.coveredUntil(ruleId),
+      // where the rule went past the server's limits, and the values it runs at instead
+      limits: r.limited.length ? { problems: r.limited, interval_ms: r.intervalMs, lookback_ms: r.lookbackMs, max_signals: r.maxSignals } : null,
       cost: { ...summary.cost, since: new Date(this.clock.now() - COST_WINDOW_MS).toISOString() },
     };
   }
@@ -607,11 +638,20 @@ export class Vigil {
       fileName,
     ).map((e) => ({ ...e, file: fileName }));
     const imported: string[] = [];
+    if (parsed.rules.length > MAX_RULE_IMPORT) {
+      return { imported, errors: [{ message: `an import holds at most ${MAX_RULE_IMPORT.toLocaleString('en-US')} rules (as Kibana's maxRuleImportExportSize); this one holds ${parsed.rules.length.toLocaleString('en-US')}: nothing imported`, line: 1, col: 1, file: fileName, code: 'VIGIL413' }] };
+    }
     const now = this.clock.now();
     this.store.transaction(() => {
       for (const r of parsed.rules) {
         if (!overwrite && this.store.rules.get(r.rule_id)) {
           errors.push({ rule_id: r.rule_id, message: `rule_id: "${r.rule_id}" already exists`, line: 1, col: 1, file: fileName, code: 'VIGIL409' });
+          continue;
+        }
+        // an imported rule past the limits is refused (a rule file past them runs at the allowed values, with a warning at start)
+        const over = limitProblems(r, this.limits);
+        if (over.length > 0) {
+          for (const p of over) errors.push({ rule_id: r.rule_id, message: `${p.message}: not imported`, ...fieldPosition(text, r.rule_id, p.field), file: fileName, code: 'VIGIL413' });
           continue;
         }
         this.upsertRule(r, 'import', now);

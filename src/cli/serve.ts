@@ -3,6 +3,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Vigil } from '../app/index.js';
+import { DEFAULT_RULE_LIMITS } from '../detect/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
 import { parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
@@ -26,6 +27,10 @@ export interface ServeOpts {
   readonly requestTimeout?: string;
   readonly includeDeprecated?: boolean;
   readonly insecureNoAuth?: boolean;
+  readonly minRuleInterval?: string;
+  readonly maxLookback?: string;
+  readonly maxSignals?: string;
+  readonly maxCatchUp?: string;
   /** true: TLS (the data folder's self-signed certificate unless --tls-cert); false: plain HTTP; unset: TLS beyond loopback */
   readonly tls?: boolean;
   readonly tlsCert?: string;
@@ -121,6 +126,25 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     io.err(`vigil serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
+  const limits = { ...DEFAULT_RULE_LIMITS };
+  for (const [opt, key, value] of [['--min-rule-interval', 'minIntervalMs', opts.minRuleInterval], ['--max-lookback', 'maxLookbackMs', opts.maxLookback]] as const) {
+    if (value === undefined) continue;
+    const ms = parseDuration(value);
+    if (ms === null || ms <= 0) {
+      io.err(`vigil serve: ${opt} takes a duration like 1m, not '${value}'\n`);
+      return 2;
+    }
+    limits[key] = ms;
+  }
+  for (const [opt, key, value] of [['--max-signals', 'maxSignals', opts.maxSignals], ['--max-catch-up', 'maxCatchUpWindows', opts.maxCatchUp]] as const) {
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < (key === 'maxSignals' ? 1 : 0) || n > 10_000_000) {
+      io.err(`vigil serve: ${opt} takes a whole number${key === 'maxSignals' ? ' from 1' : ''} up to 10,000,000, not '${value}'\n`);
+      return 2;
+    }
+    limits[key] = n;
+  }
   const rulePaths = [...(opts.bundledRules ? [bundledRulesDir()] : []), ...(opts.rules ?? [])];
   const vigil = await Vigil.open({
     dataDir: opts.data,
@@ -132,6 +156,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     log: (s) => io.err(`${s}\n`),
     scanThreads,
     includeDeprecated: opts.includeDeprecated === true,
+    ruleLimits: limits,
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;

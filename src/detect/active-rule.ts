@@ -5,7 +5,8 @@ import { parseQuery } from '../eql/index.js';
 import { ruleStatement } from './exceptions.js';
 import { suppressionParams, type SuppressionParams } from './suppression.js';
 import { ruleKqlStatement } from '../kql/index.js';
-import { isKqlRule, newTermsParams, parseDateMath, parseDuration, queryTimestampField, thresholdParams, threatMatchParams, type NewTermsParams, type Rule, type ThresholdParams, type ThreatMatchParams } from '../rules/index.js';
+import { DEFAULT_RULE_LIMITS, limitedSchedule, limitProblems, type RuleLimits } from './limits.js';
+import { isKqlRule, newTermsParams, queryTimestampField, thresholdParams, threatMatchParams, type NewTermsParams, type Rule, type ThresholdParams, type ThreatMatchParams } from '../rules/index.js';
 
 /** What a rule of an aggregating type does with its query's matches before they alert. */
 export type Aggregation =
@@ -57,6 +58,10 @@ export interface ActiveRule {
   readonly problem: string | null;
   readonly intervalMs: number;
   readonly lookbackMs: number;
+  /** alerts one execution may write: the rule's max_signals within the server's ceiling */
+  readonly maxSignals: number;
+  /** where the rule went past the server's limits and runs at the nearest allowed value instead */
+  readonly limited: readonly string[];
   readonly indexPatterns: readonly string[];
   /** Which stored time the window applies to. */
   readonly timeField: 'timestamp' | 'ingested';
@@ -144,10 +149,8 @@ export function compileKey(rule: Rule): string {
 }
 
 /** A rule ready to run, from its model and flags (its query compiled unless given). */
-export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, compiled: { compiled: CompiledQuery | null; problem: string | null } = compileRule(rule)): ActiveRule {
-  const intervalMs = parseDuration(rule.interval) ?? 300_000;
-  const fromOffset = parseDateMath(rule.from);
-  const lookbackMs = fromOffset !== null && fromOffset < 0 ? -fromOffset : intervalMs;
+export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, compiled: { compiled: CompiledQuery | null; problem: string | null } = compileRule(rule), limits: RuleLimits = DEFAULT_RULE_LIMITS): ActiveRule {
+  const { intervalMs, lookbackMs, maxSignals } = limitedSchedule(rule, limits);
   const sup = suppressionParams(rule, intervalMs);
   return {
     rule,
@@ -157,7 +160,9 @@ export function activeRule(rule: Rule, enabled: boolean, streaming: boolean, com
     problem: sup.ok ? compiled.problem : (compiled.problem ?? sup.problem),
     suppression: sup.ok ? sup.params : null,
     intervalMs,
-    lookbackMs: Math.max(lookbackMs, intervalMs),
+    lookbackMs,
+    maxSignals,
+    limited: limitProblems(rule, limits).map((p) => p.message),
     indexPatterns: rule.index && rule.index.length > 0 ? rule.index : DEFAULT_INDEX_PATTERNS,
     timeField: rule.timestamp_override === 'event.ingested' ? 'ingested' : 'timestamp',
     aggregation: compiled.compiled === null ? null : aggregationOf(rule).aggregation,

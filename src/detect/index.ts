@@ -4,3 +4,4 @@ export { PassFeed, PassScan, passSpans, ScheduledRuleSet, SharedPass, type Index
 export { RuleAggregator, enrichmentOf, indicatorTest, loadIndicators, MAX_TERMS_PER_RULE } from './aggregate-matches.js';
 export { applyExceptions, describeExceptions, exceptionCondition, itemCondition, ruleStatement, withExceptions, type RuleExceptions } from './exceptions.js';
 export { suppressionGroup, suppressionParams, type SuppressionParams, type SuppressionTerms } from './suppression.js';
+export { DEFAULT_RULE_LIMITS, limitedSchedule, limitProblems, type RuleLimits } from './limits.js';

@@ -33,6 +33,8 @@ export interface SchedulerDeps {
   readonly scanThreads?: number;
   /** Arrival sequence numbers per range the scan threads take turns by (default 8,192). */
   readonly scanRange?: number;
+  /** catch-up windows one execution may run (see planExecution); the rest of a long gap stays on record, unfilled */
+  readonly maxCatchUpWindows?: number;
 }
 
 /** A rule due now, with its plan. */
@@ -140,7 +142,7 @@ export class Scheduler {
     const rules = this.scheduled();
     const due: DueRule[] = [];
     rules.forEach((r, place) => {
-      const plan = planExecution(store.runs.coveredUntil(r.rule.rule_id), now, r.intervalMs, r.lookbackMs);
+      const plan = planExecution(store.runs.coveredUntil(r.rule.rule_id), now, r.intervalMs, r.lookbackMs, this.deps.maxCatchUpWindows ?? Infinity);
       if (!plan.due) return;
       // a new-terms rule first learns the history its memory lacks, in the same pass
       const history = RuleAggregator.historyBefore(store, r, plan.windows[0]!.from);
@@ -234,6 +236,7 @@ export class Scheduler {
     const written: BuiltAlert[] = [];
     store.transaction(() => {
       let gapId: number | null = null;
+      if (plan.skipped) store.runs.addGap({ ruleId: id, from: plan.skipped.from, to: plan.skipped.to, detected: now, filled: null });
       if (plan.gap) gapId = store.runs.addGap({ ruleId: id, from: plan.gap.from, to: plan.gap.to, detected: now, filled: null });
       let allOk = true;
       // an aggregating rule's windows go through its aggregator, which keeps its memory at the end
@@ -253,10 +256,10 @@ export class Scheduler {
           if (historyError !== null) throw new Error(historyError);
           const t0 = this.elapsed();
           const matches = agg ? agg.window(o.matches, w.to) : o.matches;
-          const res = writeMatches(store, r, matches, r.rule.max_signals, now, executionId);
+          const res = writeMatches(store, r, matches, r.maxSignals, now, executionId);
           const writeMs = this.elapsed() - t0;
           const dropped = res.dropped;
-          rec = { ...base, durationMs: ms + writeMs, cpuMs: o.cpuMs + writeMs, matches: matches.length, written: res.written, existing: res.existing, dropped, status: dropped > 0 ? 'partial failure' : 'succeeded', error: dropped > 0 ? `max_signals (${r.rule.max_signals}) reached: ${dropped} matches not written` : null };
+          rec = { ...base, durationMs: ms + writeMs, cpuMs: o.cpuMs + writeMs, matches: matches.length, written: res.written, existing: res.existing, dropped, status: dropped > 0 ? 'partial failure' : 'succeeded', error: dropped > 0 ? `max_signals (${r.maxSignals}) reached: ${dropped} matches not written` : null };
           written.push(...res.alerts);
         } catch (e) {
           allOk = false;

@@ -270,7 +270,7 @@ export class StreamEngine {
       }
       for (const [b, list] of byBucket) {
         const used = s.perBucket.get(b) ?? 0;
-        const w = writeMatches(this.store, s.rule, list, s.rule.rule.max_signals - used, now, randomUUID());
+        const w = writeMatches(this.store, s.rule, list, s.rule.maxSignals - used, now, randomUUID());
         // alerts found already written (a replay after restart) fill the interval's cap too
         s.perBucket.set(b, used + w.written + w.existing);
         s.counters.written += w.written;
@@ -324,7 +324,7 @@ export class StreamEngine {
         dropped: c.dropped,
         gapMs: 0,
         status: c.dropped > 0 ? 'partial failure' : 'succeeded',
-        error: c.dropped > 0 ? `max_signals (${s.rule.rule.max_signals}) per interval reached: ${c.dropped} matches not written` : null,
+        error: c.dropped > 0 ? `max_signals (${s.rule.maxSignals}) per interval reached: ${c.dropped} matches not written` : null,
       });
       this.store.runs.setCoveredUntil(s.rule.rule.rule_id, now);
       s.counters = { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, cpuMs: 0, since: now };

@@ -19,7 +19,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 const start = async (clock: number): Promise<RunningServer> => {
-  const s = await startServer(['--data', dir, '--clock', new Date(clock).toISOString()]);
+  const s = await startServer(['--data', dir, '--clock', new Date(clock).toISOString(), '--max-signals', '1000000']);
   servers.push(s);
   return s;
 };

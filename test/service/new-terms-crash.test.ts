@@ -50,7 +50,7 @@ writeFileSync(rulesFile, writeNdjsonRules([rule]));
 const data = join(dir, 'data');
 
 const start = async (clock: number): Promise<RunningServer> => {
-  const s = await startServer(['--data', data, '--clock', new Date(clock).toISOString(), '--rules', rulesFile, '--no-bundled-rules']);
+  const s = await startServer(['--data', data, '--clock', new Date(clock).toISOString(), '--rules', rulesFile, '--no-bundled-rules', '--max-signals', '1000000']);
   servers.push(s);
   return s;
 };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ManualClock } from '../../src/core/index.js';
 import { runHunt, Vigil, type IngestItem } from '../../src/app/index.js';
+import { DEFAULT_RULE_LIMITS } from '../../src/detect/index.js';
 import { addNoise, generateEvents, namesInQueries } from '../../src/gen/index.js';
 import { isKqlRule, loadRules, writeNdjsonRules, type Rule } from '../../src/rules/index.js';
 import { requireShared } from '../support/shared.js';
@@ -59,7 +60,7 @@ async function serviceAlertIds(rulesFile: string, lines: readonly string[], mode
   const clock = new ManualClock(T0);
   const streaming = mode === 'streaming';
   const threads = mode === 'scheduled on two scan threads';
-  const v = await Vigil.open({ dataDir: join(dir, mode.replace(/ /g, '-')), memory: !threads, rulePaths: [rulesFile], clock, streamingDefault: streaming, scanThreads: threads ? 2 : 0, scanRange: 97 });
+  const v = await Vigil.open({ dataDir: join(dir, mode.replace(/ /g, '-')), memory: !threads, rulePaths: [rulesFile], clock, streamingDefault: streaming, scanThreads: threads ? 2 : 0, scanRange: 97, ruleLimits: { ...DEFAULT_RULE_LIMITS, maxSignals: 1_000_000 } });
   try {
     // in batches, as _bulk requests would bring them; ids as the hunt gives them (file 0, line n)
     for (let i = 0; i < lines.length; i += 500) {

@@ -125,7 +125,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-ui-'));
   const ruleFile = join(dir, 'ui-rules.ndjson');
   writeFileSync(ruleFile, rules.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  server = await startServer(['--data', join(dir, 'data'), '--streaming', '--rules', ruleFile]);
+  server = await startServer(['--data', join(dir, 'data'), '--streaming', '--rules', ruleFile, '--max-signals', '1000000']);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
