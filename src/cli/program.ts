@@ -64,6 +64,7 @@ export function createProgram(io: Io): Command {
     .option('--request-timeout <duration>', 'longest a request may take to arrive whole (default 5m)')
     .option('--tick <ms>', 'how often the scheduler looks for due rules', '1000')
     .option('--scan-threads <n>', 'threads scheduled rules scan stored events on (default: one per core but one, 1 to 4; 0: none)')
+    .option('--indexing-pressure <bytes>', 'bytes of writes in flight before _bulk is answered 429 (default 10% of the heap, as Elasticsearch)')
     .option('--min-rule-interval <duration>', 'shortest interval a rule may run at (default 1m, as Kibana)')
     .option('--max-lookback <duration>', "furthest back a rule's from may reach (default 7d)")
     .option('--max-signals <n>', 'ceiling on max_signals, the alerts one execution writes (default 1000, as Kibana)')

@@ -27,6 +27,7 @@ export interface ServeOpts {
   readonly requestTimeout?: string;
   readonly includeDeprecated?: boolean;
   readonly insecureNoAuth?: boolean;
+  readonly indexingPressure?: string;
   readonly minRuleInterval?: string;
   readonly maxLookback?: string;
   readonly maxSignals?: string;
@@ -160,9 +161,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;
+  const pressure = opts.indexingPressure ? parseBytes(opts.indexingPressure) : null;
   const server = await createServer(vigil, {
     bodyLimit: bodyLimit ?? undefined,
     requestTimeoutMs,
+    indexingPressureBytes: pressure ?? undefined,
     security: { credentials, allowedHosts: allowedHosts(opts.host, opts.allowedHosts ?? []), secureCookie: tls !== null },
     ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
   });

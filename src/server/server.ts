@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
@@ -22,6 +23,8 @@ export interface ServerOptions {
    */
   readonly requestTimeoutMs?: number;
   readonly logger?: boolean;
+  /** bytes of writes in flight before _bulk answers 429 (default 10% of the heap, as Elasticsearch) */
+  readonly indexingPressureBytes?: number;
   /** who may do what (authentication, Host names); `NO_SECURITY` turns it off */
   readonly security: SecurityConfig;
   /** serve HTTPS with this key and certificate (PEM) */
@@ -38,6 +41,26 @@ function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: fa
   } catch {
     return { ok: false };
   }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the body's lines (1-based) whose bytes are not UTF-8; null when all are */
+    badUtf8Lines: ReadonlySet<number> | null;
+  }
+}
+
+/** The lines (1-based, split at \n) of a body that are not UTF-8. */
+function badUtf8Lines(body: Buffer): Set<number> {
+  const bad = new Set<number>();
+  let start = 0;
+  for (let line = 1; start <= body.length; line++) {
+    const nl = body.indexOf(0x0a, start);
+    const end = nl < 0 ? body.length : nl;
+    if (!isUtf8(body.subarray(start, end))) bad.add(line);
+    start = end + 1;
+  }
+  return bad;
 }
 
 const send = (reply: FastifyReply, e: EsError): FastifyReply => reply.code(e.status).send(e.body());
@@ -74,7 +97,16 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
   });
   registerSecurity(app, options.security);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // bodies are UTF-8, as Elasticsearch reads them: the lines with other bytes are noted (a bulk
+  // fails their items alone, another request fails whole) rather than silently replaced
+  app.decorateRequest('badUtf8Lines', null);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    if (!isUtf8(body)) req.badUtf8Lines = badUtf8Lines(body);
+    done(null, body.toString('utf8'));
+  });
+  app.addHook('preHandler', async (req) => {
+    if (req.badUtf8Lines && !req.url.split('?')[0]!.endsWith('/_bulk')) throw new EsError(400, 'parse_exception', `Invalid UTF-8 in the request body (line ${[...req.badUtf8Lines][0]})`);
+  });
   app.addHook('preParsing', async (req, _reply, payload) => {
     const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
     const body = decoded(enc, payload);
@@ -117,7 +149,7 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
     void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });
   });
 
-  registerEs(app, vigil);
+  registerEs(app, vigil, { indexingPressureBytes: options.indexingPressureBytes });
   registerApi(app, vigil);
   await registerUi(app);
   return app;

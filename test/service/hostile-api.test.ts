@@ -3,7 +3,8 @@
  * answered, not 500s; the UI's security headers come with `/ui` as with `/ui/`.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -71,4 +72,63 @@ test('a webhook output shows only its origin in health: its path and query hold 
   } finally {
     d.close();
   }
+});
+
+/** The server's peak resident memory so far (VmHWM), in MiB. */
+const peakMiB = (pid: number): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+test('indexing pressure: a 95 MB bulk of 3 million tiny items (a 300 KB gzip) is answered 429 without the memory it once took; small bulks go on', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'vigil-pressure-'));
+  const s = await startServer(['--data', d]);
+  try {
+    const item = '{"create":{}}\n{"a":1}\n';
+    const body = gzipSync(Buffer.from(item.repeat(Math.floor(95 * 1024 * 1024 / item.length))));
+    assert.ok(body.length < 1024 * 1024, `${body.length} bytes compressed`);
+    const before = peakMiB(s.proc.pid!);
+    const r = await fetch(`${s.url}/logs-bomb/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, body });
+    assert.equal(r.status, 429);
+    const e = (await r.json()) as { error: { type: string; reason: string } };
+    assert.equal(e.error.type, 'es_rejected_execution_exception');
+    assert.match(e.error.reason, /max_coordinating_and_primary_bytes=\d+/);
+    const grew = peakMiB(s.proc.pid!) - before;
+    assert.ok(grew < 1024, `the server grew by ${grew.toFixed(0)} MiB (it once grew by 5.7 GB)`);
+    const ok = await fetch(`${s.url}/logs-ok/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: item.repeat(10) });
+    assert.equal(ok.status, 200);
+  } finally {
+    await s.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
+  // the limit is a setting; a bulk under it passes, one over it is refused
+  const d2 = mkdtempSync(join(tmpdir(), 'vigil-pressure-'));
+  const small = await startServer(['--data', d2, '--indexing-pressure', '64kb']);
+  try {
+    const doc = `{"create":{}}\n${JSON.stringify({ '@timestamp': '2026-11-20T00:00:00Z', pad: 'x'.repeat(200) })}\n`;
+    assert.equal((await fetch(`${small.url}/logs-x/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: doc.repeat(20) })).status, 200);
+    assert.equal((await fetch(`${small.url}/logs-x/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: doc.repeat(400) })).status, 429);
+  } finally {
+    await small.stop();
+    rmSync(d2, { recursive: true, force: true });
+  }
+});
+
+test('1e400 and bytes that are not UTF-8 fail their own bulk item (not silently Infinity or U+FFFD); the other items are written', async () => {
+  const good = (n: number): Buffer => Buffer.from(`{"create":{}}\n{"@timestamp":"2026-11-20T00:00:00Z","n":${n}}\n`);
+  const body = Buffer.concat([good(1), Buffer.from('{"create":{}}\n{"a":{"b":1e400}}\n'), good(2), Buffer.from('{"create":{}}\n{"name":"'), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('"}\n'), good(3), Buffer.from(`{"create":{}}\n{"big":${'9'.repeat(400)}}\n`)]);
+  const r = (await (await fetch(`${server.url}/logs-odd/_bulk?refresh=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body })).json()) as { errors: boolean; items: Array<{ create: { status: number; error?: { reason: string } } }> };
+  assert.deepEqual(r.items.map((i) => i.create.status), [201, 400, 201, 400, 201, 400]);
+  assert.match(r.items[1]!.create.error!.reason, /\[4:1\] failed to parse field \[a\.b\] of type \[float\]: \[float\] supports only finite values/);
+  assert.match(r.items[3]!.create.error!.reason, /\[8:1\] failed to parse: Invalid UTF-8/);
+  assert.match(r.items[5]!.create.error!.reason, /field \[big\]/);
+  const n = (await (await fetch(`${server.url}/logs-odd/_count`)).json()) as { count: number };
+  assert.equal(n.count, 3);
+  // a single document with such bytes is refused whole
+  const one = await fetch(`${server.url}/logs-odd/_doc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]) });
+  assert.equal(one.status, 400);
+  assert.match(((await one.json()) as { error: { reason: string } }).error.reason, /Invalid UTF-8/);
+});
+
+test('_eql/search: size above 10,000 (max_result_window) is refused, not answered with 70 MB', async () => {
+  const r = await fetch(`${server.url}/logs-odd/_eql/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'any where true', size: 1_000_000 }) });
+  assert.equal(r.status, 400);
+  assert.match(((await r.json()) as { error: { reason: string } }).error.reason, /size must be less than or equal to \[10000\]/);
 });

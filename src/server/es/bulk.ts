@@ -59,7 +59,24 @@ function parseAction(line: string): unknown {
   return v;
 }
 
-export function parseBulk(body: string, defaultIndex: string | undefined): BulkItem[] {
+/** The path of the first number in a value that JSON gave as ±Infinity (`1e400`), or null. */
+function nonFinite(v: unknown, path: string): string | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : path || '_source';
+  if (typeof v !== 'object' || v === null) return null;
+  for (const [k, x] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+    const hit = nonFinite(x, Array.isArray(v) ? path : path ? `${path}.${String(k)}` : String(k));
+    if (hit) return hit;
+  }
+  return null;
+}
+// a number literal that may overflow a double: an exponent of three digits, or 309 digits in a row
+const MAY_OVERFLOW = /[eE]\+?\d{3}|\d{309}/;
+
+/**
+ * The items of a bulk body. `badUtf8Lines`: lines (1-based) whose bytes were not UTF-8; their items
+ * fail alone, as Elasticsearch's parser fails them.
+ */
+export function parseBulk(body: string, defaultIndex: string | undefined, badUtf8Lines?: ReadonlySet<number>): BulkItem[] {
   const items: BulkItem[] = [];
   let pos = 0;
   let lineNo = 0;
@@ -133,6 +150,18 @@ export function parseBulk(body: string, defaultIndex: string | undefined): BulkI
     if (bad) {
       fail(400, 'invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
       continue;
+    }
+    if (badUtf8Lines?.has(lineNo)) {
+      fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse: Invalid UTF-8 in the document (its bytes are not UTF-8)`);
+      continue;
+    }
+    if (MAY_OVERFLOW.test(docLine)) {
+      const parsed = parseJsonObject(docLine);
+      const where = parsed.ok ? nonFinite(parsed.value, '') : null;
+      if (where) {
+        fail(400, 'document_parsing_exception', `[${lineNo}:1] failed to parse field [${where}] of type [float]: [float] supports only finite values, but got [Infinity]`);
+        continue;
+      }
     }
     const times = peekEventTimes(docLine);
     if (times) {

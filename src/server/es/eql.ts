@@ -16,6 +16,9 @@ const KEYS = new Set([
   'runtime_mappings', 'fields', 'allow_partial_search_results', 'allow_partial_sequence_results', 'max_samples_per_key',
 ]);
 
+/** The most results one EQL search answers (Elasticsearch's index.max_result_window). */
+const MAX_EQL_SIZE = 10_000;
+
 export function eqlSearch(docs: Documents, catalog: IndexCatalog, expr: string, body: unknown, now: number): Record<string, unknown> {
   const t0 = performance.now();
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('parsing_exception', 'request body is required and must be an object');
@@ -25,6 +28,7 @@ export function eqlSearch(docs: Documents, catalog: IndexCatalog, expr: string, 
   const names = catalog.resolve(expr, { ignoreUnavailable: false, allowNoIndices: true });
   const size = b.size === undefined ? 10 : Number(b.size);
   if (!Number.isInteger(size) || size < 0) throw badRequest('illegal_argument_exception', 'size must be greater than or equal to 0');
+  if (size > MAX_EQL_SIZE) throw badRequest('illegal_argument_exception', `size must be less than or equal to [${MAX_EQL_SIZE}] (index.max_result_window): asked for [${size}]`);
   if (b.max_samples_per_key !== undefined && !(Number.isInteger(b.max_samples_per_key) && (b.max_samples_per_key as number) > 0)) throw badRequest('illegal_argument_exception', 'max_samples_per_key must be greater than 0');
   const timestampField = typeof b.timestamp_field === 'string' ? b.timestamp_field : '@timestamp';
   const mappings = new Map<string, IndexMapping>();

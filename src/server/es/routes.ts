@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IngestItem, Vigil } from '../../app/index.js';
 import { parseJsonObject } from '../../core/index.js';
@@ -79,7 +80,33 @@ interface WriteInfo {
   readonly types: ReadonlyMap<string, string> | null;
 }
 
-export function registerEs(app: FastifyInstance, vigil: Vigil): void {
+export interface EsOptions {
+  /**
+   * Bytes of writes in flight (Elasticsearch's indexing_pressure.memory.limit, 10% of the heap by
+   * default); each item also counts ITEM_WEIGHT bytes, what Vigil holds per item besides its text.
+   * A write that would go past it is answered 429 es_rejected_execution_exception.
+   */
+  readonly indexingPressureBytes?: number;
+}
+
+/** What one bulk item costs in memory besides its text (parsed action, answer, index entry). */
+export const ITEM_WEIGHT = 512;
+
+export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOptions = {}): void {
+  const pressureLimit = options.indexingPressureBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.1);
+  let inFlight = 0;
+  /** Runs a write holding its weight against the indexing pressure limit. */
+  const underPressure = async <T>(weight: number, write: () => Promise<T>): Promise<T> => {
+    if (inFlight + weight > pressureLimit) {
+      throw new EsError(429, 'es_rejected_execution_exception', `rejected execution of coordinating operation [coordinating_and_primary_bytes=${inFlight}, replica_bytes=0, all_bytes=${inFlight}, coordinating_operation_bytes=${weight}, max_coordinating_and_primary_bytes=${pressureLimit}]`);
+    }
+    inFlight += weight;
+    try {
+      return await write();
+    } finally {
+      inFlight -= weight;
+    }
+  };
   const catalog = new IndexCatalog(vigil.documents);
   const source: DocSource = {
     now: () => vigil.clock.now(),
@@ -529,8 +556,9 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
     const text = typeof req.body === 'string' ? req.body : '';
     if (text.trim() === '') throw badRequest('parse_exception', 'request body is required');
     const index = (req.params as { index?: string }).index;
-    const items = parseBulk(text, index);
-    const answers = await writeItems(items);
+    let lines = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+    const answers = await underPressure(text.length + Math.ceil((lines + 1) / 2) * ITEM_WEIGHT, () => writeItems(parseBulk(text, index, req.badUtf8Lines ?? undefined)));
     const errors = answers.some((a) => a.status >= 300 && !(a.op === 'delete' && a.status === 404));
     return reply.type('application/json').send(`{"took":${Math.round(performance.now() - t0)},"errors":${errors},"items":[${answers.map(bulkLine).join(',')}]}`);
   });
@@ -551,7 +579,7 @@ export function registerEs(app: FastifyInstance, vigil: Vigil): void {
       const doc = parseJsonObject(text);
       if (!doc.ok) throw badRequest('document_parsing_exception', `[1:1] failed to parse: ${doc.reason}`);
       const opType = op === 'create' || params(req).op_type === 'create' ? 'create' : 'index';
-      const [a] = await writeItems([{ ok: true, op: opType, index: name, id, source: doc.value, json: text.includes('\n') ? JSON.stringify(doc.value) : text.trim(), line: 1 }]);
+      const [a] = await underPressure(text.length + ITEM_WEIGHT, () => writeItems([{ ok: true, op: opType, index: name, id, source: doc.value, json: text.includes('\n') ? JSON.stringify(doc.value) : text.trim(), line: 1 }]));
       return answerOne(reply, a!);
     });
   app.post('/:index/_doc', single('index'));
