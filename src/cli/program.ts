@@ -3,6 +3,7 @@ import { runCheck } from './check.js';
 import { runQuery, type QueryOpts } from './query.js';
 import { runRulesConvert, runRulesValidate } from './rules.js';
 import { runResetPassword } from './reset-password.js';
+import { runStoreCheck, runStoreRecover } from './store.js';
 import { runServe, type ServeOpts } from './serve.js';
 import { runHuntCommand, type HuntOpts } from './hunt.js';
 import { runGen } from './gen.js';
@@ -77,6 +78,22 @@ export function createProgram(io: Io): Command {
     .option('--allowed-hosts <names...>', "more names the Host header may carry (loopback names, this machine's name and the listening address always may; * for any)")
     .action(async (opts: ServeOpts) => {
       process.exitCode = await runServe(io, opts);
+    });
+
+  const store = program.command('store').description("check or recover a data folder's store (the server must be stopped)");
+  store
+    .command('check')
+    .description('every integrity check in full: the WAL, the database file, integrity_check, acknowledged writes (exit 1 when damaged)')
+    .option('--data <dir>', 'the data folder', './data')
+    .action((opts: { data: string }) => {
+      process.exitCode = runStoreCheck(io, opts);
+    });
+  store
+    .command('recover')
+    .description('accept the loss after damage: set a damaged WAL aside, keep what the database holds, count acknowledged writes from it')
+    .option('--data <dir>', 'the data folder', './data')
+    .action((opts: { data: string }) => {
+      process.exitCode = runStoreRecover(io, opts);
     });
 
   program

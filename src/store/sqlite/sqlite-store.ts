@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { parseJsonObject } from '../../core/index.js';
+import { fileProblems, LEDGER_FILE, readLedger, StoreDamagedError, writeLedger, type Ledger } from './integrity.js';
 import { createIndexMatcher } from '../../core/index.js';
 import type {
   SeqRange,
@@ -276,7 +277,7 @@ function startCheckpointThread(file: string, everyMs = 250): { close: () => Prom
  * owner is alive (another process) is refused; one left by a process that died is taken over.
  * Returns the release.
  */
-function lockDataFolder(dir: string): () => void {
+export function lockDataFolder(dir: string): () => void {
   const lock = join(dir, 'vigil.lock');
   const mine = String(process.pid);
   try {
@@ -309,19 +310,61 @@ function lockDataFolder(dir: string): () => void {
 export function openSqliteStore(dir: string, options: { memory?: boolean; writerThread?: boolean } = {}): Store {
   let file = ':memory:';
   let unlock = (): void => {};
+  let ledger: Ledger | null = null;
   if (!options.memory) {
     mkdirSync(dir, { recursive: true });
     unlock = lockDataFolder(dir);
     file = join(dir, 'vigil.db');
+    // before SQLite opens the files: its recovery would checkpoint a damaged WAL away
+    const found = fileProblems(dir);
+    if (found.length > 0) {
+      unlock();
+      throw new StoreDamagedError(dir, found);
+    }
+    ledger = readLedger(dir);
   }
   const db = new Database(file);
-  prepareDatabase(db);
+  try {
+    prepareDatabase(db);
+  } catch (e) {
+    db.close();
+    unlock();
+    throw new StoreDamagedError(dir, [`${file}: ${(e as Error).message}`]);
+  }
+  const ackedWrites = (): number => Number((db.prepare("SELECT value FROM meta WHERE key = 'acked_writes'").get() as { value: string } | undefined)?.value ?? 0);
+  if (!options.memory) {
+    const found: string[] = [];
+    const check = (db.prepare('PRAGMA quick_check').pluck().all() as string[]).filter((r) => r !== 'ok');
+    if (check.length > 0) found.push(`${file}: quick_check found ${check.length} problem(s): ${check.slice(0, 3).join('; ')}`);
+    const held = ackedWrites();
+    if (ledger && held < ledger.writes) found.push(`${file} holds ${held.toLocaleString('en-US')} acknowledged event writes but ${ledger.writes.toLocaleString('en-US')} were acknowledged (${LEDGER_FILE}, ${ledger.at}): ${(ledger.writes - held).toLocaleString('en-US')} are missing`);
+    if (found.length > 0) {
+      db.close();
+      unlock();
+      throw new StoreDamagedError(dir, found);
+    }
+    writeLedger(dir, held, false);
+  }
   const writer = options.writerThread && !options.memory ? startWriterThread(file) : null;
   const checkpointer = writer ? startCheckpointThread(file) : null;
   if (checkpointer) db.pragma('wal_autocheckpoint = 0');
   // IMMEDIATE: a transaction that read first and then wrote would fail at once (SQLITE_BUSY_SNAPSHOT)
   // when the writer thread committed in between; taking the write lock first waits for it instead
   const transaction = <T>(fn: () => T): T => db.transaction(fn).immediate();
+  // the ledger follows the acknowledged writes every second, and at a clean stop
+  let ledgered = options.memory ? 0 : ackedWrites();
+  const flushLedger = (clean: boolean): void => {
+    if (options.memory) return;
+    try {
+      const n = ackedWrites();
+      if (n !== ledgered || clean) writeLedger(dir, n, clean);
+      ledgered = n;
+    } catch {
+      // the next second tries again
+    }
+  };
+  const ledgerTimer = options.memory ? null : setInterval(() => flushLedger(false), 1000);
+  ledgerTimer?.unref();
   return {
     events: createEventStore(db, writer ? writer.write : null, options.memory ? null : file),
     alerts: createAlertStore(db),
@@ -351,6 +394,8 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     close: async () => {
       await writer?.close();
       await checkpointer?.close();
+      if (ledgerTimer) clearInterval(ledgerTimer);
+      flushLedger(true);
       db.close();
       unlock();
     },
@@ -418,6 +463,8 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
   const findExplicit = db.prepare('SELECT seq, version FROM events WHERE idx = ? AND id = ? AND explicit = 1');
   const findSeq = db.prepare('SELECT seq, version FROM events WHERE seq = ? AND idx = ? AND id = ?');
   const deleteSeq = db.prepare('DELETE FROM events WHERE seq = ?');
+  // acknowledged writes, a count that only grows, committed with them (see integrity.ts's ledger)
+  const countWrites = db.prepare("INSERT INTO meta(key, value) VALUES ('acked_writes', ?) ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value");
 
   const indexId = (name: string, now: number): number => {
     let id = indexIds.get(name);
@@ -477,6 +524,8 @@ export function createEventWriter(db: Database.Database): (batch: readonly Event
       out.push({ ok: true, index: w.index, id, version, seq, created });
     }
     for (const [idx, t] of touched) touchIndex.run(t.t, t.n, idx);
+    const written = out.reduce((n, r) => n + (r.ok ? 1 : 0), 0);
+    if (written > 0) countWrites.run(written);
     return out;
   });
   return (batch) => tx.immediate(batch);
