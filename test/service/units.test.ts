@@ -27,7 +27,7 @@ test('index patterns: wildcards, comma lists, exclusions in order, _all, remote 
 });
 
 test('schedule plan: due times, look-back windows, gaps caught up in look-back-sized windows', () => {
-  assert.deepEqual(planExecution(null, 100 * MIN, 5 * MIN, 9 * MIN), { due: true, gap: null, windows: [{ kind: 'scheduled', from: 91 * MIN, to: 100 * MIN }] });
+  assert.deepEqual(planExecution(null, 100 * MIN, 5 * MIN, 9 * MIN), { due: true, gap: null, skipped: null, windows: [{ kind: 'scheduled', from: 91 * MIN, to: 100 * MIN }] });
   assert.equal(planExecution(100 * MIN, 104 * MIN, 5 * MIN, 9 * MIN).due, false);
   assert.deepEqual(planExecution(100 * MIN, 105 * MIN, 5 * MIN, 9 * MIN).windows, [{ kind: 'scheduled', from: 96 * MIN, to: 105 * MIN }]);
   // late by exactly the overlap: still no gap
