@@ -32,10 +32,17 @@ const event = (id: string, t: number): string =>
     process: { name: 'bash', parent: { name: 'mysql', args: ['mysql', '-e', '\\!bash'] } },
   })}\n`;
 
+/** Every stored event id, through the scroll API (pages of 10,000, the most one answer may hold). */
 async function storedIds(url: string): Promise<Set<string>> {
-  const r = await api<{ hits: { events: Array<{ _id: string }> } }>(url, `/${INDEX}/_eql/search`, { body: { query: 'any where true', size: 1_000_000, result_position: 'head' } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return new Set(r.body.hits.events.map((e) => e._id));
+  const ids = new Set<string>();
+  let r = await api<{ _scroll_id: string; hits: { hits: Array<{ _id: string }> } }>(url, `/${INDEX}/_search?scroll=1m`, { body: { size: 10_000, _source: false } });
+  for (;;) {
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    if (r.body.hits.hits.length === 0) break;
+    for (const h of r.body.hits.hits) ids.add(h._id);
+    r = await api(url, '/_search/scroll', { body: { scroll: '1m', scroll_id: r.body._scroll_id } });
+  }
+  return ids;
 }
 
 test('SIGKILL mid-ingest loses no acknowledged event', async (t) => {
