@@ -148,10 +148,9 @@ export class Vigil {
     if (config.rulePaths.length > 0) {
       const set = await loadRules(config.rulePaths);
       for (const f of set.files) if (f.diagnostics.some((d) => d.severity === 'error')) v.startupProblems.push(formatDiagnostics(f.diagnostics.filter((d) => d.severity === 'error'), f.text, { context: false }));
-      const limits = config.ruleLimits ?? DEFAULT_RULE_LIMITS;
       for (const r of set.rules) {
         if (r.metadata?.maturity === 'deprecated' && config.includeDeprecated !== true) continue;
-        for (const p of limitProblems(r, limits)) v.startupProblems.push(`warning: rule ${r.rule_id} (${r.name}): ${p.message}; it runs at the allowed value`);
+        for (const p of limitProblems(r, v.limits)) v.startupProblems.push(`warning: rule ${r.rule_id} (${r.name}): ${p.message}; it runs at the allowed value`);
       }
       const now = config.clock.now();
       store.transaction(() => {

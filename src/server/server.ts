@@ -63,6 +63,12 @@ function badUtf8Lines(body: Buffer): Set<number> {
   return bad;
 }
 
+/** A body's text; the lines that are not UTF-8 are noted on the request (not silently replaced). */
+function bodyText(req: FastifyRequest, body: Buffer): string {
+  if (!isUtf8(body)) req.badUtf8Lines = badUtf8Lines(body);
+  return body.toString('utf8');
+}
+
 const send = (reply: FastifyReply, e: EsError): FastifyReply => reply.code(e.status).send(e.body());
 
 /**
@@ -100,13 +106,7 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
   // bodies are UTF-8, as Elasticsearch reads them: the lines with other bytes are noted (a bulk
   // fails their items alone, another request fails whole) rather than silently replaced
   app.decorateRequest('badUtf8Lines', null);
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
-    if (!isUtf8(body)) req.badUtf8Lines = badUtf8Lines(body);
-    done(null, body.toString('utf8'));
-  });
-  app.addHook('preHandler', async (req) => {
-    if (req.badUtf8Lines && !req.url.split('?')[0]!.endsWith('/_bulk')) throw new EsError(400, 'parse_exception', `Invalid UTF-8 in the request body (line ${[...req.badUtf8Lines][0]})`);
-  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => done(null, bodyText(req, body)));
   app.addHook('preParsing', async (req, _reply, payload) => {
     const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
     const body = decoded(enc, payload);
@@ -130,7 +130,11 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
       if (size > limit) throw Object.assign(new Error('request body is too large'), { statusCode: 413 });
       chunks.push(c);
     }
-    req.body = Buffer.concat(chunks).toString('utf8');
+    req.body = bodyText(req, Buffer.concat(chunks));
+  });
+  // (after the GET bodies are read, so that theirs are checked too)
+  app.addHook('preHandler', async (req) => {
+    if (req.badUtf8Lines && !req.url.split('?')[0]!.endsWith('/_bulk')) throw new EsError(400, 'parse_exception', `Invalid UTF-8 in the request body (line ${[...req.badUtf8Lines][0]})`);
   });
   registerEsHooks(app);
   // answers of over 1 KiB are compressed when the client accepts it (as Elasticsearch's http.compression)

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -125,6 +126,20 @@ test('1e400 and bytes that are not UTF-8 fail their own bulk item (not silently 
   const one = await fetch(`${server.url}/logs-odd/_doc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]) });
   assert.equal(one.status, 400);
   assert.match(((await one.json()) as { error: { reason: string } }).error.reason, /Invalid UTF-8/);
+  // so is a search body sent with GET (read by its own hook)
+  const get = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const u = new URL(server.url);
+    const body = Buffer.concat([Buffer.from('{"query":{"term":{"name":"'), Buffer.from([0xff]), Buffer.from('"}}}')]);
+    const r = httpRequest({ host: u.hostname, port: u.port, path: '/logs-odd/_search', method: 'GET', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
+  assert.equal(get.status, 400, get.text);
+  assert.match(get.text, /Invalid UTF-8/);
 });
 
 test('_eql/search: size above 10,000 (max_result_window) is refused, not answered with 70 MB', async () => {

@@ -14,6 +14,8 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, st
 import { join } from 'node:path';
 
 export const LEDGER_FILE = 'vigil.ledger';
+/** The count of acknowledged event writes a store holds (meta `acked_writes`, bumped with each batch), as `n`. */
+export const ACKED_WRITES_SQL = "SELECT value AS n FROM meta WHERE key = 'acked_writes'";
 
 export interface Ledger {
   /** event writes acknowledged (a count that only grows) */
@@ -186,7 +188,7 @@ export function checkStore(dir: string, open: (file: string, readonly: boolean) 
     };
     const events = count('SELECT count(*) AS n FROM events');
     const alerts = count('SELECT count(*) AS n FROM alerts');
-    const acked = count("SELECT value AS n FROM meta WHERE key = 'acked_writes'");
+    const acked = count(ACKED_WRITES_SQL);
     if (ledger && acked !== null && acked < ledger.writes) problems.push(`${file} holds ${acked} acknowledged event writes but ${ledger.writes} were acknowledged (${LEDGER_FILE}): ${ledger.writes - acked} are missing`);
     return { problems, events, alerts, ackedWrites: acked, ledger };
   } catch (e) {
@@ -216,7 +218,7 @@ export function recoverStore(dir: string, open: (file: string, readonly: boolean
     const before = readLedger(dir);
     const db = open(join(dir, 'vigil.db'), false);
     const check = (db.prepare('PRAGMA integrity_check').pluck().all() as string[]).filter((r) => r !== 'ok');
-    const acked = Number((db.prepare("SELECT value AS n FROM meta WHERE key = 'acked_writes'").get() as { n?: string } | undefined)?.n ?? 0);
+    const acked = Number((db.prepare(ACKED_WRITES_SQL).get() as { n?: string } | undefined)?.n ?? 0);
     db.close();
     if (check.length === 0) {
       writeLedger(dir, acked, true);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { parseJsonObject } from '../../core/index.js';
-import { fileProblems, LEDGER_FILE, readLedger, StoreDamagedError, writeLedger, type Ledger } from './integrity.js';
+import { ACKED_WRITES_SQL, fileProblems, LEDGER_FILE, readLedger, StoreDamagedError, writeLedger, type Ledger } from './integrity.js';
 import { createIndexMatcher } from '../../core/index.js';
 import type {
   SeqRange,
@@ -331,7 +331,8 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     unlock();
     throw new StoreDamagedError(dir, [`${file}: ${(e as Error).message}`]);
   }
-  const ackedWrites = (): number => Number((db.prepare("SELECT value FROM meta WHERE key = 'acked_writes'").get() as { value: string } | undefined)?.value ?? 0);
+  const ackedStmt = db.prepare(ACKED_WRITES_SQL);
+  const ackedWrites = (): number => Number((ackedStmt.get() as { n: string } | undefined)?.n ?? 0);
   if (!options.memory) {
     const found: string[] = [];
     const check = (db.prepare('PRAGMA quick_check').pluck().all() as string[]).filter((r) => r !== 'ok');
