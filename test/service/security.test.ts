@@ -86,6 +86,10 @@ test('first start: a generated password, printed once, only its hash on disk (06
   assert.equal((await raw(server.url, '/', { headers: { authorization: basic('elastic', 'wrong-password') } })).status, 401);
   assert.equal((await raw(server.url, '/', { headers: { authorization: 'Bearer abc' } })).status, 401);
   assert.equal((await raw(server.url, '/', { headers: as() })).status, 200);
+  // a browser opening / is sent to the UI, which asks it to sign in; a client asking / gets 401 above
+  const page = await raw(server.url, '/', { headers: { accept: 'text/html,application/xhtml+xml' } });
+  assert.equal(page.status, 302);
+  assert.equal(page.headers.location, '/ui/');
   // the UI's files are public (they hold no data); what they ask for is not
   assert.equal((await raw(server.url, '/ui/')).status === 200 || (await raw(server.url, '/ui/')).status === 503, true);
   // a second start prints no password

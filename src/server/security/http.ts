@@ -111,7 +111,8 @@ export function registerSecurity(app: FastifyInstance, config: SecurityConfig): 
         if (!same) return refuse(reply, securityError(403, `a request from another origin [${origin}] may not change anything`));
       }
     }
-    const need = privilegeFor(req.method, path);
+    // a browser opening `/` is sent to the UI (which asks it to sign in): the redirect reveals nothing
+    const need = path === '/' && req.method === 'GET' && /text\/html/.test(String(req.headers.accept ?? '')) ? 'public' : privilegeFor(req.method, path);
     if (need === 'public') return undefined;
     const who = await authenticate(req, path);
     if (who instanceof EsError) return refuse(reply, who);
