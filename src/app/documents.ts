@@ -6,7 +6,7 @@ import type { StoredEvent, Store } from '../store/index.js';
  * store for everything that is not ingest or detection.
  */
 export class Documents {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Pick<Store, 'events' | 'meta'>) {}
 
   resolve(patterns: readonly string[]): string[] {
     return this.store.events.resolve(patterns);

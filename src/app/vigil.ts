@@ -37,6 +37,8 @@ export interface VigilConfig {
   readonly includeDeprecated?: boolean;
   /** What one rule may cost (interval, look-back, max_signals, catch-up); DEFAULT_RULE_LIMITS when left out. */
   readonly ruleLimits?: RuleLimits;
+  /** CPU time one rule execution may take, ms (default 5 minutes); see SchedulerDeps.ruleBudgetMs */
+  readonly ruleBudgetMs?: number;
 }
 
 /** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
@@ -134,7 +136,7 @@ export class Vigil {
       this.outputs.send(alerts.map((a) => a.doc));
       this.copyAlerts(alerts.map((a) => a.id));
     };
-    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange, maxCatchUpWindows: this.limits.maxCatchUpWindows });
+    this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange, maxCatchUpWindows: this.limits.maxCatchUpWindows, ruleBudgetMs: config.ruleBudgetMs });
     this.stream = new StreamEngine(store, onAlerts);
     this.exceptions = new ExceptionBook(store);
     this.documents = new Documents(store);

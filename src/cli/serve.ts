@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Vigil } from '../app/index.js';
@@ -32,6 +33,9 @@ export interface ServeOpts {
   readonly maxLookback?: string;
   readonly maxSignals?: string;
   readonly maxCatchUp?: string;
+  readonly searchThreads?: string;
+  readonly searchTimeout?: string;
+  readonly ruleTimeout?: string;
   /** true: TLS (the data folder's self-signed certificate unless --tls-cert); false: plain HTTP; unset: TLS beyond loopback */
   readonly tls?: boolean;
   readonly tlsCert?: string;
@@ -103,6 +107,36 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       return 2;
     }
   }
+  let searchThreads: number | undefined;
+  if (opts.searchThreads !== undefined) {
+    searchThreads = Number(opts.searchThreads);
+    if (!Number.isInteger(searchThreads) || searchThreads < 1 || searchThreads > 64) {
+      io.err(`vigil serve: --search-threads takes a whole number from 1 to 64, not '${opts.searchThreads}'\n`);
+      return 2;
+    }
+  }
+  const durations: { searchTimeout?: number; ruleTimeout?: number } = {};
+  for (const [opt, key, value] of [['--search-timeout', 'searchTimeout', opts.searchTimeout], ['--rule-timeout', 'ruleTimeout', opts.ruleTimeout]] as const) {
+    if (value === undefined) continue;
+    const ms = parseDuration(value);
+    if (ms === null || ms <= 0) {
+      io.err(`vigil serve: ${opt} takes a duration like 60s, not '${value}'\n`);
+      return 2;
+    }
+    durations[key] = ms;
+  }
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const sizes: { bodyLimit?: number; pressure?: number } = {};
+  for (const [opt, key, value] of [['--body-limit', 'bodyLimit', opts.bodyLimit], ['--indexing-pressure', 'pressure', opts.indexingPressure]] as const) {
+    if (value === undefined) continue;
+    const pct = key === 'pressure' ? /^(\d+(?:\.\d+)?)%$/.exec(value.trim()) : null;
+    const b = pct ? Math.floor((heapLimit * Number(pct[1])) / 100) : parseBytes(value);
+    if (b === null || b <= 0 || !Number.isFinite(b)) {
+      io.err(`vigil serve: ${opt} takes a size like 100mb${key === 'pressure' ? ' or a percentage of the heap like 10%' : ''}, not '${value}'\n`);
+      return 2;
+    }
+    sizes[key] = b;
+  }
   const loopback = isLoopback(opts.host);
   if (opts.insecureNoAuth && !loopback) {
     io.err(`vigil serve: refusing to listen on ${opts.host} without authentication: --insecure-no-auth is for loopback addresses only (127.0.0.1, ::1, localhost)\n`);
@@ -158,14 +192,16 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     scanThreads,
     includeDeprecated: opts.includeDeprecated === true,
     ruleLimits: limits,
+    ruleBudgetMs: durations.ruleTimeout,
   });
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
-  const bodyLimit = opts.bodyLimit ? parseBytes(opts.bodyLimit) : null;
-  const pressure = opts.indexingPressure ? parseBytes(opts.indexingPressure) : null;
   const server = await createServer(vigil, {
-    bodyLimit: bodyLimit ?? undefined,
+    bodyLimit: sizes.bodyLimit,
     requestTimeoutMs,
-    indexingPressureBytes: pressure ?? undefined,
+    indexingPressureBytes: sizes.pressure,
+    searchThreads,
+    searchBudgetMs: durations.searchTimeout,
+    searchHeapMb: Math.max(256, Math.floor(heapLimit / 4 / 1024 / 1024)),
     security: { credentials, allowedHosts: allowedHosts(opts.host, opts.allowedHosts ?? []), secureCookie: tls !== null },
     ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
   });

@@ -77,8 +77,8 @@ export class ScheduledRuleSet {
 
 interface OpenWindow {
   readonly window: PassWindow;
-  readonly matches: RuleMatch[];
-  readonly matcher: Matcher | null;
+  matches: RuleMatch[];
+  matcher: Matcher | null;
   matcherMs: number;
   error: string | null;
 }
@@ -257,6 +257,8 @@ export class PassFeed {
   constructor(
     private readonly rules: ScheduledRuleSet,
     windows: readonly PassWindow[],
+    /** CPU time a window's matcher may take (Kibana's rule timeout); past it the window fails and its matcher is dropped. */
+    private readonly budgetMs = Infinity,
   ) {
     this.byRule = rules.rules.map(() => []);
     this.open = windows.map((w) => {
@@ -303,6 +305,12 @@ export class PassFeed {
       o.error = err instanceof Error ? err.message : String(err);
     }
     o.matcherMs += performance.now() - t0;
+    if (o.matcherMs > this.budgetMs && o.error === null) {
+      o.error = `the execution was stopped after ${Math.round(o.matcherMs).toLocaleString('en-US')} ms of CPU time, past its budget of ${Math.round(this.budgetMs).toLocaleString('en-US')} ms (--rule-timeout); its window is left as a gap`;
+      // what it held is let go at once (a runaway sequence's state can be large)
+      o.matcher = null;
+      o.matches = [];
+    }
   }
 
   private add(o: OpenWindow, hit: EventHit | SequenceHit): void {
@@ -356,9 +364,9 @@ export class SharedPass {
   private readonly scanHalf: PassScan;
   private readonly feedHalf: PassFeed;
 
-  constructor(rules: ScheduledRuleSet, windows: readonly PassWindow[]) {
+  constructor(rules: ScheduledRuleSet, windows: readonly PassWindow[], budgetMs = Infinity) {
     this.scanHalf = new PassScan(rules, windows);
-    this.feedHalf = new PassFeed(rules, windows);
+    this.feedHalf = new PassFeed(rules, windows, budgetMs);
   }
 
   /** One stored event. */

@@ -35,6 +35,8 @@ export interface SchedulerDeps {
   readonly scanRange?: number;
   /** catch-up windows one execution may run (see planExecution); the rest of a long gap stays on record, unfilled */
   readonly maxCatchUpWindows?: number;
+  /** CPU time one rule's window may take in a pass, ms (default 5 minutes, as Kibana's rule timeout); past it the window fails and stays a gap */
+  readonly ruleBudgetMs?: number;
 }
 
 /** A rule due now, with its plan. */
@@ -60,6 +62,7 @@ export class Scheduler {
   private readonly elapsed: () => number;
   private readonly pause: () => Promise<void>;
   private readonly sliceMs: number;
+  private readonly budgetMs: number;
   private running: Promise<number> | null = null;
   private stopping = false;
   private shared: { key: readonly ActiveRule['compiled'][]; set: ScheduledRuleSet } | null = null;
@@ -72,6 +75,7 @@ export class Scheduler {
     this.elapsed = deps.elapsed ?? (() => performance.now());
     this.pause = deps.pause ?? nextTurn;
     this.sliceMs = deps.sliceMs ?? 20;
+    this.budgetMs = deps.ruleBudgetMs ?? 5 * 60_000;
     const threads = deps.scanThreads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
     const file = threads > 0 ? deps.store.events.readerFile() : null;
     this.thread = file === null ? null : new ScanThreads(file, threads, deps.scanRange);
@@ -183,10 +187,10 @@ export class Scheduler {
     const query = { patterns: names, timestamp: spans.timestamp ?? undefined, ingested: spans.ingested ?? undefined };
     let outcomes: WindowOutcome[] | null = null;
     const bounds = names.length === 0 ? null : store.events.arrivalBounds(query);
-    if (bounds === null) outcomes = new SharedPass(set, windows).finish();
+    if (bounds === null) outcomes = new SharedPass(set, windows, this.budgetMs).finish();
     else if (this.thread) {
       // the scan half on the scan threads, the feed half here
-      const feed = new PassFeed(set, windows);
+      const feed = new PassFeed(set, windows, this.budgetMs);
       try {
         const summary = await this.thread.run(set, windows, query, bounds, feed);
         if (summary === null || this.stopping) return null;
@@ -201,7 +205,7 @@ export class Scheduler {
       }
     }
     if (outcomes === null) {
-      const pass = new SharedPass(set, windows);
+      const pass = new SharedPass(set, windows, this.budgetMs);
       let sliceStart = performance.now();
       let k = 0;
       for (const e of store.events.scanArrivals({ ...query, seq: bounds ?? undefined })) {
@@ -264,6 +268,8 @@ export class Scheduler {
         } catch (e) {
           allOk = false;
           rec = { ...base, durationMs: ms, matches: 0, written: 0, existing: 0, dropped: 0, status: 'failed', error: e instanceof Error ? e.message : String(e) };
+          // the window was not covered: it stays on record as a gap (unless it is already part of one)
+          if (!(plan.gap && w.from >= plan.gap.from && w.to <= plan.gap.to)) store.runs.addGap({ ruleId: id, from: w.from, to: w.to, detected: now, filled: null });
         }
         store.runs.record(rec);
       }

@@ -11,7 +11,7 @@ import { countRules, RULE_SORTS, RULE_STATES, type RuleListQuery, type Vigil } f
 import { EsError } from './es/errors.js';
 import { ManualClock } from '../core/index.js';
 import type { AlertQuery } from '../store/index.js';
-import { registerEs, registerEsHooks } from './es/routes.js';
+import { registerEs, registerEsHooks, type EsStatus } from './es/routes.js';
 import { registerSecurity, type SecurityConfig } from './security/index.js';
 
 export interface ServerOptions {
@@ -27,6 +27,12 @@ export interface ServerOptions {
   readonly indexingPressureBytes?: number;
   /** who may do what (authentication, Host names); `NO_SECURITY` turns it off */
   readonly security: SecurityConfig;
+  /** threads searches run on (default 2) */
+  readonly searchThreads?: number;
+  /** how long one search may run before it is stopped, ms (default 60 s) */
+  readonly searchBudgetMs?: number;
+  /** heap one search thread may hold, MiB (default: a quarter of the server's heap limit) */
+  readonly searchHeapMb?: number;
   /** serve HTTPS with this key and certificate (PEM) */
   readonly tls?: { readonly key: string; readonly cert: string };
 }
@@ -153,8 +159,8 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
     void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });
   });
 
-  registerEs(app, vigil, { indexingPressureBytes: options.indexingPressureBytes });
-  registerApi(app, vigil);
+  const es = registerEs(app, vigil, { indexingPressureBytes: options.indexingPressureBytes, searchThreads: options.searchThreads, searchBudgetMs: options.searchBudgetMs, searchHeapMb: options.searchHeapMb });
+  registerApi(app, vigil, es);
   await registerUi(app);
   return app;
 }
@@ -266,7 +272,7 @@ function ruleListQuery(q: Record<string, unknown>): RuleListQuery | string {
 }
 
 /** Vigil's own API: alerts, rules, runs, health, and the test clock. */
-function registerApi(app: FastifyInstance, vigil: Vigil): void {
+function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus): void {
   app.get('/api/alerts', async (req) => {
     const r = vigil.store.alerts.search(alertQuery(req.query as Record<string, unknown>));
     return { total: r.total, alerts: r.alerts.map((a) => ({ id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, assignee: a.assignee ?? null, doc: a.doc })) };
@@ -402,7 +408,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil): void {
     return vigil.store.runs.runs({ ruleId: typeof q.rule_id === 'string' ? q.rule_id : undefined, size: count(q.size, 10_000), offset: count(q.offset, 1e9) });
   });
   app.get('/api/gaps', async (req) => ({ gaps: vigil.store.runs.gaps(typeof (req.query as Record<string, unknown>).rule_id === 'string' ? ((req.query as Record<string, unknown>).rule_id as string) : undefined) }));
-  app.get('/api/health', async () => vigil.health());
+  app.get('/api/health', async () => ({ ...vigil.health(), search: es.search() }));
   app.get('/api/events/:index/:id', async (req, reply) => {
     const { index, id } = req.params as { index: string; id: string };
     const e = vigil.store.events.get(index, id);

@@ -1,3 +1,3 @@
 export * from './ports.js';
 export { createIndexMatcher } from '../core/index.js';
-export { checkStoreFolder, openEventReader, openSqliteStore, recoverStoreFolder, StoreDamagedError, type StoreReport } from './sqlite/index.js';
+export { checkStoreFolder, openEventReader, openSqliteStore, openStoreReader, recoverStoreFolder, StoreDamagedError, type StoreReport } from './sqlite/index.js';

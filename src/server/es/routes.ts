@@ -6,10 +6,10 @@ import { compileWildcard } from '../../ecs/index.js';
 import type { EventWriteResult } from '../../store/index.js';
 import { idLengthProblem, indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 import { badRequest, EsError, indexNotFound } from './errors.js';
-import { eqlSearch } from './eql.js';
 import { filterPath } from './filter-path.js';
 import { IndexCatalog, mappingProblem, resolveDateMath } from './indices.js';
-import { SearchService, type DocSource } from './search.js';
+import { SearchBackend, type SearchTask } from './search-backend.js';
+import { SearchThreads, type SearchThreadStats } from './search-threads.js';
 
 /**
  * Elasticsearch's REST API as shippers, clients and tools use it: cluster info, indices, mappings,
@@ -87,12 +87,24 @@ export interface EsOptions {
    * A write that would go past it is answered 429 es_rejected_execution_exception.
    */
   readonly indexingPressureBytes?: number;
+  /** Threads searches run on (see SearchThreads; default 2). */
+  readonly searchThreads?: number;
+  /** How long one search may run, ms (default 60 s). */
+  readonly searchBudgetMs?: number;
+  /** Heap one search thread may hold, MiB. */
+  readonly searchHeapMb?: number;
 }
 
 /** What one bulk item costs in memory besides its text (parsed action, answer, index entry). */
 export const ITEM_WEIGHT = 512;
 
-export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOptions = {}): void {
+/** What the Elasticsearch API reports of itself for the health page. */
+export interface EsStatus {
+  /** The search threads' counts (null: searches run on the server's thread, a store in memory). */
+  search(): SearchThreadStats | null;
+}
+
+export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOptions = {}): EsStatus {
   const pressureLimit = options.indexingPressureBytes ?? Math.floor(getHeapStatistics().heap_size_limit * 0.1);
   let inFlight = 0;
   /** Runs a write holding its weight against the indexing pressure limit. */
@@ -108,24 +120,27 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
     }
   };
   const catalog = new IndexCatalog(vigil.documents);
-  const source: DocSource = {
-    now: () => vigil.clock.now(),
-    typeOf: catalog.typeOf,
-    resolve: (expr, o) => catalog.resolve(expr, o),
-    *scanRaw(indices, b) {
-      if (indices.length === 0) return;
-      for (const e of vigil.documents.scan(indices, b)) yield { index: e.index, id: e.id, seq: e.seq, version: e.version, json: e.json };
-    },
-    *scan(indices, b) {
-      for (const r of this.scanRaw!(indices, b)) yield { index: r.index, id: r.id, seq: r.seq, version: r.version, source: JSON.parse(r.json) as Record<string, unknown> };
-    },
-    get(index, id) {
-      const e = vigil.documents.get(index, id);
-      return e ? { index, id, seq: e.seq, version: e.version, source: JSON.parse(e.json) as Record<string, unknown> } : null;
-    },
-    maxSeq: () => vigil.documents.lastSeq(),
-  };
-  const search = new SearchService(source);
+  // searches run on threads of their own over a store in a file; a store in memory is searched here
+  const file = vigil.store.events.readerFile();
+  const threads = file === null ? null : new SearchThreads({ file, threads: options.searchThreads, budgetMs: options.searchBudgetMs, heapMb: options.searchHeapMb });
+  const inline = threads ? null : new SearchBackend(vigil.documents, catalog);
+  if (threads) app.addHook('onClose', async () => threads.close());
+  /** A search route: its task answered on a search thread (stopped when the client leaves), or here. */
+  const searching = (make: (req: FastifyRequest) => SearchTask) =>
+    handle(async (req, reply) => {
+      const task = make(req);
+      if (!threads) return inline!.run(task, vigil.clock.now());
+      const left = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableFinished) left.abort();
+      };
+      reply.raw.once('close', onClose);
+      try {
+        return await threads.run(task, vigil.clock.now(), catalog.changes(), left.signal);
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    });
 
   // ---- cluster --------------------------------------------------------------------------------
   const info = {
@@ -647,53 +662,37 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
   };
 
   // ---- search -----------------------------------------------------------------------------------
-  const doSearch = handle((req) => search.search((req.params as { index?: string }).index ?? null, bodyOf(req), params(req)));
+  const indexOf = (req: FastifyRequest): string | null => (req.params as { index?: string }).index ?? null;
+  const textOf = (req: FastifyRequest): string => (typeof req.body === 'string' ? req.body : '');
+  const task = (op: SearchTask['op'], extra: Params = {}) => (req: FastifyRequest): SearchTask => ({ op, index: indexOf(req), body: textOf(req), params: { ...params(req), ...extra } });
+  const doSearch = searching(task('search'));
   for (const path of ['/_search', '/:index/_search']) {
     app.get(path, doSearch);
     app.post(path, doSearch);
   }
-  const doCount = handle((req) => search.count((req.params as { index?: string }).index ?? '_all', bodyOf(req), params(req)));
+  const doCount = searching(task('count'));
   for (const path of ['/_count', '/:index/_count']) {
     app.get(path, doCount);
     app.post(path, doCount);
   }
-  const doScroll = handle((req) => search.scroll(bodyOf(req), { ...params(req), scroll_id: (req.params as { id?: string }).id ?? params(req).scroll_id }));
+  const doScroll = searching((req) => task('scroll', { scroll_id: (req.params as { id?: string }).id ?? params(req).scroll_id })(req));
   for (const path of ['/_search/scroll', '/_search/scroll/:id']) {
     app.get(path, doScroll);
     app.post(path, doScroll);
   }
-  app.delete('/_search/scroll', handle((req) => search.clearScroll(bodyOf(req), params(req))));
-  app.delete('/_search/scroll/:id', handle((req) => search.clearScroll(undefined, { scroll_id: (req.params as { id: string }).id })));
-  app.post('/:index/_pit', handle((req) => search.openPit((req.params as { index: string }).index, params(req))));
-  app.delete('/_pit', handle((req) => search.closePit(bodyOf(req))));
-  const msearch = handle((req) => {
-    const t0 = performance.now();
-    const lines = (typeof req.body === 'string' ? req.body : '').split('\n').filter((l) => l.trim() !== '');
-    if (lines.length === 0) throw badRequest('action_request_validation_exception', 'Validation Failed: 1: no requests added;');
-    const responses: unknown[] = [];
-    for (let i = 0; i < lines.length; i += 2) {
-      try {
-        const head = JSON.parse(lines[i]!) as { index?: string | string[] };
-        const body = lines[i + 1] !== undefined ? (JSON.parse(lines[i + 1]!) as unknown) : {};
-        const idx = head.index ?? (req.params as { index?: string }).index ?? null;
-        responses.push({ ...search.search(Array.isArray(idx) ? idx.join(',') : idx, body, {}), status: 200 });
-      } catch (e) {
-        if (e instanceof EsError) responses.push({ ...e.body() });
-        else responses.push(badRequest('x_content_parse_exception', (e as Error).message).body());
-      }
-    }
-    return { took: Math.round(performance.now() - t0), responses };
-  });
+  app.delete('/_search/scroll', searching(task('clearScroll')));
+  app.delete('/_search/scroll/:id', searching((req) => ({ op: 'clearScroll', index: null, body: '', params: { scroll_id: (req.params as { id: string }).id } })));
+  app.post('/:index/_pit', searching(task('openPit')));
+  app.delete('/_pit', searching(task('closePit')));
+  const msearch = searching(task('msearch'));
   app.post('/_msearch', msearch);
   app.get('/_msearch', msearch);
   app.post('/:index/_msearch', msearch);
 
   // ---- EQL ------------------------------------------------------------------------------------
-  const eql = handle((req, reply) => {
-    void reply;
-    return eqlSearch(vigil.documents, catalog, (req.params as { index: string }).index, bodyOf(req), vigil.clock.now());
-  });
+  const eql = searching(task('eql'));
   app.post('/:index/_eql/search', eql);
   app.get('/:index/_eql/search', eql);
 
+  return { search: () => threads?.stats() ?? null };
 }

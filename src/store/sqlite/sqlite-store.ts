@@ -373,12 +373,7 @@ export function openSqliteStore(dir: string, options: { memory?: boolean; writer
     runs: createRunStore(db),
     exceptions: createExceptionStore(db),
     terms: createTermsStore(db),
-    meta: {
-      get: (key) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null,
-      put: (key, value) => void db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value),
-      remove: (key) => db.prepare('DELETE FROM meta WHERE key = ?').run(key).changes > 0,
-      list: (prefix) => db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key').all(prefix, `${prefix}\uffff`) as Array<{ key: string; value: string }>,
-    },
+    meta: createMetaStore(db),
     transaction,
     size: () => {
       if (options.memory) return 0;
@@ -602,6 +597,25 @@ export function openEventReader(file: string): EventReader {
       return arrivals(db, idsMatching(all, q.patterns), namesOf(all), q);
     },
     close: () => db.close(),
+  };
+}
+
+/**
+ * The stored documents and settings over a read-only connection of its own (for threads that
+ * search beside the server's): what it reads is what was committed when each read began.
+ */
+export function openStoreReader(file: string): Pick<Store, 'events' | 'meta'> & { close(): void } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 10000');
+  return { events: createEventStore(db, null, file), meta: createMetaStore(db), close: () => db.close() };
+}
+
+function createMetaStore(db: Database.Database): Store['meta'] {
+  return {
+    get: (key) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null,
+    put: (key, value) => void db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value),
+    remove: (key) => db.prepare('DELETE FROM meta WHERE key = ?').run(key).changes > 0,
+    list: (prefix) => db.prepare('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key').all(prefix, `${prefix}\uffff`) as Array<{ key: string; value: string }>,
   };
 }
 
