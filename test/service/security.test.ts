@@ -243,6 +243,20 @@ test('vigil reset-password: a new password works within a second, the old one st
   assert.match(bad.stderr, /no such user: nobody/);
 });
 
+test('password guessing is slowed: after 5 wrong passwords for a user from one address, its checks wait (429, Retry-After), the right one too; other users are not locked out', async () => {
+  assert.equal((await raw(server.url, '/_security/user/guessme', { method: 'POST', headers: { ...as(), ...json }, body: JSON.stringify({ password: 'guessme-right-1', roles: ['read_only'] }) })).status, 200);
+  assert.equal((await raw(server.url, '/_security/_authenticate', { headers: { authorization: basic('guessme', 'guessme-right-1') } })).status, 200);
+  for (let i = 0; i < 5; i++) assert.equal((await raw(server.url, '/_security/_authenticate', { headers: { authorization: basic('guessme', `guess-${i}`) } })).status, 401, `guess ${i}`);
+  const locked = await raw(server.url, '/_security/_authenticate', { headers: { authorization: basic('guessme', 'guessme-right-1') } });
+  assert.equal(locked.status, 429, 'even the right password waits');
+  assert.equal(JSON.parse(locked.text).error.type, 'security_exception');
+  const after = Number(locked.headers['retry-after']);
+  assert.ok(after > 0 && after <= 60, String(after));
+  const viaUi = await raw(server.url, '/api/_login', { method: 'POST', headers: json, body: JSON.stringify({ username: 'guessme', password: 'guessme-right-1' }) });
+  assert.equal(viaUi.status, 429, 'the UI sign-in counts the same');
+  assert.equal((await raw(server.url, '/_security/_authenticate', { headers: as() })).status, 200, 'another user signs in');
+});
+
 test('beyond loopback: no authentication is refused; with it, TLS by default (self-signed, fingerprint printed), reachable by the client pinning the fingerprint', async () => {
   const d = tmp();
   const refused = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--data', d, '--host', '0.0.0.0', '--port', '0', '--insecure-no-auth', '--no-bundled-rules'], { encoding: 'utf8', timeout: 20_000 });

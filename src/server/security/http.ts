@@ -3,6 +3,7 @@ import { EsError } from '../es/index.js';
 import { allows, isRole, isSafeMethod, privilegeFor, privilegesOf, ROLES, type Role } from './access.js';
 import type { Credentials, Principal } from './credentials.js';
 import { cookie, sameToken, SESSION_COOKIE, Sessions } from './sessions.js';
+import { LoginThrottle } from './throttle.js';
 
 /** How the server guards itself (see `vigil serve`'s options). */
 export interface SecurityConfig {
@@ -56,8 +57,21 @@ export function registerSecurity(app: FastifyInstance, config: SecurityConfig): 
 
   const refuse = (reply: FastifyReply, e: EsError): FastifyReply => {
     if (e.status === 401) void reply.header('www-authenticate', 'ApiKey');
+    if (e.status === 429 && e.extra.retry_after_seconds !== undefined) void reply.header('retry-after', String(e.extra.retry_after_seconds));
     return reply.code(e.status).send(e.body());
   };
+
+  const throttle = new LoginThrottle();
+  /** A user's password checked, unless too many wrong ones came from the client's address lately (429). */
+  async function checkPassword(req: FastifyRequest, user: string, password: string): Promise<Principal | EsError | null> {
+    const address = req.ip;
+    const wait = throttle.waitMs(address, user);
+    if (wait > 0) return new EsError(429, 'security_exception', `too many failed sign-ins for user [${user}] from ${address}: try again in ${Math.ceil(wait / 1000)} s`, { retry_after_seconds: Math.ceil(wait / 1000) });
+    const p = await creds!.verifyPassword(user, password);
+    if (p) throttle.succeeded(address, user);
+    else throttle.failed(address, user);
+    return p;
+  }
 
   async function authenticate(req: FastifyRequest, path: string): Promise<Principal | EsError> {
     if (!creds) return ANONYMOUS_ADMIN;
@@ -70,8 +84,14 @@ export function registerSecurity(app: FastifyInstance, config: SecurityConfig): 
       const colon = decoded.indexOf(':');
       if ((scheme === 'basic' || scheme === 'apikey') && colon > 0) {
         const [a, b] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
-        const p = scheme === 'basic' ? await creds.verifyPassword(a, b) : creds.verifyApiKey(a, b);
-        if (p) return p;
+        if (scheme === 'apikey') {
+          const k = creds.verifyApiKey(a, b);
+          if (k) return k;
+        } else {
+          const p = await checkPassword(req, a, b);
+          if (p instanceof EsError) return p;
+          if (p) return p;
+        }
         return securityError(401, scheme === 'basic' ? `unable to authenticate user [${a}] for REST request [${path}]` : `unable to authenticate with provided credentials and anonymous access is not allowed for this request`);
       }
       return securityError(401, `unsupported or malformed Authorization header for REST request [${path}] (Basic or ApiKey)`);
@@ -139,10 +159,11 @@ export function registerSecurity(app: FastifyInstance, config: SecurityConfig): 
   // ---- the UI's sign-in ----
   const cookieAttrs = `Path=/; HttpOnly; SameSite=Strict${config.secureCookie ? '; Secure' : ''}`;
   app.post('/api/_login', async (req, reply) => {
-    const c = needAuth();
     const b = body(req);
     if (typeof b.username !== 'string' || typeof b.password !== 'string') return reply.code(400).send({ error: 'give username and password', status: 400 });
-    const p = await c.verifyPassword(b.username, b.password);
+    needAuth();
+    const p = await checkPassword(req, b.username, b.password);
+    if (p instanceof EsError) return reply.code(429).header('retry-after', String(p.extra.retry_after_seconds)).send({ error: p.message, status: 429 });
     if (!p) return reply.code(401).send({ error: 'wrong user name or password', status: 401 });
     const { token, session } = sessions.open(p);
     void reply.header('set-cookie', `${SESSION_COOKIE}=${token}; ${cookieAttrs}; Max-Age=28800`);
