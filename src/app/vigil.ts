@@ -643,8 +643,15 @@ export class Vigil {
       return { imported, errors: [{ message: `an import holds at most ${MAX_RULE_IMPORT.toLocaleString('en-US')} rules (as Kibana's maxRuleImportExportSize); this one holds ${parsed.rules.length.toLocaleString('en-US')}: nothing imported`, line: 1, col: 1, file: fileName, code: 'VIGIL413' }] };
     }
     const now = this.clock.now();
+    // a new rule counts against --max-rules; one that replaces a rule does not
+    let held = this.registry.rules.length;
     this.store.transaction(() => {
       for (const r of parsed.rules) {
+        const isNew = !this.registry.find(r.rule_id) && !this.store.rules.get(r.rule_id);
+        if (isNew && held >= this.limits.maxRules) {
+          errors.push({ rule_id: r.rule_id, message: `Vigil holds at most ${this.limits.maxRules.toLocaleString('en-US')} rules (--max-rules): not imported`, line: 1, col: 1, file: fileName, code: 'VIGIL413' });
+          continue;
+        }
         if (!overwrite && this.store.rules.get(r.rule_id)) {
           errors.push({ rule_id: r.rule_id, message: `rule_id: "${r.rule_id}" already exists`, line: 1, col: 1, file: fileName, code: 'VIGIL409' });
           continue;
@@ -656,6 +663,7 @@ export class Vigil {
           continue;
         }
         this.upsertRule(r, 'import', now);
+        if (isNew) held++;
         imported.push(r.rule_id);
       }
     });

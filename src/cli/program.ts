@@ -73,6 +73,7 @@ export function createProgram(io: Io): Command {
     .option('--max-lookback <duration>', "furthest back a rule's from may reach (default 7d)")
     .option('--max-signals <n>', 'ceiling on max_signals, the alerts one execution writes (default 1000, as Kibana)')
     .option('--max-catch-up <n>', 'catch-up windows one execution runs after downtime; older uncovered time stays a gap (default 100)')
+    .option('--max-rules <n>', 'rules held at most, files and imports together; imports past it are refused (default 20,000)')
     .option('--insecure-no-auth', 'no authentication (loopback addresses only): anyone who reaches the port can do anything')
     .option('--tls', "serve HTTPS (the data folder's self-signed certificate, made on first start, unless --tls-cert); the default beyond loopback")
     .option('--no-tls', 'serve plain HTTP even beyond loopback')

@@ -33,6 +33,7 @@ export interface ServeOpts {
   readonly maxLookback?: string;
   readonly maxSignals?: string;
   readonly maxCatchUp?: string;
+  readonly maxRules?: string;
   readonly searchThreads?: string;
   readonly searchTimeout?: string;
   readonly ruleTimeout?: string;
@@ -171,11 +172,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     }
     limits[key] = ms;
   }
-  for (const [opt, key, value] of [['--max-signals', 'maxSignals', opts.maxSignals], ['--max-catch-up', 'maxCatchUpWindows', opts.maxCatchUp]] as const) {
+  for (const [opt, key, value] of [['--max-signals', 'maxSignals', opts.maxSignals], ['--max-catch-up', 'maxCatchUpWindows', opts.maxCatchUp], ['--max-rules', 'maxRules', opts.maxRules]] as const) {
     if (value === undefined) continue;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < (key === 'maxSignals' ? 1 : 0) || n > 10_000_000) {
-      io.err(`vigil serve: ${opt} takes a whole number${key === 'maxSignals' ? ' from 1' : ''} up to 10,000,000, not '${value}'\n`);
+    if (!Number.isInteger(n) || n < (key === 'maxCatchUpWindows' ? 0 : 1) || n > 10_000_000) {
+      io.err(`vigil serve: ${opt} takes a whole number${key === 'maxCatchUpWindows' ? '' : ' from 1'} up to 10,000,000, not '${value}'\n`);
       return 2;
     }
     limits[key] = n;

@@ -12,9 +12,11 @@ export interface RuleLimits {
   readonly maxSignals: number;
   /** catch-up windows one execution runs after downtime; older uncovered time stays a gap */
   readonly maxCatchUpWindows: number;
+  /** rules Vigil holds at most, files and imports together (imports past it are refused) */
+  readonly maxRules: number;
 }
 
-export const DEFAULT_RULE_LIMITS: RuleLimits = { minIntervalMs: 60_000, maxLookbackMs: 7 * 86_400_000, maxSignals: 1000, maxCatchUpWindows: 100 };
+export const DEFAULT_RULE_LIMITS: RuleLimits = { minIntervalMs: 60_000, maxLookbackMs: 7 * 86_400_000, maxSignals: 1000, maxCatchUpWindows: 100, maxRules: 20_000 };
 
 const human = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 

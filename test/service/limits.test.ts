@@ -74,6 +74,17 @@ test('import: a rule past the limits is refused with its place (file:line:col); 
   const m = (await (await fetch(`${s.url}/api/rules/_import?filename=many.ndjson`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: many })).json()) as { imported: string[]; errors: Array<{ message: string }> };
   assert.equal(m.imported.length, 0);
   assert.match(m.errors[0]!.message, /at most 10,000 rules .* holds 10,001/);
+  // the rules held are capped too (many imports cannot add up past --max-rules); replacing a rule counts nothing
+  const capped = await startServer(['--data', tmp(), '--no-bundled-rules', '--max-rules', '3']);
+  servers.push(capped);
+  const imp = async (ids: string[]): Promise<{ imported: string[]; errors: Array<{ rule_id: string; code: string; message: string }> }> =>
+    (await (await fetch(`${capped.url}/api/rules/_import?filename=r.ndjson&overwrite=true`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ids.map((id) => JSON.stringify(rule(id))).join('\n') })).json()) as never;
+  assert.deepEqual((await imp(['c1', 'c2'])).imported, ['c1', 'c2']);
+  const over = await imp(['c1', 'c3', 'c4']);
+  assert.deepEqual(over.imported, ['c1', 'c3']);
+  assert.deepEqual(over.errors.map((e) => [e.rule_id, e.code]), [['c4', 'VIGIL413']]);
+  assert.match(over.errors[0]!.message, /at most 3 rules \(--max-rules\)/);
+  assert.equal((await api<{ total: number }>(capped.url, '/api/rules?size=1')).body.total, 3);
   const bad = await startServer(['--data', tmp(), '--max-signals', '0']).catch((e: Error) => e.message);
   assert.match(String(bad), /--max-signals takes a whole number from 1/);
 });
