@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -692,6 +692,42 @@ test('hunt inputs: a link loop ends, a deep tree has no depth limit, a FIFO in a
   const signal = await new Promise<string | null>((res) => child.on('close', (_code, sig) => res(sig)));
   assert.equal(signal, 'SIGTERM');
   assert.ok(Date.now() - t0 < 5000, `ended ${Date.now() - t0} ms after SIGTERM`);
+});
+
+test('hunt inputs: an unreadable folder is reported and skipped, the rest hunted; a folder of 130,000 files is listed whole', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-hunt-perm-'));
+  try {
+    chmodSync(root, 0o755);
+    const events = (seed: number): string => `${[...generateEvents({ events: 10, seed })].join('\n')}\n`;
+    mkdirSync(join(root, 'locked'));
+    mkdirSync(join(root, 'open'));
+    writeFileSync(join(root, 'a.ndjson'), events(3));
+    writeFileSync(join(root, 'locked', 'b.ndjson'), events(4));
+    writeFileSync(join(root, 'open', 'c.ndjson'), events(5));
+    chmodSync(join(root, 'locked'), 0o000);
+    // root reads every folder whatever its mode: the hunt runs without the capabilities that let it
+    const main = join(repoRoot, 'dist/src/cli/main.js');
+    const asRoot = process.getuid?.() === 0;
+    const r = asRoot
+      ? spawnSync('setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, main, 'hunt', '--events', root, '--no-progress', '--format', 'csv'], { encoding: 'utf8' })
+      : spawnSync(process.execPath, [main, 'hunt', '--events', root, '--no-progress', '--format', 'csv'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /hunt: 20 events/, 'the two readable files were hunted');
+    assert.match(r.stderr, new RegExp(`${join(root, 'locked').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: folder not read \\(EACCES\\)`), r.stderr);
+    chmodSync(join(root, 'locked'), 0o755);
+
+    // one folder of 130,000 event files (a spread of "...subtree" over it once overflowed the stack)
+    const wide = join(root, 'wide');
+    mkdirSync(wide);
+    for (let i = 0; i < 130_000; i++) writeFileSync(join(wide, `f${String(i).padStart(6, '0')}.ndjson`), '');
+    const skipped: Array<{ path: string; reason: string }> = [];
+    const files = await expandInputs([wide], [], skipped);
+    assert.equal(files.length, 130_000);
+    assert.equal(files[129_999], join(wide, 'f129999.ndjson'), 'sorted');
+    assert.deepEqual(skipped, []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('hunt reads input in chunks without losing or renumbering a line: a line longer than a chunk, CRLF, blank lines, no final newline, gzip, any worker count', async () => {
