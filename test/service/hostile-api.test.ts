@@ -147,3 +147,76 @@ test('_eql/search: size above 10,000 (max_result_window) is refused, not answere
   assert.equal(r.status, 400);
   assert.match(((await r.json()) as { error: { reason: string } }).error.reason, /size must be less than or equal to \[10000\]/);
 });
+
+test('broken templates and mappings are refused at PUT (400 with what is wrong); one already stored broken answers no 500', async () => {
+  const put = async (path: string, body: unknown): Promise<{ status: number; type: string; reason: string }> => {
+    const r = await fetch(`${server.url}${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const j = (await r.json()) as { error?: { type: string; reason: string } };
+    return { status: r.status, type: j.error?.type ?? '', reason: j.error?.reason ?? '' };
+  };
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['/_index_template/b1', { index_patterns: ['logs-b1*'], template: { mappings: { properties: { a: 'text' } } } }, /Expected map for property \[fields\] on field \[a\]/],
+    ['/_index_template/b2', { index_patterns: ['logs-b2*'], template: { mappings: { properties: 'x' } } }, /\[properties\] must be an object/],
+    ['/_index_template/b3', { index_patterns: ['logs-b3*'], template: { mappings: { properties: { a: { type: 'nonsense' } } } } }, /No handler for type \[nonsense\] declared on field \[a\]/],
+    ['/_index_template/b4', { index_patterns: ['logs-b4*'], template: { mappings: { properties: { a: { type: 'keyword', fields: 'x' } } } } }, /\[fields\] of \[a\]/],
+    ['/_index_template/b5', { index_patterns: ['logs-b5*'], priority: 'high' }, /\[priority\] must be a whole number/],
+    ['/_index_template/b6', { index_patterns: [5] }, /\[index_patterns\] must be/],
+    ['/_index_template/b7', { index_patterns: ['logs-b7*'], composed_of: 'c' }, /\[composed_of\]/],
+    ['/_template/b8', { index_patterns: ['logs-b8*'], mappings: { properties: { a: { b: 1 } } } }, /No type specified for field \[a\]/],
+    ['/_component_template/b9', { template: { mappings: { properties: { host: { properties: { name: { type: 'strng' } } } } } } }, /No handler for type \[strng\] declared on field \[host\.name\]/],
+    ['/logs-b10', { mappings: { properties: { a: { type: 'nope' } } } }, /No handler for type \[nope\]/],
+  ];
+  for (const [path, body, why] of cases) {
+    const r = await put(path, body);
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r)}`);
+    assert.match(r.reason, why, path);
+  }
+  assert.equal((await fetch(`${server.url}/_index_template/b1`)).status, 404, 'nothing of a refused template is stored');
+  // what Elastic's own templates do stays accepted: objects by properties or `enabled` alone, multi-fields, dynamic templates
+  const ok = await put('/_index_template/good', { index_patterns: ['logs-good*'], priority: 1, template: { mappings: { dynamic_templates: [{ s: { match_mapping_type: 'string', mapping: { type: 'keyword' } } }], properties: { host: { properties: { name: { type: 'keyword', fields: { text: { type: 'match_only_text' } } } } }, raw: { enabled: false }, n: { type: 'scaled_float', scaling_factor: 100 } } } } });
+  assert.equal(ok.status, 200, JSON.stringify(ok));
+  const m = await fetch(`${server.url}/logs-b10/_mapping`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ properties: { z: { type: 'bogus' } } }) });
+  assert.equal(m.status, 400);
+});
+
+test('a template stored broken (by an older version, or by hand) answers no 500 on ingest, search, EQL or listing', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'vigil-hostile-tpl-'));
+  try {
+    let s = await startServer(['--data', d, '--no-bundled-rules']);
+    assert.equal((await fetch(`${s.url}/logs-x/_doc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"@timestamp":"2026-12-01T00:00:00Z","a":"x"}' })).status, 201);
+    await s.stop();
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(d, 'vigil.db'));
+    const put = db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)');
+    put.run('_index_template:t1', JSON.stringify({ index_patterns: 'logs-*', priority: 'high', composed_of: 'x', template: { mappings: { properties: { a: 'text', b: { type: 'nonsense' }, c: { fields: 'x' } } } } }));
+    put.run('_index_template:t2', '{{{ not json');
+    put.run('_component_template:x', JSON.stringify({ template: 'nope' }));
+    put.run('_template:t3', JSON.stringify({ index_patterns: [5, null], mappings: 'x' }));
+    db.close();
+    s = await startServer(['--data', d, '--no-bundled-rules']);
+    try {
+      const calls: Array<[string, string, string?]> = [
+        ['POST', '/logs-x/_doc', '{"@timestamp":"2026-12-01T00:00:01Z","a":"y","b":"z"}'],
+        ['POST', '/_bulk', '{"create":{"_index":"logs-y"}}\n{"@timestamp":"2026-12-01T00:00:02Z","a":"q"}\n'],
+        ['POST', '/logs-*/_search', '{"query":{"term":{"a":"y"}}}'],
+        ['POST', '/logs-*/_eql/search', '{"query":"any where a == \\"y\\""}'],
+        ['GET', '/_index_template'],
+        ['GET', '/_component_template'],
+        ['GET', '/_template'],
+        ['GET', '/logs-x/_mapping'],
+        ['GET', '/logs-x'],
+        ['GET', '/_cat/indices'],
+      ];
+      for (const [method, path, body] of calls) {
+        const r = await fetch(`${s.url}${path}`, { method, headers: { 'content-type': path === '/_bulk' ? 'application/x-ndjson' : 'application/json' }, body });
+        assert.ok(r.status < 500, `${method} ${path}: ${r.status} ${await r.text()}`);
+      }
+      const hits = (await (await fetch(`${s.url}/logs-x/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match_all":{}}}' })).json()) as { hits: { total: { value: number } } };
+      assert.equal(hits.hits.total.value, 2, 'ingest went on');
+    } finally {
+      await s.stop();
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -339,3 +339,61 @@ export function mappingProblem(types: ReadonlyMap<string, string>, source: Reado
   walk(source, '');
   return problem;
 }
+
+/** The field types Elasticsearch 8 knows (a mapping naming another is refused, as it refuses it). */
+const FIELD_TYPES = new Set([
+  'text', 'keyword', 'constant_keyword', 'wildcard', 'match_only_text', 'long', 'integer', 'short', 'byte', 'double', 'float', 'half_float', 'scaled_float', 'unsigned_long',
+  'date', 'date_nanos', 'boolean', 'binary', 'ip', 'object', 'nested', 'flattened', 'passthrough', 'geo_point', 'geo_shape', 'point', 'shape', 'alias',
+  'integer_range', 'float_range', 'long_range', 'double_range', 'date_range', 'ip_range', 'version', 'histogram', 'dense_vector', 'sparse_vector', 'rank_feature', 'rank_features',
+  'search_as_you_type', 'completion', 'token_count', 'murmur3', 'annotated_text', 'semantic_text', 'aggregate_metric_double', 'counted_keyword', 'join', 'percolator',
+]);
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * What is wrong with a mapping's `properties` as Elasticsearch reads them (each field an object
+ * with a known `type`, or an object field with `properties`; multi-fields under `fields`), or
+ * null. Checked when a mapping is given, so that nothing broken is stored.
+ */
+export function mappingDefinitionProblem(mappings: unknown): EsError | null {
+  const fail = (reason: string): EsError => new EsError(400, 'mapper_parsing_exception', `Failed to parse mapping: ${reason}`);
+  if (mappings === undefined || mappings === null) return null;
+  if (!isObject(mappings)) return fail('the mapping must be an object');
+  const stack: Array<{ props: unknown; path: string }> = mappings.properties === undefined ? [] : [{ props: mappings.properties, path: '' }];
+  while (stack.length > 0) {
+    const { props, path } = stack.pop()!;
+    if (!isObject(props)) return fail(`[properties]${path ? ` of [${path}]` : ''} must be an object of field definitions`);
+    for (const [name, def] of Object.entries(props)) {
+      const field = path ? `${path}.${name}` : name;
+      if (name === '') return fail('a field name cannot be empty');
+      if (!isObject(def)) return fail(`Expected map for property [fields] on field [${field}] but got a ${def === null ? 'null' : typeof def}`);
+      const type = def.type;
+      if (type !== undefined && (typeof type !== 'string' || !FIELD_TYPES.has(type))) return fail(`No handler for type [${String(type)}] declared on field [${field}]`);
+      if (type === undefined && def.properties === undefined && def.enabled === undefined && def.subobjects === undefined && def.dynamic === undefined) return fail(`No type specified for field [${field}]`);
+      if (def.properties !== undefined) stack.push({ props: def.properties, path: field });
+      if (def.fields !== undefined) {
+        if (!isObject(def.fields)) return fail(`[fields] of [${field}] must be an object of field definitions`);
+        for (const [sub, sdef] of Object.entries(def.fields)) {
+          if (!isObject(sdef) || typeof sdef.type !== 'string' || !FIELD_TYPES.has(sdef.type)) return fail(`No handler for type [${isObject(sdef) ? String(sdef.type) : String(sdef)}] declared on field [${field}.${sub}]`);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** What is wrong with a template body (its patterns, priority, parts and mappings), or null. */
+export function templateProblem(kind: string, body: unknown): EsError | null {
+  if (!isObject(body)) return badRequest('x_content_parse_exception', `[${kind.slice(1)}] the template must be an object`);
+  if (kind !== '_component_template') {
+    const patterns = body.index_patterns ?? (kind === '_template' ? body.template : undefined);
+    if (patterns !== undefined && !(typeof patterns === 'string' || (Array.isArray(patterns) && patterns.every((p) => typeof p === 'string')))) return badRequest('x_content_parse_exception', '[index_patterns] must be a string or an array of strings');
+  }
+  for (const k of ['priority', 'order', 'version'] as const) {
+    if (body[k] !== undefined && !(Number.isInteger(body[k]) && (body[k] as number) >= (k === 'order' ? -Infinity : 0))) return badRequest('x_content_parse_exception', `[${k}] must be a whole number${k === 'order' ? '' : ' of 0 or more'}`);
+  }
+  if (body.composed_of !== undefined && !(Array.isArray(body.composed_of) && body.composed_of.every((c) => typeof c === 'string'))) return badRequest('x_content_parse_exception', '[composed_of] must be an array of component template names');
+  const mappings = kind === '_template' ? body.mappings : isObject(body.template) ? body.template.mappings : undefined;
+  if (kind !== '_template' && body.template !== undefined && !isObject(body.template)) return badRequest('x_content_parse_exception', '[template] must be an object');
+  return mappingDefinitionProblem(mappings);
+}

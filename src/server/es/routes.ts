@@ -7,7 +7,7 @@ import type { EventWriteResult } from '../../store/index.js';
 import { idLengthProblem, indexNameProblem, parseBulk, type BulkItem } from './bulk.js';
 import { badRequest, EsError, indexNotFound } from './errors.js';
 import { filterPath } from './filter-path.js';
-import { IndexCatalog, mappingProblem, resolveDateMath } from './indices.js';
+import { IndexCatalog, mappingDefinitionProblem, mappingProblem, resolveDateMath, templateProblem } from './indices.js';
 import { SearchBackend, type SearchTask } from './search-backend.js';
 import { SearchThreads, type SearchThreadStats } from './search-threads.js';
 
@@ -212,6 +212,10 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
     const put = handle((req) => {
       const body = bodyOf(req);
       const name = (req.params as { name: string }).name;
+      if (kind === '_index_template' || kind === '_template' || kind === '_component_template') {
+        const problem = templateProblem(kind, body ?? {});
+        if (problem) throw problem;
+      }
       if (kind === '_index_template' || kind === '_template') {
         const patterns = (body as { index_patterns?: unknown; template?: unknown } | undefined)?.index_patterns ?? (kind === '_template' ? (body as { template?: unknown } | undefined)?.template : undefined);
         if (patterns === undefined) throw badRequest('action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
@@ -294,6 +298,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
     if (bad) throw badRequest('invalid_index_name_exception', `Invalid index name [${index}], ${bad}`);
     if (catalog.exists(index) || catalog.get('alias', index)) throw badRequest('resource_already_exists_exception', `index [${index}] already exists`);
     const body = (bodyOf(req) ?? {}) as { mappings?: unknown; settings?: unknown; aliases?: Record<string, Record<string, unknown>> };
+    const mapped = mappingDefinitionProblem(body.mappings);
+    if (mapped) throw mapped;
     catalog.put('index', index, { settings: body.settings ?? {} });
     if (body.mappings) catalog.put('mapping', index, { mappings: body.mappings });
     for (const [alias, opts] of Object.entries(body.aliases ?? {})) catalog.addAlias(index, alias, opts ?? {});
@@ -346,6 +352,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
   const putMapping = handle((req) => {
     const expr = (req.params as { index: string }).index;
     const body = bodyOf(req) ?? {};
+    const mapped = mappingDefinitionProblem(body);
+    if (mapped) throw mapped;
     const names = expr.includes('*') || expr.includes(',') ? catalog.resolve(expr, { ignoreUnavailable: false, allowNoIndices: true }) : [resolveDateMath(expr, vigil.clock.now())];
     for (const n of names) {
       if (!catalog.exists(n)) throw indexNotFound(n);
