@@ -246,6 +246,9 @@ export interface PassCandidate {
  * event only when some window takes it: most events a stateful rule is handed are for a later stage
  * of a sequence that holds nothing yet.
  */
+/** Events a matcher's flush takes between two looks at the clock (see PassFeed.finishSliced). */
+const FLUSH_PIECE = 512;
+
 export class PassFeed {
   private readonly open: OpenWindow[];
   /** Per rule, its windows in this pass. */
@@ -332,11 +335,18 @@ export class PassFeed {
   async finishSliced(scan: ScanSummary, pause: () => Promise<void>, sliceMs: number, stopped: () => boolean): Promise<WindowOutcome[] | null> {
     let sliceStart = performance.now();
     for (const o of this.open) {
-      if (o.matcher && o.error === null) this.feed(o, () => o.matcher!.flush());
-      if (performance.now() - sliceStart >= sliceMs) {
-        await pause();
-        if (stopped()) return null;
-        sliceStart = performance.now();
+      // a matcher's flush a piece at a time (it may hold every event of the window, to sort them)
+      for (let done = false; !done && o.matcher && o.error === null; ) {
+        this.feed(o, () => {
+          const r = o.matcher!.flushSome(FLUSH_PIECE);
+          done = r.done;
+          return r.hits;
+        });
+        if (performance.now() - sliceStart >= sliceMs) {
+          await pause();
+          if (stopped()) return null;
+          sliceStart = performance.now();
+        }
       }
     }
     return this.outcomes(scan);

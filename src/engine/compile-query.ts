@@ -79,6 +79,13 @@ export interface Matcher {
   push(event: EventInput | EventText, verdict?: Verdict): Array<EventHit | SequenceHit>;
   flush(): Array<EventHit | SequenceHit>;
   /**
+   * As `flush`, a piece at a time: matches at most `maxEvents` of the events it holds and answers
+   * what they made, and whether the flush is done (then the query's end, as `flush`, came too). A
+   * caller that calls it until done gets what one `flush` gives, and may answer others in between
+   * (a batch's sequence holding a day of events sorted and fed them for seconds in one block).
+   */
+  flushSome(maxEvents: number): { readonly hits: Array<EventHit | SequenceHit>; readonly done: boolean };
+  /**
    * Event time has reached `ts` (an event the caller did not push, because it cannot match, was
    * seen): events held for the lateness window up to it are matched now.
    */
@@ -397,6 +404,27 @@ class Pipeline {
       }
       return rs.map(shape);
     };
+    let flushing = false;
+    const flushSome = (maxEvents: number): { hits: Array<EventHit | SequenceHit>; done: boolean } => {
+      if (!flushing) {
+        flushing = true;
+        if (aside.length > 0) {
+          const first = heap.size > 0 ? heap.peek()! : null;
+          if (first) for (const x of aside) if (compareEvents(x, first) > 0) heap.push(x);
+          aside.length = 0;
+        }
+      }
+      const rs: Result[] = [];
+      for (let n = 0; heap.size > 0 && n < maxEvents; n++) for (const r of feed(heap.pop()!)) rs.push(r);
+      if (heap.size > 0) return { hits: emit(rs), done: false };
+      flushing = false;
+      for (const r of this.flushInner()) rs.push(r);
+      const out = emit(rs);
+      if (!hasPipes) return { hits: out, done: true };
+      let piped = results.splice(0);
+      for (const step of this.pipes) piped = step(piped);
+      return { hits: piped.map(shape), done: true };
+    };
     return {
       counters,
       openSequences: () => this.sequence?.openSequences ?? 0,
@@ -419,18 +447,14 @@ class Pipeline {
         newest = ts;
         return lateness === Infinity || heap.size === 0 ? [] : emit(release(false));
       },
+      flushSome,
       flush: () => {
-        if (aside.length > 0) {
-          const first = heap.size > 0 ? heap.peek()! : null;
-          if (first) for (const x of aside) if (compareEvents(x, first) > 0) heap.push(x);
-          aside.length = 0;
+        const all: Array<EventHit | SequenceHit> = [];
+        for (;;) {
+          const r = flushSome(Infinity);
+          for (const h of r.hits) all.push(h);
+          if (r.done) return all;
         }
-        const rs = [...release(true), ...this.flushInner()];
-        const out = emit(rs);
-        if (!hasPipes) return out;
-        let piped = results.splice(0);
-        for (const step of this.pipes) piped = step(piped);
-        return piped.map(shape);
       },
     };
   }

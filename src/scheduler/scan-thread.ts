@@ -143,7 +143,7 @@ export class ScanThreads {
    * given to `feed`; the scan's summary, or null when stopped on the way. Rejects when a thread fails
    * (the caller may then run the pass on its own thread).
    */
-  async run(set: ScheduledRuleSet, windows: readonly PassWindow[], query: ArrivalQuery, bounds: SeqRange, feed: PassFeed): Promise<ScanSummary | null> {
+  async run(set: ScheduledRuleSet, windows: readonly PassWindow[], query: ArrivalQuery, bounds: SeqRange, feed: PassFeed, sliceMs = 20, stopped: () => boolean = () => false): Promise<ScanSummary | null> {
     await Promise.all(this.workers.map((w) => w.rules(set)));
     const parts = this.workers.length;
     const controls = this.workers.map(() => {
@@ -155,33 +155,64 @@ export class ScanThreads {
     // batches that came before their range's turn, by range
     const waiting = new Map<number, ScanBatch[]>();
     let next = 0;
+    // the place in the first waiting batch the feed has reached (a batch is fed over several turns when it takes long)
+    let at = 0;
     let failed: unknown = null;
-    const take = (b: ScanBatch): void => {
+    let scheduled = false;
+    /**
+     * Feeds waiting batches in range order for at most `sliceMs`, then gives the event loop a turn
+     * (feeding 4 batches of a heavy sequence at once kept the server from answering for a second).
+     */
+    const drain = (): void => {
+      scheduled = false;
       if (failed !== null) return;
-      const list = waiting.get(b.range);
-      if (list) list.push(b);
-      else waiting.set(b.range, [b]);
+      const start = performance.now();
+      const over = (): boolean => performance.now() - start >= sliceMs;
       try {
         for (let l = waiting.get(next); l && l.length > 0; l = waiting.get(next)) {
-          const batch = l.shift()!;
-          feedBatch(batch, feed);
+          const batch = l[0]!;
+          at = feedBatch(batch, feed, at, over);
+          if (at < batch.meta.length) break;
+          l.shift();
+          at = 0;
           // the thread of the batch may send another
           const c = controls[batch.range % parts]!;
           Atomics.add(c, CREDITS, 1);
           Atomics.notify(c, CREDITS);
           if (batch.last) waiting.delete(next++);
+          if (over()) break;
         }
       } catch (e) {
         failed = e;
         this.stop();
+        return;
       }
+      if ((waiting.get(next)?.length ?? 0) > 0) schedule();
+    };
+    const schedule = (): void => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(drain);
+    };
+    const take = (b: ScanBatch): void => {
+      if (failed !== null) return;
+      const list = waiting.get(b.range);
+      if (list) list.push(b);
+      else waiting.set(b.range, [b]);
+      if (b.range === next) schedule();
     };
     try {
       const ends = await Promise.all(
         this.workers.map((w, part) => w.pass({ type: 'pass', file: this.file, windows, query: { ...query, seq: bounds }, range: this.range, part, parts, control: controls[part]!.buffer as SharedArrayBuffer }, take)),
       );
-      if (failed !== null) throw failed instanceof Error ? failed : new Error(String(failed));
       if (ends.some((m) => m.type !== 'done')) return null;
+      // every batch has come (a thread's batches come before its end): feed what still waits
+      while (failed === null && (waiting.get(next)?.length ?? 0) > 0) {
+        await new Promise<void>((done) => setImmediate(done));
+        if (stopped()) return null;
+        if (!scheduled) drain();
+      }
+      if (failed !== null) throw failed instanceof Error ? failed : new Error(String(failed));
       const summaries = ends.map((m) => (m as { summary: ScanSummary }).summary);
       return {
         searched: windows.map((_, i) => summaries.reduce((n, s) => n + s.searched[i]!, 0)),
@@ -210,11 +241,18 @@ export class ScanThreads {
   }
 }
 
-/** Hands each event of a batch to the feed half, its document parsed only if some window takes it. */
-function feedBatch(b: ScanBatch, feed: PassFeed): void {
+/**
+ * Hands the events of a batch from place `from` (in `meta`) to the feed half, each document parsed
+ * only if some window takes it, until the batch ends or `over()` says the turn is up (it is asked
+ * every 32 events); answers the place reached (`meta.length`: the batch is done).
+ */
+function feedBatch(b: ScanBatch, feed: PassFeed, from: number, over: () => boolean): number {
   const { meta, names, ids } = b;
   const text = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
-  for (let i = 0, k = 0; i < meta.length; k++) {
+  // the event's number in the batch (ids are one per event)
+  let k = b.fedEvents ?? 0;
+  let i = from;
+  while (i < meta.length) {
     const ts = meta[i + 2]!;
     const ingested = meta[i + 3]!;
     const start = meta[i + 4]!;
@@ -225,5 +263,9 @@ function feedBatch(b: ScanBatch, feed: PassFeed): void {
     const at = i + 8;
     feed.take(e, meta.subarray(at, at + nHits), meta.subarray(at + nHits, at + nHits + nCodes), () => JSON.parse(text.toString('utf8', start, end)) as Record<string, unknown>);
     i = at + nHits + nCodes;
+    k++;
+    if ((k & 31) === 0 && i < meta.length && over()) break;
   }
+  b.fedEvents = k;
+  return i;
 }

@@ -192,7 +192,7 @@ export class Scheduler {
       // the scan half on the scan threads, the feed half here
       const feed = new PassFeed(set, windows, this.budgetMs);
       try {
-        const summary = await this.thread.run(set, windows, query, bounds, feed);
+        const summary = await this.thread.run(set, windows, query, bounds, feed, this.sliceMs, () => this.stopping);
         if (summary === null || this.stopping) return null;
         outcomes = await feed.finishSliced(summary, () => this.pause(), this.sliceMs, () => this.stopping);
         if (outcomes === null) return null;
