@@ -5,7 +5,7 @@ import type { BuiltAlert } from '../alerts/index.js';
 import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../outputs/index.js';
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
-import { openSqliteStore, type EventWriteResult, type Store, type RunStore, type StoredEvent, type WriteOp } from '../store/index.js';
+import { openSqliteStore, type AlertRow, type EventWriteResult, type Store, type RunStore, type StoredEvent, type WriteOp } from '../store/index.js';
 import { StreamEngine } from '../stream/index.js';
 import { DEFAULT_RULE_LIMITS, describeAggregation, isScheduled, isStreamable, limitProblems, ruleIndexMatcher, type ActiveRule, type RuleLimits } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
@@ -39,6 +39,8 @@ export interface VigilConfig {
   readonly ruleLimits?: RuleLimits;
   /** CPU time one rule execution may take, ms (default 5 minutes); see SchedulerDeps.ruleBudgetMs */
   readonly ruleBudgetMs?: number;
+  /** Also given every alert written (cluster mode sends them to PostgreSQL); must not throw. */
+  readonly alertSink?: (alerts: readonly AlertRow[]) => void;
 }
 
 /** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
@@ -135,6 +137,7 @@ export class Vigil {
     const onAlerts = (alerts: BuiltAlert[]): void => {
       this.outputs.send(alerts.map((a) => a.doc));
       this.copyAlerts(alerts.map((a) => a.id));
+      config.alertSink?.(alerts);
     };
     this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange, maxCatchUpWindows: this.limits.maxCatchUpWindows, ruleBudgetMs: config.ruleBudgetMs });
     this.stream = new StreamEngine(store, onAlerts);

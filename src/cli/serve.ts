@@ -8,6 +8,8 @@ import { DEFAULT_RULE_LIMITS } from '../detect/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
 import { parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
+import { ClusterNode, ClusterState, EventBus, STREAM } from '../cluster/index.js';
+import type { AlertRow } from '../store/index.js';
 import { Credentials, createServer, readTls, selfSignedTls, UI_DIR, type TlsMaterial } from '../server/index.js';
 import type { Io } from './program.js';
 
@@ -34,6 +36,13 @@ export interface ServeOpts {
   readonly maxSignals?: string;
   readonly maxCatchUp?: string;
   readonly maxRules?: string;
+  /** cluster mode: NATS servers (comma list) and the PostgreSQL state */
+  readonly cluster?: string;
+  readonly state?: string;
+  readonly nodeName?: string;
+  readonly partitions?: string;
+  readonly replicas?: string;
+  readonly replay?: string;
   readonly searchThreads?: string;
   readonly searchTimeout?: string;
   readonly ruleTimeout?: string;
@@ -181,6 +190,42 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     }
     limits[key] = n;
   }
+  // cluster mode: the event log on NATS JetStream, the shared state in PostgreSQL
+  if ((opts.cluster === undefined) !== (opts.state === undefined)) {
+    io.err('vigil serve: --cluster (NATS) and --state (PostgreSQL) go together\n');
+    return 2;
+  }
+  let cluster: { state: ClusterState; bus: EventBus; partitions: number; replayMs: number; node: string } | null = null;
+  let sink: ((alerts: readonly AlertRow[]) => void) | null = null;
+  if (opts.cluster !== undefined && opts.state !== undefined) {
+    const partitions = Number(opts.partitions ?? 64);
+    const replicas = Number(opts.replicas ?? 1);
+    const replayMs = opts.replay === undefined ? 3_600_000 : parseDuration(opts.replay);
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 4096) {
+      io.err(`vigil serve: --partitions takes a whole number from 1 to 4096, not '${opts.partitions}'\n`);
+      return 2;
+    }
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+      io.err(`vigil serve: --replicas takes a whole number from 1 to 5, not '${opts.replicas}'\n`);
+      return 2;
+    }
+    if (replayMs === null || replayMs < 0) {
+      io.err(`vigil serve: --replay takes a duration like 1h, not '${opts.replay}'\n`);
+      return 2;
+    }
+    const node = opts.nodeName ?? `${hostname()}-${process.pid}`;
+    try {
+      const state = await ClusterState.open(opts.state, partitions);
+      const bus = await EventBus.open(opts.cluster.split(',').map((x) => x.trim()).filter(Boolean), replicas, `vigil ${node}`).catch(async (e: unknown) => {
+        await state.close();
+        throw e;
+      });
+      cluster = { state, bus, partitions, replayMs, node };
+    } catch (e) {
+      io.err(`vigil serve: cluster: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 2;
+    }
+  }
   const rulePaths = [...(opts.bundledRules ? [bundledRulesDir()] : []), ...(opts.rules ?? [])];
   const vigil = await Vigil.open({
     dataDir: opts.data,
@@ -194,7 +239,10 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     includeDeprecated: opts.includeDeprecated === true,
     ruleLimits: limits,
     ruleBudgetMs: durations.ruleTimeout,
+    alertSink: (alerts) => sink?.(alerts),
   });
+  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, log: (l) => io.err(`${l}\n`) }) : null;
+  if (clusterNode) sink = clusterNode.alertSink;
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const server = await createServer(vigil, {
     bodyLimit: sizes.bodyLimit,
@@ -205,6 +253,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     searchHeapMb: Math.max(256, Math.floor(heapLimit / 4 / 1024 / 1024)),
     security: { credentials, allowedHosts: allowedHosts(opts.host, opts.allowedHosts ?? []), secureCookie: tls !== null },
     ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
+    ...(cluster && clusterNode ? { cluster: { ingest: clusterNode.ingest, status: () => clusterNode.status(), alerts: (q) => cluster.state.alerts(q), leases: () => cluster.state.leases() } } : {}),
   });
   const listened = await server.listen({ host: opts.host, port: Number(opts.port) });
   // the address as listened on (listen answers one of the addresses, 127.0.0.1 for 0.0.0.0)
@@ -228,6 +277,10 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       '  Shippers and clients: basic auth as elastic, or an API key from POST /_security/api_key.',
     );
   } else security.push(`  Authentication is on (users in ${Credentials.fileIn(resolve(opts.data))}; vigil reset-password --data ${opts.data} if the password is lost).`);
+  if (clusterNode && cluster) {
+    await clusterNode.start(address);
+    security.unshift(`  cluster: node ${cluster.node}, ${cluster.partitions} partitions over ${opts.cluster} (JetStream stream ${STREAM}), state in PostgreSQL${cluster.state.schema ? ` (schema ${cluster.state.schema})` : ''}`);
+  }
   if (tls) security.push(`  TLS: ${tls.source === 'given' ? tls.certFile : `a certificate of the data folder's own CA, ${tls.source === 'made' ? 'made now' : 'made on first start'} (CA: ${tls.certFile})`}; CA SHA-256 fingerprint ${tls.fingerprint}`);
   else if (!loopback) security.push('  !!!!! TLS IS OFF (--no-tls) on a non-loopback address: passwords and events cross the network in clear.');
   if (opts.host === '0.0.0.0' || opts.host === '::') security.push(`  Listening on all interfaces (${opts.host}): reachable from other machines.`);
@@ -258,6 +311,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     process.on('SIGTERM', stop);
   });
   if (timer) clearInterval(timer);
+  if (clusterNode && cluster) {
+    await clusterNode.stop();
+    await cluster.bus.close();
+    await cluster.state.close();
+  }
   // detection first: a pass under way (and a request moving the manual clock) ends at its next pause
   await vigil.halt();
   await server.close();

@@ -7,10 +7,10 @@ import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { countRules, RULE_SORTS, RULE_STATES, type RuleListQuery, type Vigil } from '../app/index.js';
+import { countRules, RULE_SORTS, RULE_STATES, type IngestItem, type RuleListQuery, type Vigil } from '../app/index.js';
 import { EsError } from './es/errors.js';
 import { ManualClock } from '../core/index.js';
-import type { AlertQuery } from '../store/index.js';
+import type { AlertQuery, EventWriteResult } from '../store/index.js';
 import { registerEs, registerEsHooks, type EsStatus } from './es/routes.js';
 import { registerSecurity, type SecurityConfig } from './security/index.js';
 
@@ -33,10 +33,20 @@ export interface ServerOptions {
   readonly searchBudgetMs?: number;
   /** heap one search thread may hold, MiB (default: a quarter of the server's heap limit) */
   readonly searchHeapMb?: number;
+  /** cluster mode: where writes go, and the cluster's state for /api/cluster */
+  readonly cluster?: ClusterApi;
   /** serve HTTPS with this key and certificate (PEM) */
   readonly tls?: { readonly key: string; readonly cert: string };
 }
 
+
+/** What the server needs of a cluster node (see src/cluster). */
+export interface ClusterApi {
+  ingest(items: readonly IngestItem[]): Promise<EventWriteResult[]>;
+  status(): Record<string, unknown>;
+  alerts(q: { ruleId?: string; size?: number; buildingBlocks?: boolean }): Promise<{ total: number; alerts: unknown[] }>;
+  leases(): Promise<unknown[]>;
+}
 
 /** The request's JSON body (undefined when empty); not ok when it is not JSON. */
 function parseJson(req: FastifyRequest): { ok: true; value: unknown } | { ok: false } {
@@ -159,8 +169,9 @@ export async function createServer(vigil: Vigil, options: ServerOptions): Promis
     void reply.code(400).send({ error: `no handler found for uri [${req.url}] and method [${req.method}]` });
   });
 
-  const es = registerEs(app, vigil, { indexingPressureBytes: options.indexingPressureBytes, searchThreads: options.searchThreads, searchBudgetMs: options.searchBudgetMs, searchHeapMb: options.searchHeapMb });
-  registerApi(app, vigil, es);
+  const es = registerEs(app, vigil, { indexingPressureBytes: options.indexingPressureBytes, searchThreads: options.searchThreads, searchBudgetMs: options.searchBudgetMs, searchHeapMb: options.searchHeapMb, ingest: options.cluster?.ingest });
+  registerApi(app, vigil, es, options.cluster);
+  if (options.cluster) registerCluster(app, options.cluster);
   await registerUi(app);
   return app;
 }
@@ -271,8 +282,18 @@ function ruleListQuery(q: Record<string, unknown>): RuleListQuery | string {
   };
 }
 
+/** A cluster node's view of the cluster: its state, the partitions' leases, every node's alerts. */
+function registerCluster(app: FastifyInstance, cluster: ClusterApi): void {
+  app.get('/api/cluster', async () => ({ ...cluster.status(), leases: await cluster.leases() }));
+  app.get('/api/cluster/alerts', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const size = Number(q.size ?? 100);
+    return cluster.alerts({ ruleId: q.rule_id, size: Number.isFinite(size) ? size : 100, buildingBlocks: q.building_blocks === 'true' });
+  });
+}
+
 /** Vigil's own API: alerts, rules, runs, health, and the test clock. */
-function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus): void {
+function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: ClusterApi | undefined): void {
   app.get('/api/alerts', async (req) => {
     const r = vigil.store.alerts.search(alertQuery(req.query as Record<string, unknown>));
     return { total: r.total, alerts: r.alerts.map((a) => ({ id: a.id, rule_id: a.ruleId, status: a.status, severity: a.severity, risk_score: a.risk, host: a.host, user: a.user, process: a.process, original_time: a.originalTime, created: a.created, group_id: a.groupId, building_block: a.buildingBlock, assignee: a.assignee ?? null, doc: a.doc })) };
@@ -408,7 +429,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus): void {
     return vigil.store.runs.runs({ ruleId: typeof q.rule_id === 'string' ? q.rule_id : undefined, size: count(q.size, 10_000), offset: count(q.offset, 1e9) });
   });
   app.get('/api/gaps', async (req) => ({ gaps: vigil.store.runs.gaps(typeof (req.query as Record<string, unknown>).rule_id === 'string' ? ((req.query as Record<string, unknown>).rule_id as string) : undefined) }));
-  app.get('/api/health', async () => ({ ...vigil.health(), search: es.search() }));
+  app.get('/api/health', async () => ({ ...vigil.health(), search: es.search(), ...(cluster ? { cluster: cluster.status() } : {}) }));
   app.get('/api/events/:index/:id', async (req, reply) => {
     const { index, id } = req.params as { index: string; id: string };
     const e = vigil.store.events.get(index, id);

@@ -93,6 +93,8 @@ export interface EsOptions {
   readonly searchBudgetMs?: number;
   /** Heap one search thread may hold, MiB. */
   readonly searchHeapMb?: number;
+  /** Where `_bulk` and document writes (index, create) go instead of this node's service (cluster mode). */
+  readonly ingest?: (items: readonly IngestItem[]) => Promise<EventWriteResult[]>;
 }
 
 /** What one bulk item costs in memory besides its text (parsed action, answer, index entry). */
@@ -119,6 +121,8 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
       inFlight -= weight;
     }
   };
+  // where index/create writes go: the service here, or (cluster mode) the cluster's event log
+  const ingest = options.ingest ?? ((items: readonly IngestItem[]) => vigil.ingest(items));
   const catalog = new IndexCatalog(vigil.documents);
   // searches run on threads of their own over a store in a file; a store in memory is searched here
   const file = vigil.store.events.readerFile();
@@ -481,7 +485,7 @@ export function registerEs(app: FastifyInstance, vigil: Vigil, options: EsOption
       if (batch.length === 0) return;
       const b = batch;
       batch = [];
-      const results = await vigil.ingest(b.map((x) => x.item));
+      const results = await ingest(b.map((x) => x.item));
       results.forEach((r, k) => {
         const x = b[k]!;
         // the store found the document unreadable: say on which line of the body

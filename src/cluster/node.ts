@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import type { IngestItem, Vigil } from '../app/index.js';
+import type { AlertRow, EventWriteResult } from '../store/index.js';
+import type { EventBus, BusMessage } from './bus.js';
+import { eventKey, partitionOf, partitionsFor } from './partition.js';
+import type { ClusterState, Lease } from './state.js';
+
+export interface ClusterOptions {
+  /** This node's name (unique in the cluster). */
+  readonly node: string;
+  readonly partitions: number;
+  /** How long a lease lasts unless renewed (ms); renewed every third of it. */
+  readonly leaseMs?: number;
+  /** How long a node counts as live after its last heartbeat (ms). */
+  readonly liveMs?: number;
+  /** How far before its checkpoint a node that takes a partition over reads it again, to rebuild the state of sequences (ms). */
+  readonly replayMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+interface Held {
+  readonly part: number;
+  readonly epoch: number;
+  reader: { stop(): Promise<void> } | null;
+  /** when the lease was last renewed (this node's clock): past the lease, the node stops writing for it */
+  renewed: number;
+  events: number;
+}
+
+/**
+ * One Vigil node of a cluster: `_bulk` publishes each event to the partition of its host on NATS
+ * JetStream and answers once JetStream stored it; the node holds the partitions rendezvous hashing
+ * gives it among the live nodes, under leases in PostgreSQL with fencing epochs, and feeds each
+ * one's events, in order from its checkpoint, to its own Vigil (store and every streaming rule).
+ * Alerts go to PostgreSQL once each (their ids are deterministic, so a replay writes nothing new)
+ * before the checkpoint moves past their events.
+ */
+export class ClusterNode {
+  private readonly held = new Map<number, Held>();
+  private readonly leaseMs: number;
+  private readonly liveMs: number;
+  private readonly replayMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopping = false;
+  /** alerts made by the local engine, not yet in PostgreSQL */
+  private pending: AlertRow[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private counts = { published: 0, consumed: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
+  private lastError: string | null = null;
+  private live: string[] = [];
+  private idCounter = 0;
+  private readonly idPrefix = randomBytes(6).toString('base64url');
+
+  constructor(
+    private readonly vigil: Vigil,
+    private readonly state: ClusterState,
+    private readonly bus: EventBus,
+    private readonly opts: ClusterOptions,
+  ) {
+    this.leaseMs = opts.leaseMs ?? 10_000;
+    this.liveMs = opts.liveMs ?? 6_000;
+    this.replayMs = opts.replayMs ?? 3_600_000;
+  }
+
+  /** Where the local engine's alerts go (VigilConfig.alertSink). */
+  readonly alertSink = (alerts: readonly AlertRow[]): void => {
+    for (const a of alerts) this.pending.push(a);
+  };
+
+  private url = '';
+
+  /** Joins the cluster (`url`: where this node answers, for the node list) and takes its partitions. */
+  async start(url: string): Promise<void> {
+    this.url = url;
+    await this.state.heartbeat(this.opts.node, url);
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.leaseMs / 5)));
+  }
+
+  /** A new id for an event that came without one: unique across nodes (a node prefix and a count). */
+  private newId(): string {
+    return `${this.idPrefix}${(this.idCounter++).toString(36).padStart(8, '0')}`;
+  }
+
+  /**
+   * `_bulk`'s writes in cluster mode: each event published to its partition, answered created once
+   * JetStream stored it (it is stored and matched by the partition's owner soon after).
+   */
+  readonly ingest = async (items: readonly IngestItem[]): Promise<EventWriteResult[]> => {
+    const events = items.map((it) => {
+      let source = it.source ?? null;
+      if (!source) {
+        try {
+          const v = JSON.parse(it.json) as unknown;
+          source = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+        } catch {
+          source = null;
+        }
+      }
+      return { index: it.index, id: it.id ?? this.newId(), json: it.json, source, partition: partitionOf(eventKey(source, it.json), this.opts.partitions) };
+    });
+    const out: EventWriteResult[] = new Array<EventWriteResult>(events.length);
+    const good: typeof events = [];
+    const at: number[] = [];
+    events.forEach((e, i) => {
+      if (e.source === null) out[i] = { ok: false, index: e.index, id: e.id, status: 400, type: 'document_parsing_exception', reason: 'the document is not a JSON object' };
+      else {
+        good.push(e);
+        at.push(i);
+      }
+    });
+    const errors = await this.bus.publish(good);
+    errors.forEach((err, k) => {
+      const e = good[k]!;
+      out[at[k]!] = err === null ? { ok: true, index: e.index, id: e.id, version: 1, seq: 0, created: true } : { ok: false, index: e.index, id: e.id, status: 503, type: 'unavailable_shards_exception', reason: `the event log did not store the event: ${err}` };
+      if (err === null) this.counts.published++;
+    });
+    return out;
+  };
+
+  /** One round: heartbeat, then the leases this node should hold taken, renewed or given up. */
+  private tick(): Promise<void> {
+    if (this.ticking || this.stopping) return this.ticking ?? Promise.resolve();
+    this.ticking = this.round()
+      .catch((e: unknown) => this.fail(e))
+      .finally(() => {
+        this.ticking = null;
+      });
+    return this.ticking;
+  }
+
+  private fail(e: unknown): void {
+    this.counts.errors++;
+    this.lastError = e instanceof Error ? e.message : String(e);
+  }
+
+  private async round(): Promise<void> {
+    const now = Date.now();
+    // a lease not renewed for its whole length may be another node's by now: stop writing for it
+    for (const h of [...this.held.values()]) if (now - h.renewed > this.leaseMs) await this.drop(h, 'its lease lapsed (PostgreSQL unreachable?)');
+    await this.state.heartbeat(this.opts.node, this.url);
+    this.live = await this.state.liveNodes(this.liveMs);
+    if (!this.live.includes(this.opts.node)) this.live.push(this.opts.node);
+    const want = new Set(partitionsFor(this.opts.node, this.live, this.opts.partitions));
+    for (const h of [...this.held.values()]) {
+      if (!want.has(h.part)) {
+        // another node should hold it now (one joined): hand it over at a checkpoint
+        await this.drop(h, null);
+        await this.state.release(h.part, this.opts.node, h.epoch);
+        continue;
+      }
+      if (await this.state.renew(h.part, this.opts.node, h.epoch, this.leaseMs)) h.renewed = Date.now();
+      else {
+        this.counts.lease_losses++;
+        await this.drop(h, 'another node took its lease');
+      }
+    }
+    // alerts of scheduled rules (made outside any batch) go out here
+    void this.flushAlerts();
+    for (const part of want) {
+      if (this.held.has(part) || this.stopping) continue;
+      const lease = await this.state.acquire(part, this.opts.node, this.leaseMs, this.liveMs);
+      if (lease) this.take(part, lease);
+    }
+  }
+
+  /** Starts reading a partition just leased: from its checkpoint, or a replay window before it when it comes from another node. */
+  private take(part: number, lease: Lease): void {
+    const h: Held = { part, epoch: lease.epoch, reader: null, renewed: Date.now(), events: 0 };
+    this.held.set(part, h);
+    const fresh = lease.checkpoint === 0;
+    const from = fresh ? { afterSeq: 0 } : lease.previous === this.opts.node ? { afterSeq: lease.checkpoint } : { sinceTime: Math.max(0, lease.checkpointTime - this.replayMs) };
+    h.reader = this.bus.read(part, from, (batch) => this.handle(h, batch), (e) => this.fail(e));
+  }
+
+  private async drop(h: Held, why: string | null): Promise<void> {
+    if (this.held.get(h.part) === h) this.held.delete(h.part);
+    if (why) this.opts.log?.(`cluster: partition ${h.part} left: ${why}`);
+    await h.reader?.stop();
+  }
+
+  /** A batch of a held partition: stored and matched here, its alerts written to PostgreSQL, then the checkpoint moved (fenced). */
+  private async handle(h: Held, batch: BusMessage[]): Promise<void> {
+    if (this.held.get(h.part) !== h) throw new Error(`partition ${h.part} is no longer held`);
+    const items: IngestItem[] = batch.map((m) => ({ op: 'create', index: m.index, id: m.id, json: m.json }));
+    // an event already stored here (a replay) is refused as a conflict and matched no second time
+    await this.vigil.ingest(items);
+    await this.flushAlerts();
+    const last = batch[batch.length - 1]!;
+    const ok = await this.state.checkpoint(h.part, this.opts.node, h.epoch, last.seq, last.time);
+    h.events += batch.length;
+    this.counts.consumed += batch.length;
+    if (!ok) {
+      this.counts.lease_losses++;
+      void this.drop(h, 'another node took its lease');
+      throw new Error(`partition ${h.part}: lease lost`);
+    }
+  }
+
+  /** Writes the pending alerts to PostgreSQL (one writer at a time; retried until it works or the node stops). */
+  private flushAlerts(): Promise<void> {
+    const run = async (): Promise<void> => {
+      while (this.pending.length > 0 && !this.stopping) {
+        const take = this.pending.slice(0, 1000);
+        try {
+          this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, take);
+          this.pending.splice(0, take.length);
+        } catch (e) {
+          this.fail(e);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
+    this.flushing = this.flushing.then(run, run);
+    return this.flushing;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      node: this.opts.node,
+      partitions: this.opts.partitions,
+      live_nodes: this.live,
+      held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events })).sort((a, b) => a.partition - b.partition),
+      pending_alerts: this.pending.length,
+      ...this.counts,
+      last_error: this.lastError,
+    };
+  }
+
+  /** Leaves the cluster: stops reading, writes what is pending, gives the leases up at once. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+    this.stopping = true;
+    await Promise.all([...this.held.values()].map((h) => this.drop(h, null)));
+    this.stopping = false;
+    await this.flushAlerts().catch(() => undefined);
+    this.stopping = true;
+    await this.state.leave(this.opts.node).catch(() => undefined);
+  }
+}

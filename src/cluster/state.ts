@@ -1,0 +1,175 @@
+import pg from 'pg';
+import type { AlertRow } from '../store/index.js';
+
+/**
+ * The cluster's shared state in PostgreSQL: its settings, the nodes' heartbeats, the partitions'
+ * leases (owner, fencing epoch, checkpoint) and the alerts of every node. Lease times are the
+ * database's clock, so that nodes' clocks need not agree.
+ */
+
+export interface Lease {
+  readonly epoch: number;
+  /** The owner before this one (null: none); a node that takes a partition over replays from its checkpoint. */
+  readonly previous: string | null;
+  /** The last stream sequence whose events and alerts are in (0: none) and its message time (ms). */
+  readonly checkpoint: number;
+  readonly checkpointTime: number;
+}
+
+export interface ClusterAlert {
+  readonly id: string;
+  readonly rule_id: string;
+  readonly severity: string;
+  readonly risk: number;
+  readonly host: string | null;
+  readonly node: string;
+  readonly doc: Record<string, unknown>;
+}
+
+const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS vigil_settings (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS vigil_nodes (node text PRIMARY KEY, url text NOT NULL, seen timestamptz NOT NULL, started timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS vigil_leases (
+  part int PRIMARY KEY, owner text, epoch bigint NOT NULL DEFAULT 0, expires timestamptz NOT NULL DEFAULT 'epoch',
+  checkpoint bigint NOT NULL DEFAULT 0, checkpoint_time bigint NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS vigil_alerts (
+  id text PRIMARY KEY, rule_id text NOT NULL, severity text NOT NULL, risk int NOT NULL, host text, created bigint NOT NULL,
+  original_time bigint, building_block boolean NOT NULL, node text NOT NULL, doc jsonb NOT NULL);
+CREATE INDEX IF NOT EXISTS vigil_alerts_rule ON vigil_alerts (rule_id);
+`;
+
+/** `postgres://…?schema=NAME`: the tables live in that schema (made if missing); the rest is pg's. */
+function parseStateUrl(url: string): { connectionString: string; schema: string | null } {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema');
+  u.searchParams.delete('schema');
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`--state: schema must be a plain lower-case SQL name, not '${schema}'`);
+  return { connectionString: u.toString(), schema };
+}
+
+export class ClusterState {
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly schema: string | null,
+  ) {}
+
+  /** Connects, makes the tables if missing, and checks (or records) the cluster's partition count. */
+  static async open(url: string, partitions: number): Promise<ClusterState> {
+    const { connectionString, schema } = parseStateUrl(url);
+    const pool = new pg.Pool({ connectionString, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+    // a connection the server dropped (a restart) must not end the process
+    pool.on('error', () => undefined);
+    const s = new ClusterState(pool, schema);
+    try {
+      if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      // two nodes starting at once: one makes the tables, the other waits for it
+      const c = await pool.connect();
+      try {
+        await c.query('SELECT pg_advisory_lock(7414)');
+        await c.query(SCHEMA_SQL);
+        await c.query('INSERT INTO vigil_settings(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', ['partitions', String(partitions)]);
+        const { rows } = await c.query<{ value: string }>("SELECT value FROM vigil_settings WHERE key = 'partitions'");
+        if (Number(rows[0]!.value) !== partitions) throw new Error(`this cluster has ${rows[0]!.value} partitions (fixed when it was made); this node was started with --partitions ${partitions}`);
+        await c.query('INSERT INTO vigil_leases(part) SELECT g FROM generate_series(0, $1::int - 1) g ON CONFLICT (part) DO NOTHING', [partitions]);
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(7414)').catch(() => undefined);
+        c.release();
+      }
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw e;
+    }
+    return s;
+  }
+
+  async heartbeat(node: string, url: string): Promise<void> {
+    await this.pool.query('INSERT INTO vigil_nodes(node, url, seen, started) VALUES ($1, $2, now(), now()) ON CONFLICT (node) DO UPDATE SET url = excluded.url, seen = now()', [node, url]);
+  }
+
+  /** The nodes that sent a heartbeat within `withinMs`, by name. */
+  async liveNodes(withinMs: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ node: string }>("SELECT node FROM vigil_nodes WHERE seen > now() - ($1::int * interval '1 millisecond') ORDER BY node", [withinMs]);
+    return rows.map((r) => r.node);
+  }
+
+  /** A node leaves: it is no longer live, and its leases lapse at once. */
+  async leave(node: string): Promise<void> {
+    await this.pool.query("UPDATE vigil_leases SET expires = now() - interval '1 second' WHERE owner = $1", [node]);
+    await this.pool.query('DELETE FROM vigil_nodes WHERE node = $1', [node]);
+  }
+
+  /**
+   * Takes the partition's lease when it is free, lapsed, or held by a node that is no longer live
+   * (no heartbeat within `liveMs`), with the next epoch; null when another node holds it.
+   */
+  async acquire(part: number, node: string, leaseMs: number, liveMs: number): Promise<Lease | null> {
+    const { rows } = await this.pool.query<{ epoch: string; previous: string | null; checkpoint: string; checkpoint_time: string }>(
+      `WITH old AS (SELECT owner FROM vigil_leases WHERE part = $1 FOR UPDATE)
+       UPDATE vigil_leases l SET owner = $2, epoch = l.epoch + 1, expires = now() + ($3::int * interval '1 millisecond')
+       WHERE l.part = $1 AND (l.owner IS NULL OR l.owner = $2 OR l.expires < now()
+         OR NOT EXISTS (SELECT 1 FROM vigil_nodes n WHERE n.node = l.owner AND n.seen > now() - ($4::int * interval '1 millisecond')))
+       RETURNING l.epoch, (SELECT owner FROM old) AS previous, l.checkpoint, l.checkpoint_time`,
+      [part, node, leaseMs, liveMs],
+    );
+    const r = rows[0];
+    return r ? { epoch: Number(r.epoch), previous: r.previous, checkpoint: Number(r.checkpoint), checkpointTime: Number(r.checkpoint_time) } : null;
+  }
+
+  /** Renews a lease held under `epoch`; false when it was lost (another node took it). */
+  async renew(part: number, node: string, epoch: number, leaseMs: number): Promise<boolean> {
+    const r = await this.pool.query("UPDATE vigil_leases SET expires = now() + ($4::int * interval '1 millisecond') WHERE part = $1 AND owner = $2 AND epoch = $3", [part, node, epoch, leaseMs]);
+    return r.rowCount === 1;
+  }
+
+  /** Gives a lease up (a node that should no longer hold it), keeping its checkpoint. */
+  async release(part: number, node: string, epoch: number): Promise<void> {
+    await this.pool.query("UPDATE vigil_leases SET expires = now() - interval '1 second' WHERE part = $1 AND owner = $2 AND epoch = $3", [part, node, epoch]);
+  }
+
+  /** Moves the partition's checkpoint, fenced by the epoch: false when the lease is no longer this node's. */
+  async checkpoint(part: number, node: string, epoch: number, seq: number, time: number): Promise<boolean> {
+    const r = await this.pool.query('UPDATE vigil_leases SET checkpoint = GREATEST(checkpoint, $4), checkpoint_time = GREATEST(checkpoint_time, $5) WHERE part = $1 AND owner = $2 AND epoch = $3', [part, node, epoch, seq, time]);
+    return r.rowCount === 1;
+  }
+
+  /** Writes alerts once each: an alert id already there (a replay after a failover) is left as it is. */
+  async insertAlerts(node: string, alerts: readonly AlertRow[]): Promise<number> {
+    let added = 0;
+    for (let i = 0; i < alerts.length; i += 200) {
+      const part = alerts.slice(i, i + 200);
+      const values: unknown[] = [];
+      const rows = part.map((a, k) => {
+        values.push(a.id, a.ruleId, a.severity, a.risk, a.host, a.created, a.originalTime, a.buildingBlock, node, JSON.stringify(a.doc));
+        const b = k * 10;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}::jsonb)`;
+      });
+      const r = await this.pool.query(`INSERT INTO vigil_alerts(id, rule_id, severity, risk, host, created, original_time, building_block, node, doc) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
+      added += r.rowCount ?? 0;
+    }
+    return added;
+  }
+
+  async alerts(q: { ruleId?: string; size?: number; buildingBlocks?: boolean } = {}): Promise<{ total: number; alerts: ClusterAlert[] }> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (q.ruleId) {
+      values.push(q.ruleId);
+      where.push(`rule_id = $${values.length}`);
+    }
+    if (!q.buildingBlocks) where.push('NOT building_block');
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = Number((await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM vigil_alerts ${w}`, values)).rows[0]!.n);
+    values.push(Math.min(Math.max(0, q.size ?? 100), 10_000));
+    const { rows } = await this.pool.query<ClusterAlert>(`SELECT id, rule_id, severity, risk, host, node, doc FROM vigil_alerts ${w} ORDER BY original_time NULLS LAST, id LIMIT $${values.length}`, values);
+    return { total, alerts: rows };
+  }
+
+  async leases(): Promise<Array<{ part: number; owner: string | null; epoch: number; live: boolean; checkpoint: number }>> {
+    const { rows } = await this.pool.query<{ part: number; owner: string | null; epoch: string; live: boolean; checkpoint: string }>('SELECT part, owner, epoch, expires > now() AS live, checkpoint FROM vigil_leases ORDER BY part');
+    return rows.map((r) => ({ part: r.part, owner: r.owner, epoch: Number(r.epoch), live: r.live, checkpoint: Number(r.checkpoint) }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}
