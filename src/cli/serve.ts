@@ -43,6 +43,7 @@ export interface ServeOpts {
   readonly partitions?: string;
   readonly replicas?: string;
   readonly replay?: string;
+  readonly lease?: string;
   readonly searchThreads?: string;
   readonly searchTimeout?: string;
   readonly ruleTimeout?: string;
@@ -195,7 +196,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     io.err('vigil serve: --cluster (NATS) and --state (PostgreSQL) go together\n');
     return 2;
   }
-  let cluster: { state: ClusterState; bus: EventBus; partitions: number; replayMs: number; node: string } | null = null;
+  let cluster: { state: ClusterState; bus: EventBus; partitions: number; replayMs: number; node: string; leaseMs: number } | null = null;
   let sink: ((alerts: readonly AlertRow[]) => void) | null = null;
   if (opts.cluster !== undefined && opts.state !== undefined) {
     const partitions = Number(opts.partitions ?? 64);
@@ -209,6 +210,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
       io.err(`vigil serve: --replicas takes a whole number from 1 to 5, not '${opts.replicas}'\n`);
       return 2;
     }
+    const leaseMs = opts.lease === undefined ? 10_000 : parseDuration(opts.lease);
+    if (leaseMs === null || leaseMs < 1000) {
+      io.err(`vigil serve: --lease takes a duration of 1s or more, not '${opts.lease}'\n`);
+      return 2;
+    }
     if (replayMs === null || replayMs < 0) {
       io.err(`vigil serve: --replay takes a duration like 1h, not '${opts.replay}'\n`);
       return 2;
@@ -220,7 +226,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
         await state.close();
         throw e;
       });
-      cluster = { state, bus, partitions, replayMs, node };
+      cluster = { state, bus, partitions, replayMs, node, leaseMs };
     } catch (e) {
       io.err(`vigil serve: cluster: ${e instanceof Error ? e.message : String(e)}\n`);
       return 2;
@@ -241,7 +247,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     ruleBudgetMs: durations.ruleTimeout,
     alertSink: (alerts) => sink?.(alerts),
   });
-  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, log: (l) => io.err(`${l}\n`) }) : null;
+  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`) }) : null;
   if (clusterNode) sink = clusterNode.alertSink;
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const server = await createServer(vigil, {

@@ -1,4 +1,4 @@
-import { connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 
 /**
  * The cluster's event log on NATS JetStream: one stream, one subject per partition
@@ -91,27 +91,67 @@ export class EventBus {
    * fetched; until `stop()`. A failure (a server gone, a consumer lost) starts reading again after
    * the last message handled.
    */
-  read(partition: number, from: { afterSeq: number } | { sinceTime: number }, onBatch: (batch: BusMessage[]) => Promise<void>, onError: (e: Error) => void): { stop(): Promise<void> } {
+  read(partition: number, from: { afterSeq: number } | { sinceTime: number }, onBatch: (batch: BusMessage[]) => Promise<void>, onError: (e: Error) => void): { stop(): Promise<void>; phase(): string } {
     let stopped = false;
+    let phase = 'starting';
     let last = 'afterSeq' in from ? from.afterSeq : -1;
     const startTime = 'sinceTime' in from ? from.sinceTime : 0;
     const loop = async (): Promise<void> => {
       while (!stopped) {
         try {
-          const opts =
+          // a pull consumer of our own (not the client's ordered consumer, which moves itself on after a
+          // server is lost): where it starts is always where this reader is, and it goes when idle
+          const start =
             last >= 0
-              ? { filterSubjects: subjectOf(partition), deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 }
-              : { filterSubjects: subjectOf(partition), deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(startTime).toISOString() };
-          const consumer = await this.js.consumers.get(STREAM, opts);
+              ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 }
+              : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(startTime).toISOString() };
+          phase = 'making a consumer';
+          const made = await this.jsm.consumers.add(STREAM, { ...start, filter_subject: subjectOf(partition), ack_policy: AckPolicy.None, inactive_threshold: 30e9, mem_storage: true, num_replicas: 1 });
+          const consumer = await this.js.consumers.get(STREAM, made.name);
+          let empty = 0;
           while (!stopped) {
             const batch: BusMessage[] = [];
-            const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });
-            for await (const m of msgs) {
-              const e = decode(m.data);
-              batch.push({ ...e, seq: m.seq, time: Math.floor(m.info.timestampNanos / 1e6) });
+            phase = 'fetching';
+            const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000, idle_heartbeat: 500 });
+            // a pull whose server went may answer nothing, ever (and not end when stopped): past its
+            // expiry and a margin it is given up, and the consumer made again after the last message handled
+            let watchdog: NodeJS.Timeout | undefined;
+            let timedOut = false;
+            const collect = (async (): Promise<void> => {
+              for await (const m of msgs) {
+                if (timedOut) break;
+                const e = decode(m.data);
+                batch.push({ ...e, seq: m.seq, time: Math.floor(m.info.timestampNanos / 1e6) });
+              }
+            })();
+            collect.catch(() => undefined);
+            try {
+              await Promise.race([
+                collect,
+                new Promise<void>((done) => {
+                  watchdog = setTimeout(() => {
+                    timedOut = true;
+                    msgs.stop();
+                    done();
+                  }, 6000);
+                }),
+              ]);
+            } finally {
+              clearTimeout(watchdog);
             }
+            if (timedOut) throw new Error(`partition ${partition}: a fetch got no answer; reading again after ${last}`);
             if (stopped) break;
+            if (batch.length === 0 && ++empty >= 3) {
+              // a consumer whose server went may answer empty pulls for ever: when it says messages
+              // wait, or cannot say, it is made again
+              empty = 0;
+              phase = 'checking the consumer';
+              const info = await consumer.info(false);
+              if (info.num_pending > 0 || info.delivered.stream_seq > Math.max(0, last)) throw new Error(`partition ${partition}: the consumer stalled (${info.num_pending} messages waiting, delivered up to ${info.delivered.stream_seq}); reading again after ${last}`);
+            }
             if (batch.length > 0) {
+              empty = 0;
+              phase = `handling ${batch.length} after ${last}`;
               await onBatch(batch);
               last = batch[batch.length - 1]!.seq;
             }
@@ -129,6 +169,7 @@ export class EventBus {
         stopped = true;
         await running;
       },
+      phase: () => phase,
     };
   }
 

@@ -21,10 +21,14 @@ export interface ClusterOptions {
 interface Held {
   readonly part: number;
   readonly epoch: number;
-  reader: { stop(): Promise<void> } | null;
+  reader: { stop(): Promise<void>; phase(): string } | null;
   /** when the lease was last renewed (this node's clock): past the lease, the node stops writing for it */
   renewed: number;
   events: number;
+  /** the checkpoint it was taken at: until the reader is past it, the partition is replaying */
+  readonly replayUntil: number;
+  /** the last stream sequence handled */
+  at: number;
 }
 
 /**
@@ -59,7 +63,7 @@ export class ClusterNode {
     private readonly opts: ClusterOptions,
   ) {
     this.leaseMs = opts.leaseMs ?? 10_000;
-    this.liveMs = opts.liveMs ?? 6_000;
+    this.liveMs = opts.liveMs ?? 8_000;
     this.replayMs = opts.replayMs ?? 3_600_000;
   }
 
@@ -75,7 +79,7 @@ export class ClusterNode {
     this.url = url;
     await this.state.heartbeat(this.opts.node, url);
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.leaseMs / 5)));
+    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.leaseMs / 6)));
   }
 
   /** A new id for an event that came without one: unique across nodes (a node prefix and a count). */
@@ -167,7 +171,7 @@ export class ClusterNode {
 
   /** Starts reading a partition just leased: from its checkpoint, or a replay window before it when it comes from another node. */
   private take(part: number, lease: Lease): void {
-    const h: Held = { part, epoch: lease.epoch, reader: null, renewed: Date.now(), events: 0 };
+    const h: Held = { part, epoch: lease.epoch, reader: null, renewed: Date.now(), events: 0, replayUntil: lease.checkpoint, at: 0 };
     this.held.set(part, h);
     const fresh = lease.checkpoint === 0;
     const from = fresh ? { afterSeq: 0 } : lease.previous === this.opts.node ? { afterSeq: lease.checkpoint } : { sinceTime: Math.max(0, lease.checkpointTime - this.replayMs) };
@@ -190,6 +194,7 @@ export class ClusterNode {
     const last = batch[batch.length - 1]!;
     const ok = await this.state.checkpoint(h.part, this.opts.node, h.epoch, last.seq, last.time);
     h.events += batch.length;
+    h.at = last.seq;
     this.counts.consumed += batch.length;
     if (!ok) {
       this.counts.lease_losses++;
@@ -221,7 +226,7 @@ export class ClusterNode {
       node: this.opts.node,
       partitions: this.opts.partitions,
       live_nodes: this.live,
-      held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events })).sort((a, b) => a.partition - b.partition),
+      held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events, replaying: h.at < h.replayUntil, reading: h.reader?.phase() ?? null })).sort((a, b) => a.partition - b.partition),
       pending_alerts: this.pending.length,
       ...this.counts,
       last_error: this.lastError,

@@ -1,0 +1,247 @@
+/**
+ * Cluster mode on this machine: a 3-server NATS cluster (JetStream, 3 replicas) and Vigil nodes
+ * sharing a PostgreSQL schema of their own. Generated events with planted attacks go in through
+ * every node; every planted alert must be in PostgreSQL exactly once (the same alerts, by rule and
+ * event, as `vigil hunt` finds over the same events) with all nodes up, after SIGKILL of a node
+ * mid-ingest, after a node joins, after SIGKILL of a NATS server and across a PostgreSQL restart;
+ * and a sequence whose events came through different nodes completes.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connect } from 'nats';
+import pg from 'pg';
+import { STREAM } from '../../src/cluster/index.js';
+import { generateEvents } from '../../src/gen/index.js';
+import { vigil } from '../support/cli.js';
+import { startNatsCluster, type NatsServer } from '../support/nats.js';
+import { startServer, type RunningServer } from '../support/server.js';
+
+const PARTITIONS = 16;
+const SCHEMA = `vigil_test_${process.pid}_${Date.now().toString(36)}`;
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const INDEX = 'logs-endpoint.events.process-default';
+
+let dir = '';
+let nats: NatsServer[] = [];
+const nodes = new Map<string, RunningServer>();
+let eventsDir = '';
+let rulesFile = '';
+let db: pg.Pool;
+
+const natsUrls = (): string => nats.map((s) => s.url).join(',');
+
+async function startNode(name: string): Promise<RunningServer> {
+  const s = await startServer(['--data', join(dir, name), '--rules', rulesFile, '--streaming', '--cluster', natsUrls(), '--state', `${PG_URL}?schema=${SCHEMA}`, '--node-name', name, '--partitions', String(PARTITIONS), '--replicas', '3', '--lease', '5s'], { startTimeoutMs: 60_000 });
+  nodes.set(name, s);
+  return s;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-cluster-'));
+  eventsDir = join(dir, 'events');
+  mkdirSync(eventsDir);
+  rulesFile = join(dir, 'sequence.ndjson');
+  writeFileSync(
+    rulesFile,
+    `${JSON.stringify({ rule_id: 'cross-node-sequence', name: 'Two stages through two nodes', description: 'test', type: 'eql', language: 'eql', query: 'sequence by host.id with maxspan=5m [process where process.name == "stage-one.exe"] [process where process.name == "stage-two.exe"]', severity: 'high', risk_score: 73, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1, index: ['logs-*'] })}\n`,
+  );
+  db = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  db.on('error', () => undefined);
+  nats = await startNatsCluster(join(dir, 'nats'));
+  for (const n of ['n1', 'n2', 'n3']) await startNode(n);
+});
+
+after(async () => {
+  for (const s of nodes.values()) await s.stop(true).catch(() => null);
+  for (const s of nats) await s.kill().catch(() => null);
+  await db?.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`).catch(() => null);
+  await db?.end().catch(() => null);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a file of generated events with planted attacks (kept for the hunt that says what to expect). */
+function eventFile(name: string, seed: number, events = 12_000): string[] {
+  const lines = [...generateEvents({ events, seed, plantEvery: 1000, start: Date.parse('2026-11-23T00:00:00Z') + seed * 86_400_000 })];
+  writeFileSync(join(eventsDir, `${name}.ndjson`), `${lines.join('\n')}\n`);
+  return lines;
+}
+
+/**
+ * Sends events through the nodes in turn, 500 per `_bulk`; a request a node cannot answer (it was
+ * killed) goes to the next node, as Elasticsearch clients do with several hosts. Items that failed
+ * are sent again. `during` runs once, after a third of the requests.
+ */
+async function load(lines: readonly string[], during?: () => Promise<void>): Promise<void> {
+  const bodies: string[] = [];
+  for (let i = 0; i < lines.length; i += 500) bodies.push(lines.slice(i, i + 500).map((l) => `{"create":{"_index":"${INDEX}"}}\n${l}\n`).join(''));
+  let k = 0;
+  for (let b = 0; b < bodies.length; b++) {
+    if (during && b === Math.floor(bodies.length / 3)) await during();
+    let body = bodies[b]!;
+    for (let attempt = 0; ; attempt++) {
+      assert.ok(attempt < 40, 'a bulk request was never acknowledged');
+      const live = [...nodes.values()].filter((s) => s.proc.exitCode === null && s.proc.signalCode === null);
+      const s = live[k++ % live.length]!;
+      try {
+        const r = await fetch(`${s.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+        const j = (await r.json()) as { items: Array<{ create: { status: number } }> };
+        const pairs = body.trimEnd().split('\n');
+        const again: string[] = [];
+        j.items.forEach((it, i) => {
+          if (it.create.status >= 300) again.push(pairs[2 * i]!, pairs[2 * i + 1]!);
+        });
+        if (again.length === 0) break;
+        body = `${again.join('\n')}\n`;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+}
+
+interface ClusterView {
+  leases: Array<{ part: number; owner: string | null; live: boolean; checkpoint: number }>;
+  held: Array<{ partition: number; replaying: boolean }>;
+  live_nodes: string[];
+  pending_alerts: number;
+}
+
+/**
+ * Waits until the cluster has taken in everything the stream holds: every partition leased to a live
+ * node, its checkpoint at the stream's last message of its subject, no replay under way (a partition
+ * taken over is read again from before its checkpoint), no alert waiting for PostgreSQL.
+ * Answers how long it took.
+ */
+async function settled(timeoutMs = 60_000): Promise<number> {
+  const t0 = Date.now();
+  const nc = await connect({ servers: nats.filter((s) => s.proc.exitCode === null && s.proc.signalCode === null).map((s) => s.url) });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (;;) {
+      const live = [...nodes.entries()].filter(([, s]) => s.proc.exitCode === null && s.proc.signalCode === null);
+      const views: ClusterView[] = [];
+      for (const [, s] of live) {
+        const r = await fetch(`${s.url}/api/cluster`).catch(() => null);
+        if (r?.ok) views.push((await r.json()) as ClusterView);
+      }
+      if (Date.now() - t0 > timeoutMs) {
+        const lasts: number[] = [];
+        for (let p = 0; p < PARTITIONS; p++) lasts.push((await jsm.streams.getMessage(STREAM, { last_by_subj: `vigil.events.${p}` }).catch(() => null))?.seq ?? -1);
+        assert.fail(`the cluster did not settle: stream ${JSON.stringify(lasts)}; nodes ${JSON.stringify(views.map((v) => ({ ...v, leases: undefined })))}; leases ${JSON.stringify(views[0]?.leases)}`);
+      }
+      const names = new Set(live.map(([n]) => n));
+      let done = views.length === live.length && views.every((v) => v.pending_alerts === 0 && v.held.every((h) => !h.replaying));
+      const leases = views[0]?.leases ?? [];
+      for (let p = 0; done && p < PARTITIONS; p++) {
+        const l = leases.find((x) => x.part === p);
+        if (!l || !l.live || !l.owner || !names.has(l.owner)) done = false;
+        else {
+          const last = await jsm.streams.getMessage(STREAM, { last_by_subj: `vigil.events.${p}` }).catch(() => null);
+          if (last && l.checkpoint < last.seq) done = false;
+        }
+      }
+      if (done) return Date.now() - t0;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** rule_id and the alert's event, per alert (an alert twice shows as the same key twice). */
+const keyOf = (doc: Record<string, unknown>): string => `${String(doc['kibana.alert.rule.rule_id'])}|${String((doc.host as { id?: string } | undefined)?.id)}|${String((doc.process as { entity_id?: string } | undefined)?.entity_id)}`;
+
+async function clusterAlertKeys(): Promise<string[]> {
+  const { rows } = await db.query<{ doc: Record<string, unknown> }>(`SELECT doc FROM ${SCHEMA}.vigil_alerts WHERE NOT building_block AND rule_id <> 'cross-node-sequence'`);
+  return rows.map((r) => keyOf(r.doc)).sort();
+}
+
+/** What `vigil hunt` with the bundled rules finds over every event file sent so far. */
+function huntAlertKeys(): string[] {
+  assert.ok(readdirSync(eventsDir).length > 0);
+  const r = vigil(['hunt', '--events', eventsDir, '--format', 'ndjson', '--no-progress']);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => keyOf(JSON.parse(l) as Record<string, unknown>))
+    .sort();
+}
+
+async function assertExactlyOnce(label: string): Promise<void> {
+  const want = huntAlertKeys();
+  assert.ok(want.length >= 3, `${label}: the events hold planted attacks (${want.length})`);
+  assert.deepEqual(await clusterAlertKeys(), want, `${label}: every planted alert, once`);
+}
+
+test('all nodes up: events sent through the three nodes give every planted alert exactly once', async () => {
+  await load(eventFile('a', 31));
+  await settled();
+  await assertExactlyOnce('all up');
+  // the partitions are spread over the three nodes
+  const views = await Promise.all([...nodes.values()].map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { held: Array<{ partition: number }> }));
+  for (const v of views) assert.ok(v.held.length > 0, 'every node holds partitions');
+  assert.deepEqual(views.flatMap((v) => v.held.map((h) => h.partition)).sort((a, b) => a - b), Array.from({ length: PARTITIONS }, (_, i) => i), 'each partition held by one node');
+});
+
+test('a sequence whose two events came through two different nodes completes', async () => {
+  const ev = (name: string, s: number): string => `{"create":{"_index":"${INDEX}"}}\n${JSON.stringify({ '@timestamp': new Date(Date.parse('2026-11-25T00:00:00Z') + s * 1000).toISOString(), event: { category: ['process'], type: ['start'] }, host: { id: 'cross-host', name: 'cross-host' }, process: { name, entity_id: `cross-${name}` } })}\n`;
+  const [n1, n2] = [nodes.get('n1')!, nodes.get('n2')!];
+  assert.equal((await fetch(`${n1.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ev('stage-one.exe', 1) })).status, 200);
+  assert.equal((await fetch(`${n2.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ev('stage-two.exe', 2) })).status, 200);
+  await settled();
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.vigil_alerts WHERE rule_id = 'cross-node-sequence' AND NOT building_block`);
+  assert.equal(Number(rows[0]!.n), 1);
+});
+
+test('SIGKILL of a Vigil node mid-ingest: its partitions move, no acknowledged event is lost, every planted alert once', async (t) => {
+  let killedAt = 0;
+  await load(eventFile('b', 32), async () => {
+    await nodes.get('n3')!.stop(true);
+    killedAt = Date.now();
+  });
+  const ms = await settled();
+  t.diagnostic(`every partition caught up ${Date.now() - killedAt} ms after the kill (settled ${ms} ms after the last event was acknowledged)`);
+  await assertExactlyOnce('after a node was killed');
+  // every acknowledged event is in the stream: the events of both files, and the two of the sequence
+  const nc = await connect({ servers: nats.map((s) => s.url) });
+  const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+  await nc.close();
+  assert.equal(info.state.messages, 2 * 12_000 + 2);
+});
+
+test('a node joins: partitions move to it, and alerts stay exactly once', async () => {
+  await startNode('n4');
+  await load(eventFile('c', 33));
+  await settled();
+  const v = (await (await fetch(`${nodes.get('n4')!.url}/api/cluster`)).json()) as { held: unknown[] };
+  assert.ok(v.held.length > 0, 'the new node holds partitions');
+  await assertExactlyOnce('after a node joined');
+});
+
+test('SIGKILL of one NATS server mid-ingest: ingest goes on through the others, alerts exactly once', async () => {
+  await load(eventFile('d', 34), async () => {
+    await nats[0]!.kill();
+  });
+  await settled();
+  await assertExactlyOnce('after a NATS server was killed');
+  await nats[0]!.start();
+});
+
+test('PostgreSQL restarted mid-ingest: nodes take their leases again and alerts stay exactly once', async (t) => {
+  const version = readdirSync('/etc/postgresql')[0]!;
+  let restartedAt = 0;
+  await load(eventFile('e', 35), async () => {
+    const r = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    restartedAt = Date.now();
+  });
+  const ms = await settled();
+  t.diagnostic(`settled ${Date.now() - restartedAt} ms after PostgreSQL restarted (${ms} ms after the last event)`);
+  await assertExactlyOnce('after PostgreSQL restarted');
+});
