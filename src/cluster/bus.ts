@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 
 /**
  * The cluster's event log on NATS JetStream: one stream, one subject per partition
- * (`vigil.events.<p>`). A published event is acknowledged once JetStream has stored it (on a
- * majority of its replicas); its message id lets JetStream drop a retried publish within two
- * minutes. The owner of a partition reads it in order from a checkpoint.
+ * (`vigil.events.<p>`), the events of one request for one partition in one message. A published
+ * event is acknowledged once JetStream has stored its message (on a majority of its replicas); the
+ * message id lets JetStream drop a retried publish within two minutes. The owner of a partition reads it in order from a checkpoint.
  */
 
 export const STREAM = 'VIGIL_EVENTS';
@@ -26,18 +27,30 @@ export interface BusMessage extends BusEvent {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function encode(e: BusEvent): Uint8Array {
-  return enc.encode(`${e.index}\n${e.id}\n${e.json}`);
+/**
+ * Events of one partition as one message: a line per event, its index and id as JSON strings, a
+ * tab each, then its document text (bulk lines hold no raw line break; a JSON string no raw tab).
+ */
+function encode(events: readonly BusEvent[]): Uint8Array {
+  return enc.encode(events.map((e) => `${JSON.stringify(e.index)}\t${JSON.stringify(e.id)}\t${e.json}`).join('\n'));
 }
 
-function decode(data: Uint8Array): BusEvent {
-  const text = dec.decode(data);
-  const a = text.indexOf('\n');
-  const b = text.indexOf('\n', a + 1);
-  return { index: text.slice(0, a), id: text.slice(a + 1, b), json: text.slice(b + 1) };
+export function decodeMessage(data: Uint8Array): BusEvent[] {
+  const out: BusEvent[] = [];
+  for (const line of dec.decode(data).split('\n')) {
+    const a = line.indexOf('\t');
+    const b = line.indexOf('\t', a + 1);
+    if (a < 0 || b < 0) continue;
+    out.push({ index: JSON.parse(line.slice(0, a)) as string, id: JSON.parse(line.slice(a + 1, b)) as string, json: line.slice(b + 1) });
+  }
+  return out;
 }
 
 export class EventBus {
+  /** Message ids: this connection's prefix and a count (JetStream drops a retried publish by its id). */
+  private readonly idPrefix = randomBytes(9).toString('base64url');
+  private published = 0;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
@@ -71,18 +84,32 @@ export class EventBus {
    */
   async publish(events: ReadonlyArray<BusEvent & { readonly partition: number }>, deadlineMs = 15_000): Promise<Array<string | null>> {
     const until = Date.now() + deadlineMs;
-    const one = async (e: BusEvent & { partition: number }): Promise<string | null> => {
+    // one message per partition (a bulk of 1,000 events is at most one message per partition, not 1,000)
+    const groups = new Map<number, number[]>();
+    events.forEach((e, i) => {
+      const g = groups.get(e.partition);
+      if (g) g.push(i);
+      else groups.set(e.partition, [i]);
+    });
+    const out: Array<string | null> = new Array<string | null>(events.length).fill(null);
+    const one = async (partition: number, at: readonly number[]): Promise<void> => {
+      const data = encode(at.map((i) => events[i]!));
+      const msgID = `${this.idPrefix}-${(this.published++).toString(36)}`;
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.js.publish(subjectOf(e.partition), encode(e), { msgID: `${e.index}/${e.id}`, timeout: 5000 });
-          return null;
+          await this.js.publish(subjectOf(partition), data, { msgID, timeout: 5000 });
+          return;
         } catch (err) {
-          if (Date.now() > until) return err instanceof Error ? err.message : String(err);
+          if (Date.now() > until) {
+            for (const i of at) out[i] = err instanceof Error ? err.message : String(err);
+            return;
+          }
           await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
         }
       }
     };
-    return Promise.all(events.map(one));
+    await Promise.all([...groups].map(([p, at]) => one(p, at)));
+    return out;
   }
 
   /**
@@ -120,8 +147,8 @@ export class EventBus {
             const collect = (async (): Promise<void> => {
               for await (const m of msgs) {
                 if (timedOut) break;
-                const e = decode(m.data);
-                batch.push({ ...e, seq: m.seq, time: Math.floor(m.info.timestampNanos / 1e6) });
+                const time = Math.floor(m.info.timestampNanos / 1e6);
+                for (const e of decodeMessage(m.data)) batch.push({ ...e, seq: m.seq, time });
               }
             })();
             collect.catch(() => undefined);
