@@ -121,6 +121,8 @@ export class EventBus {
   read(partition: number, from: { afterSeq: number } | { sinceTime: number }, onBatch: (batch: BusMessage[]) => Promise<void>, onError: (e: Error) => void): { stop(): Promise<void>; phase(): string } {
     let stopped = false;
     let phase = 'starting';
+    // this reader's consumer now
+    let name: string | null = null;
     let last = 'afterSeq' in from ? from.afterSeq : -1;
     const startTime = 'sinceTime' in from ? from.sinceTime : 0;
     const loop = async (): Promise<void> => {
@@ -134,6 +136,7 @@ export class EventBus {
               : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(startTime).toISOString() };
           phase = 'making a consumer';
           const made = await this.jsm.consumers.add(STREAM, { ...start, filter_subject: subjectOf(partition), ack_policy: AckPolicy.None, inactive_threshold: 30e9, mem_storage: true, num_replicas: 1 });
+          name = made.name;
           const consumer = await this.js.consumers.get(STREAM, made.name);
           let empty = 0;
           while (!stopped) {
@@ -168,13 +171,13 @@ export class EventBus {
             }
             if (timedOut) throw new Error(`partition ${partition}: a fetch got no answer; reading again after ${last}`);
             if (stopped) break;
-            if (batch.length === 0 && ++empty >= 3) {
+            if (batch.length === 0 && ++empty >= 5) {
               // a consumer whose server went may answer empty pulls for ever: when it says messages
               // wait, or cannot say, it is made again
               empty = 0;
               phase = 'checking the consumer';
               const info = await consumer.info(false);
-              if (info.num_pending > 0 || info.delivered.stream_seq > Math.max(0, last)) throw new Error(`partition ${partition}: the consumer stalled (${info.num_pending} messages waiting, delivered up to ${info.delivered.stream_seq}); reading again after ${last}`);
+              if (info.num_pending > 0) throw new Error(`partition ${partition}: the consumer stalled with ${info.num_pending} messages waiting; reading again after ${last}`);
             }
             if (batch.length > 0) {
               empty = 0;
@@ -184,6 +187,9 @@ export class EventBus {
             }
           }
         } catch (e) {
+          // the consumer given up is deleted (it would go by itself when idle, but not before many piled up)
+          if (name) void this.jsm.consumers.delete(STREAM, name).catch(() => undefined);
+          name = null;
           if (stopped) break;
           onError(e instanceof Error ? e : new Error(String(e)));
           await new Promise((r) => setTimeout(r, 500));
@@ -195,6 +201,7 @@ export class EventBus {
       stop: async () => {
         stopped = true;
         await running;
+        if (name) await this.jsm.consumers.delete(STREAM, name).catch(() => undefined);
       },
       phase: () => phase,
     };

@@ -1,0 +1,169 @@
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
+import pg from 'pg';
+import { STREAM } from '../src/cluster/index.js';
+import { generateEvents } from '../src/gen/index.js';
+import { startNatsCluster, type NatsServer } from '../test/support/nats.js';
+import { startServer, type RunningServer } from '../test/support/server.js';
+import type { BenchResult } from './parse.js';
+import { percentile as pct } from './stats.js';
+
+/**
+ * Cluster mode on this machine: bulk ingest and ingest-to-alert latency with the seed rules
+ * streaming, embedded (one process, SQLite) beside one and three cluster nodes (a 3-server NATS
+ * cluster, stream replicated 3 times, PostgreSQL), with the CPU each process used. Two cores
+ * cannot show a speed-up; the CPU per event says what more machines would give.
+ */
+const INDEX = 'logs-endpoint.events.process-default';
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+function post(url: string, path: string, body: string): Promise<string> {
+  const u = new URL(url);
+  const buf = Buffer.from(body);
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: u.hostname, port: u.port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve(text));
+    });
+    r.on('error', reject);
+    r.end(buf);
+  });
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+/** Sends the bodies through the urls in turn, 4 requests at a time; events/s. */
+async function ingest(urls: readonly string[], bodies: readonly string[], events: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (w: number): Promise<void> => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      const text = await post(urls[(i + w) % urls.length]!, '/_bulk', bodies[i]!);
+      if (text.includes('"errors":true')) throw new Error(`bulk failed: ${text.slice(0, 300)}`);
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(worker));
+  return (events / (performance.now() - t0)) * 1000;
+}
+
+/** A planted event of the mysql shell breakout seed rule, with its own entity id. */
+function planted(i: number): string {
+  const doc = {
+    '@timestamp': new Date().toISOString(),
+    event: { category: ['process'], type: ['start'], kind: 'event' },
+    host: { name: `lat-${i % 5}`, id: `lat-${i % 5}`, os: { type: 'linux' } },
+    process: { name: 'bash', executable: '/bin/bash', entity_id: `lat-${i}`, args: ['bash'], parent: { name: 'mysql', args: ['mysql', '-e', '\\!/bin/bash'] } },
+  };
+  return `{"create":{"_index":"${INDEX}"}}\n${JSON.stringify(doc)}\n`;
+}
+
+/** Ingest-to-alert: one planted event at a time, the time from the bulk's answer until `seen(i)` says its alert is there. */
+async function latency(url: (i: number) => string, seen: (i: number) => Promise<boolean>, n = 20): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await post(url(i), '/_bulk', planted(i));
+    while (!(await seen(i))) {
+      if (performance.now() - t0 > 30_000) throw new Error(`ingest-to-alert: the alert of planted event ${i} did not come within 30 s`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    out.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return out;
+}
+
+export async function benchCluster(events = 100_000): Promise<BenchResult> {
+  const lines: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-cluster-'));
+  const all = [...generateEvents({ events, seed: 41, plantEvery: 5000 })];
+  const bodies: string[] = [];
+  for (let i = 0; i < all.length; i += 1000) bodies.push(all.slice(i, i + 1000).map((l) => `{"create":{"_index":"${INDEX}"}}\n${l}\n`).join(''));
+  const procs: RunningServer[] = [];
+  let nats: NatsServer[] = [];
+  const db = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  db.on('error', () => undefined);
+  const schemas: string[] = [];
+  const row = (what: string, rate: number, cpu: number[], lat: number[], base: number): string =>
+    `${what.padEnd(44)} ${Math.round(rate).toLocaleString('en-US').padStart(7)} events/s (${((rate / base) * 100).toFixed(0)}% of embedded); CPU ${cpu.map((c) => `${c.toFixed(1)} s`).join(' + ')} = ${((cpu.reduce((a, b) => a + b, 0) / events) * 1e6).toFixed(0)} µs per event; ingest→alert p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`;
+  try {
+    // embedded: one process, SQLite
+    const emb = await startServer(['--data', join(dir, 'embedded'), '--streaming']);
+    procs.push(emb);
+    let c0 = cpuSeconds(emb.proc.pid!);
+    const embRate = await ingest([emb.url], bodies, events);
+    const embCpu = [cpuSeconds(emb.proc.pid!) - c0];
+    const embLat = await latency(
+      () => emb.url,
+      async (i) => {
+        const r = await fetch(`${emb.url}/api/alerts?q=lat-${i}&size=1&building_blocks=true`);
+        return ((await r.json()) as { total: number }).total > 0;
+      },
+    );
+    await emb.stop();
+    lines.push(row('embedded (vigil serve, SQLite)', embRate, embCpu, embLat, embRate));
+
+    nats = await startNatsCluster(join(dir, 'nats'));
+    for (const n of [1, 3]) {
+      const schema = `vigil_bench_${process.pid}_${n}`;
+      schemas.push(schema);
+      const nodes: RunningServer[] = [];
+      for (let k = 0; k < n; k++) {
+        const s = await startServer(['--data', join(dir, `c${n}-${k}`), '--streaming', '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `b${n}-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 60_000 });
+        procs.push(s);
+        nodes.push(s);
+      }
+      // let the partitions settle over the nodes
+      await new Promise((r) => setTimeout(r, 3000));
+      const pids = [...nodes.map((s) => s.proc.pid!), ...nats.map((s) => s.proc.pid!)];
+      const before = pids.map(cpuSeconds);
+      const t0 = performance.now();
+      const rate = await ingest(nodes.map((s) => s.url), bodies, events);
+      // until every event is stored and matched by its partition's owner
+      for (;;) {
+        const views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { consumed: number; pending_alerts: number }));
+        if (views.reduce((a, v) => a + v.consumed, 0) >= events && views.every((v) => v.pending_alerts === 0)) break;
+        if (performance.now() - t0 > 600_000) throw new Error(`the cluster did not take in the events within 10 minutes: ${JSON.stringify(views)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const drained = (events / (performance.now() - t0)) * 1000;
+      const cpu = pids.map((p, i) => cpuSeconds(p) - before[i]!);
+      const lat = await latency(
+        (i) => nodes[i % nodes.length]!.url,
+        async (i) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.vigil_alerts WHERE doc->'process'->>'entity_id' = $1`, [`lat-${i}`])).rows[0]!.n) > 0,
+      );
+      lines.push(row(`cluster, ${n} node${n > 1 ? 's' : ''} (acknowledged by JetStream)`, rate, cpu.slice(0, n), lat, embRate));
+      lines.push(`  stored and matched by the owners: ${Math.round(drained).toLocaleString('en-US')} events/s end to end; NATS servers' CPU ${cpu.slice(n).map((c) => `${c.toFixed(1)} s`).join(' + ')}`);
+      for (const s of nodes) await s.stop();
+      // the next cluster starts with an empty event log
+      const nc = await connect({ servers: nats.map((x) => x.url) });
+      await (await nc.jetstreamManager()).streams.delete(STREAM).catch(() => null);
+      await nc.close();
+    }
+    lines.push('(each Vigil node stores and matches only its partitions: with N machines, each takes about 1/N of the matching and storing; publishing and the NATS servers cost the rest)');
+    return { title: `Cluster: ${events.toLocaleString('en-US')} generated events, seed rules streaming, on this 2-core machine`, lines };
+  } finally {
+    for (const s of procs) await s.stop(true).catch(() => null);
+    for (const s of nats) await s.kill().catch(() => null);
+    for (const s of schemas) await db.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => null);
+    await db.end().catch(() => null);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await benchCluster();
+  process.stdout.write(`## ${r.title}\n${r.lines.join('\n')}\n`);
+}
