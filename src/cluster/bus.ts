@@ -139,6 +139,10 @@ export class EventBus {
           name = made.name;
           const consumer = await this.js.consumers.get(STREAM, made.name);
           let empty = 0;
+          // the consumer's count of what it sent: a message it sent that never came (a pull that expired
+          // on this side first drops what arrives after; with no acks the server does not send it again)
+          // shows as a jump, and the consumer is made again after the last message handled
+          let got = 0;
           while (!stopped) {
             const batch: BusMessage[] = [];
             phase = 'fetching';
@@ -147,9 +151,15 @@ export class EventBus {
             // expiry and a margin it is given up, and the consumer made again after the last message handled
             let watchdog: NodeJS.Timeout | undefined;
             let timedOut = false;
+            let gap = false;
             const collect = (async (): Promise<void> => {
               for await (const m of msgs) {
-                if (timedOut) break;
+                if (timedOut || gap) break;
+                if (m.info.deliverySequence !== got + 1) {
+                  gap = true;
+                  break;
+                }
+                got = m.info.deliverySequence;
                 const time = Math.floor(m.info.timestampNanos / 1e6);
                 for (const e of decodeMessage(m.data)) batch.push({ ...e, seq: m.seq, time });
               }
@@ -170,6 +180,7 @@ export class EventBus {
               clearTimeout(watchdog);
             }
             if (timedOut) throw new Error(`partition ${partition}: a fetch got no answer; reading again after ${last}`);
+            if (gap) throw new Error(`partition ${partition}: a message the consumer sent did not come; reading again after ${last}`);
             if (stopped) break;
             if (batch.length === 0 && ++empty >= 5) {
               // a consumer whose server went may answer empty pulls for ever: when it says messages
@@ -177,7 +188,7 @@ export class EventBus {
               empty = 0;
               phase = 'checking the consumer';
               const info = await consumer.info(false);
-              if (info.num_pending > 0) throw new Error(`partition ${partition}: the consumer stalled with ${info.num_pending} messages waiting; reading again after ${last}`);
+              if (info.num_pending > 0 || info.delivered.consumer_seq > got) throw new Error(`partition ${partition}: the consumer stalled (${info.num_pending} messages waiting, ${info.delivered.consumer_seq - got} sent that did not come); reading again after ${last}`);
             }
             if (batch.length > 0) {
               empty = 0;
