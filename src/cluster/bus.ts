@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JsMsg, type JetStreamManager, type NatsConnection } from 'nats';
 
 /**
  * The cluster's event log on NATS JetStream: one stream, one subject per partition
@@ -143,59 +143,66 @@ export class EventBus {
           // on this side first drops what arrives after; with no acks the server does not send it again)
           // shows as a jump, and the consumer is made again after the last message handled
           let got = 0;
-          while (!stopped) {
-            const batch: BusMessage[] = [];
-            phase = 'fetching';
-            const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000, idle_heartbeat: 500 });
-            // a pull whose server went may answer nothing, ever (and not end when stopped): past its
-            // expiry and a margin it is given up, and the consumer made again after the last message handled
-            let watchdog: NodeJS.Timeout | undefined;
-            let timedOut = false;
-            let gap = false;
-            const collect = (async (): Promise<void> => {
-              for await (const m of msgs) {
-                if (timedOut || gap) break;
-                if (m.info.deliverySequence !== got + 1) {
-                  gap = true;
-                  break;
+          // messages come as the consumer pushes them (up to 1,000 ahead): a batch is what has come when
+          // the last one was handled, so a quiet partition's event is handled at once
+          const messages = await consumer.consume({ max_messages: 1000, idle_heartbeat: 1000 });
+          const buf: JsMsg[] = [];
+          const signal: { wake: (() => void) | null } = { wake: null };
+          let ended = false;
+          let failure: unknown = null;
+          void (async () => {
+            try {
+              for await (const m of messages) {
+                buf.push(m);
+                signal.wake?.();
+              }
+            } catch (e) {
+              failure = e;
+            }
+            ended = true;
+            signal.wake?.();
+          })();
+          try {
+            while (!stopped) {
+              if (buf.length === 0) {
+                phase = 'waiting';
+                await new Promise<void>((done) => {
+                  const t = setTimeout(done, 1000);
+                  signal.wake = () => {
+                    clearTimeout(t);
+                    done();
+                  };
+                });
+                signal.wake = null;
+                if (stopped) break;
+                if (buf.length === 0 && ended) throw failure instanceof Error ? failure : new Error(`partition ${partition}: the consumer ended`);
+                if (buf.length === 0) {
+                  // a consumer whose server went may say nothing for ever: when it says messages wait,
+                  // that it sent some that never came, or cannot say, it is made again
+                  if (++empty >= 5) {
+                    empty = 0;
+                    phase = 'checking the consumer';
+                    const info = await consumer.info(false);
+                    if (info.num_pending > 0 || info.delivered.consumer_seq > got) throw new Error(`partition ${partition}: the consumer stalled (${info.num_pending} messages waiting, ${info.delivered.consumer_seq - got} sent that did not come); reading again after ${last}`);
+                  }
+                  continue;
                 }
+              }
+              empty = 0;
+              const batch: BusMessage[] = [];
+              for (const m of buf.splice(0, 1000)) {
+                if (m.info.deliverySequence !== got + 1) throw new Error(`partition ${partition}: a message the consumer sent did not come; reading again after ${last}`);
                 got = m.info.deliverySequence;
                 const time = Math.floor(m.info.timestampNanos / 1e6);
                 for (const e of decodeMessage(m.data)) batch.push({ ...e, seq: m.seq, time });
               }
-            })();
-            collect.catch(() => undefined);
-            try {
-              await Promise.race([
-                collect,
-                new Promise<void>((done) => {
-                  watchdog = setTimeout(() => {
-                    timedOut = true;
-                    msgs.stop();
-                    done();
-                  }, 6000);
-                }),
-              ]);
-            } finally {
-              clearTimeout(watchdog);
-            }
-            if (timedOut) throw new Error(`partition ${partition}: a fetch got no answer; reading again after ${last}`);
-            if (gap) throw new Error(`partition ${partition}: a message the consumer sent did not come; reading again after ${last}`);
-            if (stopped) break;
-            if (batch.length === 0 && ++empty >= 5) {
-              // a consumer whose server went may answer empty pulls for ever: when it says messages
-              // wait, or cannot say, it is made again
-              empty = 0;
-              phase = 'checking the consumer';
-              const info = await consumer.info(false);
-              if (info.num_pending > 0 || info.delivered.consumer_seq > got) throw new Error(`partition ${partition}: the consumer stalled (${info.num_pending} messages waiting, ${info.delivered.consumer_seq - got} sent that did not come); reading again after ${last}`);
-            }
-            if (batch.length > 0) {
-              empty = 0;
+              if (batch.length === 0) continue;
               phase = `handling ${batch.length} after ${last}`;
               await onBatch(batch);
               last = batch[batch.length - 1]!.seq;
             }
+          } finally {
+            messages.stop();
           }
         } catch (e) {
           // the consumer given up is deleted (it would go by itself when idle, but not before many piled up)
