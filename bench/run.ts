@@ -13,8 +13,9 @@ import { benchUi } from './ui.js';
 import { benchExceptions } from './exceptions.js';
 import { benchSearch } from './search.js';
 import { benchBudgets } from './budgets.js';
+import { benchCluster } from './cluster.js';
 
-const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt(), await benchExceptions(), benchAlerts(), await benchSearch(), await benchBudgets(), await benchService(), await benchUi()];
+const results = [benchParse(), await benchRules(), benchAdversarial(), await benchIngest(), await benchHunt(), await benchExceptions(), benchAlerts(), await benchSearch(), await benchBudgets(), await benchService(), await benchCluster(), await benchUi()];
 for (const r of results) {
   process.stdout.write(`\n## ${r.title}\n`);
   for (const line of r.lines) process.stdout.write(`${line}\n`);
