@@ -102,7 +102,7 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
     // embedded: one process, SQLite
     const emb = await startServer(['--data', join(dir, 'embedded'), '--streaming']);
     procs.push(emb);
-    let c0 = cpuSeconds(emb.proc.pid!);
+    const c0 = cpuSeconds(emb.proc.pid!);
     const embRate = await ingest([emb.url], bodies, events);
     const embCpu = [cpuSeconds(emb.proc.pid!) - c0];
     const embLat = await latency(
