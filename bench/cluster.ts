@@ -1,5 +1,4 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { STREAM } from '../src/cluster/index.js';
 import { generateEvents } from '../src/gen/index.js';
 import { startNatsCluster, type NatsServer } from '../test/support/nats.js';
 import { startServer, type RunningServer } from '../test/support/server.js';
+import { post } from './ingest.js';
 import type { BenchResult } from './parse.js';
 import { percentile as pct } from './stats.js';
 
@@ -20,23 +20,6 @@ import { percentile as pct } from './stats.js';
  */
 const INDEX = 'logs-endpoint.events.process-default';
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-
-function post(url: string, path: string, body: string): Promise<string> {
-  const u = new URL(url);
-  const buf = Buffer.from(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request({ host: u.hostname, port: u.port, path, method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve(text));
-    });
-    r.on('error', reject);
-    r.end(buf);
-  });
-}
-
 /** CPU seconds a process has used (user + system), from /proc. */
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -62,7 +62,7 @@ const startServe = (dir: string, extraArgs: string[] = [], auth = false): Promis
 
 // node:http with keep-alive: a light client, so that the server gets the machine's cores
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function post(url: string, path: string, body: string, authorization?: string): Promise<string> {
+export function post(url: string, path: string, body: string, authorization?: string): Promise<string> {
   const u = new URL(url);
   const buf = Buffer.from(body);
   return new Promise((resolve, reject) => {

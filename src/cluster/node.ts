@@ -203,10 +203,13 @@ export class ClusterNode {
     }
   }
 
-  /** Writes the pending alerts to PostgreSQL (one writer at a time; retried until it works or the node stops). */
-  private flushAlerts(): Promise<void> {
+  /**
+   * Writes the pending alerts to PostgreSQL (one writer at a time), retried until it works, the node
+   * stops, or `until` (ms since the epoch) has passed.
+   */
+  private flushAlerts(until = Infinity): Promise<void> {
     const run = async (): Promise<void> => {
-      while (this.pending.length > 0 && !this.stopping) {
+      while (this.pending.length > 0 && !this.stopping && Date.now() < until) {
         const take = this.pending.slice(0, 1000);
         try {
           this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, take);
@@ -233,14 +236,15 @@ export class ClusterNode {
     };
   }
 
-  /** Leaves the cluster: stops reading, writes what is pending, gives the leases up at once. */
+  /**
+   * Leaves the cluster: stops reading, writes what is pending (for at most 5 s: what is not written
+   * then is made again by the node that replays the partition), gives the leases up at once.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.ticking;
-    this.stopping = true;
     await Promise.all([...this.held.values()].map((h) => this.drop(h, null)));
-    this.stopping = false;
-    await this.flushAlerts().catch(() => undefined);
+    await this.flushAlerts(Date.now() + 5000).catch(() => undefined);
     this.stopping = true;
     await this.state.leave(this.opts.node).catch(() => undefined);
   }

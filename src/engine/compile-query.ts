@@ -391,9 +391,10 @@ class Pipeline {
       if (this.tree.active) this.tree.observe(e.source);
       return this.process(e);
     };
-    const release = (all: boolean): Result[] => {
+    /** Matches the held events that the lateness lets go (at the end, flushSome takes the rest). */
+    const release = (): Result[] => {
       const out: Result[] = [];
-      while (heap.size > 0 && (all || heap.peek()!.ts <= newest - lateness)) out.push(...feed(heap.pop()!));
+      while (heap.size > 0 && heap.peek()!.ts <= newest - lateness) out.push(...feed(heap.pop()!));
       return out;
     };
     const emit = (rs: Result[]): Array<EventHit | SequenceHit> => {
@@ -440,12 +441,12 @@ class Pipeline {
           return [];
         }
         heap.push(e);
-        return lateness === Infinity ? [] : emit(release(false));
+        return lateness === Infinity ? [] : emit(release());
       },
       advance: (ts) => {
         if (!(ts > newest)) return [];
         newest = ts;
-        return lateness === Infinity || heap.size === 0 ? [] : emit(release(false));
+        return lateness === Infinity || heap.size === 0 ? [] : emit(release());
       },
       flushSome,
       flush: () => {

@@ -48,8 +48,6 @@ export interface ScanBatch {
   readonly meta: Float64Array;
   readonly ids: readonly string[];
   readonly bytes: Uint8Array;
-  /** Events of the batch fed so far, on the feeding side (a batch may be fed over several turns). */
-  fedEvents?: number;
 }
 
 export type FromScanThread =

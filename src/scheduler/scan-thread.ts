@@ -155,8 +155,9 @@ export class ScanThreads {
     // batches that came before their range's turn, by range
     const waiting = new Map<number, ScanBatch[]>();
     let next = 0;
-    // the place in the first waiting batch the feed has reached (a batch is fed over several turns when it takes long)
-    let at = 0;
+    // the place in the first waiting batch the feed has reached, in `meta` and in events (a batch is fed
+    // over several turns when it takes long)
+    let at: FeedPlace = { meta: 0, event: 0 };
     let failed: unknown = null;
     let scheduled = false;
     /**
@@ -172,9 +173,9 @@ export class ScanThreads {
         for (let l = waiting.get(next); l && l.length > 0; l = waiting.get(next)) {
           const batch = l[0]!;
           at = feedBatch(batch, feed, at, over);
-          if (at < batch.meta.length) break;
+          if (at.meta < batch.meta.length) break;
           l.shift();
-          at = 0;
+          at = { meta: 0, event: 0 };
           // the thread of the batch may send another
           const c = controls[batch.range % parts]!;
           Atomics.add(c, CREDITS, 1);
@@ -241,17 +242,22 @@ export class ScanThreads {
   }
 }
 
+/** A place in a batch: in its `meta`, and the event's number (its place in `ids`). */
+interface FeedPlace {
+  readonly meta: number;
+  readonly event: number;
+}
+
 /**
- * Hands the events of a batch from place `from` (in `meta`) to the feed half, each document parsed
- * only if some window takes it, until the batch ends or `over()` says the turn is up (it is asked
- * every 32 events); answers the place reached (`meta.length`: the batch is done).
+ * Hands the events of a batch from place `from` to the feed half, each document parsed only if some
+ * window takes it, until the batch ends or `over()` says the turn is up (it is asked every 32
+ * events); answers the place reached (`meta` at `meta.length`: the batch is done).
  */
-function feedBatch(b: ScanBatch, feed: PassFeed, from: number, over: () => boolean): number {
+function feedBatch(b: ScanBatch, feed: PassFeed, from: FeedPlace, over: () => boolean): FeedPlace {
   const { meta, names, ids } = b;
   const text = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
-  // the event's number in the batch (ids are one per event)
-  let k = b.fedEvents ?? 0;
-  let i = from;
+  let k = from.event;
+  let i = from.meta;
   while (i < meta.length) {
     const ts = meta[i + 2]!;
     const ingested = meta[i + 3]!;
@@ -266,6 +272,5 @@ function feedBatch(b: ScanBatch, feed: PassFeed, from: number, over: () => boole
     k++;
     if ((k & 31) === 0 && i < meta.length && over()) break;
   }
-  b.fedEvents = k;
-  return i;
+  return { meta: i, event: k };
 }

@@ -8,7 +8,7 @@ import { idLengthProblem, indexNameProblem, parseBulk, type BulkItem } from './b
 import { badRequest, EsError, indexNotFound } from './errors.js';
 import { filterPath } from './filter-path.js';
 import { IndexCatalog, mappingDefinitionProblem, mappingProblem, resolveDateMath, templateProblem } from './indices.js';
-import { SearchBackend, type SearchTask } from './search-backend.js';
+import { parseBody, SearchBackend, type SearchTask } from './search-backend.js';
 import { SearchThreads, type SearchThreadStats } from './search-threads.js';
 
 /**
@@ -23,13 +23,7 @@ const shards = { total: 1, successful: 1, failed: 0 };
 type Params = Record<string, string | undefined>;
 
 function bodyOf(req: FastifyRequest): unknown {
-  const text = typeof req.body === 'string' ? req.body : '';
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw badRequest('x_content_parse_exception', `Failed to parse request body: ${(e as Error).message}`);
-  }
+  return parseBody(typeof req.body === 'string' ? req.body : '');
 }
 
 const params = (req: FastifyRequest): Params => req.query as Params;
