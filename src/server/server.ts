@@ -13,6 +13,7 @@ import { ManualClock } from '../core/index.js';
 import type { AlertQuery, EventWriteResult } from '../store/index.js';
 import { registerEs, registerEsHooks, type EsStatus } from './es/routes.js';
 import { registerSecurity, type SecurityConfig } from './security/index.js';
+import { jsonWithList, longList } from './sliced-json.js';
 
 export interface ServerOptions {
   /** Largest request body in bytes (Elasticsearch's http.max_content_length: 100mb). */
@@ -345,9 +346,12 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
   app.get('/api/rules', async (req, reply) => {
     const q = ruleListQuery(req.query as Record<string, unknown>);
     if (typeof q === 'string') return apiError(reply, 400, q);
-    return { ...vigil.ruleList(q), counts: countRules(vigil.registry.rules) };
+    const { total, rules } = await vigil.ruleList(q);
+    const counts = countRules(vigil.registry.rules);
+    if (!longList(rules)) return { total, rules, counts };
+    return reply.type('application/json; charset=utf-8').send(jsonWithList({ total, counts }, 'rules', rules));
   });
-  app.get('/api/coverage', async () => vigil.coverage());
+  app.get('/api/coverage', async () => await vigil.coverage());
   // enable or disable a selection (ids) or every rule a list query selects (query: the list's parameters)
   app.post('/api/rules/_bulk_action', async (req, reply) => {
     const body = parseJson(req);
@@ -358,7 +362,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     else if (v.query && typeof v.query === 'object' && !Array.isArray(v.query)) {
       const q = ruleListQuery(Object.fromEntries(Object.entries(v.query as Record<string, unknown>).map(([k, x]) => [k, typeof x === 'string' ? x : Array.isArray(x) ? x.join(',') : String(x)])));
       if (typeof q === 'string') return apiError(reply, 400, q);
-      ids = vigil.ruleList({ ...q, size: undefined, offset: 0 }).rules.map((r) => r.rule_id);
+      ids = (await vigil.ruleList({ ...q, size: undefined, offset: 0 })).rules.map((r) => r.rule_id);
     } else return apiError(reply, 400, 'give ids (an array of rule ids) or query (rule list filters)');
     return { matched: ids.length, updated: vigil.bulkEnable(ids, v.action === 'enable') };
   });
@@ -418,7 +422,8 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     if (Object.keys(flags).length === 0) return apiError(reply, 400, 'give enabled and/or streaming as booleans');
     const id = (req.params as { id: string }).id;
     if (!vigil.setRuleFlags(id, flags)) return apiError(reply, 404, 'no such rule');
-    return vigil.ruleView(id);
+    // the counts by state come along, so that a list can show the change without asking again
+    return { ...vigil.ruleView(id), counts: countRules(vigil.registry.rules) };
   });
   app.get('/api/rules/:id/runs', async (req) => {
     const q = req.query as Record<string, unknown>;

@@ -92,6 +92,10 @@ export class StreamEngine {
       fresh.push(stream);
     }
     const gone = this.order.filter((s) => next.get(s.rule.rule.rule_id) !== s);
+    // a rule that stops streaming (switched to its schedule, disabled, changed) has covered its time
+    // until now: its schedule, or its next stream, goes on from there
+    const still = new Set(rules.map((r) => r.rule.rule_id));
+    for (const s of gone) if (still.has(s.rule.rule.rule_id)) this.closeInterval(s, now);
     this.streams = next;
     this.order = [...next.values()];
     for (const s of gone) this.muted.add(s);
@@ -305,29 +309,31 @@ export class StreamEngine {
    * so streaming rules show in the execution log like scheduled ones.
    */
   recordRuns(now: number): void {
-    for (const s of this.streams.values()) {
-      const c = s.counters;
-      if (now - c.since < s.rule.intervalMs) continue;
-      this.store.runs.record({
-        ruleId: s.rule.rule.rule_id,
-        executionId: randomUUID(),
-        kind: 'streaming',
-        started: c.since,
-        durationMs: 0,
-        cpuMs: c.cpuMs,
-        windowFrom: c.since,
-        windowTo: now,
-        searched: c.searched,
-        matches: c.matches,
-        written: c.written,
-        existing: c.existing,
-        dropped: c.dropped,
-        gapMs: 0,
-        status: c.dropped > 0 ? 'partial failure' : 'succeeded',
-        error: c.dropped > 0 ? `max_signals (${s.rule.maxSignals}) per interval reached: ${c.dropped} matches not written` : null,
-      });
-      this.store.runs.setCoveredUntil(s.rule.rule.rule_id, now);
-      s.counters = { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, cpuMs: 0, since: now };
-    }
+    for (const s of this.streams.values()) if (now - s.counters.since >= s.rule.intervalMs) this.closeInterval(s, now);
+  }
+
+  /** Records a stream's run since its last record, and that it covered the rule's time to `now`. */
+  private closeInterval(s: RuleStream, now: number): void {
+    const c = s.counters;
+    this.store.runs.record({
+      ruleId: s.rule.rule.rule_id,
+      executionId: randomUUID(),
+      kind: 'streaming',
+      started: c.since,
+      durationMs: 0,
+      cpuMs: c.cpuMs,
+      windowFrom: c.since,
+      windowTo: now,
+      searched: c.searched,
+      matches: c.matches,
+      written: c.written,
+      existing: c.existing,
+      dropped: c.dropped,
+      gapMs: 0,
+      status: c.dropped > 0 ? 'partial failure' : 'succeeded',
+      error: c.dropped > 0 ? `max_signals (${s.rule.maxSignals}) per interval reached: ${c.dropped} matches not written` : null,
+    });
+    this.store.runs.setCoveredUntil(s.rule.rule.rule_id, now);
+    s.counters = { searched: 0, matches: 0, written: 0, existing: 0, dropped: 0, cpuMs: 0, since: now };
   }
 }

@@ -227,3 +227,51 @@ test('answers are compressed for clients that accept it; hashed UI assets are ca
   const bulk = await fetch(`${url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, body: gzipSync('{"create":{"_index":"logs-x"}}\n{"@timestamp":"2026-01-01T00:00:00Z"}\n') });
   assert.equal(((await bulk.json()) as { errors: boolean }).errors, false);
 });
+
+test('a rule switched from streaming to scheduled runs on from where the stream stopped: nothing missed, nothing twice, no gap; a toggle answers the counts', async () => {
+  const imported = await fetch(`${url}/api/rules/_import?filename=switch.ndjson`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: rule('switch', { query: 'process where process.name == "switch-me"' }) + '\n' });
+  assert.equal(imported.status, 200);
+  const now = v.clock.now();
+  const ev = (id: string, at: number): { op: 'create'; index: string; id: string; json: string } => ({
+    op: 'create',
+    index: 'logs-endpoint.events.process-default',
+    id,
+    json: JSON.stringify({ '@timestamp': new Date(at).toISOString(), event: { category: ['process'], type: ['start'] }, host: { id: 'h9' }, process: { name: 'switch-me' } }),
+  });
+  await v.ingest([ev('s1', now + 1000)]);
+  const alerts = async (): Promise<string[]> => (await call<{ alerts: Array<{ doc: Record<string, unknown> }> }>('/api/alerts?rule_id=switch&status=open,acknowledged,closed')).body.alerts.map((a) => String((a.doc['kibana.alert.ancestors'] as Array<{ id: string }>)[0]!.id)).sort();
+  assert.deepEqual(await alerts(), ['s1'], 'streamed at ingest');
+
+  const res = await fetch(`${url}/api/rules/switch`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ streaming: false }) });
+  const answer = (await res.json()) as Summary & { counts: ListAnswer['counts'] };
+  assert.equal(answer.state, 'scheduled');
+  const list = (await call<ListAnswer>('/api/rules?size=0')).body.counts;
+  assert.deepEqual(answer.counts, list, 'the toggle answers the counts the list shows');
+
+  // an event after the switch: the stream no longer takes it, the next scheduled run does
+  await v.ingest([ev('s2', now + 60_000)]);
+  assert.deepEqual(await alerts(), ['s1']);
+  // the server then misses two hours (no run): the first run catches up from where the stream stopped
+  (v.clock as ManualClock).set(now + 2 * 3_600_000);
+  await v.tick();
+  assert.deepEqual(await alerts(), ['s1', 's2'], 'the scheduled runs cover the time since the switch, the streamed event once');
+  const view = (await call<{ gaps: { total: number; unfilled: number }; last_run: { kind: string } | null }>('/api/rules/switch')).body;
+  assert.equal(view.gaps.unfilled, 0);
+  assert.ok(view.last_run, 'the rule has run on its schedule');
+});
+
+test('a list longer than one slice of the answer comes whole, in order, compressed or not', async () => {
+  const many = Array.from({ length: 640 }, (_, i) => rule(`bulk-${String(i).padStart(3, '0')}`, { name: `Many ${(i * 7919) % 640}`, query: 'process where process.name == "none"', enabled: false })).join('\n') + '\n';
+  const r = await fetch(`${url}/api/rules/_import?filename=many.ndjson`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: many });
+  assert.equal(r.status, 200);
+  const all = await call<ListAnswer>('/api/rules?size=5000');
+  assert.equal(all.body.total, all.body.counts.total);
+  assert.equal(all.body.rules.length, all.body.total);
+  assert.ok(all.body.total >= 645);
+  const names = all.body.rules.map((x) => (x as unknown as { name: string }).name);
+  assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b)));
+  const plain = await fetch(`${url}/api/rules?size=5000`, { headers: { 'accept-encoding': 'identity' } });
+  assert.deepEqual(JSON.parse(await plain.text()), all.body);
+  const cov = await call<{ tactics: unknown[] }>('/api/coverage');
+  assert.equal(cov.status, 200);
+});

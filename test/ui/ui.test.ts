@@ -257,10 +257,14 @@ test('rules: list, disable a rule, its page with the query; a broken import show
   await page.getByTestId('rulesTable').getByText('Stage one then stage two').waitFor();
   const table = await page.getByTestId('rulesTable').innerText();
   for (const name of ['Stage one then stage two', 'Linux Restricted Shell Breakout via the mysql command']) assert.ok(table.includes(name), name);
+  // a toggle shows the server's counts from its answer (the list is not fetched again)
+  const disabledBefore = (await api<{ counts: { disabled: number } }>(server.url, '/api/rules?size=0')).body.counts.disabled;
   await page.getByTestId('enable-ui-bulk').click();
   await page.waitForFunction(async () => ((await (await fetch('/api/rules/ui-bulk')).json()) as { enabled: boolean }).enabled === false);
+  await page.getByTestId('ruleCounts').filter({ hasText: `${disabledBefore + 1} disabled` }).waitFor();
   await page.getByTestId('enable-ui-bulk').click();
   await page.waitForFunction(async () => ((await (await fetch('/api/rules/ui-bulk')).json()) as { enabled: boolean }).enabled === true);
+  await page.getByTestId('ruleCounts').filter({ hasText: `${disabledBefore} disabled` }).waitFor();
   await assertInert('rules page');
   await shot('rules');
 

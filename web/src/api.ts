@@ -279,7 +279,7 @@ export const api = {
   clock: () => call<{ now: string; manual: boolean }>('GET', '/api/_clock'),
   rule: (id: string) => call<RuleView>('GET', `/api/rules/${encodeURIComponent(id)}`),
   runs: (id: string) => call<{ runs: RunRecord[]; total: number }>('GET', `/api/rules/${encodeURIComponent(id)}/runs?size=50`),
-  setRule: (id: string, flags: { enabled?: boolean; streaming?: boolean }) => call<RuleView>('PATCH', `/api/rules/${encodeURIComponent(id)}`, JSON.stringify(flags)),
+  setRule: (id: string, flags: { enabled?: boolean; streaming?: boolean }) => call<RuleView & { counts: RuleCounts }>('PATCH', `/api/rules/${encodeURIComponent(id)}`, JSON.stringify(flags)),
   importRules: (filename: string, text: string) => call<ImportResult>('POST', `/api/rules/_import?filename=${encodeURIComponent(filename)}&overwrite=true`, text, ruleFileType(filename)),
   health: () => call<Health>('GET', '/api/health'),
   event: (index: string, id: string) => call<{ _source: Record<string, unknown> }>('GET', `/api/events/${encodeURIComponent(index)}/${encodeURIComponent(id)}`),
