@@ -76,7 +76,10 @@ async function measurePages(page: Page, url: string): Promise<Timings> {
     await page.getByTestId('ruleTotal').filter({ hasNotText: 'Loading' }).waitFor();
     await page.waitForTimeout(400);
     t.keystroke.push(await timed(async () => {
+      // the list asked for with the whole term (the term less a letter may find as many rules)
+      const listed = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).searchParams.get('q') === term);
       await search.press(term.slice(-1));
+      await listed;
       await page.getByTestId('ruleTotal').filter({ hasText: new RegExp(`^${expected} of `) }).waitFor();
     }));
     // a toggle, to the server's answer shown (the switch, the row's state and the counts)

@@ -222,6 +222,20 @@ const time = (v: unknown): number | undefined => {
 };
 const apiError = (reply: FastifyReply, status: number, message: string): FastifyReply => reply.code(status).send({ error: message, status });
 
+/**
+ * The alerts list's field filters: `field=process.name:cmd.exe` (alerts with that value) or
+ * `field=-process.name:cmd.exe` (alerts without it), repeated for more.
+ */
+function fieldFilters(v: unknown): AlertQuery['fields'] {
+  if (v === undefined || v === '') return undefined;
+  const all = Array.isArray(v) ? v : [v];
+  return all.map((x) => {
+    const m = typeof x === 'string' ? /^(-?)([A-Za-z_@][\w@.-]*):([\s\S]*)$/.exec(x) : null;
+    if (!m) throw Object.assign(new Error(`field filter [${String(x)}] must be field:value, or -field:value for alerts without it`), { statusCode: 400 });
+    return { path: m[2]!, value: m[3]!, negate: m[1] === '-' };
+  });
+}
+
 function alertQuery(q: Record<string, unknown>): AlertQuery {
   return {
     status: csv(q.status),
@@ -232,6 +246,7 @@ function alertQuery(q: Record<string, unknown>): AlertQuery {
     assignee: typeof q.assignee === 'string' ? (q.assignee === '_none' ? '' : q.assignee || undefined) : undefined,
     groupId: typeof q.group_id === 'string' && q.group_id ? q.group_id : undefined,
     text: typeof q.q === 'string' && q.q ? q.q : undefined,
+    fields: fieldFilters(q.field),
     from: time(q.from),
     to: time(q.to),
     buildingBlocks: q.building_blocks === 'true' ? undefined : false,

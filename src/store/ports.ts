@@ -167,6 +167,12 @@ export interface AlertQuery {
   readonly text?: string;
   /** Alerts assigned to this user ('' for unassigned ones). */
   readonly assignee?: string;
+  /**
+   * Values of the alert document's fields (the source event's, nested or with dotted names, and
+   * the alert's own): each alert must have `value` in `path` (an array holding it counts), or must
+   * not when `negate`. Values compare as text.
+   */
+  readonly fields?: ReadonlyArray<{ readonly path: string; readonly value: string; readonly negate?: boolean }>;
   /** Epoch ms bounds on the alert's original (event) time, inclusive. */
   readonly from?: number;
   readonly to?: number;

@@ -139,6 +139,24 @@ test('alerts: groups, closing with a reason and a note, assignees, free text ove
   // the rule's name is searchable
   assert.equal((await call<{ total: number }>('/api/alerts?q=rule%20whoami')).body.total, 3);
 
+  // field filters (an alert page's filter in / out): nested event fields, array values, the alert's
+  // own dotted fields; with and without; in the list, the groups and a status change by filter
+  const total = async (qs: string): Promise<number> => (await call<{ total: number }>(`/api/alerts?rule_id=whoami&${qs}`)).body.total;
+  assert.equal(await total('field=user.name:alice'), 2);
+  assert.equal(await total('field=-user.name:alice'), 1);
+  assert.equal(await total('field=process.args:%2Fpriv'), 1, 'an array holding the value');
+  assert.equal(await total('field=-process.args:%2Fpriv&field=user.name:alice'), 1);
+  assert.equal(await total(`field=${encodeURIComponent('kibana.alert.rule.name:Rule whoami')}`), 3);
+  assert.equal(await total('field=host.id:nowhere'), 0);
+  assert.equal((await call('/api/alerts?field=no-colon')).status, 400);
+  assert.equal((await call("/api/alerts?field=a'b:c")).status, 400);
+  const bobGroups = await call<{ groups: Array<{ key: string; count: number }> }>('/api/alerts/_groups?by=host&field=-user.name:alice');
+  assert.deepEqual(bobGroups.body.groups.map((g) => [g.key, g.count]), [['h1', 1]]);
+  const acked = await call<{ updated: number }>('/api/alerts/_status', { query: { rule_id: 'whoami', field: ['user.name:bob'] }, status: 'acknowledged' });
+  assert.equal(acked.body.updated, 1);
+  assert.equal(await total('status=acknowledged'), 1);
+  await call('/api/alerts/_status', { query: { rule_id: 'whoami', field: ['user.name:bob'] }, status: 'open' });
+
   const byHost = await call<{ total: number; groups: Array<{ key: string; count: number; severity: string; first: number; last: number; open: number }> }>('/api/alerts/_groups?by=host');
   assert.equal(byHost.body.total, 2);
   assert.deepEqual(

@@ -220,6 +220,25 @@ test('an alert page: deciding fields first, other alerts around it, the host eve
   assert.ok(text.indexOf('process.command_line') < text.indexOf('host.name'), text);
   await shot('alert');
 
+  // filter in on the host name: the alerts list with that value, counted as the API counts it;
+  // filter out from the same page: the rest
+  const inLink = deciding.locator('a[title^="Alerts with host.name: "]');
+  const hostName = (await inLink.getAttribute('title'))!.slice('Alerts with host.name: '.length);
+  const count = async (f: string): Promise<string> => (await api<{ total: number }>(url, `/api/alerts?size=0&status=open,acknowledged&field=${encodeURIComponent(f)}`)).body.total.toLocaleString('en-US');
+  const withHost = await count(`host.name:${hostName}`);
+  await inLink.click();
+  await page.getByTestId('fieldFilter').filter({ hasText: `host.name: ${hostName}` }).waitFor();
+  await page.getByTestId('alertTotal').filter({ hasText: new RegExp(`^${withHost} alerts?`) }).waitFor();
+  await shot('alerts-filter-in');
+  await page.goBack();
+  await deciding.waitFor();
+  const withoutHost = await count(`-host.name:${hostName}`);
+  await deciding.locator('a[title^="Alerts without host.name: "]').click();
+  await page.getByTestId('fieldFilter').filter({ hasText: `NOT host.name: ${hostName}` }).waitFor();
+  await page.getByTestId('alertTotal').filter({ hasText: new RegExp(`^${withoutHost} alerts?`) }).waitFor();
+  await page.goto(`${url}/ui/#/alerts/${encodeURIComponent(a.id)}`);
+  await deciding.waitFor();
+
   await page.getByRole('tab', { name: /Around it/ }).click();
   await page.getByTestId('aroundIt').waitFor();
   await page.getByTestId('hostEvents').click();

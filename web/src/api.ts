@@ -220,6 +220,8 @@ export interface AlertFilter {
   user?: string;
   assignee?: string;
   q?: string;
+  /** field filters: `path:value` (alerts with it) or `-path:value` (alerts without it) */
+  field?: string[];
 }
 
 function params(f: AlertFilter, extra: Record<string, string | number | undefined> = {}): string {
@@ -233,6 +235,7 @@ function params(f: AlertFilter, extra: Record<string, string | number | undefine
   if (f.user) p.set('user', f.user);
   if (f.assignee) p.set('assignee', f.assignee);
   if (f.q) p.set('q', f.q);
+  for (const x of f.field ?? []) p.append('field', x);
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) p.set(k, String(v));
   return p.toString();
 }
@@ -269,7 +272,7 @@ export const api = {
   alert: (id: string) => call<AlertRow>('GET', `/api/alerts/${encodeURIComponent(id)}`),
   group: (groupId: string) => call<{ total: number; alerts: AlertRow[] }>('GET', `/api/alerts?group_id=${encodeURIComponent(groupId)}&building_blocks=true&size=100&sort=time&order=asc`),
   setStatus: (ids: string[], status: string, extra: { reason?: string; note?: string } = {}) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ ids, status, ...extra })),
-  setStatusWhere: (f: AlertFilter, status: string, extra: { reason?: string; note?: string } = {}) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ query: Object.fromEntries(new URLSearchParams(params(f))), status, ...extra })),
+  setStatusWhere: (f: AlertFilter, status: string, extra: { reason?: string; note?: string } = {}) => call<{ updated: number }>('POST', '/api/alerts/_status', JSON.stringify({ query: { ...Object.fromEntries(new URLSearchParams(params(f))), field: f.field ?? [] }, status, ...extra })),
   assign: (ids: string[], assignee: string | null) => call<{ updated: number }>('POST', '/api/alerts/_assign', JSON.stringify({ ids, assignee })),
   groups: (f: AlertFilter, by: string) => call<{ total: number; groups: AlertGroup[] }>('GET', `/api/alerts/_groups?${params(f, { by, size: 200 })}`),
   rules: (q: Record<string, string | number | undefined> = {}) =>

@@ -113,11 +113,14 @@ export function hashParams(): URLSearchParams {
  * Writes the page's state into the hash without a new history entry or a hashchange (so a link
  * can be shared, and coming back from an alert finds the list as it was). Empty values are left out.
  */
-export function writeHashParams(values: Record<string, string | number | undefined | null>): void {
+export function writeHashParams(values: Record<string, string | number | readonly string[] | undefined | null>): void {
   const h = window.location.hash;
   const path = h.indexOf('?') < 0 ? h : h.slice(0, h.indexOf('?'));
   const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  for (const [k, v] of Object.entries(values)) {
+    if (Array.isArray(v)) for (const x of v as readonly string[]) p.append(k, x);
+    else if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  }
   const next = `${path || '#/'}${p.size ? `?${p.toString()}` : ''}`;
   if (next !== h) window.history.replaceState(null, '', next);
 }

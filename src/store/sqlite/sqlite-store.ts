@@ -796,6 +796,14 @@ function alertWhere(q: AlertQuery): { sql: string; args: Array<string | number> 
     where.push('instr(coalesce(search_text, lower(doc)), lower(?)) > 0');
     args.push(q.text);
   }
+  for (const f of q.fields ?? []) {
+    // the field nested (process: {name}) or under its dotted name ("kibana.alert.rule.name")
+    const nested = `$${f.path.split('.').map((k) => `."${k.replace(/"/g, '')}"`).join('')}`;
+    const dotted = `$."${f.path.replace(/"/g, '')}"`;
+    const has = (path: string): string => `EXISTS (SELECT 1 FROM json_each(doc, '${path.replace(/'/g, "''")}') WHERE (CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(value AS TEXT) END) = ?)`;
+    where.push(`${f.negate ? 'NOT ' : ''}(${has(nested)} OR ${has(dotted)})`);
+    args.push(f.value, f.value);
+  }
   if (q.assignee !== undefined) {
     where.push(q.assignee === '' ? 'assignee IS NULL' : 'assignee = ?');
     if (q.assignee !== '') args.push(q.assignee);
@@ -918,7 +926,7 @@ function createAlertStore(db: Database.Database): AlertStore {
     groups(q, by, size) {
       const { sql, args } = alertWhere(q);
       const col = by === 'rule' ? 'rule_id' : by;
-      const from = q.text || q.groupId ? 'alerts' : 'alerts INDEXED BY alerts_groups';
+      const from = q.text || q.groupId || q.fields?.length ? 'alerts' : 'alerts INDEXED BY alerts_groups';
       const total = (db.prepare(`SELECT count(DISTINCT coalesce(${col}, '')) AS n FROM ${from} ${sql}`).get(...args) as { n: number }).n;
       const rows = db
         .prepare(

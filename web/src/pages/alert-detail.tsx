@@ -336,23 +336,33 @@ function searchHref(query: string, t: number | null, span: number): string {
   return `#/search?${p.toString()}`;
 }
 
-/** A field's value, wrapped, with "events with / without it" searches (on the alert's host, around its time). */
+/**
+ * A field's value, wrapped, with filter in / out (the alerts list with or without that value, as
+ * Kibana's alert flyout) and "events with / without it" searches (on the alert's host, around its time).
+ */
 function FieldValue({ field, value, host, t }: { field: string; value: unknown; host: string | null; t: number | null }): ReactNode {
   const shown = text(value);
   const scalar = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
   const lit = typeof value === 'string' ? eqlString(value) : String(value);
   const onHost = host ? ` and host.name == ${eqlString(host)}` : '';
+  const alerts = (negate: boolean): string => `#/alerts?${new URLSearchParams({ field: `${negate ? '-' : ''}${field}:${String(value)}`, status: 'open,acknowledged' }).toString()}`;
   return (
     <span className="field-value">
       {shown}
-      {scalar && /^[A-Za-z_@][\w@.]*$/.test(field) && (
+      {scalar && /^[A-Za-z_@][\w@.-]*$/.test(field) && (
         <span className="field-actions">
           {' '}
-          <EuiLink href={searchHref(`any where ${field} == ${lit}`, t, HOUR)} title={`Events with ${field} == ${shown}`} data-test-subj="filterIn">
+          <EuiLink href={alerts(false)} title={`Alerts with ${field}: ${shown}`} data-test-subj="filterIn">
             ⊕
           </EuiLink>{' '}
-          <EuiLink href={searchHref(`any where ${field} != ${lit}${onHost}`, t, 15 * 60_000)} title={`The host's events without ${field} == ${shown}`} data-test-subj="filterOut">
+          <EuiLink href={alerts(true)} title={`Alerts without ${field}: ${shown}`} data-test-subj="filterOut">
             ⊖
+          </EuiLink>{' '}
+          <EuiLink href={searchHref(`any where ${field} == ${lit}`, t, HOUR)} title={`Events with ${field} == ${shown}`} data-test-subj="eventsWith">
+            events
+          </EuiLink>{' '}
+          <EuiLink href={searchHref(`any where ${field} != ${lit}${onHost}`, t, 15 * 60_000)} title={`The host's events without ${field} == ${shown}`} data-test-subj="eventsWithout">
+            others
           </EuiLink>
         </span>
       )}

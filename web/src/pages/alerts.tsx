@@ -1,4 +1,5 @@
 import {
+  EuiBadge,
   EuiBasicTable,
   EuiButton,
   EuiButtonEmpty,
@@ -62,6 +63,8 @@ export function AlertsPage(): ReactNode {
   const [user, setUser] = useState(init.get('user') ?? '');
   const [assignee, setAssignee] = useState(init.get('assignee') ?? '');
   const [q, setQ] = useState(init.get('q') ?? '');
+  // field filters from an alert page's filter in/out: path:value, or -path:value for without
+  const [fields, setFields] = useState<string[]>(init.getAll('field'));
   const [groupBy, setGroupBy] = useState(init.get('group') ?? 'none');
   const [page, setPage] = useState({ index: Number(init.get('page') ?? 0) || 0, size: Number(init.get('size') ?? 50) || 50 });
   const [sort, setSort] = useState<{ field: string; direction: 'asc' | 'desc' }>({ field: init.get('sort') ?? 'original_time', direction: init.get('order') === 'asc' ? 'asc' : 'desc' });
@@ -88,8 +91,8 @@ export function AlertsPage(): ReactNode {
 
   const filter = useMemo<AlertFilter>(() => {
     const span = RANGES.find((r) => r[0] === range)?.[2] ?? null;
-    return { from: span === null ? undefined : new Date(serverNow() - span).toISOString(), severity, status, rule_id: ruleIds, host: host || undefined, user: user || undefined, assignee: assignee || undefined, q: q || undefined };
-  }, [range, severity, status, ruleIds, host, user, assignee, q, tick, clockReady]);
+    return { from: span === null ? undefined : new Date(serverNow() - span).toISOString(), severity, status, rule_id: ruleIds, host: host || undefined, user: user || undefined, assignee: assignee || undefined, q: q || undefined, field: fields };
+  }, [range, severity, status, ruleIds, host, user, assignee, q, fields, tick, clockReady]);
 
   useEffect(() => {
     writeHashParams({
@@ -101,6 +104,7 @@ export function AlertsPage(): ReactNode {
       user,
       assignee,
       q,
+      field: fields,
       group: groupBy === 'none' ? undefined : groupBy,
       sort: sort.field === 'original_time' ? undefined : sort.field,
       order: sort.direction === 'desc' ? undefined : sort.direction,
@@ -109,7 +113,7 @@ export function AlertsPage(): ReactNode {
     });
     // an empty status list (any status) is kept in the URL as status=
     if (status.length === 0 && !window.location.hash.includes('status=')) window.history.replaceState(null, '', `${window.location.hash}${window.location.hash.includes('?') ? '&' : '?'}status=`);
-  }, [range, severity, status, ruleIds, host, user, assignee, q, groupBy, sort, page]);
+  }, [range, severity, status, ruleIds, host, user, assignee, q, fields, groupBy, sort, page]);
 
   useEffect(() => {
     if (!clockReady) return;
@@ -272,6 +276,25 @@ export function AlertsPage(): ReactNode {
           <EuiFieldSearch aria-label="Free text" placeholder="Search the alerts' events" defaultValue={q} incremental={false} onSearch={(v) => resetPage(setQ)(v)} data-test-subj="textFilter" />
         </EuiFlexItem>
       </EuiFlexGroup>
+      {fields.length > 0 && (
+        <>
+          <EuiSpacer size="s" />
+          <EuiFlexGroup gutterSize="xs" wrap data-test-subj="fieldFilters">
+            {fields.map((f) => {
+              const out = f.startsWith('-');
+              const at = f.indexOf(':');
+              return (
+                <EuiFlexItem grow={false} key={f}>
+                  <EuiBadge color={out ? 'danger' : 'hollow'} iconType="cross" iconSide="right" iconOnClick={() => resetPage(setFields)(fields.filter((x) => x !== f))} iconOnClickAriaLabel={`Remove the filter ${f}`} data-test-subj="fieldFilter">
+                    {out ? 'NOT ' : ''}
+                    {f.slice(out ? 1 : 0, at)}: {f.slice(at + 1)}
+                  </EuiBadge>
+                </EuiFlexItem>
+              );
+            })}
+          </EuiFlexGroup>
+        </>
+      )}
       <EuiSpacer size="m" />
       {stats && <AlertCharts stats={stats} ruleName={ruleNames} />}
       <EuiSpacer size="m" />

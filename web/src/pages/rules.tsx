@@ -22,7 +22,7 @@ import {
   type Criteria,
   type EuiBasicTableColumn,
 } from '@elastic/eui';
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { api, ApiError, type ImportResult, type RuleCost, type RuleCounts, type RuleState, type RuleSummary, type RuleView, type RunRecord } from '../api';
 import { AttackLinks } from './alert-detail';
 import { ExternalLink, fmtMs, fmtTime, hashParams, HighlightEql, safeHref, Severity, SEVERITIES, useDebounced, writeHashParams } from '../util';
@@ -101,6 +101,7 @@ export function RulesPage(): ReactNode {
   const [data, setData] = useState<{ total: number; rules: RuleSummary[] } | null>(null);
   const [counts, setCounts] = useState<RuleCounts | null>(null);
   const changes = useMemo(() => new RowChanges(), []);
+  const toggles = useRef(0);
   const [selected, setSelected] = useState<RuleSummary[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
@@ -112,11 +113,14 @@ export function RulesPage(): ReactNode {
   useEffect(() => {
     writeHashParams({ ...filter, sort: sort.field === 'name' && sort.direction === 'asc' ? undefined : sort.field, order: sort.field === 'name' && sort.direction === 'asc' ? undefined : sort.direction, page: page.index || undefined, size: page.size === 50 ? undefined : page.size });
     let live = true;
+    const togglesBefore = toggles.current;
     api.rules({ ...filter, sort: RULE_SORT_FIELDS[sort.field] ?? 'name', order: sort.direction, size: page.size, offset: page.index * page.size }).then(
       (d) => {
         if (!live) return;
-        changes.clear();
         setData({ total: d.total, rules: d.rules });
+        // a toggle since the list was asked for may be newer than the list: its row and counts stay
+        if (toggles.current !== togglesBefore) return;
+        changes.clear();
         setCounts(d.counts);
       },
       (e: Error) => live && setNotice(e.message),
@@ -130,6 +134,7 @@ export function RulesPage(): ReactNode {
   // list is not asked for again: the row stays where it is until the next search, as in Kibana)
   const toggle = useCallback(
     async (r: RuleSummary, enabled: boolean) => {
+      toggles.current++;
       changes.set(r.rule_id, { enabled });
       try {
         const v = await api.setRule(r.rule_id, { enabled });
