@@ -70,7 +70,7 @@ async function measurePages(page: Page, url: string): Promise<Timings> {
       await page.goto(`${url}/ui/#/rules`);
       await page.getByTestId('rulesTable').locator('tbody tr a').first().waitFor();
     }));
-    // a keystroke that completes a search term, to the filtered total shown (100 ms debounce included)
+    // a keystroke that completes a search term, to the filtered total shown (25 ms debounce included)
     const search = page.getByTestId('ruleSearch');
     await search.fill(term.slice(0, -1));
     await page.getByTestId('ruleTotal').filter({ hasNotText: 'Loading' }).waitFor();

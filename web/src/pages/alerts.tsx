@@ -152,7 +152,7 @@ export function AlertsPage(): ReactNode {
   };
   const resetPage = <T,>(set: (v: T) => void) => (v: T) => {
     set(v);
-    setPage((p) => ({ ...p, index: 0 }));
+    setPage((p) => (p.index === 0 ? p : { ...p, index: 0 }));
   };
   const groupFilter = (g: AlertGroup): AlertFilter => ({ ...filter, ...(groupBy === 'rule' ? { rule_id: [g.key ?? ''] } : groupBy === 'host' ? { host: g.key ?? '' } : { user: g.key ?? '' }) });
   const openGroup = (g: AlertGroup): void => {
@@ -160,7 +160,7 @@ export function AlertsPage(): ReactNode {
     else if (groupBy === 'host') setHost(g.key ?? '');
     else setUser(g.key ?? '');
     setGroupBy('none');
-    setPage((p) => ({ ...p, index: 0 }));
+    setPage((p) => (p.index === 0 ? p : { ...p, index: 0 }));
   };
 
   const columns: Array<EuiBasicTableColumn<AlertRow>> = [

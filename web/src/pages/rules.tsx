@@ -90,7 +90,7 @@ function RuleStateCell({ rule, changes }: { rule: RuleSummary; changes: RowChang
 export function RulesPage(): ReactNode {
   const init = useMemo(() => hashParams(), []);
   const [q, setQ] = useState(init.get('q') ?? '');
-  const query = useDebounced(q, 100);
+  const query = useDebounced(q, 25);
   const [types, setTypes] = useState<string[]>(init.get('type')?.split(',') ?? []);
   const [states, setStates] = useState<string[]>(init.get('state')?.split(',') ?? []);
   const [severity, setSeverity] = useState<string[]>(init.get('severity')?.split(',') ?? []);
@@ -155,7 +155,7 @@ export function RulesPage(): ReactNode {
   };
   const reset = <T,>(set: (v: T) => void) => (v: T) => {
     set(v);
-    setPage((p) => ({ ...p, index: 0 }));
+    setPage((p) => (p.index === 0 ? p : { ...p, index: 0 })); // the same object when already on the first page: nothing drawn again
   };
 
   const columns = useMemo((): Array<EuiBasicTableColumn<RuleSummary>> => [
