@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Vigil } from '../app/index.js';
 import { DEFAULT_RULE_LIMITS } from '../detect/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
-import { parseOutputSpec } from '../outputs/index.js';
+import { OutputDispatcher, parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
 import { ClusterNode, ClusterState, EventBus, STREAM } from '../cluster/index.js';
 import type { AlertRow } from '../store/index.js';
@@ -238,7 +238,8 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     rulePaths,
     clock,
     streamingDefault: opts.streaming === true,
-    outputs: (opts.output ?? []).map(parseOutputSpec),
+    // in cluster mode alerts reach the outputs through the cluster's outbox (once per alert id)
+    outputs: cluster ? [] : (opts.output ?? []).map(parseOutputSpec),
     retention,
     log: (s) => io.err(`${s}\n`),
     scanThreads,
@@ -247,7 +248,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     ruleBudgetMs: durations.ruleTimeout,
     alertSink: (alerts) => sink?.(alerts),
   });
-  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`) }) : null;
+  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)) }) : null;
   if (clusterNode) sink = clusterNode.alertSink;
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const server = await createServer(vigil, {

@@ -1,4 +1,4 @@
 export { decodeMessage, EventBus, STREAM, type BusEvent, type BusMessage } from './bus.js';
-export { ClusterNode, type ClusterOptions } from './node.js';
+export { ClusterNode, OutboxSender, type AlertOutputs, type ClusterOptions } from './node.js';
 export { eventKey, fnv1a, ownerOf, partitionOf, partitionsFor } from './partition.js';
 export { ClusterState, type ClusterAlert, type Lease } from './state.js';

@@ -16,6 +16,52 @@ export interface ClusterOptions {
   /** How far before its checkpoint a node that takes a partition over reads it again, to rebuild the state of sequences (ms). */
   readonly replayMs?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Where alerts go (webhooks, files): through the cluster's outbox in PostgreSQL, so that each
+   * alert is sent once by one node, whichever node wrote it and however often it was replayed.
+   * Give every node the same outputs.
+   */
+  readonly outputs?: AlertOutputs;
+  /** How long a node's claim on outbox alerts lasts before another node may send them (default 2 min). */
+  readonly outboxClaimMs?: number;
+}
+
+/**
+ * Sends the cluster outbox's alerts to the outputs: claims a batch (any node may claim any alert
+ * not sent and not under a live claim), delivers it, marks it sent; a batch that could not be
+ * delivered is given back for a later round. Each alert goes out once, unless a node dies between
+ * delivering and marking (then its claim lapses and another node sends the batch again).
+ */
+export class OutboxSender {
+  readonly counts = { sent: 0, failed: 0 };
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly node: string,
+    private readonly outputs: AlertOutputs,
+    private readonly claimMs: number,
+  ) {}
+
+  /** Sends until the outbox has nothing left to claim, a delivery fails, or `stop()` says so. */
+  async send(stop: () => boolean = () => false): Promise<void> {
+    while (!stop()) {
+      const batch = await this.state.claimOutbox(this.node, this.claimMs);
+      if (batch.length === 0) return;
+      const ids = batch.map((b) => b.id);
+      if (await this.outputs.deliver(batch.map((b) => b.doc))) this.counts.sent += await this.state.markSent(this.node, ids);
+      else {
+        this.counts.failed += ids.length;
+        await this.state.unclaim(this.node, ids);
+        return;
+      }
+    }
+  }
+}
+
+/** What the node needs of the outputs (OutputDispatcher). */
+export interface AlertOutputs {
+  readonly any: boolean;
+  deliver(docs: readonly unknown[]): Promise<boolean>;
 }
 
 interface Held {
@@ -51,6 +97,8 @@ export class ClusterNode {
   private pending: AlertRow[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private counts = { published: 0, consumed: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
+  private sending: Promise<void> | null = null;
+  private readonly outbox: OutboxSender | null;
   private lastError: string | null = null;
   private live: string[] = [];
   private idCounter = 0;
@@ -65,6 +113,7 @@ export class ClusterNode {
     this.leaseMs = opts.leaseMs ?? 10_000;
     this.liveMs = opts.liveMs ?? 8_000;
     this.replayMs = opts.replayMs ?? 3_600_000;
+    this.outbox = opts.outputs?.any ? new OutboxSender(state, opts.node, opts.outputs, opts.outboxClaimMs ?? 120_000) : null;
   }
 
   /** Where the local engine's alerts go (VigilConfig.alertSink). */
@@ -162,6 +211,7 @@ export class ClusterNode {
     }
     // alerts of scheduled rules (made outside any batch) go out here
     void this.flushAlerts();
+    this.sendOutbox();
     for (const part of want) {
       if (this.held.has(part) || this.stopping) continue;
       const lease = await this.state.acquire(part, this.opts.node, this.leaseMs, this.liveMs);
@@ -212,7 +262,7 @@ export class ClusterNode {
       while (this.pending.length > 0 && !this.stopping && Date.now() < until) {
         const take = this.pending.slice(0, 1000);
         try {
-          this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, take);
+          this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, take, this.opts.outputs?.any === true);
           this.pending.splice(0, take.length);
         } catch (e) {
           this.fail(e);
@@ -224,6 +274,17 @@ export class ClusterNode {
     return this.flushing;
   }
 
+  /** Sends the outbox's alerts (see OutboxSender), one round at a time. */
+  private sendOutbox(): void {
+    if (!this.outbox || this.sending || this.stopping) return;
+    this.sending = this.outbox
+      .send(() => this.stopping)
+      .catch((e: unknown) => this.fail(e))
+      .finally(() => {
+        this.sending = null;
+      });
+  }
+
   status(): Record<string, unknown> {
     return {
       node: this.opts.node,
@@ -232,6 +293,7 @@ export class ClusterNode {
       held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events, replaying: h.at < h.replayUntil, reading: h.reader?.phase() ?? null })).sort((a, b) => a.partition - b.partition),
       pending_alerts: this.pending.length,
       ...this.counts,
+      ...(this.outbox ? { outbox: this.outbox.counts } : {}),
       last_error: this.lastError,
     };
   }
@@ -246,6 +308,8 @@ export class ClusterNode {
     await Promise.all([...this.held.values()].map((h) => this.drop(h, null)));
     await this.flushAlerts(Date.now() + 5000).catch(() => undefined);
     this.stopping = true;
+    // a batch being delivered is waited for a little; unmarked, its claim lapses and another node sends it
+    await Promise.race([this.sending, new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.state.leave(this.opts.node).catch(() => undefined);
   }
 }

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS vigil_alerts (
   id text PRIMARY KEY, rule_id text NOT NULL, severity text NOT NULL, risk int NOT NULL, host text, created bigint NOT NULL,
   original_time bigint, building_block boolean NOT NULL, node text NOT NULL, doc jsonb NOT NULL);
 CREATE INDEX IF NOT EXISTS vigil_alerts_rule ON vigil_alerts (rule_id);
+CREATE TABLE IF NOT EXISTS vigil_outbox (
+  alert_id text PRIMARY KEY, claimed_by text, claimed_until timestamptz NOT NULL DEFAULT 'epoch', sent timestamptz);
+CREATE INDEX IF NOT EXISTS vigil_outbox_unsent ON vigil_outbox (alert_id) WHERE sent IS NULL;
 `;
 
 /** `postgres://…?schema=NAME`: the tables live in that schema (made if missing); the rest is pg's. */
@@ -132,8 +135,12 @@ export class ClusterState {
     return r.rowCount === 1;
   }
 
-  /** Writes alerts once each: an alert id already there (a replay after a failover) is left as it is. */
-  async insertAlerts(node: string, alerts: readonly AlertRow[]): Promise<number> {
+  /**
+   * Writes alerts once each: an alert id already there (a replay after a failover) is left as it is.
+   * With `outbox`, each alert written for the first time is also put in the outbox, to be sent to
+   * the outputs once (see `claimOutbox`).
+   */
+  async insertAlerts(node: string, alerts: readonly AlertRow[], outbox = false): Promise<number> {
     let added = 0;
     for (let i = 0; i < alerts.length; i += 200) {
       const part = alerts.slice(i, i + 200);
@@ -143,10 +150,46 @@ export class ClusterState {
         const b = k * 10;
         return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}::jsonb)`;
       });
-      const r = await this.pool.query(`INSERT INTO vigil_alerts(id, rule_id, severity, risk, host, created, original_time, building_block, node, doc) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`, values);
-      added += r.rowCount ?? 0;
+      const insert = `INSERT INTO vigil_alerts(id, rule_id, severity, risk, host, created, original_time, building_block, node, doc) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`;
+      // with outputs, an alert written for the first time goes into the outbox in the same statement
+      const r = outbox ? await this.pool.query<{ n: string }>(`WITH ins AS (${insert} RETURNING id), box AS (INSERT INTO vigil_outbox(alert_id) SELECT id FROM ins ON CONFLICT DO NOTHING) SELECT count(*) AS n FROM ins`, values) : await this.pool.query(insert, values);
+      added += outbox ? Number((r.rows[0] as { n: string }).n) : (r.rowCount ?? 0);
     }
     return added;
+  }
+
+  /**
+   * Claims up to `size` alerts of the outbox not sent yet and not claimed by a live claim, for
+   * `claimMs`; their documents. A node that dies holding a claim leaves it to lapse: another node
+   * claims those alerts then (an output may get an alert twice only when a node dies between
+   * sending and `markSent`).
+   */
+  async claimOutbox(node: string, claimMs: number, size = 500): Promise<Array<{ id: string; doc: Record<string, unknown> }>> {
+    const { rows } = await this.pool.query<{ id: string; doc: Record<string, unknown> }>(
+      `WITH c AS (UPDATE vigil_outbox SET claimed_by = $1, claimed_until = now() + ($2::int * interval '1 millisecond')
+         WHERE alert_id IN (SELECT alert_id FROM vigil_outbox WHERE sent IS NULL AND claimed_until < now() ORDER BY alert_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING alert_id)
+       SELECT a.id, a.doc FROM c JOIN vigil_alerts a ON a.id = c.alert_id ORDER BY a.original_time NULLS LAST, a.id`,
+      [node, claimMs, size],
+    );
+    return rows;
+  }
+
+  /** The alerts this node claimed were delivered; false for those whose claim it lost meanwhile. */
+  async markSent(node: string, ids: readonly string[]): Promise<number> {
+    const r = await this.pool.query('UPDATE vigil_outbox SET sent = now() WHERE alert_id = ANY($1::text[]) AND claimed_by = $2 AND sent IS NULL', [ids, node]);
+    return r.rowCount ?? 0;
+  }
+
+  /** Gives claims back (delivery failed): another round, on any node, tries again. */
+  async unclaim(node: string, ids: readonly string[]): Promise<void> {
+    await this.pool.query("UPDATE vigil_outbox SET claimed_until = 'epoch' WHERE alert_id = ANY($1::text[]) AND claimed_by = $2 AND sent IS NULL", [ids, node]);
+  }
+
+  /** How many alerts wait in the outbox, and how many were sent. */
+  async outboxCounts(): Promise<{ unsent: number; sent: number }> {
+    const { rows } = await this.pool.query<{ unsent: string; sent: string }>('SELECT count(*) FILTER (WHERE sent IS NULL) AS unsent, count(*) FILTER (WHERE sent IS NOT NULL) AS sent FROM vigil_outbox');
+    return { unsent: Number(rows[0]!.unsent), sent: Number(rows[0]!.sent) };
   }
 
   async alerts(q: { ruleId?: string; size?: number; buildingBlocks?: boolean } = {}): Promise<{ total: number; alerts: ClusterAlert[] }> {

@@ -81,27 +81,32 @@ class Output {
     }
   }
 
+  /** Sends a batch, retried with backoff; whether it got through. */
+  async attempt(batch: unknown[]): Promise<boolean> {
+    for (let attempt = 1; attempt <= this.o.maxAttempts && !this.closed; attempt++) {
+      try {
+        await this.send(batch);
+        this.stats.sent += batch.length;
+        return true;
+      } catch (e) {
+        this.stats.failedAttempts++;
+        this.stats.lastError = e instanceof Error ? e.message : String(e);
+        if (attempt < this.o.maxAttempts) await sleep(Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+    return false;
+  }
+
   private async drain(): Promise<void> {
     this.draining = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
         const batch = this.queue.slice(0, this.o.batchSize);
-        let done = false;
-        for (let attempt = 1; attempt <= this.o.maxAttempts && !done; attempt++) {
-          try {
-            await this.send(batch);
-            done = true;
-          } catch (e) {
-            this.stats.failedAttempts++;
-            this.stats.lastError = e instanceof Error ? e.message : String(e);
-            if (attempt < this.o.maxAttempts) await sleep(Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (attempt - 1)));
-          }
-        }
+        const done = await this.attempt(batch);
         // the batch may have been trimmed by overflow while we waited: remove what is still ours
         const still = this.queue.slice(0, batch.length).every((d, i) => d === batch[i]);
         if (still) this.queue.splice(0, batch.length);
-        if (done) this.stats.sent += batch.length;
-        else this.stats.dropped += batch.length;
+        if (!done) this.stats.dropped += batch.length;
         this.stats.queued = this.queue.length;
       }
     } finally {
@@ -140,6 +145,22 @@ export class OutputDispatcher {
   send(docs: readonly unknown[]): void {
     if (docs.length === 0) return;
     for (const out of this.outputs) out.enqueue(docs);
+  }
+
+  /**
+   * Sends documents to every output now, past the queues (each output retried with backoff); true
+   * once every output took them. For a caller that records what was delivered (cluster mode's
+   * outbox), where `send` forgets.
+   */
+  async deliver(docs: readonly unknown[]): Promise<boolean> {
+    const batch = [...docs];
+    const r = await Promise.all(this.outputs.map((o) => o.attempt(batch)));
+    return r.every(Boolean);
+  }
+
+  /** Whether any output is configured. */
+  get any(): boolean {
+    return this.outputs.length > 0;
   }
 
   stats(): OutputStats[] {
