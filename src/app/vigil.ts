@@ -92,6 +92,16 @@ const withoutExceptions = (r: Rule): Rule => {
   delete copy.vigil_exceptions;
   return copy as Rule;
 };
+/** A change to the rules made through the API (see Vigil.applyRuleChange). */
+export type RuleChange =
+  | { readonly kind: 'flags'; readonly rule_id: string; readonly flags: { enabled?: boolean; streaming?: boolean } }
+  | { readonly kind: 'bulk'; readonly ids: readonly string[]; readonly enabled: boolean }
+  | { readonly kind: 'import'; readonly text: string; readonly filename: string; readonly overwrite: boolean };
+export type RuleChangeResult =
+  | { readonly kind: 'flags'; readonly found: boolean }
+  | { readonly kind: 'bulk'; readonly updated: number }
+  | ({ readonly kind: 'import' } & ReturnType<Vigil['importRules']>);
+
 const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 /** Rule summaries made between two turns of the event loop (about 1.5 ms of work). */
 const SUMMARY_SLICE = 500;
@@ -574,6 +584,21 @@ export class Vigil {
       want = parentOf(best.source);
     }
     return chain;
+  }
+
+  /**
+   * A change to the rules as the API makes it, applied here. In cluster mode every node applies the
+   * same changes in the same order (see ClusterNode.ruleChange); embedded, the API applies them at once.
+   */
+  applyRuleChange(c: RuleChange): RuleChangeResult {
+    switch (c.kind) {
+      case 'flags':
+        return { kind: 'flags', found: this.setRuleFlags(c.rule_id, c.flags) };
+      case 'bulk':
+        return { kind: 'bulk', updated: this.bulkEnable(c.ids, c.enabled) };
+      case 'import':
+        return { kind: 'import', ...this.importRules(c.text, c.filename, c.overwrite) };
+    }
   }
 
   setRuleFlags(ruleId: string, flags: { enabled?: boolean; streaming?: boolean }): boolean {

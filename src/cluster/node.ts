@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IngestItem, Vigil } from '../app/index.js';
+import type { IngestItem, RuleChange, RuleChangeResult, Vigil } from '../app/index.js';
 import type { AlertRow, EventWriteResult } from '../store/index.js';
 import type { EventBus, BusMessage } from './bus.js';
 import { eventKey, partitionOf, partitionsFor } from './partition.js';
@@ -99,6 +99,10 @@ export class ClusterNode {
   private counts = { published: 0, consumed: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
   private sending: Promise<void> | null = null;
   private readonly outbox: OutboxSender | null;
+  /** The last change of the cluster's rule log applied here, and results of this node's own changes. */
+  private ruleSeq = 0;
+  private ruleSync: Promise<void> = Promise.resolve();
+  private readonly ruleResults = new Map<number, RuleChangeResult>();
   private lastError: string | null = null;
   private live: string[] = [];
   private idCounter = 0;
@@ -127,6 +131,8 @@ export class ClusterNode {
   async start(url: string): Promise<void> {
     this.url = url;
     await this.state.heartbeat(this.opts.node, url);
+    // the rules as the cluster has changed them, before any event is read
+    await this.syncRules();
     await this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.leaseMs / 6)));
   }
@@ -172,6 +178,46 @@ export class ClusterNode {
     return out;
   };
 
+  /**
+   * A change to the rules through this node's API: appended to the cluster's log, then applied here
+   * with every change before it, in the log's order, as every other node applies them (within a
+   * round); this node's result.
+   */
+  readonly ruleChange = async (change: RuleChange): Promise<RuleChangeResult> => {
+    const seq = await this.state.logRuleChange(this.opts.node, change);
+    while (this.ruleSeq < seq) await this.syncRules();
+    const r = this.ruleResults.get(seq);
+    this.ruleResults.delete(seq);
+    if (!r) throw new Error(`rule change ${seq} was not applied here`);
+    return r;
+  };
+
+  /** Applies the rule log's changes made since the last (one sync at a time). */
+  private syncRules(): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (;;) {
+        const changes = await this.state.ruleChangesAfter(this.ruleSeq);
+        for (const c of changes) {
+          let r: RuleChangeResult;
+          try {
+            r = this.vigil.applyRuleChange(c.change as RuleChange);
+          } catch (e) {
+            // a change this node cannot apply is skipped (and said), not retried for ever
+            this.fail(e);
+            r = { kind: 'bulk', updated: 0 };
+          }
+          this.ruleSeq = c.seq;
+          this.ruleResults.set(c.seq, r);
+        }
+        // results of other nodes' changes are not asked for: keep those of the last 1,000 changes
+        for (const k of this.ruleResults.keys()) if (k < this.ruleSeq - 1000) this.ruleResults.delete(k);
+        if (changes.length < 1000) return;
+      }
+    };
+    this.ruleSync = this.ruleSync.then(run, run);
+    return this.ruleSync;
+  }
+
   /** One round: heartbeat, then the leases this node should hold taken, renewed or given up. */
   private tick(): Promise<void> {
     if (this.ticking || this.stopping) return this.ticking ?? Promise.resolve();
@@ -193,6 +239,7 @@ export class ClusterNode {
     // a lease not renewed for its whole length may be another node's by now: stop writing for it
     for (const h of [...this.held.values()]) if (now - h.renewed > this.leaseMs) await this.drop(h, 'its lease lapsed (PostgreSQL unreachable?)');
     await this.state.heartbeat(this.opts.node, this.url);
+    await this.syncRules();
     this.live = await this.state.liveNodes(this.liveMs);
     if (!this.live.includes(this.opts.node)) this.live.push(this.opts.node);
     const want = new Set(partitionsFor(this.opts.node, this.live, this.opts.partitions));

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS vigil_alerts (
 CREATE INDEX IF NOT EXISTS vigil_alerts_rule ON vigil_alerts (rule_id);
 CREATE TABLE IF NOT EXISTS vigil_outbox (
   alert_id text PRIMARY KEY, claimed_by text, claimed_until timestamptz NOT NULL DEFAULT 'epoch', sent timestamptz);
+CREATE TABLE IF NOT EXISTS vigil_rule_log (seq bigserial PRIMARY KEY, node text NOT NULL, change jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS vigil_outbox_unsent ON vigil_outbox (alert_id) WHERE sent IS NULL;
 `;
 
@@ -190,6 +191,18 @@ export class ClusterState {
   async outboxCounts(): Promise<{ unsent: number; sent: number }> {
     const { rows } = await this.pool.query<{ unsent: string; sent: string }>('SELECT count(*) FILTER (WHERE sent IS NULL) AS unsent, count(*) FILTER (WHERE sent IS NOT NULL) AS sent FROM vigil_outbox');
     return { unsent: Number(rows[0]!.unsent), sent: Number(rows[0]!.sent) };
+  }
+
+  /** Appends a change to the rules to the cluster's log; its place in the log. */
+  async logRuleChange(node: string, change: unknown): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: string }>('INSERT INTO vigil_rule_log(node, change) VALUES ($1, $2::jsonb) RETURNING seq', [node, JSON.stringify(change)]);
+    return Number(rows[0]!.seq);
+  }
+
+  /** The rule changes after `seq`, in order (at most 1,000). */
+  async ruleChangesAfter(seq: number): Promise<Array<{ seq: number; change: unknown }>> {
+    const { rows } = await this.pool.query<{ seq: string; change: unknown }>('SELECT seq, change FROM vigil_rule_log WHERE seq > $1 ORDER BY seq LIMIT 1000', [seq]);
+    return rows.map((r) => ({ seq: Number(r.seq), change: r.change }));
   }
 
   async alerts(q: { ruleId?: string; size?: number; buildingBlocks?: boolean } = {}): Promise<{ total: number; alerts: ClusterAlert[] }> {

@@ -7,7 +7,7 @@ import { createGunzip, createUnzip } from 'node:zlib';
 import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { countRules, RULE_SORTS, RULE_STATES, type IngestItem, type RuleListQuery, type Vigil } from '../app/index.js';
+import { countRules, RULE_SORTS, RULE_STATES, type IngestItem, type RuleChange, type RuleChangeResult, type RuleListQuery, type Vigil } from '../app/index.js';
 import { EsError } from './es/errors.js';
 import { ManualClock } from '../core/index.js';
 import type { AlertQuery, EventWriteResult } from '../store/index.js';
@@ -47,6 +47,8 @@ export interface ClusterApi {
   status(): Record<string, unknown>;
   alerts(q: { ruleId?: string; size?: number; buildingBlocks?: boolean }): Promise<{ total: number; alerts: unknown[] }>;
   leases(): Promise<unknown[]>;
+  /** A change to the rules, applied on every node in the same order; this node's result. */
+  ruleChange(change: RuleChange): Promise<RuleChangeResult>;
 }
 
 /** The request's JSON body (undefined when empty); not ok when it is not JSON. */
@@ -358,6 +360,8 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     return { total: r.total, groups: r.groups.map((g) => ({ ...g, name: by === 'rule' && g.key ? (vigil.registry.find(g.key)?.rule.name ?? g.key) : g.key })) };
   });
 
+  // changes to the rules: applied here, or in cluster mode on every node in one order
+  const changeRules = (c: RuleChange): Promise<RuleChangeResult> => (cluster ? cluster.ruleChange(c) : Promise.resolve(vigil.applyRuleChange(c)));
   app.get('/api/rules', async (req, reply) => {
     const q = ruleListQuery(req.query as Record<string, unknown>);
     if (typeof q === 'string') return apiError(reply, 400, q);
@@ -379,13 +383,15 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
       if (typeof q === 'string') return apiError(reply, 400, q);
       ids = (await vigil.ruleList({ ...q, size: undefined, offset: 0 })).rules.map((r) => r.rule_id);
     } else return apiError(reply, 400, 'give ids (an array of rule ids) or query (rule list filters)');
-    return { matched: ids.length, updated: vigil.bulkEnable(ids, v.action === 'enable') };
+    const r = await changeRules({ kind: 'bulk', ids, enabled: v.action === 'enable' });
+    return { matched: ids.length, updated: r.kind === 'bulk' ? r.updated : 0 };
   });
   app.get('/api/rules/_export', async (req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="rules_export.ndjson"').send(vigil.exportRules(csv((req.query as Record<string, unknown>).rule_id))));
   app.post('/api/rules/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const name = typeof q.filename === 'string' && q.filename ? q.filename : 'import.ndjson';
-    const r = vigil.importRules(typeof req.body === 'string' ? req.body : '', name, q.overwrite === 'true');
+    const r = await changeRules({ kind: 'import', text: typeof req.body === 'string' ? req.body : '', filename: name, overwrite: q.overwrite === 'true' });
+    if (r.kind !== 'import') throw new Error('an import answered as another change');
     return reply.code(r.errors.length && !r.imported.length ? 400 : 200).send({ success: r.errors.length === 0, success_count: r.imported.length, imported: r.imported, errors: r.errors });
   });
   // ---- exceptions (Kibana's exception lists and value lists) ----
@@ -436,7 +442,9 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     if (typeof v?.streaming === 'boolean') flags.streaming = v.streaming;
     if (Object.keys(flags).length === 0) return apiError(reply, 400, 'give enabled and/or streaming as booleans');
     const id = (req.params as { id: string }).id;
-    if (!vigil.setRuleFlags(id, flags)) return apiError(reply, 404, 'no such rule');
+    // not looked up here first: in cluster mode the rule may come with a change before this one
+    const r = await changeRules({ kind: 'flags', rule_id: id, flags });
+    if (r.kind !== 'flags' || !r.found) return apiError(reply, 404, 'no such rule');
     // the counts by state come along, so that a list can show the change without asking again
     return { ...vigil.ruleView(id), counts: countRules(vigil.registry.rules) };
   });

@@ -277,8 +277,40 @@ test('SIGKILL of a Vigil node mid-ingest: its partitions move, no acknowledged e
   }
 });
 
+test('rule changes through one node apply on every node, in one order; a node that joins later has them', async () => {
+  const [n1, n2] = [nodes.get('n1')!, nodes.get('n2')!];
+  const rule = { rule_id: 'cluster-imported', name: 'Imported through one node', description: 'test', type: 'eql', language: 'eql', query: 'process where process.name == "never-seen.exe"', severity: 'low', risk_score: 21, interval: '5m', from: 'now-9m', enabled: true, version: 1, index: ['logs-*'] };
+  const imported = await fetch(`${n1.url}/api/rules/_import?filename=cluster.ndjson`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify(rule)}\n` });
+  assert.equal(imported.status, 200);
+  assert.deepEqual(((await imported.json()) as { imported: string[] }).imported, ['cluster-imported']);
+  const enabledOn = async (s: RunningServer): Promise<boolean | null> => {
+    const r = await fetch(`${s.url}/api/rules/cluster-imported`);
+    return r.ok ? ((await r.json()) as { enabled: boolean }).enabled : null;
+  };
+  const patch = (s: RunningServer, enabled: boolean): Promise<Response> => fetch(`${s.url}/api/rules/cluster-imported`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enabled }) });
+  // the rule imported through n1 is switched off through n2: n2 had it already (it applies the log in order)
+  const off = await patch(n2, false);
+  assert.equal(off.status, 200);
+  assert.equal(((await off.json()) as { enabled: boolean }).enabled, false);
+  const until = async (f: () => Promise<boolean>, what: string): Promise<void> => {
+    for (let i = 0; i < 80 && !(await f()); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(await f(), what);
+  };
+  await until(async () => (await enabledOn(n1)) === false, 'n1 took up the change made through n2');
+  // two nodes switch the same rule at once, opposite ways: every node ends as the log's last change says
+  await Promise.all([patch(n1, true), patch(n2, false), patch(n1, false), patch(n2, true)]);
+  const last = (await db.query<{ change: { flags: { enabled: boolean } } }>(`SELECT change FROM ${SCHEMA}.vigil_rule_log ORDER BY seq DESC LIMIT 1`)).rows[0]!.change.flags.enabled;
+  await until(async () => (await enabledOn(n1)) === last && (await enabledOn(n2)) === last, `both nodes end with enabled=${last}`);
+  finalImportedState = last;
+});
+let finalImportedState: boolean | null = null;
+
 test('a node joins: partitions move to it, and alerts stay exactly once', async () => {
   await startNode('n4');
+  // it took the rule changes made before it joined
+  const r = await fetch(`${nodes.get('n4')!.url}/api/rules/cluster-imported`);
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as { enabled: boolean }).enabled, finalImportedState);
   await load(eventFile('c', 33));
   await settled();
   const v = (await (await fetch(`${nodes.get('n4')!.url}/api/cluster`)).json()) as { held: unknown[] };
