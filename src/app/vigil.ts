@@ -92,15 +92,24 @@ const withoutExceptions = (r: Rule): Rule => {
   delete copy.vigil_exceptions;
   return copy as Rule;
 };
-/** A change to the rules made through the API (see Vigil.applyRuleChange). */
+/** A change to the rules or their exceptions made through the API (see Vigil.applyRuleChange). */
 export type RuleChange =
   | { readonly kind: 'flags'; readonly rule_id: string; readonly flags: { enabled?: boolean; streaming?: boolean } }
   | { readonly kind: 'bulk'; readonly ids: readonly string[]; readonly enabled: boolean }
-  | { readonly kind: 'import'; readonly text: string; readonly filename: string; readonly overwrite: boolean };
+  | { readonly kind: 'import'; readonly text: string; readonly filename: string; readonly overwrite: boolean }
+  | { readonly kind: 'exceptions_import'; readonly text: string; readonly filename: string }
+  | { readonly kind: 'value_list'; readonly list_id: string; readonly type: string; readonly text: string }
+  | { readonly kind: 'exception_add'; readonly body: Record<string, unknown>; readonly rule_id: string | null; readonly close_alerts: boolean; readonly user: string | null }
+  | { readonly kind: 'exception_remove'; readonly item_id: string }
+  | { readonly kind: 'exception_list_remove'; readonly list_id: string };
 export type RuleChangeResult =
   | { readonly kind: 'flags'; readonly found: boolean }
   | { readonly kind: 'bulk'; readonly updated: number }
-  | ({ readonly kind: 'import' } & ReturnType<Vigil['importRules']>);
+  | ({ readonly kind: 'import' } & ReturnType<Vigil['importRules']>)
+  | { readonly kind: 'exceptions_import'; readonly result: ReturnType<Vigil['importExceptions']> }
+  | { readonly kind: 'value_list'; readonly result: ReturnType<Vigil['importValueList']> }
+  | { readonly kind: 'exception_add'; readonly result: ReturnType<Vigil['addException']> }
+  | { readonly kind: 'removed'; readonly found: boolean };
 
 const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 /** Rule summaries made between two turns of the event loop (about 1.5 ms of work). */
@@ -598,6 +607,16 @@ export class Vigil {
         return { kind: 'bulk', updated: this.bulkEnable(c.ids, c.enabled) };
       case 'import':
         return { kind: 'import', ...this.importRules(c.text, c.filename, c.overwrite) };
+      case 'exceptions_import':
+        return { kind: 'exceptions_import', result: this.importExceptions(c.text, c.filename) };
+      case 'value_list':
+        return { kind: 'value_list', result: this.importValueList(c.list_id, c.type, c.text) };
+      case 'exception_add':
+        return { kind: 'exception_add', result: this.addException(c.body, c.rule_id, c.close_alerts, c.user) };
+      case 'exception_remove':
+        return { kind: 'removed', found: this.removeException(c.item_id) };
+      case 'exception_list_remove':
+        return { kind: 'removed', found: this.removeExceptionList(c.list_id) };
     }
   }
 

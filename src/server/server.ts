@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -399,14 +400,17 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
   app.post('/api/exception_lists/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const name = typeof q.filename === 'string' && q.filename ? q.filename : 'exceptions.ndjson';
-    const r = vigil.importExceptions(typeof req.body === 'string' ? req.body : '', name);
+    const c = await changeRules({ kind: 'exceptions_import', text: typeof req.body === 'string' ? req.body : '', filename: name });
+    if (c.kind !== 'exceptions_import') throw new Error('an exception import answered as another change');
+    const r = c.result;
     return reply.code(r.errors.length && r.lists + r.items === 0 ? 400 : 200).send({ success: r.errors.length === 0, success_count_exception_lists: r.lists, success_count_items: r.items, errors: r.errors });
   });
   app.get('/api/exception_lists/_export', async (req, reply) => {
     const ids = csv((req.query as Record<string, unknown>).list_id);
     return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="exceptions_export.ndjson"').send(vigil.exceptions.export(ids));
   });
-  app.delete('/api/exception_lists/:list_id', async (req, reply) => (vigil.removeExceptionList((req.params as { list_id: string }).list_id) ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
+  const removed = (r: RuleChangeResult): boolean => r.kind === 'removed' && r.found;
+  app.delete('/api/exception_lists/:list_id', async (req, reply) => (removed(await changeRules({ kind: 'exception_list_remove', list_id: (req.params as { list_id: string }).list_id })) ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
   const exceptionBody = (req: FastifyRequest): { body: Record<string, unknown>; ruleId: string | null } | string => {
     const b = parseJson(req);
     const v = b.ok ? b.value : null;
@@ -423,15 +427,19 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
   app.post('/api/exception_lists/items', async (req, reply) => {
     const b = exceptionBody(req);
     if (typeof b === 'string') return apiError(reply, 400, b);
-    const r = vigil.addException(b.body, b.ruleId, b.body.close_alerts === true, typeof b.body.user === 'string' ? b.body.user : null);
-    return r.ok ? r : apiError(reply, 400, r.error);
+    // the item's id is given here, so that every node of a cluster stores the item under the same id
+    const body = { ...b.body, item_id: typeof b.body.item_id === 'string' && b.body.item_id ? b.body.item_id : randomUUID() };
+    const c = await changeRules({ kind: 'exception_add', body, rule_id: b.ruleId, close_alerts: b.body.close_alerts === true, user: typeof b.body.user === 'string' ? b.body.user : null });
+    if (c.kind !== 'exception_add') throw new Error('an exception item answered as another change');
+    return c.result.ok ? c.result : apiError(reply, 400, c.result.error);
   });
-  app.delete('/api/exception_lists/items/:item_id', async (req, reply) => (vigil.removeException((req.params as { item_id: string }).item_id) ? { deleted: true } : apiError(reply, 404, 'no such exception item')));
+  app.delete('/api/exception_lists/items/:item_id', async (req, reply) => (removed(await changeRules({ kind: 'exception_remove', item_id: (req.params as { item_id: string }).item_id })) ? { deleted: true } : apiError(reply, 404, 'no such exception item')));
   app.get('/api/lists', async () => ({ lists: vigil.exceptions.valueLists() }));
   app.post('/api/lists/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    const r = vigil.importValueList(typeof q.list_id === 'string' ? q.list_id : '', typeof q.type === 'string' ? q.type : '', typeof req.body === 'string' ? req.body : '');
-    return r.ok ? r : apiError(reply, 400, r.error);
+    const c = await changeRules({ kind: 'value_list', list_id: typeof q.list_id === 'string' ? q.list_id : '', type: typeof q.type === 'string' ? q.type : '', text: typeof req.body === 'string' ? req.body : '' });
+    if (c.kind !== 'value_list') throw new Error('a value list answered as another change');
+    return c.result.ok ? c.result : apiError(reply, 400, c.result.error);
   });
   app.get('/api/rules/:id', async (req, reply) => vigil.ruleView((req.params as { id: string }).id) ?? apiError(reply, 404, 'no such rule'));
   app.patch('/api/rules/:id', async (req, reply) => {

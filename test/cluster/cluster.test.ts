@@ -302,6 +302,15 @@ test('rule changes through one node apply on every node, in one order; a node th
   const last = (await db.query<{ change: { flags: { enabled: boolean } } }>(`SELECT change FROM ${SCHEMA}.vigil_rule_log ORDER BY seq DESC LIMIT 1`)).rows[0]!.change.flags.enabled;
   await until(async () => (await enabledOn(n1)) === last && (await enabledOn(n2)) === last, `both nodes end with enabled=${last}`);
   finalImportedState = last;
+
+  // an exception item added through n2 is on n1 under the same id; removed through n1, gone from n2
+  const items = async (s: RunningServer): Promise<string[]> => ((await (await fetch(`${s.url}/api/rules/cluster-imported`)).json()) as { exceptions: { items: Array<{ item_id: string }> } }).exceptions.items.map((i) => i.item_id);
+  const added = await fetch(`${n2.url}/api/exception_lists/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rule_id: 'cluster-imported', name: 'admin host', entries: [{ field: 'host.name', operator: 'included', type: 'match', value: 'admin-01' }] }) });
+  assert.equal(added.status, 200);
+  const itemId = ((await added.json()) as { item: { item_id: string } }).item.item_id;
+  await until(async () => (await items(n1)).includes(itemId), 'n1 has the exception item added through n2, under its id');
+  assert.equal((await fetch(`${n1.url}/api/exception_lists/items/${itemId}`, { method: 'DELETE' })).status, 200);
+  await until(async () => (await items(n2)).length === 0, 'the item removed through n1 is gone from n2');
 });
 let finalImportedState: boolean | null = null;
 
