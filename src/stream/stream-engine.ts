@@ -95,7 +95,9 @@ export class StreamEngine {
     // a rule that stops streaming (switched to its schedule, disabled, changed) has covered its time
     // until now: its schedule, or its next stream, goes on from there
     const still = new Set(rules.map((r) => r.rule.rule_id));
-    for (const s of gone) if (still.has(s.rule.rule.rule_id)) this.closeInterval(s, now);
+    const closing = gone.filter((s) => still.has(s.rule.rule.rule_id));
+    // all rules change at once when their exceptions do: their records in one transaction
+    if (closing.length > 0) this.store.transaction(() => closing.forEach((s) => this.closeInterval(s, now)));
     this.streams = next;
     this.order = [...next.values()];
     for (const s of gone) this.muted.add(s);
