@@ -1,4 +1,4 @@
-import { type Clock, type EventTimes, parseJsonObject, formatDiagnostics, ManualClock } from '../core/index.js';
+import { type Clock, type EventTimes, parseJsonObject, formatDiagnostics, ManualClock, nextTurn } from '../core/index.js';
 import { createFieldGetter, parseFieldPath } from '../ecs/index.js';
 import { defaultParseTimestamp } from '../engine/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
@@ -102,6 +102,7 @@ export type RuleChange =
   | { readonly kind: 'exception_add'; readonly body: Record<string, unknown>; readonly rule_id: string | null; readonly close_alerts: boolean; readonly user: string | null }
   | { readonly kind: 'exception_remove'; readonly item_id: string }
   | { readonly kind: 'exception_list_remove'; readonly list_id: string };
+/** What applying a change gave; its kind is the change's. */
 export type RuleChangeResult =
   | { readonly kind: 'flags'; readonly found: boolean }
   | { readonly kind: 'bulk'; readonly updated: number }
@@ -109,9 +110,9 @@ export type RuleChangeResult =
   | { readonly kind: 'exceptions_import'; readonly result: ReturnType<Vigil['importExceptions']> }
   | { readonly kind: 'value_list'; readonly result: ReturnType<Vigil['importValueList']> }
   | { readonly kind: 'exception_add'; readonly result: ReturnType<Vigil['addException']> }
-  | { readonly kind: 'removed'; readonly found: boolean };
+  | { readonly kind: 'exception_remove'; readonly found: boolean }
+  | { readonly kind: 'exception_list_remove'; readonly found: boolean };
 
-const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 /** Rule summaries made between two turns of the event loop (about 1.5 ms of work). */
 const SUMMARY_SLICE = 500;
 
@@ -614,9 +615,9 @@ export class Vigil {
       case 'exception_add':
         return { kind: 'exception_add', result: this.addException(c.body, c.rule_id, c.close_alerts, c.user) };
       case 'exception_remove':
-        return { kind: 'removed', found: this.removeException(c.item_id) };
+        return { kind: 'exception_remove', found: this.removeException(c.item_id) };
       case 'exception_list_remove':
-        return { kind: 'removed', found: this.removeExceptionList(c.list_id) };
+        return { kind: 'exception_list_remove', found: this.removeExceptionList(c.list_id) };
     }
   }
 

@@ -62,6 +62,7 @@ export class OutboxSender {
 export interface AlertOutputs {
   readonly any: boolean;
   deliver(docs: readonly unknown[]): Promise<boolean>;
+  stats(): unknown[];
 }
 
 interface Held {
@@ -102,7 +103,7 @@ export class ClusterNode {
   /** The last change of the cluster's rule log applied here, and results of this node's own changes. */
   private ruleSeq = 0;
   private ruleSync: Promise<void> = Promise.resolve();
-  private readonly ruleResults = new Map<number, RuleChangeResult>();
+  private readonly ruleResults = new Map<number, RuleChangeResult | Error>();
   private lastError: string | null = null;
   private live: string[] = [];
   private idCounter = 0;
@@ -189,6 +190,7 @@ export class ClusterNode {
     const r = this.ruleResults.get(seq);
     this.ruleResults.delete(seq);
     if (!r) throw new Error(`rule change ${seq} was not applied here`);
+    if (r instanceof Error) throw r;
     return r;
   };
 
@@ -198,13 +200,13 @@ export class ClusterNode {
       for (;;) {
         const changes = await this.state.ruleChangesAfter(this.ruleSeq);
         for (const c of changes) {
-          let r: RuleChangeResult;
+          let r: RuleChangeResult | Error;
           try {
             r = this.vigil.applyRuleChange(c.change as RuleChange);
           } catch (e) {
-            // a change this node cannot apply is skipped (and said), not retried for ever
+            // a change this node cannot apply is skipped (and said; its API call answers the error), not retried for ever
             this.fail(e);
-            r = { kind: 'bulk', updated: 0 };
+            r = e instanceof Error ? e : new Error(String(e));
           }
           this.ruleSeq = c.seq;
           this.ruleResults.set(c.seq, r);
@@ -340,7 +342,7 @@ export class ClusterNode {
       held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events, replaying: h.at < h.replayUntil, reading: h.reader?.phase() ?? null })).sort((a, b) => a.partition - b.partition),
       pending_alerts: this.pending.length,
       ...this.counts,
-      ...(this.outbox ? { outbox: this.outbox.counts } : {}),
+      ...(this.outbox ? { outbox: this.outbox.counts, outputs: this.opts.outputs!.stats() } : {}),
       last_error: this.lastError,
     };
   }

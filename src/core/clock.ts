@@ -17,3 +17,6 @@ export class ManualClock implements Clock {
     this.t = t;
   }
 }
+
+/** Resolves after the event loop's next turn (I/O that waits gets its go first): long work in slices. */
+export const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));

@@ -7,7 +7,7 @@ export {
   type Severity,
   type FormatOptions,
 } from './diagnostic.js';
-export { systemClock, ManualClock, type Clock } from './clock.js';
+export { systemClock, ManualClock, nextTurn, type Clock } from './clock.js';
 export { eventDocument, peekEventTimes, peekTimestamp, parseJsonObject, NOT_AN_OBJECT, type EventTimes } from './json-scan.js';
 export { StringMemo, ownString } from './memo.js';
 export { createIndexMatcher } from './index-pattern.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { Clock } from '../core/index.js';
+import { nextTurn, type Clock } from '../core/index.js';
 import type { BuiltAlert } from '../alerts/index.js';
 import { isScheduled, PassFeed, passSpans, RuleAggregator, ScheduledRuleSet, SharedPass, writeMatches, type ActiveRule, type PassWindow, type WindowOutcome } from '../detect/index.js';
 import type { RunRecord, Store } from '../store/index.js';
@@ -47,7 +47,6 @@ interface DueRule {
   readonly plan: Plan;
 }
 
-const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
 /**
  * Runs every enabled, scheduled rule when its interval has passed, over its look-back window,

@@ -362,7 +362,11 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
   });
 
   // changes to the rules: applied here, or in cluster mode on every node in one order
-  const changeRules = (c: RuleChange): Promise<RuleChangeResult> => (cluster ? cluster.ruleChange(c) : Promise.resolve(vigil.applyRuleChange(c)));
+  const changeRules = async <K extends RuleChange['kind']>(c: Extract<RuleChange, { kind: K }>): Promise<Extract<RuleChangeResult, { kind: K }>> => {
+    const r = cluster ? await cluster.ruleChange(c) : vigil.applyRuleChange(c);
+    if (r.kind !== c.kind) throw new Error(`a rule change (${c.kind}) answered as another (${r.kind})`);
+    return r as Extract<RuleChangeResult, { kind: K }>;
+  };
   app.get('/api/rules', async (req, reply) => {
     const q = ruleListQuery(req.query as Record<string, unknown>);
     if (typeof q === 'string') return apiError(reply, 400, q);
@@ -385,14 +389,13 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
       ids = (await vigil.ruleList({ ...q, size: undefined, offset: 0 })).rules.map((r) => r.rule_id);
     } else return apiError(reply, 400, 'give ids (an array of rule ids) or query (rule list filters)');
     const r = await changeRules({ kind: 'bulk', ids, enabled: v.action === 'enable' });
-    return { matched: ids.length, updated: r.kind === 'bulk' ? r.updated : 0 };
+    return { matched: ids.length, updated: r.updated };
   });
   app.get('/api/rules/_export', async (req, reply) => reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="rules_export.ndjson"').send(vigil.exportRules(csv((req.query as Record<string, unknown>).rule_id))));
   app.post('/api/rules/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const name = typeof q.filename === 'string' && q.filename ? q.filename : 'import.ndjson';
     const r = await changeRules({ kind: 'import', text: typeof req.body === 'string' ? req.body : '', filename: name, overwrite: q.overwrite === 'true' });
-    if (r.kind !== 'import') throw new Error('an import answered as another change');
     return reply.code(r.errors.length && !r.imported.length ? 400 : 200).send({ success: r.errors.length === 0, success_count: r.imported.length, imported: r.imported, errors: r.errors });
   });
   // ---- exceptions (Kibana's exception lists and value lists) ----
@@ -400,17 +403,14 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
   app.post('/api/exception_lists/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const name = typeof q.filename === 'string' && q.filename ? q.filename : 'exceptions.ndjson';
-    const c = await changeRules({ kind: 'exceptions_import', text: typeof req.body === 'string' ? req.body : '', filename: name });
-    if (c.kind !== 'exceptions_import') throw new Error('an exception import answered as another change');
-    const r = c.result;
+    const r = (await changeRules({ kind: 'exceptions_import', text: typeof req.body === 'string' ? req.body : '', filename: name })).result;
     return reply.code(r.errors.length && r.lists + r.items === 0 ? 400 : 200).send({ success: r.errors.length === 0, success_count_exception_lists: r.lists, success_count_items: r.items, errors: r.errors });
   });
   app.get('/api/exception_lists/_export', async (req, reply) => {
     const ids = csv((req.query as Record<string, unknown>).list_id);
     return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="exceptions_export.ndjson"').send(vigil.exceptions.export(ids));
   });
-  const removed = (r: RuleChangeResult): boolean => r.kind === 'removed' && r.found;
-  app.delete('/api/exception_lists/:list_id', async (req, reply) => (removed(await changeRules({ kind: 'exception_list_remove', list_id: (req.params as { list_id: string }).list_id })) ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
+  app.delete('/api/exception_lists/:list_id', async (req, reply) => ((await changeRules({ kind: 'exception_list_remove', list_id: (req.params as { list_id: string }).list_id })).found ? { deleted: true } : apiError(reply, 404, 'no such exception list')));
   const exceptionBody = (req: FastifyRequest): { body: Record<string, unknown>; ruleId: string | null } | string => {
     const b = parseJson(req);
     const v = b.ok ? b.value : null;
@@ -429,17 +429,15 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     if (typeof b === 'string') return apiError(reply, 400, b);
     // the item's id is given here, so that every node of a cluster stores the item under the same id
     const body = { ...b.body, item_id: typeof b.body.item_id === 'string' && b.body.item_id ? b.body.item_id : randomUUID() };
-    const c = await changeRules({ kind: 'exception_add', body, rule_id: b.ruleId, close_alerts: b.body.close_alerts === true, user: typeof b.body.user === 'string' ? b.body.user : null });
-    if (c.kind !== 'exception_add') throw new Error('an exception item answered as another change');
-    return c.result.ok ? c.result : apiError(reply, 400, c.result.error);
+    const r = (await changeRules({ kind: 'exception_add', body, rule_id: b.ruleId, close_alerts: b.body.close_alerts === true, user: typeof b.body.user === 'string' ? b.body.user : null })).result;
+    return r.ok ? r : apiError(reply, 400, r.error);
   });
-  app.delete('/api/exception_lists/items/:item_id', async (req, reply) => (removed(await changeRules({ kind: 'exception_remove', item_id: (req.params as { item_id: string }).item_id })) ? { deleted: true } : apiError(reply, 404, 'no such exception item')));
+  app.delete('/api/exception_lists/items/:item_id', async (req, reply) => ((await changeRules({ kind: 'exception_remove', item_id: (req.params as { item_id: string }).item_id })).found ? { deleted: true } : apiError(reply, 404, 'no such exception item')));
   app.get('/api/lists', async () => ({ lists: vigil.exceptions.valueLists() }));
   app.post('/api/lists/_import', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    const c = await changeRules({ kind: 'value_list', list_id: typeof q.list_id === 'string' ? q.list_id : '', type: typeof q.type === 'string' ? q.type : '', text: typeof req.body === 'string' ? req.body : '' });
-    if (c.kind !== 'value_list') throw new Error('a value list answered as another change');
-    return c.result.ok ? c.result : apiError(reply, 400, c.result.error);
+    const r = (await changeRules({ kind: 'value_list', list_id: typeof q.list_id === 'string' ? q.list_id : '', type: typeof q.type === 'string' ? q.type : '', text: typeof req.body === 'string' ? req.body : '' })).result;
+    return r.ok ? r : apiError(reply, 400, r.error);
   });
   app.get('/api/rules/:id', async (req, reply) => vigil.ruleView((req.params as { id: string }).id) ?? apiError(reply, 404, 'no such rule'));
   app.patch('/api/rules/:id', async (req, reply) => {
@@ -452,7 +450,7 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     const id = (req.params as { id: string }).id;
     // not looked up here first: in cluster mode the rule may come with a change before this one
     const r = await changeRules({ kind: 'flags', rule_id: id, flags });
-    if (r.kind !== 'flags' || !r.found) return apiError(reply, 404, 'no such rule');
+    if (!r.found) return apiError(reply, 404, 'no such rule');
     // the counts by state come along, so that a list can show the change without asking again
     return { ...vigil.ruleView(id), counts: countRules(vigil.registry.rules) };
   });

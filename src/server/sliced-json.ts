@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
+import { nextTurn } from '../core/index.js';
 
 /** Items written between two turns of the event loop. */
 const SLICE = 250;
-const nextTurn = (): Promise<void> => new Promise((done) => setImmediate(done));
 
 /**
  * A JSON object whose last field is a long list, as a stream that writes the list SLICE items at a
