@@ -6,7 +6,7 @@ import { OutputDispatcher, type OutputOptions, type OutputSpec } from '../output
 import { loadRules, parseRuleFile, writeNdjsonRules, type Rule } from '../rules/index.js';
 import { Scheduler } from '../scheduler/index.js';
 import { openSqliteStore, type AlertRow, type EventWriteResult, type Store, type RunStore, type StoredEvent, type WriteOp } from '../store/index.js';
-import { StreamEngine } from '../stream/index.js';
+import { StreamEngine, type ForwardRequest, type StreamRoute } from '../stream/index.js';
 import { DEFAULT_RULE_LIMITS, describeAggregation, isScheduled, isStreamable, limitProblems, ruleIndexMatcher, type ActiveRule, type RuleLimits } from '../detect/index.js';
 import { countRules, ruleState, selectRules, techniquesOf, type RuleListQuery, type RuleSummary } from './rule-list.js';
 import { RuleRegistry } from './rule-registry.js';
@@ -41,6 +41,19 @@ export interface VigilConfig {
   readonly ruleBudgetMs?: number;
   /** Also given every alert written (cluster mode sends them to PostgreSQL); must not throw. */
   readonly alertSink?: (alerts: readonly AlertRow[]) => void;
+  /** Where each streaming rule runs (cluster mode forwards the sequences whose joins cross hosts); default: here. */
+  readonly streamRoute?: (r: ActiveRule) => StreamRoute;
+}
+
+/** An event another node sent on for some of this node's forwarded rules (see StreamRoute). */
+export interface ForwardedEvent {
+  readonly index: string;
+  readonly id: string;
+  readonly json: string;
+  readonly ts: number | null;
+  readonly ingested: number;
+  /** The rules it was sent for. */
+  readonly rules: ReadonlySet<string>;
 }
 
 /** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
@@ -162,7 +175,7 @@ export class Vigil {
       config.alertSink?.(alerts);
     };
     this.scheduler = new Scheduler({ store, clock, rules: () => this.registry.rules, onAlerts, scanThreads: config.scanThreads, scanRange: config.scanRange, maxCatchUpWindows: this.limits.maxCatchUpWindows, ruleBudgetMs: config.ruleBudgetMs });
-    this.stream = new StreamEngine(store, onAlerts);
+    this.stream = new StreamEngine(store, onAlerts, config.streamRoute);
     this.exceptions = new ExceptionBook(store);
     this.documents = new Documents(store);
     this.started = clock.now();
@@ -240,8 +253,12 @@ export class Vigil {
 
   // ---- ingest -------------------------------------------------------------------------------
 
-  /** Stores a batch durably (one transaction), then matches it for streaming rules. */
-  async ingest(items: readonly IngestItem[]): Promise<EventWriteResult[]> {
+  /**
+   * Stores a batch durably (one transaction), then matches it for streaming rules. `forwards`
+   * collects the events of the stages of rules that run elsewhere (see StreamRoute): without it,
+   * those rules take nothing of the batch.
+   */
+  async ingest(items: readonly IngestItem[], forwards?: ForwardRequest[]): Promise<EventWriteResult[]> {
     const now = this.clock.now();
     const writes = items.map((it) => {
       let times = it.times;
@@ -266,11 +283,43 @@ export class Vigil {
     for (const w of writes) this.ingested.bytes += w.json.length;
     if (stored.length && this.stream.active > 0) {
       // matched in slices of 20 ms, so that a large batch with many rules does not hold the server
-      await this.inStream(() => this.stream.pushSliced(stored, now, nextTurn, 20)).catch((e: unknown) => {
+      await this.inStream(() => this.stream.pushSliced(stored, now, nextTurn, 20, { forwards })).catch((e: unknown) => {
         this.config.log?.(`streaming failed: ${e instanceof Error ? e.message : String(e)}`);
       });
     }
     return results;
+  }
+
+  /** See StreamEngine.forwardsOf: what of `items` (already stored) forwarded rules' stages take. */
+  forwardsOf(items: readonly IngestItem[]): ForwardRequest[] {
+    const now = this.clock.now();
+    const events: StoredEvent[] = [];
+    for (const it of items) {
+      const p = it.source ? null : parseJsonObject(it.json);
+      const source = it.source ?? (p?.ok ? p.value : null);
+      if (!source) continue;
+      const ing = finite(defaultParseTimestamp(getIngested(source)));
+      events.push({ index: it.index, id: it.id ?? '', version: 1, seq: 0, ts: finite(defaultParseTimestamp(getTimestamp(source))), ingested: ing ?? now, json: it.json, source });
+    }
+    return this.stream.forwardsOf(events, now);
+  }
+
+  /**
+   * Matches events other nodes sent on for this node's forwarded rules (each only for the rules it
+   * was sent for); they are not stored here (the node that read them did).
+   */
+  async matchForwarded(events: readonly ForwardedEvent[]): Promise<void> {
+    if (events.length === 0 || this.stream.active === 0) return;
+    const now = this.clock.now();
+    const rules = new Map<StoredEvent, ReadonlySet<string>>();
+    const stored = events.map((e) => {
+      const s: StoredEvent = { index: e.index, id: e.id, version: 1, seq: 0, ts: e.ts, ingested: e.ingested, json: e.json };
+      rules.set(s, e.rules);
+      return s;
+    });
+    await this.inStream(() => this.stream.pushSliced(stored, now, nextTurn, 20, { forwardedFor: (e) => rules.get(e) })).catch((e: unknown) => {
+      this.config.log?.(`streaming failed: ${e instanceof Error ? e.message : String(e)}`);
+    });
   }
 
   /**

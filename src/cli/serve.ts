@@ -8,7 +8,7 @@ import { DEFAULT_RULE_LIMITS } from '../detect/index.js';
 import { ManualClock, systemClock, type Clock } from '../core/index.js';
 import { OutputDispatcher, parseOutputSpec } from '../outputs/index.js';
 import { parseDuration } from '../rules/index.js';
-import { ClusterNode, ClusterState, EventBus, STREAM } from '../cluster/index.js';
+import { ClusterNode, ClusterState, EventBus, STREAM, streamRoute } from '../cluster/index.js';
 import type { AlertRow } from '../store/index.js';
 import { Credentials, createServer, readTls, selfSignedTls, UI_DIR, type TlsMaterial } from '../server/index.js';
 import type { Io } from './program.js';
@@ -247,6 +247,8 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     ruleLimits: limits,
     ruleBudgetMs: durations.ruleTimeout,
     alertSink: (alerts) => sink?.(alerts),
+    // in cluster mode a sequence whose joins cross hosts runs where its join key's events meet
+    ...(cluster ? { streamRoute } : {}),
   });
   const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)) }) : null;
   if (clusterNode) sink = clusterNode.alertSink;

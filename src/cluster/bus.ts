@@ -16,6 +16,8 @@ export interface BusEvent {
   readonly index: string;
   readonly id: string;
   readonly json: string;
+  /** An event sent on to a key partition: the rules it is for, and its times as the node that read it stored them. */
+  readonly forwarded?: { readonly rules: readonly string[]; readonly ts: number | null; readonly ingested: number };
 }
 
 export interface BusMessage extends BusEvent {
@@ -30,18 +32,27 @@ const dec = new TextDecoder();
 /**
  * Events of one partition as one message: a line per event, its index and id as JSON strings, a
  * tab each, then its document text (bulk lines hold no raw line break; a JSON string no raw tab).
+ * A forwarded event's line starts with what it was forwarded for, a JSON object and a tab.
  */
 function encode(events: readonly BusEvent[]): Uint8Array {
-  return enc.encode(events.map((e) => `${JSON.stringify(e.index)}\t${JSON.stringify(e.id)}\t${e.json}`).join('\n'));
+  return enc.encode(events.map((e) => `${e.forwarded ? `${JSON.stringify(e.forwarded)}\t` : ''}${JSON.stringify(e.index)}\t${JSON.stringify(e.id)}\t${e.json}`).join('\n'));
 }
 
 export function decodeMessage(data: Uint8Array): BusEvent[] {
   const out: BusEvent[] = [];
   for (const line of dec.decode(data).split('\n')) {
-    const a = line.indexOf('\t');
+    let from = 0;
+    let forwarded: BusEvent['forwarded'];
+    if (line.startsWith('{')) {
+      from = line.indexOf('\t') + 1;
+      if (from === 0) continue;
+      forwarded = JSON.parse(line.slice(0, from - 1)) as BusEvent['forwarded'];
+    }
+    const a = line.indexOf('\t', from);
     const b = line.indexOf('\t', a + 1);
     if (a < 0 || b < 0) continue;
-    out.push({ index: JSON.parse(line.slice(0, a)) as string, id: JSON.parse(line.slice(a + 1, b)) as string, json: line.slice(b + 1) });
+    const e = { index: JSON.parse(line.slice(from, a)) as string, id: JSON.parse(line.slice(a + 1, b)) as string, json: line.slice(b + 1) };
+    out.push(forwarded ? { ...e, forwarded } : e);
   }
   return out;
 }

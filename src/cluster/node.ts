@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { IngestItem, RuleChange, RuleChangeResult, Vigil } from '../app/index.js';
+import type { ForwardedEvent, IngestItem, RuleChange, RuleChangeResult, Vigil } from '../app/index.js';
+import type { ForwardRequest } from '../stream/index.js';
 import type { AlertRow, EventWriteResult } from '../store/index.js';
 import type { EventBus, BusMessage } from './bus.js';
 import { eventKey, partitionOf, partitionsFor } from './partition.js';
+import { forwardTargets } from './rekey.js';
 import type { ClusterState, Lease } from './state.js';
 
 export interface ClusterOptions {
@@ -66,6 +68,7 @@ export interface AlertOutputs {
 }
 
 interface Held {
+  /** 0 … P − 1: a host partition (events as sent); P … 2P − 1: a key partition (events forwarded to rules whose joins cross hosts). */
   readonly part: number;
   readonly epoch: number;
   reader: { stop(): Promise<void>; phase(): string } | null;
@@ -97,7 +100,13 @@ export class ClusterNode {
   /** alerts made by the local engine, not yet in PostgreSQL */
   private pending: AlertRow[] = [];
   private flushing: Promise<void> = Promise.resolve();
-  private counts = { published: 0, consumed: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
+  private counts = { published: 0, consumed: 0, forwarded: 0, forwarded_in: 0, forwarded_repeats: 0, unroutable: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
+  /**
+   * Forwarded events this node matched, per key partition (event → stream time): a partition taken
+   * over reads its replay window again, and an event the last holder sent on again (it died before
+   * its checkpoint) comes twice; a sequence must not take either twice.
+   */
+  private readonly forwardedSeen = new Map<number, Map<string, number>>();
   private sending: Promise<void> | null = null;
   private readonly outbox: OutboxSender | null;
   /** The last change of the cluster's rule log applied here, and results of this node's own changes. */
@@ -135,7 +144,26 @@ export class ClusterNode {
     // the rules as the cluster has changed them, before any event is read
     await this.syncRules();
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.leaseMs / 6)));
+    const every = Math.max(200, Math.floor(this.leaseMs / 6));
+    this.timer = setInterval(() => void this.tick(), every);
+    // the heartbeat on a timer of its own: a round held up (a hand-over waits for a batch being sent
+    // on while a NATS server is gone) must not make the other nodes think this one is dead
+    this.beat = setInterval(() => void this.heartbeat(), every);
+  }
+
+  private beat: NodeJS.Timeout | null = null;
+  private beating = false;
+
+  private async heartbeat(): Promise<void> {
+    if (this.beating || this.stopping) return;
+    this.beating = true;
+    try {
+      await this.state.heartbeat(this.opts.node, this.url);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.beating = false;
+    }
   }
 
   /** A new id for an event that came without one: unique across nodes (a node prefix and a count). */
@@ -244,7 +272,7 @@ export class ClusterNode {
     await this.syncRules();
     this.live = await this.state.liveNodes(this.liveMs);
     if (!this.live.includes(this.opts.node)) this.live.push(this.opts.node);
-    const want = new Set(partitionsFor(this.opts.node, this.live, this.opts.partitions));
+    const want = new Set(partitionsFor(this.opts.node, this.live, 2 * this.opts.partitions));
     for (const h of [...this.held.values()]) {
       if (!want.has(h.part)) {
         // another node should hold it now (one joined): hand it over at a checkpoint
@@ -283,12 +311,33 @@ export class ClusterNode {
     await h.reader?.stop();
   }
 
-  /** A batch of a held partition: stored and matched here, its alerts written to PostgreSQL, then the checkpoint moved (fenced). */
+  /**
+   * A batch of a held partition: stored and matched here (a key partition's events only matched, for
+   * the rules they were sent for), the events of rules that run at a key partition sent on, its
+   * alerts written to PostgreSQL, then the checkpoint moved (fenced).
+   */
   private async handle(h: Held, batch: BusMessage[]): Promise<void> {
     if (this.held.get(h.part) !== h) throw new Error(`partition ${h.part} is no longer held`);
-    const items: IngestItem[] = batch.map((m) => ({ op: 'create', index: m.index, id: m.id, json: m.json }));
-    // an event already stored here (a replay) is refused as a conflict and matched no second time
-    await this.vigil.ingest(items);
+    if (h.part >= this.opts.partitions) await this.matchForwarded(h, batch);
+    else {
+      // events up to the checkpoint a replay starts behind were sent on by the node that read them first
+      const k = h.replayUntil > 0 ? batch.findIndex((m) => m.seq > h.replayUntil) : 0;
+      const replayed = k < 0 ? batch : batch.slice(0, k);
+      const fresh = k < 0 ? [] : batch.slice(k);
+      const items = (ms: BusMessage[]): IngestItem[] => ms.map((m) => ({ op: 'create', index: m.index, id: m.id, json: m.json }));
+      // an event already stored here (a replay) is refused as a conflict and matched no second time
+      if (replayed.length > 0) await this.vigil.ingest(items(replayed));
+      if (fresh.length > 0) {
+        const forwards: ForwardRequest[] = [];
+        const written = await this.vigil.ingest(items(fresh), forwards);
+        // events this node stored before and reads again (a batch that failed half-way, a partition
+        // taken back after its lease lapsed): sent on again, since the first time may not have come
+        // to it (the key partition takes each event once)
+        const again = fresh.filter((_, i) => !written[i]!.ok && written[i]!.status === 409);
+        if (again.length > 0) forwards.push(...this.vigil.forwardsOf(items(again)));
+        if (forwards.length > 0) await this.forward(h, forwards);
+      }
+    }
     await this.flushAlerts();
     const last = batch[batch.length - 1]!;
     const ok = await this.state.checkpoint(h.part, this.opts.node, h.epoch, last.seq, last.time);
@@ -299,6 +348,62 @@ export class ClusterNode {
       this.counts.lease_losses++;
       void this.drop(h, 'another node took its lease');
       throw new Error(`partition ${h.part}: lease lost`);
+    }
+  }
+
+  /**
+   * Sends the events of forwarded rules' stages to their keys' partitions, an event once per
+   * partition with every rule it goes there for; tried until JetStream stores them or the host
+   * partition is no longer this node's (its next holder reads the batch again and sends them).
+   */
+  private async forward(h: Held, forwards: readonly ForwardRequest[]): Promise<void> {
+    const P = this.opts.partitions;
+    const out = new Map<string, { index: string; id: string; json: string; partition: number; rules: string[]; ts: number | null; ingested: number }>();
+    for (const f of forwards) {
+      const targets = forwardTargets(f.rule, f.source, P);
+      if (targets === null) {
+        this.counts.unroutable++;
+        continue;
+      }
+      for (const t of targets) {
+        const key = `${P + t}\u0000${f.event.index}\u0000${f.event.id}`;
+        const o = out.get(key);
+        if (o) o.rules.push(f.rule.rule.rule_id);
+        else out.set(key, { index: f.event.index, id: f.event.id, json: f.event.json, partition: P + t, rules: [f.rule.rule.rule_id], ts: f.event.ts, ingested: f.event.ingested ?? 0 });
+      }
+    }
+    let left = [...out.values()].map((o) => ({ index: o.index, id: o.id, json: o.json, partition: o.partition, forwarded: { rules: o.rules, ts: o.ts, ingested: o.ingested } }));
+    while (left.length > 0) {
+      if (this.held.get(h.part) !== h || this.stopping) throw new Error(`partition ${h.part}: left before its events were sent on`);
+      const errors = await this.bus.publish(left);
+      const failed = left.filter((_, i) => errors[i] !== null);
+      this.counts.forwarded += left.length - failed.length;
+      if (failed.length > 0) this.fail(new Error(`sending ${failed.length} events on to key partitions: ${errors.find((e) => e !== null)}`));
+      left = failed;
+    }
+  }
+
+  /** A key partition's batch: each event matched once on this node, for the rules it was sent for. */
+  private async matchForwarded(h: Held, batch: readonly BusMessage[]): Promise<void> {
+    let seen = this.forwardedSeen.get(h.part);
+    if (!seen) this.forwardedSeen.set(h.part, (seen = new Map()));
+    const events: ForwardedEvent[] = [];
+    for (const m of batch) {
+      if (!m.forwarded) continue;
+      const key = `${m.index}\u0000${m.id}`;
+      if (seen.has(key)) {
+        this.counts.forwarded_repeats++;
+        continue;
+      }
+      seen.set(key, m.time);
+      events.push({ index: m.index, id: m.id, json: m.json, ts: m.forwarded.ts, ingested: m.forwarded.ingested, rules: new Set(m.forwarded.rules) });
+    }
+    this.counts.forwarded_in += events.length;
+    await this.vigil.matchForwarded(events);
+    // what no replay reaches any more is forgotten
+    if (seen.size > 10_000) {
+      const last = batch[batch.length - 1]!.time;
+      for (const [k, t] of seen) if (t < last - this.replayMs - 600_000) seen.delete(k);
     }
   }
 
@@ -339,7 +444,7 @@ export class ClusterNode {
       node: this.opts.node,
       partitions: this.opts.partitions,
       live_nodes: this.live,
-      held: [...this.held.values()].map((h) => ({ partition: h.part, epoch: h.epoch, events: h.events, replaying: h.at < h.replayUntil, reading: h.reader?.phase() ?? null })).sort((a, b) => a.partition - b.partition),
+      held: [...this.held.values()].map((h) => ({ partition: h.part, kind: h.part < this.opts.partitions ? 'host' : 'key', epoch: h.epoch, events: h.events, replaying: h.at < h.replayUntil, reading: h.reader?.phase() ?? null })).sort((a, b) => a.partition - b.partition),
       pending_alerts: this.pending.length,
       ...this.counts,
       ...(this.outbox ? { outbox: this.outbox.counts, outputs: this.opts.outputs!.stats() } : {}),
@@ -353,6 +458,7 @@ export class ClusterNode {
    */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.beat) clearInterval(this.beat);
     await this.ticking;
     await Promise.all([...this.held.values()].map((h) => this.drop(h, null)));
     await this.flushAlerts(Date.now() + 5000).catch(() => undefined);

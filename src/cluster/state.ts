@@ -74,7 +74,7 @@ export class ClusterState {
         await c.query('INSERT INTO vigil_settings(key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', ['partitions', String(partitions)]);
         const { rows } = await c.query<{ value: string }>("SELECT value FROM vigil_settings WHERE key = 'partitions'");
         if (Number(rows[0]!.value) !== partitions) throw new Error(`this cluster has ${rows[0]!.value} partitions (fixed when it was made); this node was started with --partitions ${partitions}`);
-        await c.query('INSERT INTO vigil_leases(part) SELECT g FROM generate_series(0, $1::int - 1) g ON CONFLICT (part) DO NOTHING', [partitions]);
+        await c.query('INSERT INTO vigil_leases(part) SELECT g FROM generate_series(0, 2 * $1::int - 1) g ON CONFLICT (part) DO NOTHING', [partitions]);
       } finally {
         await c.query('SELECT pg_advisory_unlock(7414)').catch(() => undefined);
         c.release();

@@ -10,6 +10,7 @@ export {
   type SearchHits,
   type EventHit,
   type SequenceHit,
+  type Judge,
 } from './compile-query.js';
 export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
 export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';

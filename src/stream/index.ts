@@ -1,1 +1,1 @@
-export { StreamEngine } from './stream-engine.js';
+export { StreamEngine, type ForwardRequest, type PushOptions, type StreamRoute } from './stream-engine.js';

@@ -5,8 +5,35 @@ import { PASS_ALL, rawFilterOf, RawText, ruleOfCode, RuleSet, unionRawFilter, ty
 import { EventBridge, isStreamable, matchTime, ruleIndexMatcher, writeMatches, type ActiveRule } from '../detect/index.js';
 import type { Store, StoredEvent } from '../store/index.js';
 
+/**
+ * Where a stream's rule runs in a cluster: `local`, on the node that reads the event (its joins stay
+ * within a host); `forward`, on the node that holds its join key's partition, which the reading node
+ * sends the events of its stages to (see PushOptions).
+ */
+export type StreamRoute = 'local' | 'forward';
+
+/** An event one of a forwarded rule's stages may take, for the caller to send to its key's node. */
+export interface ForwardRequest {
+  readonly rule: ActiveRule;
+  readonly event: StoredEvent;
+  readonly source: Readonly<Record<string, unknown>>;
+}
+
+export interface PushOptions {
+  /**
+   * Read events: where the events of forwarded rules' stages are collected. Without it, forwarded
+   * rules take nothing (a replay of events already sent on).
+   */
+  readonly forwards?: ForwardRequest[];
+  /** Forwarded events: only forwarded rules take them, each only the rules named for it. */
+  readonly forwardedFor?: (e: StoredEvent) => ReadonlySet<string> | undefined;
+  /** Only collect `forwards`: no rule here takes the events (see `forwardsOf`). */
+  readonly forwardOnly?: boolean;
+}
+
 interface RuleStream {
   readonly rule: ActiveRule;
+  readonly route: StreamRoute;
   /** What the rule holds between batches (stateful rules, and event queries that need engine state). */
   matcher: Matcher | null;
   readonly lateness: number;
@@ -62,6 +89,7 @@ export class StreamEngine {
   constructor(
     private readonly store: Store,
     private readonly onAlerts: (alerts: BuiltAlert[]) => void,
+    private readonly routeOf: (r: ActiveRule) => StreamRoute = () => 'local',
   ) {}
 
   /** Re-synchronises with the current rules: keeps state of unchanged rules, starts new ones. */
@@ -78,6 +106,7 @@ export class StreamEngine {
       }
       const stream: RuleStream = {
         rule: r,
+        route: this.routeOf(r),
         matcher: null,
         lateness: r.compiled!.kind === 'event' ? 0 : Math.max(0, r.lookbackMs - r.intervalMs),
         accepts: ruleIndexMatcher(r),
@@ -136,7 +165,7 @@ export class StreamEngine {
    * large batch does not keep the server from answering; returns the alerts written. Rules may change during a pause: a rule started since the
    * batch began has already read it from the store (see `replay`), one stopped reads no more of it.
    */
-  async pushSliced(events: readonly StoredEvent[], now: number, pause: () => Promise<void>, sliceMs: number): Promise<BuiltAlert[]> {
+  async pushSliced(events: readonly StoredEvent[], now: number, pause: () => Promise<void>, sliceMs: number, opts: PushOptions = {}): Promise<BuiltAlert[]> {
     const out: BuiltAlert[] = [];
     const gen = this.generation;
     const older = (s: RuleStream): boolean => (this.born.get(s) ?? 0) <= gen;
@@ -147,7 +176,7 @@ export class StreamEngine {
       const chunk = events.slice(i, i + step);
       i += chunk.length;
       const found: BuiltAlert[] = [];
-      this.feed(this.layers, this.order.filter(older), this.raw, chunk, now, found, gen === this.generation ? null : older);
+      this.feed(this.layers, this.order.filter(older), this.raw, chunk, now, found, gen === this.generation ? null : older, opts);
       if (found.length) {
         this.onAlerts(found);
         out.push(...found);
@@ -161,11 +190,25 @@ export class StreamEngine {
   }
 
   /**
+   * The events of forwarded rules' stages among `events`, which no rule here takes: events read
+   * again that the store already holds (refused as conflicts, so not matched again), whose sending
+   * on may not have happened the first time.
+   */
+  forwardsOf(events: readonly StoredEvent[], now: number): ForwardRequest[] {
+    const forwards: ForwardRequest[] = [];
+    if (this.layers.length > 0 && this.order.some((s) => s.route === 'forward')) this.feed(this.layers, [], this.raw, events, now, [], null, { forwards, forwardOnly: true });
+    return forwards;
+  }
+
+  /**
    * Feeds new streams the stored events of their look-back, so that after a restart (or when a rule
    * is switched to streaming) sequences in flight complete and events stored but not yet matched
    * when the server stopped are matched. Alerts already written are recognised by their ids.
    */
-  private replay(fresh: readonly RuleStream[], now: number): void {
+  private replay(started: readonly RuleStream[], now: number): void {
+    // a forwarded rule takes only events sent to it: the node's stored events are not all of its key's
+    const fresh = started.every((s) => s.route === 'local') ? started : started.filter((s) => s.route === 'local');
+    if (fresh.length === 0) return;
     // the layer just built for them, or the whole set when most of it is new (a start); else a set of their own
     const last = this.layers[this.layers.length - 1]!;
     const layer = last.order === fresh || (last.order === this.order && fresh.length * 2 >= last.order.length) ? last : this.layer(fresh);
@@ -195,9 +238,11 @@ export class StreamEngine {
    * Scans `events` through the layers' rule sets and feeds their matchers, for the `streams` given
    * (muted ones and those `within` refuses take nothing); writes the alerts found to `out`.
    */
-  private feed(layers: readonly Layer[], streams: readonly RuleStream[], raw: RawFilter, events: readonly StoredEvent[], now: number, out: BuiltAlert[], within: ((s: RuleStream, e: StoredEvent) => boolean) | null): void {
+  private feed(layers: readonly Layer[], streams: readonly RuleStream[], raw: RawFilter, events: readonly StoredEvent[], now: number, out: BuiltAlert[], within: ((s: RuleStream, e: StoredEvent) => boolean) | null, opts: PushOptions = {}): void {
     const muted = this.muted;
-    const takes = (s: RuleStream, e: StoredEvent): boolean => !muted.has(s) && s.accepts(e.index) && !(s.rule.timeField === 'timestamp' && e.ts === null) && (within === null || within(s, e));
+    const { forwards, forwardedFor, forwardOnly } = opts;
+    const open = (s: RuleStream, e: StoredEvent): boolean => !muted.has(s) && s.accepts(e.index) && !(s.rule.timeField === 'timestamp' && e.ts === null) && (within === null || within(s, e));
+    const takes = forwardOnly ? (): boolean => false : forwardedFor ? (s: RuleStream, e: StoredEvent): boolean => s.route === 'forward' && open(s, e) && forwardedFor(e)?.has(s.rule.rule.rule_id) === true : (s: RuleStream, e: StoredEvent): boolean => s.route === 'local' && open(s, e);
     const found: Array<RuleSetHit<RuleStream>> = [];
     const hits: Array<RuleSetHit<RuleStream>> = [];
     const codes: StatefulCode[] = [];
@@ -229,6 +274,11 @@ export class StreamEngine {
         for (const h of hits) if (takes(h.rule, e)) found.push(h);
         for (const code of codes) {
           const s = order[ruleOfCode(code)]!;
+          if (forwards && s.route === 'forward') {
+            // any stage, a later one too: the key's node may hold the sequence it moves on
+            if (open(s, e)) forwards.push({ rule: s.rule, event: e, source });
+            continue;
+          }
           if (!takes(s, e) || !set.matchers.wants(code)) continue;
           const t1 = performance.now();
           set.matchers.feed(code, event, found);
@@ -237,10 +287,13 @@ export class StreamEngine {
       }
       scanMs += performance.now() - t0;
     }
-    // events no rule was fed still move time on, for rules that order by the stored time
+    // events no rule was fed still move time on, for rules that order by the stored time; a
+    // forwarded rule's time moves with the events sent to it only (they come later than a node's
+    // own: a host partition taken over after a node died sends its events on seconds late)
     if (newest > -Infinity) {
+      const route: StreamRoute = forwardedFor ? 'forward' : 'local';
       for (const s of streams) {
-        if (!movesWithStoredTime(s) || muted.has(s)) continue;
+        if (!movesWithStoredTime(s) || muted.has(s) || s.route !== route) continue;
         for (const hit of s.matcher!.advance(newest)) found.push({ rule: s, hit });
       }
     }

@@ -4,7 +4,9 @@
  * every node; every planted alert must be in PostgreSQL exactly once (the same alerts, by rule and
  * event, as `vigil hunt` finds over the same events) with all nodes up, after SIGKILL of a node
  * mid-ingest, after a node joins, after SIGKILL of a NATS server and across a PostgreSQL restart;
- * and a sequence whose events came through different nodes completes. Every node has the same
+ * and a sequence whose events came through different nodes completes. A sequence joined on the
+ * user (not the host) takes its stages from hosts that other nodes read, through the key partitions:
+ * each file holds such pairs, and each must alert once in every step. Every node has the same
  * webhook output: each alert in PostgreSQL reaches it once, through the cluster's outbox.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AckPolicy, connect, DeliverPolicy } from 'nats';
 import pg from 'pg';
-import { decodeMessage, STREAM } from '../../src/cluster/index.js';
+import { decodeMessage, partitionOf, STREAM } from '../../src/cluster/index.js';
 import { generateEvents } from '../../src/gen/index.js';
 import { vigil } from '../support/cli.js';
 import { startNatsCluster, type NatsServer } from '../support/nats.js';
@@ -54,7 +56,8 @@ before(async () => {
   rulesFile = join(dir, 'sequence.ndjson');
   writeFileSync(
     rulesFile,
-    `${JSON.stringify({ rule_id: 'cross-node-sequence', name: 'Two stages through two nodes', description: 'test', type: 'eql', language: 'eql', query: 'sequence by host.id with maxspan=5m [process where process.name == "stage-one.exe"] [process where process.name == "stage-two.exe"]', severity: 'high', risk_score: 73, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1, index: ['logs-*'] })}\n`,
+    `${JSON.stringify({ rule_id: 'cross-node-sequence', name: 'Two stages through two nodes', description: 'test', type: 'eql', language: 'eql', query: 'sequence by host.id with maxspan=5m [process where process.name == "stage-one.exe"] [process where process.name == "stage-two.exe"]', severity: 'high', risk_score: 73, interval: '5m', from: 'now-9m', max_signals: 100, enabled: true, version: 1, index: ['logs-*'] })}\n` +
+      `${JSON.stringify({ rule_id: 'cross-host-sequence', name: 'One user on two hosts', description: 'test', type: 'eql', language: 'eql', query: 'sequence by user.name with maxspan=5m [process where process.name == "user-stage-one.exe"] [process where process.name == "user-stage-two.exe"]', severity: 'high', risk_score: 73, interval: '5m', from: 'now-320s', max_signals: 100, enabled: true, version: 1, index: ['logs-*'] })}\n`,
   );
   db = new pg.Pool({ connectionString: PG_URL, max: 2 });
   db.on('error', () => undefined);
@@ -81,9 +84,31 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Writes a file of generated events with planted attacks (kept for the hunt that says what to expect). */
+/** The users of the cross-host pairs planted so far: each must have one alert of `cross-host-sequence`. */
+const crossHostUsers: string[] = [];
+
+/** A process event of `user` on `host` (the stages of `cross-host-sequence`). */
+const userEvent = (ts: string, host: string, user: string, name: string): string => JSON.stringify({ '@timestamp': ts, event: { category: ['process'], type: ['start'] }, host: { id: host, name: host }, user: { name: user }, process: { name, entity_id: `${host}-${name}` } });
+
+/**
+ * Writes a file of generated events with planted attacks (kept for the hunt that says what to
+ * expect), and six pairs of `cross-host-sequence` among them: stage one on one host, stage two on
+ * another, 300 events later, one user each. The pairs are dated now, as live events are (the
+ * generated ones are dated days ahead, and a file of four minutes goes in in seconds): the rule's
+ * lateness, 20 s, is then what it is live, longer than a node's partitions take to move when it
+ * dies, and the server's clock lets its events go.
+ */
 function eventFile(name: string, seed: number, events = 12_000): string[] {
   const lines = [...generateEvents({ events, seed, plantEvery: 1000, start: Date.parse('2026-11-23T00:00:00Z') + seed * 86_400_000 })];
+  const inserts: Array<[number, string]> = [];
+  const now = Date.now();
+  for (let k = 0; k < 6; k++) {
+    const i = 500 + k * 1200;
+    const user = `xu-${seed}-${k}`;
+    crossHostUsers.push(user);
+    inserts.push([i + 1, userEvent(new Date(now + k * 1000).toISOString(), `xh-${seed}-${k}-a`, user, 'user-stage-one.exe')], [i + 301, userEvent(new Date(now + k * 1000 + 500).toISOString(), `xh-${seed}-${k}-b`, user, 'user-stage-two.exe')]);
+  }
+  for (const [at, line] of inserts.sort((a, b) => b[0] - a[0])) lines.splice(at, 0, line);
   writeFileSync(join(eventsDir, `${name}.ndjson`), `${lines.join('\n')}\n`);
   return lines;
 }
@@ -122,15 +147,16 @@ async function load(lines: readonly string[], during?: () => Promise<void>): Pro
 }
 
 interface ClusterView {
+  node: string;
   leases: Array<{ part: number; owner: string | null; live: boolean; checkpoint: number }>;
-  held: Array<{ partition: number; replaying: boolean }>;
+  held: Array<{ partition: number; kind: 'host' | 'key'; replaying: boolean }>;
   live_nodes: string[];
   pending_alerts: number;
 }
 
 /**
- * Waits until the cluster has taken in everything the stream holds: every partition leased to a live
- * node, its checkpoint at the stream's last message of its subject, no replay under way (a partition
+ * Waits until the cluster has taken in everything the stream holds: every partition (host and key
+ * partitions) leased to a live node, its checkpoint at the stream's last message of its subject, no replay under way (a partition
  * taken over is read again from before its checkpoint), no alert waiting for PostgreSQL.
  * Answers how long it took.
  */
@@ -160,13 +186,16 @@ async function settled(timeoutMs = 60_000): Promise<number> {
       }
       if (Date.now() - t0 > timeoutMs) {
         const lasts: number[] = [];
-        for (let p = 0; p < PARTITIONS; p++) lasts.push((await jsm.streams.getMessage(STREAM, { last_by_subj: `vigil.events.${p}` }).catch(() => null))?.seq ?? -1);
+        for (let p = 0; p < 2 * PARTITIONS; p++) lasts.push((await jsm.streams.getMessage(STREAM, { last_by_subj: `vigil.events.${p}` }).catch(() => null))?.seq ?? -1);
         assert.fail(`the cluster did not settle: stream ${JSON.stringify(lasts)}; nodes ${JSON.stringify(views.map((v) => ({ ...v, leases: undefined })))}; leases ${JSON.stringify(views[0]?.leases)}`);
       }
       const names = new Set(live.map(([n]) => n));
       let done = views.length === live.length && views.every((v) => v.pending_alerts === 0 && v.held.every((h) => !h.replaying));
       const leases = views[0]?.leases ?? [];
-      for (let p = 0; done && p < PARTITIONS; p++) {
+      // and no hand-over under way: each partition read by the one node whose lease it is
+      const held = views.flatMap((v) => v.held.map((h) => ({ part: h.partition, node: v.node })));
+      if (held.length !== 2 * PARTITIONS || held.some((h) => leases.find((l) => l.part === h.part)?.owner !== h.node)) done = false;
+      for (let p = 0; done && p < 2 * PARTITIONS; p++) {
         const l = leases.find((x) => x.part === p);
         if (!l || !l.live || !l.owner || !names.has(l.owner)) done = false;
         else {
@@ -186,7 +215,7 @@ async function settled(timeoutMs = 60_000): Promise<number> {
 const keyOf = (doc: Record<string, unknown>): string => `${String(doc['kibana.alert.rule.rule_id'])}|${String((doc.host as { id?: string } | undefined)?.id)}|${String((doc.process as { entity_id?: string } | undefined)?.entity_id)}`;
 
 async function clusterAlertKeys(): Promise<string[]> {
-  const { rows } = await db.query<{ doc: Record<string, unknown> }>(`SELECT doc FROM ${SCHEMA}.vigil_alerts WHERE NOT building_block AND rule_id <> 'cross-node-sequence'`);
+  const { rows } = await db.query<{ doc: Record<string, unknown> }>(`SELECT doc FROM ${SCHEMA}.vigil_alerts WHERE NOT building_block AND rule_id NOT IN ('cross-node-sequence', 'cross-host-sequence')`);
   return rows.map((r) => keyOf(r.doc)).sort();
 }
 
@@ -207,6 +236,13 @@ async function assertExactlyOnce(label: string): Promise<void> {
   const want = huntAlertKeys();
   assert.ok(want.length >= 3, `${label}: the events hold planted attacks (${want.length})`);
   assert.deepEqual(await clusterAlertKeys(), want, `${label}: every planted alert, once`);
+  // the pairs joined on the user: one alert each, its two events those of the user's two hosts
+  // (the pairs' events wait out the rule's lateness, 20 s, before they are matched)
+  const shellCount = async (): Promise<number> => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.vigil_alerts WHERE rule_id = 'cross-host-sequence' AND NOT building_block AND doc::text NOT LIKE '%cross-user%'`)).rows[0]!.n);
+  for (let i = 0; i < 160 && (await shellCount()) < crossHostUsers.length; i++) await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await shellCount(), crossHostUsers.length, `${label}: one alert per user whose stages came from two hosts`);
+  const parts = await db.query<{ u: string; h: string }>(`SELECT doc->'user'->>'name' AS u, doc->'host'->>'id' AS h FROM ${SCHEMA}.vigil_alerts WHERE rule_id = 'cross-host-sequence' AND building_block AND doc->'user'->>'name' <> 'cross-user'`);
+  assert.deepEqual(parts.rows.map((r) => `${r.u}@${r.h}`).sort(), crossHostUsers.flatMap((u) => { const [, seed, k] = u.split('-'); return [`${u}@xh-${seed}-${k}-a`, `${u}@xh-${seed}-${k}-b`]; }).sort(), `${label}: each cross-host alert holds the user's two events`);
   // the outputs: every alert in PostgreSQL delivered, once (a node killed between delivering a
   // batch and marking it sent leaves that batch to be sent again by another node: at most one batch)
   for (let i = 0; i < 120; i++) {
@@ -230,7 +266,34 @@ test('all nodes up: events sent through the three nodes give every planted alert
   // the partitions are spread over the three nodes
   const views = await Promise.all([...nodes.values()].map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { held: Array<{ partition: number }> }));
   for (const v of views) assert.ok(v.held.length > 0, 'every node holds partitions');
-  assert.deepEqual(views.flatMap((v) => v.held.map((h) => h.partition)).sort((a, b) => a - b), Array.from({ length: PARTITIONS }, (_, i) => i), 'each partition held by one node');
+  assert.deepEqual(views.flatMap((v) => v.held.map((h) => h.partition)).sort((a, b) => a - b), Array.from({ length: 2 * PARTITIONS }, (_, i) => i), 'each partition (host and key) held by one node');
+});
+
+test('a sequence joined on the user, whose stages came from hosts that two other nodes read, completes once', async () => {
+  const views = new Map<string, ClusterView>();
+  for (const [name, s] of nodes) views.set(name, (await (await fetch(`${s.url}/api/cluster`)).json()) as ClusterView);
+  const holder = (host: string): string => [...views].find(([, v]) => v.held.some((h) => h.kind === 'host' && h.partition === partitionOf(`host:${host}`, PARTITIONS)))![0];
+  // two hosts read by two different nodes; each stage sent through the node that does not read it
+  const hosts = Array.from({ length: 64 }, (_, i) => `uh-${i}`);
+  const a = hosts[0]!;
+  const b = hosts.find((h) => holder(h) !== holder(a))!;
+  assert.ok(b, 'two hosts whose partitions two nodes hold');
+  const through = (host: string): RunningServer => [...nodes].find(([n]) => n !== holder(host))![1];
+  const send = async (host: string, ts: string, name: string): Promise<void> => {
+    const r = await fetch(`${through(host).url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `{"create":{"_index":"${INDEX}"}}\n${userEvent(ts, host, 'cross-user', name)}\n` });
+    assert.equal(r.status, 200);
+  };
+  // dated before the rule's lateness, so matched as they come: the second is sent once the first was
+  await send(a, '2026-11-26T00:00:01Z', 'user-stage-one.exe');
+  await settled();
+  await send(b, '2026-11-26T00:00:02Z', 'user-stage-two.exe');
+  await settled();
+  const count = async (): Promise<number> => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.vigil_alerts WHERE rule_id = 'cross-host-sequence' AND NOT building_block AND doc::text LIKE '%cross-user%'`)).rows[0]!.n);
+  for (let i = 0; i < 40 && (await count()) < 1; i++) await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await count(), 1);
+  // it went through a key partition: some node matched forwarded events
+  const forwardedIn = (await Promise.all([...nodes.values()].map(async (s) => ((await (await fetch(`${s.url}/api/cluster`)).json()) as { forwarded_in: number }).forwarded_in))).reduce((x, y) => x + y, 0);
+  assert.ok(forwardedIn >= 2, `forwarded events matched: ${forwardedIn}`);
 });
 
 test('a sequence whose two events came through two different nodes completes', async () => {
@@ -265,12 +328,14 @@ test('SIGKILL of a Vigil node mid-ingest: its partitions move, no acknowledged e
       for await (const m of msgs) {
         left--;
         for (const e of decodeMessage(m.data)) {
+          // events sent on to key partitions are copies of events counted on their host partitions
+          if (e.forwarded) continue;
           events++;
           ids.add(`${e.index}/${e.id}`);
         }
       }
     }
-    assert.equal(events, 2 * 12_000 + 2);
+    assert.equal(events, 2 * (12_000 + 12) + 2 + 2);
     assert.equal(ids.size, events);
   } finally {
     await nc.close();
