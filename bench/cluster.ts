@@ -1,11 +1,12 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import pg from 'pg';
 import { STREAM } from '../src/cluster/index.js';
-import { generateEvents } from '../src/gen/index.js';
+import { addNoise, generateEvents, namesInQueries } from '../src/gen/index.js';
+import { loadRules } from '../src/rules/index.js';
 import { startNatsCluster, type NatsServer } from '../test/support/nats.js';
 import { startServer, type RunningServer } from '../test/support/server.js';
 import { post } from './ingest.js';
@@ -20,6 +21,7 @@ import { percentile as pct } from './stats.js';
  */
 const INDEX = 'logs-endpoint.events.process-default';
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const SHARED = process.env.VIGIL_SHARED ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared');
 /** CPU seconds a process has used (user + system), from /proc. */
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -136,6 +138,7 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
       await nc.close();
     }
     lines.push('(each Vigil node stores and matches only its partitions: with N machines, each takes about 1/N of the matching and storing; publishing and the NATS servers cost the rest)');
+    lines.push(...(await corpusRun(dir, nats, db, schemas, procs)));
     return { title: `Cluster: ${events.toLocaleString('en-US')} generated events, seed rules streaming, on this 2-core machine`, lines };
   } finally {
     for (const s of procs) await s.stop(true).catch(() => null);
@@ -144,6 +147,70 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
     await db.end().catch(() => null);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The whole corpus streaming over noisy events (broad rules fire on benign activity), embedded and
+ * on three nodes: the rate, each node's CPU, the events sent on to key partitions (sequences whose
+ * joins cross hosts), and the alerts each wrote.
+ */
+async function corpusRun(dir: string, nats: readonly NatsServer[], db: pg.Pool, schemas: string[], procs: RunningServer[], events = 30_000): Promise<string[]> {
+  const corpus = join(SHARED, 'corpus', 'detection-rules');
+  const pools = namesInQueries((await loadRules([corpus])).rules.map((r) => r.query ?? ''));
+  const start = Date.now() - 3_600_000;
+  const raw = [...generateEvents({ events, seed: 43, start })];
+  const noisy: string[] = [];
+  for (let i = 0; i < raw.length; i += 10_000) noisy.push(...addNoise(raw.slice(i, i + 10_000), pools, { seed: 43 + i }));
+  const bodies: string[] = [];
+  for (let i = 0; i < noisy.length; i += 1000) bodies.push(noisy.slice(i, i + 1000).map((l) => `{"create":{"_index":"${INDEX}"}}\n${l}\n`).join(''));
+  const out: string[] = [`whole corpus (${corpus.split('/').slice(-2).join('/')}), streaming, ${events.toLocaleString('en-US')} noisy events, 4 clients:`];
+  const emb = await startServer(['--data', join(dir, 'corpus-embedded'), '--streaming', '--rules', corpus], { startTimeoutMs: 120_000 });
+  procs.push(emb);
+  const c0 = cpuSeconds(emb.proc.pid!);
+  const embRate = await ingest([emb.url], bodies, events);
+  const embCpu = cpuSeconds(emb.proc.pid!) - c0;
+  const embAlerts = ((await (await fetch(`${emb.url}/api/alerts?building_blocks=true&size=1`)).json()) as { total: number }).total;
+  await emb.stop();
+  out.push(`  embedded                                   ${Math.round(embRate).toLocaleString('en-US').padStart(7)} events/s; CPU ${embCpu.toFixed(1)} s = ${((embCpu / events) * 1e6).toFixed(0)} µs per event; ${embAlerts} alerts`);
+  const schema = `vigil_bench_${process.pid}_corpus`;
+  schemas.push(schema);
+  const nodes: RunningServer[] = [];
+  for (let k = 0; k < 3; k++) {
+    const s = await startServer(['--data', join(dir, `corpus-${k}`), '--streaming', '--rules', corpus, '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `corpus-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 120_000 });
+    procs.push(s);
+    nodes.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 5000));
+  const pids = [...nodes.map((s) => s.proc.pid!), ...nats.map((s) => s.proc.pid!)];
+  const before = pids.map(cpuSeconds);
+  const t0 = performance.now();
+  const rate = await ingest(nodes.map((s) => s.url), bodies, events);
+  type View = { consumed: number; pending_alerts: number; forwarded: number; forwarded_in: number; forwarded_repeats: number };
+  let views: View[] = [];
+  for (;;) {
+    views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as View));
+    const sum = (f: (v: View) => number): number => views.reduce((a, v) => a + f(v), 0);
+    if (sum((v) => v.consumed) >= events && sum((v) => v.forwarded_in + v.forwarded_repeats) >= sum((v) => v.forwarded) && views.every((v) => v.pending_alerts === 0)) break;
+    if (performance.now() - t0 > 900_000) throw new Error(`the cluster did not take in the events within 15 minutes: ${JSON.stringify(views)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const drained = (events / (performance.now() - t0)) * 1000;
+  const cpu = pids.map((p, i) => cpuSeconds(p) - before[i]!);
+  // a sequence's last events wait out its lateness: the alerts counted once they stop coming
+  let alerts = -1;
+  for (let same = 0; same < 5; ) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const n = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.vigil_alerts`)).rows[0]!.n);
+    same = n === alerts ? same + 1 : 0;
+    alerts = n;
+  }
+  const nodeCpu = cpu.slice(0, 3);
+  out.push(
+    `  cluster, 3 nodes                           ${Math.round(rate).toLocaleString('en-US').padStart(7)} events/s acknowledged, ${Math.round(drained).toLocaleString('en-US')} events/s stored and matched; CPU ${nodeCpu.map((c) => `${c.toFixed(1)} s`).join(' + ')} = ${((nodeCpu.reduce((a, b) => a + b, 0) / events) * 1e6).toFixed(0)} µs per event (NATS ${cpu.slice(3).map((c) => `${c.toFixed(1)} s`).join(' + ')}); ${alerts} alerts`,
+  );
+  out.push(`  sent on to key partitions: ${views.reduce((a, v) => a + v.forwarded, 0).toLocaleString('en-US')} events (${((views.reduce((a, v) => a + v.forwarded, 0) / events) * 100).toFixed(1)}% of the events), each matched once at its key's node`);
+  for (const s of nodes) await s.stop();
+  return out;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

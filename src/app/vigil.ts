@@ -56,6 +56,9 @@ export interface ForwardedEvent {
   readonly rules: ReadonlySet<string>;
 }
 
+/** The fields of an alert's document that triage sets (status, its reason and who, assignees, notes). */
+const TRIAGE_FIELDS = ['kibana.alert.workflow_status', 'kibana.alert.workflow_status_updated_at', 'kibana.alert.workflow_reason', 'kibana.alert.workflow_user', 'kibana.alert.workflow_assignee_ids', 'vigil.alert.notes'];
+
 /** Where alerts are also stored as documents (Kibana's alerts index), for searches and rules over alerts. */
 export const ALERTS_INDEX = '.alerts-security.alerts-default';
 
@@ -359,6 +362,34 @@ export class Vigil {
   async alertCopiesDone(): Promise<void> {
     while (this.alertCopies.size > 0) await this.copying;
     await this.copying;
+  }
+
+  /**
+   * Alerts as another node of the cluster holds them (PostgreSQL's copy): those new here are stored,
+   * those known take its triage state; their copies in the alerts index follow. Not sent to the
+   * outputs (the cluster's outbox sends each alert once). The ids that changed here.
+   */
+  takeAlerts(rows: readonly AlertRow[]): string[] {
+    if (rows.length === 0) return [];
+    const added = this.store.alerts.insert(rows);
+    const isNew = new Set(added);
+    // of an alert held here, only its triage is taken (the copy's document may differ in key order)
+    const triaged: AlertRow[] = [];
+    for (const r of rows) {
+      if (isNew.has(r.id)) continue;
+      const here = this.store.alerts.get(r.id);
+      if (!here || TRIAGE_FIELDS.every((f) => JSON.stringify(here.doc[f]) === JSON.stringify(r.doc[f]))) continue;
+      const doc = { ...here.doc };
+      for (const f of TRIAGE_FIELDS) {
+        if (r.doc[f] === undefined) delete doc[f];
+        else doc[f] = r.doc[f];
+      }
+      triaged.push({ ...here, status: r.status, assignee: r.assignee ?? null, doc });
+    }
+    const changed = this.store.alerts.setTriage(triaged);
+    const ids = [...added, ...changed];
+    this.copyAlerts(ids);
+    return ids;
   }
 
   /** Sets alerts' workflow status (see AlertStore.setStatus), their copies in the alerts index too. */

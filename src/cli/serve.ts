@@ -262,7 +262,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     searchHeapMb: Math.max(256, Math.floor(heapLimit / 4 / 1024 / 1024)),
     security: { credentials, allowedHosts: allowedHosts(opts.host, opts.allowedHosts ?? []), secureCookie: tls !== null },
     ...(tls ? { tls: { key: tls.key, cert: tls.cert } } : {}),
-    ...(cluster && clusterNode ? { cluster: { ingest: clusterNode.ingest, status: () => clusterNode.status(), alerts: (q) => cluster.state.alerts(q), leases: () => cluster.state.leases(), ruleChange: clusterNode.ruleChange } } : {}),
+    ...(cluster && clusterNode ? { cluster: { ingest: clusterNode.ingest, status: () => clusterNode.status(), alerts: (q) => cluster.state.alerts(q), leases: () => cluster.state.leases(), ruleChange: clusterNode.ruleChange, alertsTriaged: clusterNode.alertsTriaged } } : {}),
   });
   const listened = await server.listen({ host: opts.host, port: Number(opts.port) });
   // the address as listened on (listen answers one of the addresses, 127.0.0.1 for 0.0.0.0)

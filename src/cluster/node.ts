@@ -100,7 +100,7 @@ export class ClusterNode {
   /** alerts made by the local engine, not yet in PostgreSQL */
   private pending: AlertRow[] = [];
   private flushing: Promise<void> = Promise.resolve();
-  private counts = { published: 0, consumed: 0, forwarded: 0, forwarded_in: 0, forwarded_repeats: 0, unroutable: 0, alerts_written: 0, lease_losses: 0, errors: 0 };
+  private counts = { published: 0, consumed: 0, forwarded: 0, forwarded_in: 0, forwarded_repeats: 0, unroutable: 0, alerts_written: 0, alerts_taken: 0, lease_losses: 0, errors: 0 };
   /**
    * Forwarded events this node matched, per key partition (event → stream time): a partition taken
    * over reads its replay window again, and an event the last holder sent on again (it died before
@@ -222,6 +222,51 @@ export class ClusterNode {
     return r;
   };
 
+  /** Alerts triaged through this node's API: their state as this node now holds them, to PostgreSQL for every node. */
+  readonly alertsTriaged = async (ids: readonly string[]): Promise<void> => {
+    const rows: AlertRow[] = [];
+    for (const id of ids) {
+      const a = this.vigil.store.alerts.get(id);
+      if (a) rows.push(a);
+    }
+    // an alert still waiting for PostgreSQL goes there as it is when it is written (see flushAlerts)
+    await this.state.setTriage(rows);
+  };
+
+  /**
+   * Takes the alerts every node wrote or triaged into this node's store, so that its API and UI show
+   * the cluster's alerts. A revision is taken when a statement starts and seen when it commits, so
+   * one may show after a later one: each pull reads again from where a pull at least 10 s before had
+   * got to (what it reads again changes nothing).
+   */
+  private pullAlerts(): void {
+    if (this.pulling || this.stopping) return;
+    const run = async (): Promise<void> => {
+      const now = Date.now();
+      while (this.revMarks.length > 1 && this.revMarks[1]!.at <= now - 10_000) this.revMarks.shift();
+      // the newest mark at least 10 s old (the oldest, in a node's first 10 s)
+      let rev = this.revMarks[0]?.rev ?? 0;
+      let last = rev;
+      for (;;) {
+        const got = await this.state.alertsAfter(rev);
+        this.counts.alerts_taken += this.vigil.takeAlerts(got.rows).length;
+        last = Math.max(last, got.last);
+        rev = got.last;
+        if (got.rows.length < 1000) break;
+      }
+      this.revMarks.push({ at: now, rev: last });
+    };
+    this.pulling = run()
+      .catch((e: unknown) => this.fail(e))
+      .finally(() => {
+        this.pulling = null;
+      });
+  }
+
+  private pulling: Promise<void> | null = null;
+  /** Where alert pulls had got to, and when (see pullAlerts). */
+  private readonly revMarks: Array<{ at: number; rev: number }> = [];
+
   /** Applies the rule log's changes made since the last (one sync at a time). */
   private syncRules(): Promise<void> {
     const run = async (): Promise<void> => {
@@ -289,6 +334,7 @@ export class ClusterNode {
     // alerts of scheduled rules (made outside any batch) go out here
     void this.flushAlerts();
     this.sendOutbox();
+    this.pullAlerts();
     for (const part of want) {
       if (this.held.has(part) || this.stopping) continue;
       const lease = await this.state.acquire(part, this.opts.node, this.leaseMs, this.liveMs);
@@ -343,7 +389,8 @@ export class ClusterNode {
     const ok = await this.state.checkpoint(h.part, this.opts.node, h.epoch, last.seq, last.time);
     h.events += batch.length;
     h.at = last.seq;
-    this.counts.consumed += batch.length;
+    // a key partition's events are counted as forwarded_in (each event once)
+    if (h.part < this.opts.partitions) this.counts.consumed += batch.length;
     if (!ok) {
       this.counts.lease_losses++;
       void this.drop(h, 'another node took its lease');
@@ -416,7 +463,9 @@ export class ClusterNode {
       while (this.pending.length > 0 && !this.stopping && Date.now() < until) {
         const take = this.pending.slice(0, 1000);
         try {
-          this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, take, this.opts.outputs?.any === true);
+          // as the alerts are here now: one triaged before it reached PostgreSQL goes with its triage
+          const now = take.map((a) => this.vigil.store.alerts.get(a.id) ?? a);
+          this.counts.alerts_written += await this.state.insertAlerts(this.opts.node, now, this.opts.outputs?.any === true);
           this.pending.splice(0, take.length);
         } catch (e) {
           this.fail(e);

@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS vigil_outbox (
   alert_id text PRIMARY KEY, claimed_by text, claimed_until timestamptz NOT NULL DEFAULT 'epoch', sent timestamptz);
 CREATE TABLE IF NOT EXISTS vigil_rule_log (seq bigserial PRIMARY KEY, node text NOT NULL, change jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS vigil_outbox_unsent ON vigil_outbox (alert_id) WHERE sent IS NULL;
+CREATE SEQUENCE IF NOT EXISTS vigil_alert_rev;
+ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS rev bigint NOT NULL DEFAULT nextval('vigil_alert_rev');
+ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'open';
+ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS assignee text;
+ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS facets jsonb;
+CREATE INDEX IF NOT EXISTS vigil_alerts_rev ON vigil_alerts (rev);
 `;
 
 /** `postgres://…?schema=NAME`: the tables live in that schema (made if missing); the rest is pg's. */
@@ -147,11 +153,11 @@ export class ClusterState {
       const part = alerts.slice(i, i + 200);
       const values: unknown[] = [];
       const rows = part.map((a, k) => {
-        values.push(a.id, a.ruleId, a.severity, a.risk, a.host, a.created, a.originalTime, a.buildingBlock, node, JSON.stringify(a.doc));
-        const b = k * 10;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}::jsonb)`;
+        values.push(a.id, a.ruleId, a.severity, a.risk, a.host, a.created, a.originalTime, a.buildingBlock, node, JSON.stringify(a.doc), a.status, a.assignee ?? null, JSON.stringify({ user: a.user, process: a.process, groupId: a.groupId }));
+        const b = k * 13;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}::jsonb, $${b + 11}, $${b + 12}, $${b + 13}::jsonb)`;
       });
-      const insert = `INSERT INTO vigil_alerts(id, rule_id, severity, risk, host, created, original_time, building_block, node, doc) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`;
+      const insert = `INSERT INTO vigil_alerts(id, rule_id, severity, risk, host, created, original_time, building_block, node, doc, status, assignee, facets) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`;
       // with outputs, an alert written for the first time goes into the outbox in the same statement
       const r = outbox ? await this.pool.query<{ n: string }>(`WITH ins AS (${insert} RETURNING id), box AS (INSERT INTO vigil_outbox(alert_id) SELECT id FROM ins ON CONFLICT DO NOTHING) SELECT count(*) AS n FROM ins`, values) : await this.pool.query(insert, values);
       added += outbox ? Number((r.rows[0] as { n: string }).n) : (r.rowCount ?? 0);
@@ -218,6 +224,33 @@ export class ClusterState {
     values.push(Math.min(Math.max(0, q.size ?? 100), 10_000));
     const { rows } = await this.pool.query<ClusterAlert>(`SELECT id, rule_id, severity, risk, host, node, doc FROM vigil_alerts ${w} ORDER BY original_time NULLS LAST, id LIMIT $${values.length}`, values);
     return { total, alerts: rows };
+  }
+
+  /**
+   * Alerts written or triaged after revision `rev` (a count PostgreSQL keeps over all alerts), in
+   * that order, as rows for a node's own store; and the last revision read.
+   */
+  async alertsAfter(rev: number, size = 1000): Promise<{ rows: AlertRow[]; last: number }> {
+    const { rows } = await this.pool.query<{ id: string; rule_id: string; severity: string; risk: number; host: string | null; created: string; original_time: string | null; building_block: boolean; doc: Record<string, unknown>; status: string; assignee: string | null; facets: { user?: string | null; process?: string | null; groupId?: string | null } | null; rev: string }>(
+      'SELECT id, rule_id, severity, risk, host, created, original_time, building_block, doc, status, assignee, facets, rev FROM vigil_alerts WHERE rev > $1 ORDER BY rev LIMIT $2',
+      [rev, size],
+    );
+    return {
+      rows: rows.map((r) => ({ id: r.id, ruleId: r.rule_id, severity: r.severity, risk: r.risk, host: r.host, created: Number(r.created), originalTime: r.original_time === null ? null : Number(r.original_time), buildingBlock: r.building_block, doc: r.doc, status: r.status, assignee: r.assignee, user: r.facets?.user ?? null, process: r.facets?.process ?? null, groupId: r.facets?.groupId ?? null })),
+      last: rows.length ? Number(rows[rows.length - 1]!.rev) : rev,
+    };
+  }
+
+  /** The triage state (status, assignee, document) of alerts as a node now holds them, for every node to take. */
+  async setTriage(alerts: readonly AlertRow[]): Promise<void> {
+    for (let i = 0; i < alerts.length; i += 500) {
+      const part = alerts.slice(i, i + 500);
+      await this.pool.query(
+        `UPDATE vigil_alerts a SET status = t.status, assignee = t.assignee, doc = t.doc::jsonb, rev = nextval('vigil_alert_rev')
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, status, assignee, doc) WHERE a.id = t.id`,
+        [part.map((a) => a.id), part.map((a) => a.status), part.map((a) => a.assignee ?? null), part.map((a) => JSON.stringify(a.doc))],
+      );
+    }
   }
 
   async leases(): Promise<Array<{ part: number; owner: string | null; epoch: number; live: boolean; checkpoint: number }>> {

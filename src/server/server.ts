@@ -50,6 +50,8 @@ export interface ClusterApi {
   leases(): Promise<unknown[]>;
   /** A change to the rules, applied on every node in the same order; this node's result. */
   ruleChange(change: RuleChange): Promise<RuleChangeResult>;
+  /** Alerts triaged here (status, assignee): their state goes to every node. */
+  alertsTriaged(ids: readonly string[]): Promise<void>;
 }
 
 /** The request's JSON body (undefined when empty); not ok when it is not JSON. */
@@ -342,7 +344,9 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     const ids = chosen(v);
     if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
     const extra = { reason: typeof v.reason === 'string' ? v.reason : null, note: typeof v.note === 'string' && v.note.trim() ? v.note : null, by: typeof v.user === 'string' && v.user ? v.user : null };
-    return { updated: vigil.setAlertStatus(ids, v.status, extra) };
+    const updated = vigil.setAlertStatus(ids, v.status, extra);
+    await cluster?.alertsTriaged(ids);
+    return { updated };
   });
   app.post('/api/alerts/_assign', async (req, reply) => {
     const body = parseJson(req);
@@ -350,7 +354,9 @@ function registerApi(app: FastifyInstance, vigil: Vigil, es: EsStatus, cluster: 
     if (!v || !(v.assignee === null || (typeof v.assignee === 'string' && v.assignee.length > 0 && v.assignee.length <= 200))) return apiError(reply, 400, 'assignee must be a user name (at most 200 characters) or null');
     const ids = chosen(v);
     if (!ids) return apiError(reply, 400, 'give ids (an array) or query (alert filters)');
-    return { updated: vigil.assignAlerts(ids, v.assignee as string | null) };
+    const updated = vigil.assignAlerts(ids, v.assignee as string | null);
+    await cluster?.alertsTriaged(ids);
+    return { updated };
   });
   app.get('/api/alerts/_groups', async (req, reply) => {
     const q = req.query as Record<string, unknown>;

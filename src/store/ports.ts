@@ -186,6 +186,11 @@ export interface AlertQuery {
 export interface AlertStore {
   /** Inserts the alerts that are not stored yet; returns the ids actually written. */
   insert(alerts: readonly AlertRow[]): string[];
+  /**
+   * Takes the triage state (status, assignee, document) of alerts held here from `alerts` (another
+   * node's copy); the ids that changed.
+   */
+  setTriage(alerts: readonly AlertRow[]): string[];
   /** Alert suppression: the groups known among `keys` (their alert, time span and matches counted). */
   suppressionGroups(keys: readonly string[]): Map<string, SuppressionGroup>;
   /** Which of these match ids were counted into a group already. */

@@ -243,6 +243,14 @@ async function assertExactlyOnce(label: string): Promise<void> {
   assert.equal(await shellCount(), crossHostUsers.length, `${label}: one alert per user whose stages came from two hosts`);
   const parts = await db.query<{ u: string; h: string }>(`SELECT doc->'user'->>'name' AS u, doc->'host'->>'id' AS h FROM ${SCHEMA}.vigil_alerts WHERE rule_id = 'cross-host-sequence' AND building_block AND doc->'user'->>'name' <> 'cross-user'`);
   assert.deepEqual(parts.rows.map((r) => `${r.u}@${r.h}`).sort(), crossHostUsers.flatMap((u) => { const [, seed, k] = u.split('-'); return [`${u}@xh-${seed}-${k}-a`, `${u}@xh-${seed}-${k}-b`]; }).sort(), `${label}: each cross-host alert holds the user's two events`);
+  // every node's API shows the cluster's alerts: each takes what the others wrote from PostgreSQL
+  const inPg = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.vigil_alerts`)).rows[0]!.n);
+  for (const [name, s] of nodes) {
+    if (s.proc.exitCode !== null || s.proc.signalCode !== null) continue;
+    const shown = async (): Promise<number> => ((await (await fetch(`${s.url}/api/alerts?building_blocks=true&size=1`)).json()) as { total: number }).total;
+    for (let i = 0; i < 40 && (await shown()) !== inPg; i++) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(await shown(), inPg, `${label}: node ${name} shows every alert of the cluster`);
+  }
   // the outputs: every alert in PostgreSQL delivered, once (a node killed between delivering a
   // batch and marking it sent leaves that batch to be sent again by another node: at most one batch)
   for (let i = 0; i < 120; i++) {
@@ -267,6 +275,41 @@ test('all nodes up: events sent through the three nodes give every planted alert
   const views = await Promise.all([...nodes.values()].map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { held: Array<{ partition: number }> }));
   for (const v of views) assert.ok(v.held.length > 0, 'every node holds partitions');
   assert.deepEqual(views.flatMap((v) => v.held.map((h) => h.partition)).sort((a, b) => a - b), Array.from({ length: 2 * PARTITIONS }, (_, i) => i), 'each partition (host and key) held by one node');
+});
+
+/** An alert another node wrote, closed and assigned through n1 (a node that joins later must have it so). */
+let triaged = '';
+
+interface AlertView {
+  status: string;
+  assignee: string | null;
+  doc: Record<string, unknown>;
+}
+
+async function assertTriaged(s: RunningServer, label: string): Promise<void> {
+  let a: AlertView | null = null;
+  for (let i = 0; i < 40; i++) {
+    a = (await (await fetch(`${s.url}/api/alerts/${triaged}`)).json()) as AlertView;
+    if (a.status === 'closed' && a.assignee === 'ana') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(a?.status, 'closed', label);
+  assert.equal(a?.assignee, 'ana', label);
+  assert.equal(a?.doc['kibana.alert.workflow_reason'], 'false_positive', label);
+  assert.deepEqual(((a?.doc['vigil.alert.notes'] ?? []) as Array<{ text: string }>).map((n) => n.text), ['benign on n1'], label);
+}
+
+test('an alert triaged through one node is triaged on every node', async () => {
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM ${SCHEMA}.vigil_alerts WHERE node <> 'n1' AND NOT building_block ORDER BY id LIMIT 1`);
+  assert.equal(rows.length, 1, 'an alert written by another node than n1');
+  triaged = rows[0]!.id;
+  const n1 = nodes.get('n1')!;
+  const post = async (path: string, body: unknown): Promise<{ updated: number }> => (await (await fetch(`${n1.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { updated: number };
+  assert.equal((await post('/api/alerts/_status', { ids: [triaged], status: 'closed', reason: 'false_positive', note: 'benign on n1', user: 'ana' })).updated, 1);
+  assert.equal((await post('/api/alerts/_assign', { ids: [triaged], assignee: 'ana' })).updated, 1);
+  for (const [name, s] of nodes) await assertTriaged(s, `as node ${name} shows it`);
+  const pgRow = await db.query<{ status: string; assignee: string }>(`SELECT status, assignee FROM ${SCHEMA}.vigil_alerts WHERE id = $1`, [triaged]);
+  assert.deepEqual(pgRow.rows[0], { status: 'closed', assignee: 'ana' });
 });
 
 test('a sequence joined on the user, whose stages came from hosts that two other nodes read, completes once', async () => {
@@ -390,6 +433,8 @@ test('a node joins: partitions move to it, and alerts stay exactly once', async 
   const v = (await (await fetch(`${nodes.get('n4')!.url}/api/cluster`)).json()) as { held: unknown[] };
   assert.ok(v.held.length > 0, 'the new node holds partitions');
   await assertExactlyOnce('after a node joined');
+  // it took the alerts written before it joined as they were triaged
+  await assertTriaged(nodes.get('n4')!, 'as the node that joined later shows it');
 });
 
 test('SIGKILL of one NATS server mid-ingest: ingest goes on through the others, alerts exactly once', async () => {

@@ -833,6 +833,15 @@ function createAlertStore(db: Database.Database): AlertStore {
     return written;
   });
   const getOne = db.prepare('SELECT * FROM alerts WHERE id = ?');
+  const triage = db.prepare('UPDATE alerts SET status = ?, assignee = ?, doc = ?, search_text = ? WHERE id = ? AND (status IS NOT ? OR assignee IS NOT ? OR doc IS NOT ?)');
+  const triageMany = db.transaction((alerts: readonly AlertRow[]): string[] => {
+    const changed: string[] = [];
+    for (const a of alerts) {
+      const doc = JSON.stringify(a.doc);
+      if (triage.run(a.status, a.assignee ?? null, doc, searchText(a.doc), a.id, a.status, a.assignee ?? null, doc).changes > 0) changed.push(a.id);
+    }
+    return changed;
+  });
   // prepared once per size (a broad rule's run checks thousands of ids; preparing a statement per
   // 500 of them was most of a scheduled cycle's longest block)
   const hasStatements = new Map<number, Database.Statement>();
@@ -846,6 +855,7 @@ function createAlertStore(db: Database.Database): AlertStore {
   };
   return {
     insert: (alerts) => insertMany.immediate(alerts),
+    setTriage: (alerts) => triageMany.immediate(alerts),
     suppressionGroups(keys) {
       const out = new Map<string, SuppressionGroup>();
       const st = db.prepare('SELECT alert_id, start, end, count FROM suppression WHERE key = ?');
