@@ -164,7 +164,8 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     mkdirSync(opts.data, { recursive: true });
     if (!opts.insecureNoAuth) {
       credentials = Credentials.open(opts.data);
-      firstPassword = await credentials.bootstrap(process.env.VIGIL_ELASTIC_PASSWORD || undefined);
+      // a cluster node takes the cluster's users, or makes them when it is the first (below)
+      if (opts.cluster === undefined) firstPassword = await credentials.bootstrap(process.env.VIGIL_ELASTIC_PASSWORD || undefined);
     }
     if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) tls = readTls(opts.tlsCert, opts.tlsKey);
     else if (opts.tls === true || (opts.tls === undefined && !loopback)) tls = await selfSignedTls(opts.data, [opts.host, ...(opts.allowedHosts ?? [])]);
@@ -227,6 +228,15 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
         throw e;
       });
       cluster = { state, bus, partitions, replayMs, node, leaseMs };
+      if (credentials) {
+        // the cluster's users and API keys are every node's: the first node makes `elastic`
+        const creds = credentials;
+        const made = await state.bootstrapSecurity(async () => {
+          firstPassword = await creds.bootstrap(process.env.VIGIL_ELASTIC_PASSWORD || undefined);
+          return creds.entries();
+        });
+        if (!made.made) creds.take(made.entries);
+      }
     } catch (e) {
       io.err(`vigil serve: cluster: ${e instanceof Error ? e.message : String(e)}\n`);
       return 2;
@@ -250,7 +260,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     // in cluster mode a sequence whose joins cross hosts runs where its join key's events meet
     ...(cluster ? { streamRoute } : {}),
   });
-  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)) }) : null;
+  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)), ...(credentials ? { security: credentials } : {}) }) : null;
   if (clusterNode) sink = clusterNode.alertSink;
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const server = await createServer(vigil, {

@@ -5,7 +5,7 @@ import type { AlertRow, EventWriteResult } from '../store/index.js';
 import type { EventBus, BusMessage } from './bus.js';
 import { eventKey, partitionOf, partitionsFor } from './partition.js';
 import { forwardTargets } from './rekey.js';
-import type { ClusterState, Lease } from './state.js';
+import type { ClusterState, Lease, SharedEntry } from './state.js';
 
 export interface ClusterOptions {
   /** This node's name (unique in the cluster). */
@@ -26,6 +26,16 @@ export interface ClusterOptions {
   readonly outputs?: AlertOutputs;
   /** How long a node's claim on outbox alerts lasts before another node may send them (default 2 min). */
   readonly outboxClaimMs?: number;
+  /** This node's users and API keys (Credentials), shared with every node through PostgreSQL. */
+  readonly security?: SharedSecurity;
+}
+
+/** What a node needs of its users and keys to share them (see Credentials). */
+export interface SharedSecurity {
+  /** Takes the cluster's entries that differ from this node's (and are not being shared from here). */
+  take(entries: readonly SharedEntry[]): number;
+  confirmShared(entries: readonly SharedEntry[]): void;
+  onLocalChange: ((entries: SharedEntry[]) => void) | null;
 }
 
 /**
@@ -100,7 +110,7 @@ export class ClusterNode {
   /** alerts made by the local engine, not yet in PostgreSQL */
   private pending: AlertRow[] = [];
   private flushing: Promise<void> = Promise.resolve();
-  private counts = { published: 0, consumed: 0, forwarded: 0, forwarded_in: 0, forwarded_repeats: 0, unroutable: 0, alerts_written: 0, alerts_taken: 0, lease_losses: 0, errors: 0 };
+  private counts = { published: 0, consumed: 0, forwarded: 0, forwarded_in: 0, forwarded_repeats: 0, unroutable: 0, alerts_written: 0, alerts_taken: 0, security_taken: 0, lease_losses: 0, errors: 0 };
   /**
    * Forwarded events this node matched, per key partition (event → stream time): a partition taken
    * over reads its replay window again, and an event the last holder sent on again (it died before
@@ -128,6 +138,22 @@ export class ClusterNode {
     this.liveMs = opts.liveMs ?? 8_000;
     this.replayMs = opts.replayMs ?? 3_600_000;
     this.outbox = opts.outputs?.any ? new OutboxSender(state, opts.node, opts.outputs, opts.outboxClaimMs ?? 120_000) : null;
+    if (opts.security) opts.security.onLocalChange = (entries) => void this.shareSecurity(entries);
+  }
+
+  /** A user or key changed here (the API, or `vigil reset-password` on this node's folder): to PostgreSQL, retried until it is there. */
+  private async shareSecurity(entries: SharedEntry[]): Promise<void> {
+    for (;;) {
+      try {
+        await this.state.putSecurity(entries);
+        break;
+      } catch (e) {
+        this.fail(e);
+        if (this.stopping) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    this.opts.security?.confirmShared(entries);
   }
 
   /** Where the local engine's alerts go (VigilConfig.alertSink). */
@@ -315,6 +341,8 @@ export class ClusterNode {
     for (const h of [...this.held.values()]) if (now - h.renewed > this.leaseMs) await this.drop(h, 'its lease lapsed (PostgreSQL unreachable?)');
     await this.state.heartbeat(this.opts.node, this.url);
     await this.syncRules();
+    // users and keys changed through other nodes (a few rows: read whole)
+    if (this.opts.security) this.counts.security_taken += this.opts.security.take(await this.state.securityEntries());
     this.live = await this.state.liveNodes(this.liveMs);
     if (!this.live.includes(this.opts.node)) this.live.push(this.opts.node);
     const want = new Set(partitionsFor(this.opts.node, this.live, 2 * this.opts.partitions));

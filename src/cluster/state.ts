@@ -16,6 +16,13 @@ export interface Lease {
   readonly checkpointTime: number;
 }
 
+/** A user or an API key as the nodes share them (see Credentials.entries). */
+export interface SharedEntry {
+  readonly kind: 'user' | 'key';
+  readonly name: string;
+  readonly record: unknown;
+}
+
 export interface ClusterAlert {
   readonly id: string;
   readonly rule_id: string;
@@ -40,6 +47,7 @@ CREATE TABLE IF NOT EXISTS vigil_outbox (
   alert_id text PRIMARY KEY, claimed_by text, claimed_until timestamptz NOT NULL DEFAULT 'epoch', sent timestamptz);
 CREATE TABLE IF NOT EXISTS vigil_rule_log (seq bigserial PRIMARY KEY, node text NOT NULL, change jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS vigil_outbox_unsent ON vigil_outbox (alert_id) WHERE sent IS NULL;
+CREATE TABLE IF NOT EXISTS vigil_security (kind text NOT NULL, name text NOT NULL, record jsonb, PRIMARY KEY (kind, name));
 CREATE SEQUENCE IF NOT EXISTS vigil_alert_rev;
 ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS rev bigint NOT NULL DEFAULT nextval('vigil_alert_rev');
 ALTER TABLE vigil_alerts ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'open';
@@ -250,6 +258,40 @@ export class ClusterState {
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, status, assignee, doc) WHERE a.id = t.id`,
         [part.map((a) => a.id), part.map((a) => a.status), part.map((a) => a.assignee ?? null), part.map((a) => JSON.stringify(a.doc))],
       );
+    }
+  }
+
+  /** The cluster's users and API keys (a user deleted has a null record). */
+  async securityEntries(): Promise<SharedEntry[]> {
+    const { rows } = await this.pool.query<SharedEntry>('SELECT kind, name, record FROM vigil_security');
+    return rows;
+  }
+
+  async putSecurity(entries: readonly SharedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO vigil_security(kind, name, record) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+       ON CONFLICT (kind, name) DO UPDATE SET record = excluded.record`,
+      [entries.map((e) => e.kind), entries.map((e) => e.name), entries.map((e) => JSON.stringify(e.record))],
+    );
+  }
+
+  /**
+   * The first node makes the cluster's users (the bootstrap of `elastic`), once: under a lock, the
+   * users and keys the cluster has, or, when it has none, those `make` gives (then stored).
+   */
+  async bootstrapSecurity(make: () => Promise<SharedEntry[]>): Promise<{ entries: SharedEntry[]; made: boolean }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock(7415)');
+      const { rows } = await c.query<SharedEntry>('SELECT kind, name, record FROM vigil_security');
+      if (rows.length > 0) return { entries: rows, made: false };
+      const entries = await make();
+      await this.putSecurity(entries);
+      return { entries, made: true };
+    } finally {
+      await c.query('SELECT pg_advisory_unlock(7415)').catch(() => undefined);
+      c.release();
     }
   }
 

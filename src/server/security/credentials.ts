@@ -38,6 +38,29 @@ interface SecurityFile {
   api_keys: ApiKeyRecord[];
 }
 
+/**
+ * One user or API key as the nodes of a cluster share them: its record as this file keeps it, or
+ * null for a user deleted.
+ */
+export interface SecurityEntry {
+  readonly kind: 'user' | 'key';
+  readonly name: string;
+  readonly record: unknown;
+}
+
+const entryKey = (kind: string, name: string): string => `${kind}\u0000${name}`;
+
+/** A record as text with its keys in order (PostgreSQL's jsonb gives them back in another). */
+function canon(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  return `{${Object.keys(v)
+    .sort()
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
+}
+
 export interface ApiKeyView {
   id: string;
   name: string;
@@ -86,6 +109,15 @@ export class Credentials {
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
   /** told of each user whose password or roles another process changed (their sessions end) */
   onUserChanged: ((user: string) => void) | null = null;
+  /**
+   * Cluster mode: told of the users and keys changed here (through the API, or the file by another
+   * process), to share them; see `take` for the other way.
+   */
+  onLocalChange: ((entries: SecurityEntry[]) => void) | null = null;
+  /** Each user's and key's record as last shared or taken (JSON), to tell what changed here since. */
+  private readonly shared = new Map<string, string>();
+  /** Changes told to `onLocalChange` and not yet confirmed shared (`take` leaves them alone meanwhile). */
+  private readonly sharing = new Map<string, number>();
 
   private constructor(
     private readonly file: string,
@@ -125,6 +157,74 @@ export class Credentials {
     }
     this.mtime = statSync(this.file).mtimeMs;
     this.cache.clear();
+    this.shareChanges();
+  }
+
+  /** Every user and key, as the cluster shares them. */
+  entries(): SecurityEntry[] {
+    return [...Object.entries(this.data.users).map(([name, u]) => ({ kind: 'user' as const, name, record: u })), ...this.data.api_keys.map((k) => ({ kind: 'key' as const, name: k.id, record: k }))];
+  }
+
+  /** Tells `onLocalChange` what changed since the last share (users deleted as null records). */
+  private shareChanges(): void {
+    if (!this.onLocalChange) return;
+    const now = new Map(this.entries().map((e) => [entryKey(e.kind, e.name), e] as const));
+    const changed: SecurityEntry[] = [];
+    for (const [k, e] of now) if (this.shared.get(k) !== canon(e.record)) changed.push(e);
+    for (const k of this.shared.keys()) {
+      if (now.has(k) || this.shared.get(k) === 'null') continue;
+      const [kind, name] = k.split('\u0000') as ['user' | 'key', string];
+      changed.push({ kind, name, record: null });
+    }
+    if (changed.length === 0) return;
+    for (const e of changed) {
+      const k = entryKey(e.kind, e.name);
+      this.shared.set(k, canon(e.record));
+      this.sharing.set(k, (this.sharing.get(k) ?? 0) + 1);
+    }
+    this.onLocalChange(changed);
+  }
+
+  /** The cluster has the changes told to `onLocalChange` (or gave up on them): `take` may change those entries again. */
+  confirmShared(entries: readonly SecurityEntry[]): void {
+    for (const e of entries) {
+      const k = entryKey(e.kind, e.name);
+      const n = (this.sharing.get(k) ?? 1) - 1;
+      if (n > 0) this.sharing.set(k, n);
+      else this.sharing.delete(k);
+    }
+  }
+
+  /**
+   * Takes users and keys as the cluster has them (another node changed them): each that differs
+   * from what this file has and is not being shared from here is set (null: the user is deleted),
+   * and the file written. Sessions of users whose password or roles changed end.
+   */
+  take(entries: readonly SecurityEntry[]): number {
+    this.refresh();
+    let n = 0;
+    for (const e of entries) {
+      const k = entryKey(e.kind, e.name);
+      const text = canon(e.record);
+      if (this.sharing.has(k) || this.shared.get(k) === text) continue;
+      this.shared.set(k, text);
+      const before = e.kind === 'user' ? this.data.users[e.name] : this.data.api_keys.find((x) => x.id === e.name);
+      if (canon(before ?? null) === text) continue;
+      n++;
+      if (e.kind === 'user') {
+        if (e.record === null) delete this.data.users[e.name];
+        else this.data.users[e.name] = e.record as UserRecord;
+        this.onUserChanged?.(e.name);
+      } else {
+        const i = this.data.api_keys.findIndex((x) => x.id === e.name);
+        if (e.record === null) {
+          if (i >= 0) this.data.api_keys.splice(i, 1);
+        } else if (i >= 0) this.data.api_keys[i] = e.record as ApiKeyRecord;
+        else this.data.api_keys.push(e.record as ApiKeyRecord);
+      }
+    }
+    if (n > 0) this.write();
+    return n;
   }
 
   /** Picks up a change another process made (at most once a second). */
@@ -140,6 +240,11 @@ export class Credentials {
   }
 
   private save(): void {
+    this.write();
+    this.shareChanges();
+  }
+
+  private write(): void {
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.data, null, 1), { mode: 0o600 });
     renameSync(tmp, this.file);
