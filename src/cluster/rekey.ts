@@ -77,12 +77,15 @@ function judgeOf(q: CompiledQuery): Judge | null {
 
 /**
  * Where a streaming rule runs in a cluster: a sequence whose joins may cross hosts is forwarded
- * to its join key's partition; every other rule runs on the node that reads the event. (A sequence
+ * to its join key's partition; every other rule runs on the node that reads the event, and so does
+ * a rule over alerts only (every node holds every alert). (A sequence
  * whose stages the engine cannot judge apart from its matcher, as one with a tiebreaker, stays
  * local: its joins then complete only within a host.)
  */
 export function streamRoute(r: ActiveRule): StreamRoute {
   const q = r.compiled;
+  // a rule over alerts only runs where it is: every node holds every alert (and a copy of each in its alerts index)
+  if (r.indexPatterns.every((p) => p.startsWith('.alerts-security') || p.startsWith('.siem-signals'))) return 'local';
   return q !== null && q.kind === 'sequence' && !joinsWithinHost(q.ast) && judgeOf(q) !== null ? 'forward' : 'local';
 }
 

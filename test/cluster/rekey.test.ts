@@ -42,6 +42,13 @@ test('joins that stay within a host, and joins that cross hosts', () => {
   assert.equal(within('sequence by host.id [process where true] [network where true] until [process where true]'), true);
 });
 
+test('a sequence over alerts only runs where it is, joins or not: every node holds every alert', () => {
+  const rule = (index: string[]): Parameters<typeof streamRoute>[0] => activeRule({ ...RULES[0]!, index } as never, true, true);
+  assert.equal(streamRoute(rule(['logs-*'])), 'forward');
+  assert.equal(streamRoute(rule(['.alerts-security.*'])), 'local');
+  assert.equal(streamRoute(rule(['.alerts-security.*', 'logs-*'])), 'forward');
+});
+
 test('a join key expands as the engine joins it; a key goes to one partition whichever rule sends it', () => {
   assert.deepEqual(expandedKeys(''), ['']);
   assert.deepEqual(expandedKeys('["bob"]'), ['["bob"]']);
@@ -68,7 +75,8 @@ test("the corpus's sequences: those joined on anything but a host are sent on, e
     sequences++;
     const route = streamRoute(a);
     if (route === 'forward') forwarded++;
-    assert.equal(route === 'forward', !joinsWithinHost(a.compiled.ast) && a.compiled.judge(() => () => undefined) !== null, r.rule_id);
+    const overAlerts = a.indexPatterns.every((p) => p.startsWith('.alerts-security') || p.startsWith('.siem-signals'));
+    assert.equal(route === 'forward', !overAlerts && !joinsWithinHost(a.compiled.ast) && a.compiled.judge(() => () => undefined) !== null, r.rule_id);
     const q = a.compiled.ast.query;
     if (q.kind === 'sequence' && q.by.some((k) => k.kind === 'field' && k.path.join('.') === 'host.id')) assert.equal(route, 'local', `${r.rule_id} joins on host.id`);
   }
