@@ -449,12 +449,14 @@ export class ClusterNode {
     }
     let left = [...out.values()].map((o) => ({ index: o.index, id: o.id, json: o.json, partition: o.partition, forwarded: { rules: o.rules, ts: o.ts, ingested: o.ingested } }));
     while (left.length > 0) {
-      if (this.held.get(h.part) !== h || this.stopping) throw new Error(`partition ${h.part}: left before its events were sent on`);
       const errors = await this.bus.publish(left);
       const failed = left.filter((_, i) => errors[i] !== null);
       this.counts.forwarded += left.length - failed.length;
-      if (failed.length > 0) this.fail(new Error(`sending ${failed.length} events on to key partitions: ${errors.find((e) => e !== null)}`));
       left = failed;
+      if (failed.length === 0) break;
+      this.fail(new Error(`sending ${failed.length} events on to key partitions: ${errors.find((e) => e !== null)}`));
+      // a partition handed over meanwhile: its next holder reads the batch again (no checkpoint moved) and sends them
+      if (this.held.get(h.part) !== h || this.stopping) throw new Error(`partition ${h.part}: left before its events were sent on`);
     }
   }
 

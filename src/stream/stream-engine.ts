@@ -290,8 +290,8 @@ export class StreamEngine {
     // events no rule was fed still move time on, for rules that order by the stored time; a
     // forwarded rule's time moves with the events sent to it only (they come later than a node's
     // own: a host partition taken over after a node died sends its events on seconds late)
+    const route: StreamRoute = forwardedFor ? 'forward' : 'local';
     if (newest > -Infinity) {
-      const route: StreamRoute = forwardedFor ? 'forward' : 'local';
       for (const s of streams) {
         if (!movesWithStoredTime(s) || muted.has(s) || s.route !== route) continue;
         for (const hit of s.matcher!.advance(newest)) found.push({ rule: s, hit });
@@ -302,7 +302,7 @@ export class StreamEngine {
     const total = spent.reduce((a, xs) => a + xs.reduce((b, n) => b + n, 0), 0);
     if (total > 0) layers.forEach((l, k) => l.order.forEach((s, i) => (s.counters.cpuMs += (scanMs * spent[k]![i]!) / total)));
     for (const s of streams) {
-      if (muted.has(s)) continue;
+      if (muted.has(s) || s.route !== route) continue;
       for (const [index, c] of perIndex) if (s.accepts(index)) s.counters.searched += s.rule.timeField === 'timestamp' ? c.n - c.untimed : c.n;
     }
     if (found.length > 0) this.write(found, now, out);
