@@ -1,4 +1,4 @@
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,12 +101,16 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
     lines.push(row('embedded (vigil serve, SQLite)', embRate, embCpu, embLat, embRate));
 
     nats = await startNatsCluster(join(dir, 'nats'));
-    for (const n of [1, 3]) {
-      const schema = `vigil_bench_${process.pid}_${n}`;
+    // the third: the same three nodes with a sequence joined on the user whose first stage takes every
+    // process start, so that most events are sent on to key partitions (what re-keying costs at most)
+    const crossRules = join(dir, 'cross-host.ndjson');
+    writeFileSync(crossRules, `${JSON.stringify({ rule_id: 'bench-cross-host', name: 'a user on two hosts', description: 'bench', type: 'eql', language: 'eql', query: 'sequence by user.name with maxspan=1m [process where event.type == "start"] [process where process.name == "never-seen.exe"]', severity: 'low', risk_score: 21, interval: '5m', from: 'now-6m', enabled: true, version: 1, index: ['logs-*'] })}\n`);
+    for (const [n, cross] of [[1, false], [3, false], [3, true]] as const) {
+      const schema = `vigil_bench_${process.pid}_${n}${cross ? 'x' : ''}`;
       schemas.push(schema);
       const nodes: RunningServer[] = [];
       for (let k = 0; k < n; k++) {
-        const s = await startServer(['--data', join(dir, `c${n}-${k}`), '--streaming', '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `b${n}-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 60_000 });
+        const s = await startServer(['--data', join(dir, `c${n}${cross ? 'x' : ''}-${k}`), '--streaming', ...(cross ? ['--rules', crossRules] : []), '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `b${n}-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 60_000 });
         procs.push(s);
         nodes.push(s);
       }
@@ -117,9 +121,11 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
       const t0 = performance.now();
       const rate = await ingest(nodes.map((s) => s.url), bodies, events);
       // until every event is stored and matched by its partition's owner
+      let forwarded = 0;
       for (;;) {
-        const views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { consumed: number; pending_alerts: number }));
-        if (views.reduce((a, v) => a + v.consumed, 0) >= events && views.every((v) => v.pending_alerts === 0)) break;
+        const views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { consumed: number; pending_alerts: number; forwarded: number; forwarded_in: number; forwarded_repeats: number }));
+        forwarded = views.reduce((a, v) => a + v.forwarded, 0);
+        if (views.reduce((a, v) => a + v.consumed, 0) >= events && views.reduce((a, v) => a + v.forwarded_in + v.forwarded_repeats, 0) >= forwarded && views.every((v) => v.pending_alerts === 0)) break;
         if (performance.now() - t0 > 600_000) throw new Error(`the cluster did not take in the events within 10 minutes: ${JSON.stringify(views)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -129,8 +135,8 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
         (i) => nodes[i % nodes.length]!.url,
         async (i) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.vigil_alerts WHERE doc->'process'->>'entity_id' = $1`, [`lat-${i}`])).rows[0]!.n) > 0,
       );
-      lines.push(row(`cluster, ${n} node${n > 1 ? 's' : ''} (acknowledged by JetStream)`, rate, cpu.slice(0, n), lat, embRate));
-      lines.push(`  stored and matched by the owners: ${Math.round(drained).toLocaleString('en-US')} events/s end to end; NATS servers' CPU ${cpu.slice(n).map((c) => `${c.toFixed(1)} s`).join(' + ')}`);
+      lines.push(row(`cluster, ${n} node${n > 1 ? 's' : ''}${cross ? ' + a user-joined sequence' : ''} (acknowledged by JetStream)`, rate, cpu.slice(0, n), lat, embRate));
+      lines.push(`  stored and matched by the owners: ${Math.round(drained).toLocaleString('en-US')} events/s end to end; NATS servers' CPU ${cpu.slice(n).map((c) => `${c.toFixed(1)} s`).join(' + ')}${cross ? `; ${forwarded.toLocaleString('en-US')} events (${((forwarded / events) * 100).toFixed(0)}%) sent on to key partitions and matched there` : ''}`);
       for (const s of nodes) await s.stop();
       // the next cluster starts with an empty event log
       const nc = await connect({ servers: nats.map((x) => x.url) });
