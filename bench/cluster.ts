@@ -43,6 +43,47 @@ async function ingest(urls: readonly string[], bodies: readonly string[], events
   return (events / (performance.now() - t0)) * 1000;
 }
 
+/** Starts `n` cluster nodes over the NATS servers and a PostgreSQL schema of their own (`extra`: more arguments, as rule files). */
+async function startNodes(dir: string, nats: readonly NatsServer[], schema: string, name: string, n: number, extra: readonly string[], startTimeoutMs: number, procs: RunningServer[]): Promise<RunningServer[]> {
+  const nodes: RunningServer[] = [];
+  for (let k = 0; k < n; k++) {
+    const s = await startServer(['--data', join(dir, `${name}-${k}`), '--streaming', ...extra, '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `${name}-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs });
+    procs.push(s);
+    nodes.push(s);
+  }
+  return nodes;
+}
+
+/**
+ * Sends the bodies through the nodes and waits until the cluster has taken them in (see `drain`):
+ * the acknowledged and the end-to-end rate, the events sent on to key partitions, and the CPU
+ * each node and then each NATS server used meanwhile.
+ */
+async function measure(nodes: readonly RunningServer[], nats: readonly NatsServer[], bodies: readonly string[], events: number, timeoutMs: number): Promise<{ rate: number; drained: number; forwarded: number; cpu: number[] }> {
+  const pids = [...nodes.map((s) => s.proc.pid!), ...nats.map((s) => s.proc.pid!)];
+  const before = pids.map(cpuSeconds);
+  const t0 = performance.now();
+  const rate = await ingest(nodes.map((s) => s.url), bodies, events);
+  const forwarded = await drain(nodes, events, t0, timeoutMs);
+  const drained = (events / (performance.now() - t0)) * 1000;
+  return { rate, drained, forwarded, cpu: pids.map((p, i) => cpuSeconds(p) - before[i]!) };
+}
+
+/**
+ * Waits until the nodes have stored and matched `events` read from their host partitions, matched
+ * every event sent on to a key partition, and written their alerts to PostgreSQL; the events sent on.
+ */
+async function drain(nodes: readonly RunningServer[], events: number, t0: number, timeoutMs: number): Promise<number> {
+  type View = { consumed: number; pending_alerts: number; forwarded: number; forwarded_in: number; forwarded_repeats: number };
+  for (;;) {
+    const views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as View));
+    const sum = (f: (v: View) => number): number => views.reduce((a, v) => a + f(v), 0);
+    if (sum((v) => v.consumed) >= events && sum((v) => v.forwarded_in + v.forwarded_repeats) >= sum((v) => v.forwarded) && views.every((v) => v.pending_alerts === 0)) return sum((v) => v.forwarded);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`the cluster did not take in the events within ${timeoutMs / 60_000} minutes: ${JSON.stringify(views)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A planted event of the mysql shell breakout seed rule, with its own entity id. */
 function planted(i: number): string {
   const doc = {
@@ -108,29 +149,11 @@ export async function benchCluster(events = 100_000): Promise<BenchResult> {
     for (const [n, cross] of [[1, false], [3, false], [3, true]] as const) {
       const schema = `vigil_bench_${process.pid}_${n}${cross ? 'x' : ''}`;
       schemas.push(schema);
-      const nodes: RunningServer[] = [];
-      for (let k = 0; k < n; k++) {
-        const s = await startServer(['--data', join(dir, `c${n}${cross ? 'x' : ''}-${k}`), '--streaming', ...(cross ? ['--rules', crossRules] : []), '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `b${n}-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 60_000 });
-        procs.push(s);
-        nodes.push(s);
-      }
+      const nodes = await startNodes(dir, nats, schema, `b${n}${cross ? 'x' : ''}`, n, cross ? ['--rules', crossRules] : [], 60_000, procs);
       // let the partitions settle over the nodes
       await new Promise((r) => setTimeout(r, 3000));
-      const pids = [...nodes.map((s) => s.proc.pid!), ...nats.map((s) => s.proc.pid!)];
-      const before = pids.map(cpuSeconds);
-      const t0 = performance.now();
-      const rate = await ingest(nodes.map((s) => s.url), bodies, events);
       // until every event is stored and matched by its partition's owner
-      let forwarded = 0;
-      for (;;) {
-        const views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as { consumed: number; pending_alerts: number; forwarded: number; forwarded_in: number; forwarded_repeats: number }));
-        forwarded = views.reduce((a, v) => a + v.forwarded, 0);
-        if (views.reduce((a, v) => a + v.consumed, 0) >= events && views.reduce((a, v) => a + v.forwarded_in + v.forwarded_repeats, 0) >= forwarded && views.every((v) => v.pending_alerts === 0)) break;
-        if (performance.now() - t0 > 600_000) throw new Error(`the cluster did not take in the events within 10 minutes: ${JSON.stringify(views)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const drained = (events / (performance.now() - t0)) * 1000;
-      const cpu = pids.map((p, i) => cpuSeconds(p) - before[i]!);
+      const { rate, drained, forwarded, cpu } = await measure(nodes, nats, bodies, events, 600_000);
       const lat = await latency(
         (i) => nodes[i % nodes.length]!.url,
         async (i) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.vigil_alerts WHERE doc->'process'->>'entity_id' = $1`, [`lat-${i}`])).rows[0]!.n) > 0,
@@ -180,28 +203,9 @@ async function corpusRun(dir: string, nats: readonly NatsServer[], db: pg.Pool, 
   out.push(`  embedded                                   ${Math.round(embRate).toLocaleString('en-US').padStart(7)} events/s; CPU ${embCpu.toFixed(1)} s = ${((embCpu / events) * 1e6).toFixed(0)} µs per event; ${embAlerts} alerts`);
   const schema = `vigil_bench_${process.pid}_corpus`;
   schemas.push(schema);
-  const nodes: RunningServer[] = [];
-  for (let k = 0; k < 3; k++) {
-    const s = await startServer(['--data', join(dir, `corpus-${k}`), '--streaming', '--rules', corpus, '--cluster', nats.map((x) => x.url).join(','), '--state', `${PG_URL}?schema=${schema}`, '--node-name', `corpus-${k}`, '--replicas', '3', '--partitions', '64'], { startTimeoutMs: 120_000 });
-    procs.push(s);
-    nodes.push(s);
-  }
+  const nodes = await startNodes(dir, nats, schema, 'corpus', 3, ['--rules', corpus], 120_000, procs);
   await new Promise((r) => setTimeout(r, 5000));
-  const pids = [...nodes.map((s) => s.proc.pid!), ...nats.map((s) => s.proc.pid!)];
-  const before = pids.map(cpuSeconds);
-  const t0 = performance.now();
-  const rate = await ingest(nodes.map((s) => s.url), bodies, events);
-  type View = { consumed: number; pending_alerts: number; forwarded: number; forwarded_in: number; forwarded_repeats: number };
-  let views: View[] = [];
-  for (;;) {
-    views = await Promise.all(nodes.map(async (s) => (await (await fetch(`${s.url}/api/cluster`)).json()) as View));
-    const sum = (f: (v: View) => number): number => views.reduce((a, v) => a + f(v), 0);
-    if (sum((v) => v.consumed) >= events && sum((v) => v.forwarded_in + v.forwarded_repeats) >= sum((v) => v.forwarded) && views.every((v) => v.pending_alerts === 0)) break;
-    if (performance.now() - t0 > 900_000) throw new Error(`the cluster did not take in the events within 15 minutes: ${JSON.stringify(views)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const drained = (events / (performance.now() - t0)) * 1000;
-  const cpu = pids.map((p, i) => cpuSeconds(p) - before[i]!);
+  const { rate, drained, forwarded, cpu } = await measure(nodes, nats, bodies, events, 900_000);
   // a sequence's last events wait out its lateness: the alerts counted once they stop coming
   let alerts = -1;
   for (let same = 0; same < 5; ) {
@@ -214,7 +218,7 @@ async function corpusRun(dir: string, nats: readonly NatsServer[], db: pg.Pool, 
   out.push(
     `  cluster, 3 nodes                           ${Math.round(rate).toLocaleString('en-US').padStart(7)} events/s acknowledged, ${Math.round(drained).toLocaleString('en-US')} events/s stored and matched; CPU ${nodeCpu.map((c) => `${c.toFixed(1)} s`).join(' + ')} = ${((nodeCpu.reduce((a, b) => a + b, 0) / events) * 1e6).toFixed(0)} µs per event (NATS ${cpu.slice(3).map((c) => `${c.toFixed(1)} s`).join(' + ')}); ${alerts} alerts`,
   );
-  out.push(`  sent on to key partitions: ${views.reduce((a, v) => a + v.forwarded, 0).toLocaleString('en-US')} events (${((views.reduce((a, v) => a + v.forwarded, 0) / events) * 100).toFixed(1)}% of the events), each matched once at its key's node`);
+  out.push(`  sent on to key partitions: ${forwarded.toLocaleString('en-US')} events (${((forwarded / events) * 100).toFixed(1)}% of the events), each matched once at its key's node`);
   for (const s of nodes) await s.stop();
   return out;
 }

@@ -134,6 +134,12 @@ const SUMMARY_SLICE = 500;
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
+/** The times an event is stored under: its `@timestamp` (null when it has none that parses), and `event.ingested` or arrival. */
+function storedTimes(times: EventTimes, now: number): { ts: number | null; ingested: number } {
+  const ing: unknown = times.ingested;
+  return { ts: finite(defaultParseTimestamp(times.timestamp)), ingested: ing === undefined ? now : (finite(defaultParseTimestamp(ing)) ?? now) };
+}
+
 
 /**
  * The detection service: store, rules, scheduler, streaming, outputs. Transport-free; the HTTP
@@ -271,10 +277,7 @@ export class Vigil {
         const source = it.source ?? (parsed?.ok ? parsed.value : null);
         times = { timestamp: getTimestamp(source), ingested: getIngested(source) };
       }
-      const ts = finite(defaultParseTimestamp(times.timestamp));
-      const ing: unknown = times.ingested;
-      const ingested = ing === undefined ? now : (finite(defaultParseTimestamp(ing)) ?? now);
-      return { op: it.op, index: it.index, id: it.id, json: it.json, ts, ingested };
+      return { op: it.op, index: it.index, id: it.id, json: it.json, ...storedTimes(times, now) };
     });
     const results = await this.store.events.writeAsync(writes);
     const stored: StoredEvent[] = [];
@@ -301,8 +304,7 @@ export class Vigil {
       const p = it.source ? null : parseJsonObject(it.json);
       const source = it.source ?? (p?.ok ? p.value : null);
       if (!source) continue;
-      const ing = finite(defaultParseTimestamp(getIngested(source)));
-      events.push({ index: it.index, id: it.id ?? '', version: 1, seq: 0, ts: finite(defaultParseTimestamp(getTimestamp(source))), ingested: ing ?? now, json: it.json, source });
+      events.push({ index: it.index, id: it.id ?? '', version: 1, seq: 0, ...storedTimes({ timestamp: getTimestamp(source), ingested: getIngested(source) }, now), json: it.json, source });
     }
     return this.stream.forwardsOf(events, now);
   }

@@ -8,7 +8,7 @@
  */
 import type { ActiveRule } from '../detect/index.js';
 import { createFieldGetter } from '../ecs/index.js';
-import type { CompiledQuery, Judge } from '../engine/index.js';
+import { expandKeys, keyString, type CompiledQuery, type Judge } from '../engine/index.js';
 import { fieldName, type Expr, type Statement, type Value } from '../eql/index.js';
 import type { StreamRoute } from '../stream/index.js';
 import { fnv1a } from './partition.js';
@@ -37,24 +37,25 @@ export function joinsWithinHost(statement: Statement): boolean {
 }
 
 /**
- * The values an event joins under, from a stage's join key (the `keyString` of its values, '' for a
- * sequence without keys), as Elasticsearch expands them: a multi-valued value joins under each
- * of its distinct values, several under every combination. Each answer is itself a key string.
+ * Per filter of a stateful query (its stages, then `until`), which join key values may be null and
+ * still join, as the engine has it for Elasticsearch (see `expandKeys`): a key that is not a field,
+ * or an optional one.
  */
-export function expandedKeys(key: string): string[] {
+function nullableKeys(statement: Statement): boolean[][] {
+  const q = statement.query;
+  if (q.kind === 'event') return [];
+  const stages = [...q.stages, ...('until' in q && q.until ? [q.until] : [])];
+  return stages.map((st) => [...q.by, ...st.by].map((k) => k.kind !== 'field' || k.optional));
+}
+
+/**
+ * The keys an event joins under at a stage, from its join key's values (their `keyString`, '' for a
+ * sequence without keys), expanded as the engine expands them (a multi-valued value under each of
+ * its distinct values, several under every combination); each a key string.
+ */
+export function expandedKeys(key: string, nullable: readonly boolean[]): string[] {
   if (key === '') return [''];
-  const values = JSON.parse(key) as Value[];
-  let out: Value[][] = [[]];
-  for (const v of values) {
-    let alts: Value[] = [v];
-    if (Array.isArray(v)) {
-      const seen = new Map<string, Value>();
-      for (const x of (v as Value[]).flat(Infinity as 1) as Value[]) if (x !== null) seen.set(JSON.stringify(x), x);
-      alts = seen.size > 0 ? [...seen.values()] : [null];
-    }
-    out = out.flatMap((k) => alts.map((a) => [...k, a]));
-  }
-  return out.map((k) => JSON.stringify(k));
+  return expandKeys(JSON.parse(key) as Value[], nullable, true).map(keyString);
 }
 
 /**
@@ -66,12 +67,18 @@ export function keyPartition(ruleId: string, key: string, partitions: number): n
   return fnv1a(key === '' ? `rule:${ruleId}` : `key:${key}`) % partitions;
 }
 
-const judges = new WeakMap<CompiledQuery, Judge | null>();
+const judges = new WeakMap<CompiledQuery, { readonly judge: Judge; readonly nullable: boolean[][] } | null>();
 
-/** What a query's stages make of a document (which pass, their join keys), made once per query; null where the engine cannot say (see CompiledQuery.judge). */
-function judgeOf(q: CompiledQuery): Judge | null {
+/**
+ * What a query's stages make of a document (which pass, their join keys), and which of each stage's
+ * keys may be null, made once per query; null where the engine cannot say (see CompiledQuery.judge).
+ */
+function judgeOf(q: CompiledQuery): { readonly judge: Judge; readonly nullable: boolean[][] } | null {
   let j = judges.get(q);
-  if (j === undefined) judges.set(q, (j = q.kind === 'sequence' ? q.judge(createFieldGetter) : null));
+  if (j === undefined) {
+    const judge = q.kind === 'sequence' ? q.judge(createFieldGetter) : null;
+    judges.set(q, (j = judge ? { judge, nullable: nullableKeys(q.ast) } : null));
+  }
   return j;
 }
 
@@ -95,13 +102,13 @@ export function streamRoute(r: ActiveRule): StreamRoute {
  * (then it is not sent).
  */
 export function forwardTargets(r: ActiveRule, source: unknown, partitions: number): number[] | null {
-  const judge = r.compiled ? judgeOf(r.compiled) : null;
-  const v = judge?.judge(source) ?? null;
+  const j = r.compiled ? judgeOf(r.compiled) : null;
+  const v = j?.judge.judge(source) ?? null;
   if (v === null) return null;
   const out = new Set<number>();
   for (let i = 0; i < v.keys.length; i++) {
     if ((v.mask & (1 << i)) === 0) continue;
-    for (const k of expandedKeys(v.keys[i] ?? '')) out.add(keyPartition(r.rule.rule_id, k, partitions));
+    for (const k of expandedKeys(v.keys[i] ?? '', j!.nullable[i] ?? [])) out.add(keyPartition(r.rule.rule_id, k, partitions));
   }
   return [...out];
 }

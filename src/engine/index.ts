@@ -13,7 +13,7 @@ export {
   type Judge,
 } from './compile-query.js';
 export { EventReader, compareEvents, defaultParseTimestamp, type EngineEvent, type EventInput, type EventOptions, type EventText, type Verdict } from './event.js';
-export { SequenceMatcher, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
+export { SequenceMatcher, expandKeys, keyString, type StageSpec, type SequenceMatch, type SequenceCounters } from './sequence.js';
 export { ECS_PROCESS_KEYS, ENDGAME_PROCESS_KEYS, type ProcessKeys } from './relationships.js';
 export { IndexMapping, parseDate, formatIp, nanosText, compareVersions, type FieldMapping } from './mapping.js';
 export { RuleIndex, RuleSet, coverOf, FIELDS_ONLY, type RuleIndexOptions, type RuleSetStats, type RuleSetOptions } from './rule-set.js';

@@ -50,10 +50,12 @@ test('a sequence over alerts only runs where it is, joins or not: every node hol
 });
 
 test('a join key expands as the engine joins it; a key goes to one partition whichever rule sends it', () => {
-  assert.deepEqual(expandedKeys(''), ['']);
-  assert.deepEqual(expandedKeys('["bob"]'), ['["bob"]']);
-  assert.deepEqual(expandedKeys('[["a","b","a",null],"x"]').sort(), ['["a","x"]', '["b","x"]']);
-  assert.deepEqual(expandedKeys('[[null]]'), ['[null]']);
+  assert.deepEqual(expandedKeys('', []), ['']);
+  assert.deepEqual(expandedKeys('["bob"]', [false]), ['["bob"]']);
+  assert.deepEqual(expandedKeys('[["a","b","a",null],"x"]', [false, false]).sort(), ['["a","x"]', '["b","x"]']);
+  assert.deepEqual(expandedKeys('[[null]]', [true]), ['[null]']);
+  // a field key that may not be null and holds no value joins nowhere, as in the matcher
+  assert.deepEqual(expandedKeys('[[null]]', [false]), []);
   for (let i = 0; i < 50; i++) {
     const k = JSON.stringify([`user-${i}`]);
     const p = keyPartition('rule-a', k, 16);
