@@ -81,6 +81,7 @@ export function createProgram(io: Io): Command {
     .option('--replicas <n>', 'cluster mode: JetStream replicas of the event stream when this node makes it (default 1; 3 on a 3-server NATS cluster)')
     .option('--replay <duration>', 'cluster mode: how far before its checkpoint a node that takes a partition over reads it again, to rebuild sequences (default 1h)')
     .option('--lease <duration>', 'cluster mode: how long a partition\'s lease lasts unless renewed; a node silent that long is replaced (default 10s)')
+    .option('--outbox-claim <duration>', 'cluster mode: how long a node\'s claim on alerts it sends to the outputs lasts; a node that dies holding one leaves its alerts to another node after it (default 2m)')
     .option('--insecure-no-auth', 'no authentication (loopback addresses only): anyone who reaches the port can do anything')
     .option('--tls', "serve HTTPS (the data folder's self-signed certificate, made on first start, unless --tls-cert); the default beyond loopback")
     .option('--no-tls', 'serve plain HTTP even beyond loopback')

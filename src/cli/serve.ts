@@ -44,6 +44,7 @@ export interface ServeOpts {
   readonly replicas?: string;
   readonly replay?: string;
   readonly lease?: string;
+  readonly outboxClaim?: string;
   readonly searchThreads?: string;
   readonly searchTimeout?: string;
   readonly ruleTimeout?: string;
@@ -197,6 +198,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     io.err('vigil serve: --cluster (NATS) and --state (PostgreSQL) go together\n');
     return 2;
   }
+  let outboxClaimMs: number | null = 120_000;
   let cluster: { state: ClusterState; bus: EventBus; partitions: number; replayMs: number; node: string; leaseMs: number } | null = null;
   let sink: ((alerts: readonly AlertRow[]) => void) | null = null;
   if (opts.cluster !== undefined && opts.state !== undefined) {
@@ -214,6 +216,11 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     const leaseMs = opts.lease === undefined ? 10_000 : parseDuration(opts.lease);
     if (leaseMs === null || leaseMs < 1000) {
       io.err(`vigil serve: --lease takes a duration of 1s or more, not '${opts.lease}'\n`);
+      return 2;
+    }
+    outboxClaimMs = opts.outboxClaim === undefined ? 120_000 : parseDuration(opts.outboxClaim);
+    if (outboxClaimMs === null || outboxClaimMs < 1000) {
+      io.err(`vigil serve: --outbox-claim takes a duration of 1s or more, not '${opts.outboxClaim}'\n`);
       return 2;
     }
     if (replayMs === null || replayMs < 0) {
@@ -260,7 +267,7 @@ export async function runServe(io: Io, opts: ServeOpts): Promise<number> {
     // in cluster mode a sequence whose joins cross hosts runs where its join key's events meet
     ...(cluster ? { streamRoute } : {}),
   });
-  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)), ...(credentials ? { security: credentials } : {}) }) : null;
+  const clusterNode = cluster ? new ClusterNode(vigil, cluster.state, cluster.bus, { node: cluster.node, partitions: cluster.partitions, replayMs: cluster.replayMs, leaseMs: cluster.leaseMs, liveMs: Math.round(cluster.leaseMs * 0.8), log: (l) => io.err(`${l}\n`), outputs: new OutputDispatcher((opts.output ?? []).map(parseOutputSpec)), outboxClaimMs: outboxClaimMs ?? 120_000, ...(credentials ? { security: credentials } : {}) }) : null;
   if (clusterNode) sink = clusterNode.alertSink;
   for (const p of vigil.startupProblems) io.err(`${p}\n`);
   const server = await createServer(vigil, {

@@ -43,8 +43,10 @@ const delivered: string[] = [];
 
 const natsUrls = (): string => nats.map((s) => s.url).join(',');
 
+// a node killed while it holds outbox alerts leaves them to another node once its claim lapses:
+// `--outbox-claim 10s`, within the 30 s the checks wait for every alert to be delivered
 async function startNode(name: string): Promise<RunningServer> {
-  const s = await startServer(['--data', join(dir, name), '--rules', rulesFile, '--streaming', '--cluster', natsUrls(), '--state', `${PG_URL}?schema=${SCHEMA}`, '--node-name', name, '--partitions', String(PARTITIONS), '--replicas', '3', '--lease', '5s', '--output', hookUrl], { startTimeoutMs: 60_000 });
+  const s = await startServer(['--data', join(dir, name), '--rules', rulesFile, '--streaming', '--cluster', natsUrls(), '--state', `${PG_URL}?schema=${SCHEMA}`, '--node-name', name, '--partitions', String(PARTITIONS), '--replicas', '3', '--lease', '5s', '--outbox-claim', '10s', '--output', hookUrl], { startTimeoutMs: 60_000 });
   nodes.set(name, s);
   return s;
 }
